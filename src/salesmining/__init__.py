@@ -1,0 +1,53 @@
+"""salesmining — sales process mining and bottleneck discovery.
+
+Turn a CRM export into a clean event log, discover the real process, compare it with the
+intended stage sequence and rank loops, skipped stages, long waits and redundant approvals
+by impact.
+
+>>> import salesmining as sm
+>>> sm.__version__ != ""
+True
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from salesmining._errors import (
+    AmbiguousDateError,
+    EncodingError,
+    EngineError,
+    LogSchemaError,
+    RenderError,
+    SalesminingError,
+    StageModelError,
+)
+from salesmining._io import from_dataframe, read_csv
+from salesmining._log import EventLog
+from salesmining._quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
+from salesmining._xes import read_xes, write_xes
+
+try:
+    __version__ = version("salesmining")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AmbiguousDateError",
+    "EncodingError",
+    "EngineError",
+    "EventLog",
+    "IngestReport",
+    "IngestWarning",
+    "LogSchemaError",
+    "REJECT_REASONS",
+    "RenderError",
+    "SalesminingError",
+    "StageModelError",
+    "WARNING_CODES",
+    "__version__",
+    "from_dataframe",
+    "read_csv",
+    "read_xes",
+    "write_xes",
+]

@@ -1,0 +1,21 @@
+"""Canonical column names (pm4py/XES) used everywhere after ingest."""
+
+from __future__ import annotations
+
+CASE = "case:concept:name"
+ACTIVITY = "concept:name"
+TIMESTAMP = "time:timestamp"
+START = "start_timestamp"
+RESOURCE = "org:resource"
+LIFECYCLE = "lifecycle:transition"
+SOURCE_ROW = "source_row"
+
+#: Standard case-table columns (besides the key ``CASE``).
+OUTCOME = "outcome"
+AMOUNT = "amount"
+OWNER = "owner"
+OUTCOMES = ("won", "lost", "open")
+
+UTC_DTYPE = "datetime64[us, UTC]"
+CORE_COLUMNS = (CASE, ACTIVITY, TIMESTAMP)
+OPTIONAL_COLUMNS = (START, RESOURCE, LIFECYCLE)

@@ -1,0 +1,931 @@
+"""Seeded generator of a synthetic B2B opportunity (sales pipeline) event log.
+
+The generator simulates opportunities moving through a five-stage sales process
+(Lead -> Contact -> Needs Analysis -> Solution Proposal -> Quote & Negotiation)
+and ending in ``Contract Signed`` or ``Closed Lost`` (or still open at the export
+time).  Deliberate process problems are injected per case and recorded in a
+ground-truth table, so that detectors can be evaluated against known answers.
+
+Only :class:`numpy.random.Generator` is used for randomness, so the output is a
+pure function of the arguments.
+
+Timing rules (all durations are calendar time):
+
+* Normal stage dwell (stage entry -> entry of the next stage or outcome) is a
+  lognormal draw that depends on the segment, truncated to at most 92 % of the
+  stage SLA; working-hour snapping never pushes it above 95 % of the SLA.
+* Normal approvals take 0.5 h to 34 h after the previous event of the case
+  (the request), always below every ``approval_sla``.
+* Injected durations: ``slow_response`` 3-10 days Lead -> Contact;
+  ``handoff_delay`` 5-12 days between the two stage events;
+  ``long_wait`` on a stage 4-8 x its SLA, on an approval 6-15 days;
+  ``redundant_approval`` repeats come 1-3 days after the previous approval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_RATES",
+    "EVENT_COLUMNS",
+    "GROUND_TRUTH_COLUMNS",
+    "PROBLEM_KINDS",
+    "SAMPLE_LOGS_DIR",
+    "generate_sales_log",
+    "stages_yaml",
+    "write_sample_logs",
+]
+
+#: Problem kinds that can be injected, in the order used to sort the ground truth.
+PROBLEM_KINDS: tuple[str, ...] = (
+    "loop",
+    "skipped_stage",
+    "long_wait",
+    "redundant_approval",
+    "slow_response",
+    "handoff_delay",
+)
+
+#: Default injection rate of each problem kind: the approximate share of all
+#: generated cases that get the problem (see :func:`generate_sales_log`).
+DEFAULT_RATES: dict[str, float] = {
+    "loop": 0.12,
+    "skipped_stage": 0.10,
+    "long_wait": 0.10,
+    "redundant_approval": 0.08,
+    "slow_response": 0.10,
+    "handoff_delay": 0.06,
+}
+
+#: Column order of the events table.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "Opportunity ID",
+    "Activity",
+    "Timestamp",
+    "Owner",
+    "Approval Result",
+    "Segment",
+    "Region",
+    "Lead Source",
+    "Amount",
+    "Product",
+)
+
+#: Column order of the ground-truth table.
+GROUND_TRUTH_COLUMNS: tuple[str, ...] = ("case_id", "kind", "where", "detail")
+
+#: ``sample_logs/`` directory of a source checkout (may not exist when installed).
+SAMPLE_LOGS_DIR: Path = Path(__file__).resolve().parents[3] / "sample_logs"
+
+# --------------------------------------------------------------------------
+# Process definition
+# --------------------------------------------------------------------------
+LEAD = "Lead"
+CONTACT = "Contact"
+NEEDS = "Needs Analysis"
+PROPOSAL = "Solution Proposal"
+QUOTE = "Quote & Negotiation"
+WON = "Contract Signed"
+LOST = "Closed Lost"
+DISCOUNT = "Discount Approval"
+MANAGER = "Manager Approval"
+LEGAL = "Legal Review"
+CALL = "Call"
+EMAIL = "Email"
+
+STAGES: tuple[str, ...] = (LEAD, CONTACT, NEEDS, PROPOSAL, QUOTE)
+APPROVALS: tuple[str, ...] = (DISCOUNT, MANAGER, LEGAL)
+
+_DAY = 24.0
+#: Stage SLA in hours (target dwell, stage entry -> next stage entry).
+STAGE_SLA_H: dict[str, float] = {
+    LEAD: 1 * _DAY,
+    CONTACT: 5 * _DAY,
+    NEEDS: 7 * _DAY,
+    PROPOSAL: 10 * _DAY,
+    QUOTE: 14 * _DAY,
+}
+#: Approval SLA in hours (request = previous event -> approval event).
+APPROVAL_SLA_H: dict[str, float] = {DISCOUNT: 2 * _DAY, MANAGER: 2 * _DAY, LEGAL: 5 * _DAY}
+
+ZH_NAMES: dict[str, str] = {
+    LEAD: "潜在客户识别",
+    CONTACT: "客户接触",
+    NEEDS: "需求分析",
+    PROPOSAL: "解决方案制定",
+    QUOTE: "报价与谈判",
+    WON: "合同签署",
+    LOST: "输单",
+    DISCOUNT: "折扣审批",
+    MANAGER: "经理审批",
+    LEGAL: "法务审核",
+    CALL: "电话",
+    EMAIL: "邮件",
+}
+
+_STAGES_YAML_TEMPLATE = """\
+name: {name}
+stages: [{stages}]
+optional: []
+outcomes:
+  won: [{won}]
+  lost: [{lost}]
+approvals:
+  {discount}: {quote}
+  {manager}: {quote}
+  {legal}: {quote}
+anywhere: [{call}, {email}]
+allowed_backtracks: []
+sla:            # target dwell time in each stage (entry of the stage -> entry of the next stage/outcome); durations like 1d, 36h, 90m
+  {lead}: 1d
+  {contact}: 5d
+  {needs}: 7d
+  {proposal}: 10d
+  {quote}: 14d
+approval_sla:   # target time from the approval request (previous event) to the approval event
+  {discount}: 2d
+  {manager}: 2d
+  {legal}: 5d
+"""
+
+# --------------------------------------------------------------------------
+# Case attribute vocabularies
+# --------------------------------------------------------------------------
+SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise")
+_SEGMENT_P = np.array([0.45, 0.35, 0.20])
+#: (median amount EUR, lognormal sigma) per segment.
+_AMOUNT_PARAMS: dict[str, tuple[float, float]] = {
+    "SMB": (15_000.0, 0.5),
+    "Mid-Market": (55_000.0, 0.5),
+    "Enterprise": (220_000.0, 0.6),
+}
+#: Median stage dwell as a fraction of the stage SLA, per segment.
+_DWELL_MEDIAN_FRAC: dict[str, float] = {"SMB": 0.24, "Mid-Market": 0.32, "Enterprise": 0.40}
+_DWELL_SIGMA = 0.5
+_DWELL_MAX_FRAC = 0.92  # truncation of a normal dwell draw (fraction of SLA)
+_DWELL_HARD_FRAC = 0.95  # working-hour snapping never exceeds this (fraction of SLA)
+_DWELL_MIN_FRAC = 0.03
+
+LEAD_SOURCES: tuple[str, ...] = ("Web", "Referral", "Event", "Outbound", "Partner")
+_LEAD_SOURCE_P = np.array([0.30, 0.15, 0.15, 0.25, 0.15])
+
+#: Amount above which a Manager Approval is required (EUR).
+MANAGER_THRESHOLD_EUR = 40_000.0
+_DISCOUNT_P = 0.60
+_REJECT_P = 0.10
+_OPEN_P = 0.19  # share of cases that are cut mid-process (still open at export)
+
+
+#: Approximate share of cases that reach the point where each problem can be
+#: injected (measured on 40,000 simulated plans); an eligible case gets the
+#: problem with probability ``rate / share`` so that ``rate`` is a share of all cases.
+_ELIGIBLE_SHARE: dict[str, float] = {
+    "loop": 0.62,
+    "skipped_stage": 0.81,
+    "long_wait": 0.92,
+    "redundant_approval": 0.25,
+    "slow_response": 0.92,
+    "handoff_delay": 0.81,
+}
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Language-specific names of regions, reps, approvers and products."""
+
+    regions: tuple[str, ...]
+    region_p: tuple[float, ...]
+    region_utc_offset_h: tuple[float, ...]
+    reps: tuple[tuple[str, ...], ...]  # per region
+    approvers: Mapping[str, tuple[str, ...]]
+    products: tuple[str, ...]
+    product_p: tuple[float, ...]
+    case_prefix: str
+
+
+_EN = _Vocabulary(
+    regions=("DACH", "UK & Ireland", "France & Benelux", "Nordics", "Southern Europe", "North America"),
+    region_p=(0.25, 0.18, 0.20, 0.10, 0.12, 0.15),
+    region_utc_offset_h=(1.0, 0.0, 1.0, 1.0, 1.0, -5.0),
+    reps=(
+        ("Anna Weber", "Lukas Braun", "Sabine Hofmann"),
+        ("Oliver Grant", "Emily Walsh", "James Carter"),
+        ("Camille Martin", "Hugo Lefebvre", "Sanne de Vries"),
+        ("Erik Johansson", "Maja Nielsen", "Ola Hansen"),
+        ("Lucia Romano", "Javier Ortega", "Ines Costa"),
+        ("Megan Brooks", "Tyler Nguyen", "Rachel Kim"),
+    ),
+    approvers={
+        DISCOUNT: ("Approver: Dana Reyes", "Approver: Omar Haddad"),
+        MANAGER: ("Approver: Claire Dubois", "Approver: Martin Keller", "Approver: Sofia Lindqvist"),
+        LEGAL: ("Approver: Priya Nair", "Approver: Tom Becker"),
+    },
+    products=("CloudSuite CRM", "DataHub Analytics", "SecureLink Gateway", "FieldOps Mobile", "Integration Services"),
+    product_p=(0.30, 0.25, 0.15, 0.15, 0.15),
+    case_prefix="OPP-",
+)
+
+_ZH = _Vocabulary(
+    regions=("华东", "华北", "华南", "华中", "西南"),
+    region_p=(0.32, 0.24, 0.22, 0.12, 0.10),
+    region_utc_offset_h=(8.0, 8.0, 8.0, 8.0, 8.0),
+    reps=(
+        ("张伟", "王芳", "李娜"),
+        ("刘洋", "陈静", "杨帆"),
+        ("赵磊", "黄丽", "周杰"),
+        ("吴敏", "徐婷", "孙浩"),
+        ("马超", "朱琳", "胡斌"),
+    ),
+    approvers={
+        DISCOUNT: ("审批人：郑强", "审批人：何雪"),
+        MANAGER: ("审批人：高峰", "审批人：林晓", "审批人：罗军"),
+        LEGAL: ("审批人：郭婷", "审批人：梁波"),
+    },
+    products=("云CRM套件", "数据分析平台", "安全网关", "移动外勤应用", "系统集成服务"),
+    product_p=(0.30, 0.25, 0.15, 0.15, 0.15),
+    case_prefix="OPP-ZH-",
+)
+
+
+# --------------------------------------------------------------------------
+# Working-hour helpers (times are float hours since 1970-01-01 00:00 local)
+# --------------------------------------------------------------------------
+_WORK_START_H = 8.0
+_WORK_END_H = 19.0
+
+
+def _weekday(day: int) -> int:
+    """Return the weekday (Mon=0) of a day index counted from 1970-01-01."""
+    return (day + 3) % 7
+
+
+def _is_work(t: float) -> bool:
+    day = math.floor(t / _DAY)
+    hour = t - day * _DAY
+    return _weekday(day) < 5 and _WORK_START_H <= hour < _WORK_END_H
+
+
+def _next_work_start(t: float) -> float:
+    """Start of the first working window after ``t`` (``t`` outside working hours)."""
+    day = math.floor(t / _DAY)
+    hour = t - day * _DAY
+    if _weekday(day) < 5 and hour < _WORK_START_H:
+        return day * _DAY + _WORK_START_H
+    day += 1
+    while _weekday(day) >= 5:
+        day += 1
+    return day * _DAY + _WORK_START_H
+
+
+def _prev_work_end(t: float) -> float:
+    """End of the last working window before ``t`` (``t`` outside working hours)."""
+    day = math.floor(t / _DAY)
+    hour = t - day * _DAY
+    if _weekday(day) < 5 and hour >= _WORK_END_H:
+        return day * _DAY + _WORK_END_H
+    day -= 1
+    while _weekday(day) >= 5:
+        day -= 1
+    return day * _DAY + _WORK_END_H
+
+
+@dataclass
+class _Event:
+    t: float  # local hours since epoch
+    activity: str  # internal (English) activity name
+    owner: str
+    result: str | None = None
+    tags: list[str] = field(default_factory=list)  # evidence of injected problems
+
+
+@dataclass
+class _Plan:
+    """Structural decisions of one case (taken before timing)."""
+
+    path: list[str]  # first-pass stages actually reached
+    outcome: str  # WON or LOST (an open case is cut later)
+    skipped: bool = False
+    slow_response: bool = False
+    n_loops: int = 0
+    approvals: list[str] = field(default_factory=list)
+    redundant_extra: int = 0
+    handoff: tuple[str, str] | None = None
+    long_wait: str | None = None  # stage or approval name
+
+
+class _CaseSimulator:
+    """Simulate single cases with a shared random generator."""
+
+    def __init__(self, rng: np.random.Generator, rates: Mapping[str, float]) -> None:
+        self.rng = rng
+        # conditional probability for a case that reaches the injection point
+        self.p_inject = {k: min(1.0, rates[k] / _ELIGIBLE_SHARE[k]) for k in PROBLEM_KINDS}
+
+    # ---------------------------------------------------------------- random
+    def _u(self, lo: float, hi: float) -> float:
+        return float(self.rng.uniform(lo, hi))
+
+    def _bern(self, p: float) -> bool:
+        return p > 0.0 and float(self.rng.random()) < p
+
+    def _choice(self, items: tuple[str, ...] | list[str]) -> str:
+        return items[int(self.rng.integers(len(items)))]
+
+    def normal_dwell(self, stage: str, segment: str) -> float:
+        """Draw a normal stage dwell in hours (always below the SLA)."""
+        sla = STAGE_SLA_H[stage]
+        median = sla * _DWELL_MEDIAN_FRAC[segment]
+        while True:
+            x = median * math.exp(_DWELL_SIGMA * float(self.rng.standard_normal()))
+            if _DWELL_MIN_FRAC * sla <= x <= _DWELL_MAX_FRAC * sla:
+                return x
+
+    def normal_approval(self) -> float:
+        """Draw a normal approval duration in hours (0.5 h - 34 h)."""
+        while True:
+            x = 5.0 * math.exp(0.9 * float(self.rng.standard_normal()))
+            if 0.5 <= x <= 34.0:
+                return x
+
+    def place(self, target: float, lo: float, hi: float) -> float:
+        """Move ``target`` into working hours when that keeps it within [lo, hi]."""
+        if _is_work(target):
+            return target
+        forward = _next_work_start(target) + self._u(0.0, 0.75)
+        if forward <= hi:
+            return forward
+        backward = _prev_work_end(target) - self._u(0.0, 0.75)
+        if backward >= lo:
+            return backward
+        return target
+
+    # ------------------------------------------------------------------ plan
+    def plan(self, segment: str, amount: float) -> _Plan:
+        """Decide the path, outcome, approvals and injected problems of a case."""
+        win_adj = {"SMB": 0.05, "Mid-Market": 0.0, "Enterprise": -0.05}[segment]
+        path = [LEAD]
+        plan = _Plan(path=path, outcome=LOST)
+        rates = self.p_inject
+        if self._bern(0.08):
+            return plan
+        path.append(CONTACT)
+        plan.slow_response = self._bern(rates["slow_response"])
+        if self._bern(0.12):
+            return plan
+        plan.skipped = self._bern(rates["skipped_stage"])
+        if not plan.skipped:
+            path.append(NEEDS)
+            if self._bern(0.12):
+                return plan
+        path.append(PROPOSAL)
+        if self._bern(0.25 if plan.skipped else 0.12):
+            return plan
+        path.append(QUOTE)
+        p_win = (0.40 if plan.skipped else 0.65) + win_adj
+        plan.outcome = WON if self._bern(p_win) else LOST
+        if self._bern(rates["loop"]):
+            plan.n_loops = 2 if self._bern(0.3) else 1
+        # approvals of the final negotiation round (lost deals often die before)
+        if plan.outcome == WON or not self._bern(0.4):
+            if self._bern(_DISCOUNT_P):
+                plan.approvals.append(DISCOUNT)
+            if amount > MANAGER_THRESHOLD_EUR:
+                plan.approvals.append(MANAGER)
+            if segment == "Enterprise":
+                plan.approvals.append(LEGAL)
+        if MANAGER in plan.approvals and self._bern(rates["redundant_approval"]):
+            plan.redundant_extra = 1 if self._bern(0.65) else 2
+        return plan
+
+    def plan_late(self, plan: _Plan) -> None:
+        """Decide handoff and long-wait problems once the path is known."""
+        path = plan.path
+        transitions = [(a, b) for a, b in zip(path[1:], path[2:], strict=False)]
+        if transitions and self._bern(self.p_inject["handoff_delay"]):
+            plan.handoff = transitions[int(self.rng.integers(len(transitions)))]
+        stage_cands = [s for s in path[1:] if plan.handoff is None or s != plan.handoff[0]]
+        appr_cands = [a for a in plan.approvals if a in (DISCOUNT, LEGAL)]
+        if (stage_cands or appr_cands) and self._bern(self.p_inject["long_wait"]):
+            if appr_cands and (not stage_cands or self._bern(0.6)):
+                plan.long_wait = self._choice(appr_cands)
+            else:
+                plan.long_wait = self._choice(stage_cands)
+
+    # --------------------------------------------------------------- timing
+    def sprinkle(self, a: float, b: float, owner: str, out: list[_Event]) -> None:
+        """Add Calls/Emails strictly inside the window (a, b)."""
+        span = b - a
+        if span < 1.0:
+            return
+        lam = 0.3 + 0.22 * span / _DAY
+        n = min(int(self.rng.poisson(lam)), 5)
+        margin = min(0.25, span / 10)
+        for _ in range(n):
+            t = self._u(a + margin, b - margin)
+            if not _is_work(t):
+                forward = _next_work_start(t) + self._u(0.0, 0.5)
+                if forward < b - margin:
+                    t = forward
+                else:
+                    backward = _prev_work_end(t) - self._u(0.0, 0.5)
+                    if backward > a + margin:
+                        t = backward
+            activity = CALL if self._bern(0.45) else EMAIL
+            out.append(_Event(t, activity, owner))
+
+    def timeline(
+        self,
+        plan: _Plan,
+        segment: str,
+        lead_t: float,
+        reps: tuple[str, ...],
+        approvers: Mapping[str, tuple[str, ...]],
+    ) -> list[_Event]:
+        """Lay out the events of a planned case in local time."""
+        rep0 = self._choice(reps)
+        rep1 = self._choice([r for r in reps if r != rep0]) if plan.handoff else rep0
+
+        # stage visits in order: (stage, kind) with kind "first", "loop" or "final"
+        visits: list[tuple[str, str]] = []
+        for stage in plan.path:
+            if stage == QUOTE:
+                for _ in range(plan.n_loops):
+                    visits += [(QUOTE, "first"), (PROPOSAL, "loop")]
+                visits.append((QUOTE, "final"))
+            else:
+                visits.append((stage, "first"))
+        entry_tags: list[list[str]] = [[] for _ in visits]
+        for k, (stage, kind) in enumerate(visits):
+            if kind == "loop":
+                entry_tags[k].append("loop")
+            elif stage == PROPOSAL and plan.skipped:
+                entry_tags[k].append("skipped_stage")
+            elif stage == CONTACT and plan.slow_response:
+                entry_tags[k].append("slow_response")
+        handoff_k = -1  # index of the visit entered by the new owner
+        if plan.handoff is not None:
+            handoff_k = next(
+                k for k in range(1, len(visits)) if (visits[k - 1][0], visits[k][0]) == plan.handoff
+            )
+            entry_tags[handoff_k].append("handoff_delay")
+        long_k = -1  # index of the visit with an injected long dwell
+        if plan.long_wait in STAGES:
+            long_k = next(
+                k
+                for k, (stage, kind) in enumerate(visits)
+                if stage == plan.long_wait and kind == ("final" if stage == QUOTE else "first")
+            )
+
+        events: list[_Event] = []
+        t = lead_t
+        for k, (stage, kind) in enumerate(visits):
+            owner = rep1 if 0 <= handoff_k <= k else rep0
+            events.append(_Event(t, stage, owner, tags=entry_tags[k]))
+            entry = t
+            sla = STAGE_SLA_H[stage]
+            handing_off = k + 1 == handoff_k
+            if stage == LEAD and plan.slow_response:
+                d, lo, hi = self._u(3 * _DAY, 10 * _DAY), 3 * _DAY, 10 * _DAY
+            elif handing_off:
+                d, lo, hi = self._u(5 * _DAY, 12 * _DAY), 5 * _DAY, 12 * _DAY
+            elif k == long_k:
+                d, lo, hi = self._u(4 * sla, 8 * sla), 4 * sla, 8 * sla
+            else:
+                d, lo, hi = self.normal_dwell(stage, segment), _DWELL_MIN_FRAC * sla, _DWELL_HARD_FRAC * sla
+            exit_tags = ["long_wait"] if k == long_k else []
+            if kind == "final" and plan.approvals:
+                t = self._quote_with_approvals(plan, entry, d, lo, hi, owner, approvers, events)
+                events[-1].tags += exit_tags
+                continue
+            t = self.place(entry + d, entry + lo, entry + hi)
+            if stage != LEAD and not handing_off:
+                self.sprinkle(entry, t, owner, events)
+            if k == len(visits) - 1:
+                events.append(_Event(t, plan.outcome, owner, tags=exit_tags))
+            else:
+                entry_tags[k + 1] += exit_tags
+        return events
+
+    def _quote_with_approvals(
+        self,
+        plan: _Plan,
+        entry: float,
+        d: float,
+        lo: float,
+        hi: float,
+        owner: str,
+        approvers: Mapping[str, tuple[str, ...]],
+        events: list[_Event],
+    ) -> float:
+        """Lay out the final negotiation round with its approval chain and outcome."""
+        w1 = self._u(0.05, 0.3) * d
+        anchor = self.place(entry + w1, entry + 0.1, entry + max(w1, 0.5) + 6.0)
+        self.sprinkle(entry, anchor, owner, events)
+        events.append(_Event(anchor, EMAIL, owner))  # quote sent / approval requested
+        prev = anchor
+        for kind in plan.approvals:
+            for attempt in range(3):
+                if plan.long_wait == kind and attempt == 0:
+                    dur, dlo, dhi = self._u(6 * _DAY, 15 * _DAY), 6 * _DAY, 15 * _DAY
+                    tags = ["long_wait"]
+                else:
+                    dur, dlo, dhi = self.normal_approval(), 0.5, 34.0
+                    tags = []
+                prev = self.place(prev + dur, prev + dlo, prev + dhi)
+                rejected = attempt < 2 and self._bern(_REJECT_P)
+                events.append(
+                    _Event(prev, kind, self._choice(approvers[kind]), "rejected" if rejected else "approved", tags)
+                )
+                if not rejected:
+                    break
+                # revised quote, then the approval is requested again
+                prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
+                events.append(_Event(prev, EMAIL, owner))
+            if kind == MANAGER:
+                for _ in range(plan.redundant_extra):
+                    prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
+                    events.append(
+                        _Event(prev, MANAGER, self._choice(approvers[MANAGER]), "approved", ["redundant_approval"])
+                    )
+        chain_end = prev
+        gap = self._u(2.0, 1.5 * _DAY)
+        target = max(entry + d, chain_end + gap)
+        t = self.place(target, max(entry + lo, chain_end + 0.5), max(entry + hi, chain_end + gap))
+        self.sprinkle(chain_end, t, owner, events)
+        events.append(_Event(t, plan.outcome, owner))
+        return t
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+def _parse_time(value: str, *, end_of_day: bool) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    date_only = len(value.strip()) == 10
+    if end_of_day and date_only:
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    return ts
+
+
+def _check_rates(rates: Mapping[str, float] | None) -> dict[str, float]:
+    merged = dict(DEFAULT_RATES)
+    if rates is not None:
+        unknown = set(rates) - set(PROBLEM_KINDS)
+        if unknown:
+            raise ValueError(f"unknown problem kind(s) in rates: {sorted(unknown)}; expected {PROBLEM_KINDS}")
+        for kind, value in rates.items():
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"rate for {kind!r} must be within [0, 1], got {value!r}")
+            merged[kind] = float(value)
+    return merged
+
+
+def _detail(kind: str, where_key: str, value: float, count: int, owners: tuple[str, str], zh: bool) -> str:
+    """Short human-readable description of one injected problem."""
+    name = ZH_NAMES.get(where_key, where_key) if zh else where_key
+    if kind == "loop":
+        return f"循环 x{count}" if zh else f"loop x{count}"
+    if kind == "skipped_stage":
+        return f"跳过{name}" if zh else f"{name} skipped"
+    if kind == "long_wait":
+        if where_key in APPROVALS:
+            return f"{name}耗时 {value:.1f} 天" if zh else f"{name} took {value:.1f} days"
+        sla_d = STAGE_SLA_H[where_key] / _DAY
+        return (
+            f"在{name}停留 {value:.1f} 天（SLA {sla_d:g} 天）"
+            if zh
+            else f"stayed {value:.1f} days in {name} (SLA {sla_d:g}d)"
+        )
+    if kind == "redundant_approval":
+        return f"{name}无变更重复 x{count}" if zh else f"{name} repeated x{count} without change"
+    if kind == "slow_response":
+        return f"首次接触耗时 {value:.1f} 天" if zh else f"first Contact after {value:.1f} days"
+    # handoff_delay
+    return (
+        f"{owners[0]} -> {owners[1]}，{value:.1f} 天后才跟进"
+        if zh
+        else f"{owners[0]} -> {owners[1]}, new owner acted after {value:.1f} days"
+    )
+
+
+def _visible_problems(events: list[_Event], secs: list[int], zh: bool) -> list[tuple[str, str, str]]:
+    """Ground-truth rows (kind, where, detail) of the problems visible in ``events``."""
+
+    def name(activity: str) -> str:
+        return ZH_NAMES.get(activity, activity) if zh else activity
+
+    found: dict[str, tuple[str, str]] = {}
+    no_owners = ("", "")
+    for j, ev in enumerate(events):
+        if not ev.tags:
+            continue
+        waited_d = (secs[j] - secs[j - 1]) / 86_400.0
+        for tag in ev.tags:
+            if tag == "loop":
+                n_loop = sum("loop" in e.tags for e in events)
+                where = f"{name(QUOTE)} -> {name(PROPOSAL)}"
+                found[tag] = (where, _detail(tag, QUOTE, 0.0, n_loop, no_owners, zh))
+            elif tag == "skipped_stage":
+                found[tag] = (name(NEEDS), _detail(tag, NEEDS, 0.0, 1, no_owners, zh))
+            elif tag == "slow_response":
+                found[tag] = (f"{name(LEAD)} -> {name(CONTACT)}", _detail(tag, CONTACT, waited_d, 1, no_owners, zh))
+            elif tag == "redundant_approval":
+                n_red = sum("redundant_approval" in e.tags for e in events)
+                found[tag] = (name(MANAGER), _detail(tag, MANAGER, 0.0, n_red, no_owners, zh))
+            elif tag == "handoff_delay":
+                prev = events[j - 1]  # the from-stage event: nothing happens in between
+                owners = (prev.owner, ev.owner)
+                found[tag] = (
+                    f"{name(prev.activity)} -> {name(ev.activity)}",
+                    _detail(tag, prev.activity, waited_d, 1, owners, zh),
+                )
+            elif tag == "long_wait":
+                if ev.activity in APPROVALS:
+                    where_key, value = ev.activity, waited_d
+                else:  # exit event of the long stage: measure from the last stage entry
+                    j0 = max(m for m in range(j) if events[m].activity in STAGES)
+                    where_key = events[j0].activity
+                    value = (secs[j] - secs[j0]) / 86_400.0
+                found[tag] = (name(where_key), _detail(tag, where_key, value, 1, no_owners, zh))
+    order = {k: i for i, k in enumerate(PROBLEM_KINDS)}
+    return [(kind, *found[kind]) for kind in sorted(found, key=order.__getitem__)]
+
+
+def generate_sales_log(
+    *,
+    seed: int = 7,
+    n_cases: int = 800,
+    start: str = "2024-01-01",
+    end: str = "2024-12-31",
+    language: str = "en",
+    rates: Mapping[str, float] | None = None,
+    export_time: str | None = None,
+    case_prefix: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generate a synthetic B2B opportunity event log with injected problems.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of :func:`numpy.random.default_rng`; equal arguments give equal output.
+    n_cases : int
+        Number of opportunities to simulate (cases whose Lead lies after
+        ``export_time`` are dropped).
+    start, end : str
+        Period of the log. Leads are created within ``[start, end - 30 days]``.
+        A date-only ``end`` means the end of that day (23:59:59 UTC).
+    language : {"en", "zh"}
+        Language of stage/activity names, regions, owners and products.
+    rates : Mapping[str, float], optional
+        Injection probability per problem kind (keys from :data:`PROBLEM_KINDS`),
+        overriding :data:`DEFAULT_RATES`. The probability applies to each case
+        that reaches the point where the problem can occur; 0 disables a kind.
+    export_time : str, optional
+        Time of the export; later events are not in the log. Defaults to ``end``.
+    case_prefix : str, optional
+        Prefix of the case ids, ``"OPP-"`` (en) or ``"OPP-ZH-"`` (zh) by default.
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        One row per event with the columns :data:`EVENT_COLUMNS`, sorted by
+        (``Opportunity ID``, ``Timestamp``); ``Timestamp`` is tz-aware UTC with
+        second precision, strictly increasing within a case; ``Approval Result``
+        is missing on non-approval rows.
+    ground_truth : pandas.DataFrame
+        One row per (case, injected problem) visible in ``events``, with the
+        columns :data:`GROUND_TRUTH_COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown language, an unknown problem kind or a rate outside [0, 1].
+    """
+    if language not in ("en", "zh"):
+        raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
+    if n_cases < 0:
+        raise ValueError("n_cases must be non-negative")
+    merged_rates = _check_rates(rates)
+    zh = language == "zh"
+    vocab = _ZH if zh else _EN
+    prefix = vocab.case_prefix if case_prefix is None else case_prefix
+
+    start_ts = _parse_time(start, end_of_day=False)
+    end_ts = _parse_time(end, end_of_day=True)
+    export_ts = end_ts if export_time is None else _parse_time(export_time, end_of_day=True)
+    lead_lo_s = int(start_ts.timestamp())
+    lead_hi_s = int((end_ts - pd.Timedelta(days=30)).timestamp())
+    if lead_hi_s <= lead_lo_s:
+        raise ValueError("the period must be longer than 30 days")
+    export_s = int(export_ts.timestamp())
+
+    rng = np.random.default_rng(seed)
+    sim = _CaseSimulator(rng, merged_rates)
+
+    # ---- case attributes (vectorised)
+    seg_idx = rng.choice(len(SEGMENTS), size=n_cases, p=_SEGMENT_P)
+    region_idx = rng.choice(len(vocab.regions), size=n_cases, p=np.array(vocab.region_p))
+    source_idx = rng.choice(len(LEAD_SOURCES), size=n_cases, p=_LEAD_SOURCE_P)
+    product_idx = rng.choice(len(vocab.products), size=n_cases, p=np.array(vocab.product_p))
+    amount_z = rng.standard_normal(n_cases)
+    open_flags = rng.random(n_cases) < _OPEN_P
+    late_lead = rng.random(n_cases) < 0.7
+    lead_u = rng.random(n_cases)
+
+    rows_case: list[str] = []
+    rows_act: list[str] = []
+    rows_sec: list[int] = []
+    rows_owner: list[str] = []
+    rows_result: list[str | None] = []
+    rows_attr: list[int] = []  # index into per-case attribute arrays
+    gt_rows: list[tuple[str, str, str, str]] = []
+
+    def name(activity: str) -> str:
+        return ZH_NAMES.get(activity, activity) if zh else activity
+
+    amounts = np.empty(n_cases)
+    for i in range(n_cases):
+        segment = SEGMENTS[int(seg_idx[i])]
+        median, sigma = _AMOUNT_PARAMS[segment]
+        amount = round(median * math.exp(sigma * float(amount_z[i])), -1)
+        amounts[i] = amount
+        region = int(region_idx[i])
+        offset = vocab.region_utc_offset_h[region]
+        case_id = f"{prefix}{i + 1:06d}"
+
+        # lead time: uniform in the lead window (open cases mostly recent), in working hours
+        lo_s, hi_s = lead_lo_s, lead_hi_s
+        if open_flags[i] and late_lead[i]:
+            lo_s = max(lead_lo_s, lead_hi_s - 90 * 86_400)
+        lead_local = (lo_s + float(lead_u[i]) * (hi_s - lo_s)) / 3600.0 + offset
+        lead_local = sim.place(lead_local, lo_s / 3600.0 + offset, hi_s / 3600.0 + offset)
+
+        plan = sim.plan(segment, amount)
+        sim.plan_late(plan)
+        events = sim.timeline(plan, segment, lead_local, vocab.reps[region], vocab.approvers)
+        events.sort(key=lambda e: e.t)  # stable: keeps generation order on ties
+
+        secs: list[int] = []
+        last = -(2**62)
+        for ev in events:
+            s = int(round((ev.t - offset) * 3600.0))
+            if s <= last:
+                s = last + 1
+            secs.append(s)
+            last = s
+        cut = export_s + 1
+        if open_flags[i] and len(secs) > 1:
+            cut = min(cut, int(secs[0] + 1 + float(rng.random()) * (secs[-1] - secs[0] - 1)))
+        keep = [k for k, s in enumerate(secs) if s < cut]
+        if not keep:
+            continue
+
+        # ---- ground truth from the evidence that is visible in the log
+        kept = [events[k] for k in keep]
+        kept_s = [secs[k] for k in keep]
+        for kind, where, detail in _visible_problems(kept, kept_s, zh):
+            gt_rows.append((case_id, kind, where, detail))
+
+        for ev, s in zip(kept, kept_s, strict=True):
+            rows_case.append(case_id)
+            rows_act.append(name(ev.activity))
+            rows_sec.append(s)
+            rows_owner.append(ev.owner)
+            rows_result.append(ev.result)
+            rows_attr.append(i)
+
+    attr = np.asarray(rows_attr, dtype=np.int64)
+    events_df = pd.DataFrame(
+        {
+            "Opportunity ID": rows_case,
+            "Activity": rows_act,
+            "Timestamp": pd.to_datetime(np.asarray(rows_sec, dtype=np.int64), unit="s", utc=True),
+            "Owner": rows_owner,
+            "Approval Result": pd.Series(rows_result, dtype="str"),
+            "Segment": np.asarray(SEGMENTS, dtype=object)[seg_idx[attr]] if len(attr) else [],
+            "Region": np.asarray(vocab.regions, dtype=object)[region_idx[attr]] if len(attr) else [],
+            "Lead Source": np.asarray(LEAD_SOURCES, dtype=object)[source_idx[attr]] if len(attr) else [],
+            "Amount": amounts[attr] if len(attr) else np.empty(0),
+            "Product": np.asarray(vocab.products, dtype=object)[product_idx[attr]] if len(attr) else [],
+        },
+        columns=list(EVENT_COLUMNS),
+    )
+    # case ids are zero-padded and generated in order, timestamps strictly increase
+    events_df = events_df.reset_index(drop=True)
+    ground_truth = pd.DataFrame(gt_rows, columns=list(GROUND_TRUTH_COLUMNS))
+    return events_df, ground_truth
+
+
+def stages_yaml(language: str = "en") -> str:
+    """Return the intended process definition (``stages.yaml``) as YAML text.
+
+    Parameters
+    ----------
+    language : {"en", "zh"}
+        Language of the stage and activity names.
+
+    Returns
+    -------
+    str
+        YAML document describing stages, outcomes, approvals and SLAs.
+    """
+    if language not in ("en", "zh"):
+        raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
+    zh = language == "zh"
+
+    def n(activity: str) -> str:
+        return ZH_NAMES[activity] if zh else activity
+
+    return _STAGES_YAML_TEMPLATE.format(
+        name="B2B 商机流程" if zh else "B2B opportunity process",
+        stages=", ".join(n(s) for s in STAGES),
+        won=n(WON),
+        lost=n(LOST),
+        discount=n(DISCOUNT),
+        manager=n(MANAGER),
+        legal=n(LEGAL),
+        quote=n(QUOTE),
+        call=n(CALL),
+        email=n(EMAIL),
+        lead=n(LEAD),
+        contact=n(CONTACT),
+        needs=n(NEEDS),
+        proposal=n(PROPOSAL),
+    )
+
+
+def _events_csv(events: pd.DataFrame) -> str:
+    out = events.copy()
+    out["Timestamp"] = out["Timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out["Amount"] = [f"{a:.2f}" for a in out["Amount"]]
+    return str(out.to_csv(index=False, lineterminator="\n"))
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+
+
+#: (file stem, generate_sales_log keyword arguments) of the committed sample logs.
+_SAMPLE_SPECS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("opportunities", {"seed": 7, "n_cases": 800, "start": "2024-01-01", "end": "2024-12-31"}),
+    (
+        "opportunities_before",
+        {"seed": 11, "n_cases": 800, "start": "2024-01-01", "end": "2024-06-30", "case_prefix": "OPP-B-"},
+    ),
+    (
+        "opportunities_after",
+        {
+            "seed": 12,
+            "n_cases": 800,
+            "start": "2024-07-01",
+            "end": "2024-12-31",
+            "case_prefix": "OPP-A-",
+            "rates": {
+                "loop": DEFAULT_RATES["loop"] / 3,
+                "redundant_approval": DEFAULT_RATES["redundant_approval"] / 3,
+                "slow_response": DEFAULT_RATES["slow_response"] / 3,
+            },
+        },
+    ),
+    ("opportunities_zh", {"seed": 21, "n_cases": 400, "start": "2024-01-01", "end": "2024-12-31", "language": "zh"}),
+)
+
+
+def write_sample_logs(directory: str | Path) -> list[Path]:
+    """Write every generated sample file (event logs, ground truths, stage YAMLs).
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Target directory, created if missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in a fixed order.
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for stem, kwargs in _SAMPLE_SPECS:
+        events, truth = generate_sales_log(**kwargs)  # type: ignore[arg-type]
+        for path, text in (
+            (target / f"{stem}.csv", _events_csv(events)),
+            (target / f"{stem}_ground_truth.csv", str(truth.to_csv(index=False, lineterminator="\n"))),
+        ):
+            _write_text(path, text)
+            written.append(path)
+    for fname, language in (("stages.yaml", "en"), ("stages_zh.yaml", "zh")):
+        path = target / fname
+        _write_text(path, stages_yaml(language))
+        written.append(path)
+    return written
