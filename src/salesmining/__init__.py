@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from salesmining._errors import (
     AmbiguousDateError,
@@ -28,8 +28,8 @@ from salesmining._quality import REJECT_REASONS, WARNING_CODES, IngestReport, In
 from salesmining._xes import read_xes, write_xes
 
 try:
-    __version__ = version("salesmining")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = _metadata.version("salesmining")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
 __all__ = [

@@ -474,6 +474,14 @@ def _ingest(
         )
 
     keep = ~rejected
+    used = {c for c in mapping.values() if c is not None}
+    # pm4py convention: unmapped "case:<name>" columns are case attributes named <name>.
+    case_cols: dict[str, str] = {str(a): str(a) for a in case_attributes}
+    for col in raw.columns:
+        name_ = str(col)
+        if name_.startswith("case:") and col not in used and name_[5:] not in case_cols and name_ != CASE:
+            case_cols[name_[5:]] = name_
+            used.add(col)
     events: dict[str, Any] = {
         CASE: case_s[keep].to_numpy(),
         ACTIVITY: act_s[keep].to_numpy(),
@@ -486,7 +494,6 @@ def _ingest(
     if lifecycle is not None:
         events[LIFECYCLE] = _as_text(df[lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
     events[SOURCE_ROW] = rows[keep]
-    used = {c for c in mapping.values() if c is not None}
     for col in raw.columns:
         if col in used:
             continue
@@ -515,7 +522,7 @@ def _ingest(
         warn("date_only", f"{timestamp}: dates without a time of day; same-day events are ordered by source row", tp.date_only)
 
     cases_df, case_warnings = _case_table(
-        df.reset_index(drop=True)[keep], case_s[keep], ev, case_attributes, outcome, amount, owner, source
+        raw[keep], case_s[keep], ev, case_cols, outcome, amount, owner, source
     )
     warnings += case_warnings
     warnings += _log_shape_warnings(ev, source)
@@ -536,16 +543,16 @@ def _case_table(
     kept: pd.DataFrame,
     case_ids: pd.Series,
     ev: pd.DataFrame,
-    case_attributes: Sequence[str],
+    case_attributes: dict[str, str],
     outcome: str | None,
     amount: str | None,
     owner: str | None,
     source: str,
 ) -> tuple[pd.DataFrame, list[IngestWarning]]:
-    """Case table: last non-empty value per case in event order; warn when a value changes."""
-    cols: dict[str, str] = {}
-    for attr in case_attributes:
-        cols[str(attr)] = str(attr)
+    """Case table: last non-empty value per case in event order; warn when a value changes.
+
+    ``case_attributes`` maps case-table names to input columns."""
+    cols: dict[str, str] = dict(case_attributes)
     if outcome is not None:
         cols[OUTCOME] = outcome
     if amount is not None:

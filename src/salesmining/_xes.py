@@ -21,14 +21,11 @@ def read_xes(
 ) -> EventLog:
     """Read an XES event log (plain or ``.xes.gz``) with pm4py's reader.
 
-    Trace attributes become case attributes (``case:AMOUNT_REQ`` → ``AMOUNT_REQ`` in
+    Trace attributes become case attributes (pm4py's ``case:AMOUNT_REQ`` → ``AMOUNT_REQ`` in
     :attr:`EventLog.cases`); event attributes stay on the events. Every event is accounted for
     in ``log.quality`` exactly as with :func:`read_csv` (row = the event's position in the file).
     """
     df = _pm4py.read_xes_frame(path)
-    case_cols = [c for c in df.columns if str(c).startswith("case:") and c != CASE]
-    renamed = {c: c[5:] for c in case_cols if c[5:] not in df.columns}
-    df = df.rename(columns=renamed)
     source = os.path.basename(os.fspath(path))
     return _ingest(
         df,
@@ -42,7 +39,7 @@ def read_xes(
         start_timestamp=None,
         resource=RESOURCE if RESOURCE in df.columns else None,
         lifecycle=LIFECYCLE if LIFECYCLE in df.columns else None,
-        case_attributes=[renamed.get(c, c) for c in case_cols],
+        case_attributes=(),
         outcome=None,
         amount=None,
         owner=None,
