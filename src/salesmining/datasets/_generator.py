@@ -24,6 +24,7 @@ Timing rules (all durations are calendar time):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,10 @@ ZH_NAMES: dict[str, str] = {
     EMAIL: "邮件",
 }
 
+_SLA_COMMENT = (
+    "# target dwell time in each stage (entry of the stage -> entry of the next stage/outcome);"
+    " durations like 1d, 36h, 90m"
+)
 _STAGES_YAML_TEMPLATE = """\
 name: {name}
 stages: [{stages}]
@@ -143,7 +148,7 @@ approvals:
   {legal}: {quote}
 anywhere: [{call}, {email}]
 allowed_backtracks: []
-sla:            # target dwell time in each stage (entry of the stage -> entry of the next stage/outcome); durations like 1d, 36h, 90m
+sla:            {sla_comment}
   {lead}: 1d
   {contact}: 5d
   {needs}: 7d
@@ -407,7 +412,7 @@ class _CaseSimulator:
     def plan_late(self, plan: _Plan) -> None:
         """Decide handoff and long-wait problems once the path is known."""
         path = plan.path
-        transitions = [(a, b) for a, b in zip(path[1:], path[2:], strict=False)]
+        transitions = list(itertools.pairwise(path[1:]))  # Lead -> Contact excluded
         if transitions and self._bern(self.p_inject["handoff_delay"]):
             plan.handoff = transitions[int(self.rng.integers(len(transitions)))]
         stage_cands = [s for s in path[1:] if plan.handoff is None or s != plan.handoff[0]]
@@ -471,9 +476,7 @@ class _CaseSimulator:
                 entry_tags[k].append("slow_response")
         handoff_k = -1  # index of the visit entered by the new owner
         if plan.handoff is not None:
-            handoff_k = next(
-                k for k in range(1, len(visits)) if (visits[k - 1][0], visits[k][0]) == plan.handoff
-            )
+            handoff_k = next(k for k in range(1, len(visits)) if (visits[k - 1][0], visits[k][0]) == plan.handoff)
             entry_tags[handoff_k].append("handoff_delay")
         long_k = -1  # index of the visit with an injected long dwell
         if plan.long_wait in STAGES:
@@ -566,13 +569,17 @@ class _CaseSimulator:
 # --------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------
-def _parse_time(value: str, *, end_of_day: bool) -> pd.Timestamp:
+def _parse_time(value: str, *, end_of_day: bool) -> int:
+    """Parse a time string (naive = UTC) into integer UNIX seconds.
+
+    A date-only string (``YYYY-MM-DD``) with ``end_of_day`` means 23:59:59 of that day.
+    """
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    date_only = len(value.strip()) == 10
-    if end_of_day and date_only:
-        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
-    return ts
+    seconds = int(ts.timestamp())
+    if end_of_day and len(value.strip()) == 10:
+        seconds += 86_400 - 1
+    return seconds
 
 
 def _check_rates(rates: Mapping[str, float] | None) -> dict[str, float]:
@@ -685,9 +692,13 @@ def generate_sales_log(
     language : {"en", "zh"}
         Language of stage/activity names, regions, owners and products.
     rates : Mapping[str, float], optional
-        Injection probability per problem kind (keys from :data:`PROBLEM_KINDS`),
-        overriding :data:`DEFAULT_RATES`. The probability applies to each case
-        that reaches the point where the problem can occur; 0 disables a kind.
+        Injection rate per problem kind (keys from :data:`PROBLEM_KINDS`),
+        overriding :data:`DEFAULT_RATES`; 0 disables a kind. A rate is the
+        approximate share of all generated cases that get the problem: only a
+        case that reaches the injection point can get it, with probability
+        ``rate / share of eligible cases`` (capped at 1). Problems cut off by
+        the export or by an open case stopping early are not in the ground
+        truth, so observed shares are somewhat lower.
     export_time : str, optional
         Time of the export; later events are not in the log. Defaults to ``end``.
     case_prefix : str, optional
@@ -718,14 +729,12 @@ def generate_sales_log(
     vocab = _ZH if zh else _EN
     prefix = vocab.case_prefix if case_prefix is None else case_prefix
 
-    start_ts = _parse_time(start, end_of_day=False)
-    end_ts = _parse_time(end, end_of_day=True)
-    export_ts = end_ts if export_time is None else _parse_time(export_time, end_of_day=True)
-    lead_lo_s = int(start_ts.timestamp())
-    lead_hi_s = int((end_ts - pd.Timedelta(days=30)).timestamp())
+    lead_lo_s = _parse_time(start, end_of_day=False)
+    end_s = _parse_time(end, end_of_day=True)
+    lead_hi_s = end_s - 30 * 86_400
     if lead_hi_s <= lead_lo_s:
-        raise ValueError("the period must be longer than 30 days")
-    export_s = int(export_ts.timestamp())
+        raise ValueError("the period from start to end must be longer than 30 days")
+    export_s = end_s if export_time is None else _parse_time(export_time, end_of_day=True)
 
     rng = np.random.default_rng(seed)
     sim = _CaseSimulator(rng, merged_rates)
@@ -776,7 +785,7 @@ def generate_sales_log(
         secs: list[int] = []
         last = -(2**62)
         for ev in events:
-            s = int(round((ev.t - offset) * 3600.0))
+            s = round((ev.t - offset) * 3600.0)
             if s <= last:
                 s = last + 1
             secs.append(s)
@@ -818,8 +827,7 @@ def generate_sales_log(
         },
         columns=list(EVENT_COLUMNS),
     )
-    # case ids are zero-padded and generated in order, timestamps strictly increase
-    events_df = events_df.reset_index(drop=True)
+    events_df = events_df.sort_values(["Opportunity ID", "Timestamp"], kind="stable", ignore_index=True)
     ground_truth = pd.DataFrame(gt_rows, columns=list(GROUND_TRUTH_COLUMNS))
     return events_df, ground_truth
 
@@ -859,6 +867,7 @@ def stages_yaml(language: str = "en") -> str:
         contact=n(CONTACT),
         needs=n(NEEDS),
         proposal=n(PROPOSAL),
+        sla_comment=_SLA_COMMENT,
     )
 
 
