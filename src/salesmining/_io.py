@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -172,7 +172,7 @@ def read_csv(
     start_timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
-    case_attributes: Sequence[str] = (),
+    case_attributes: Sequence[str] | Literal["auto"] = (),
     outcome: str | None = None,
     amount: str | None = None,
     owner: str | None = None,
@@ -198,6 +198,8 @@ def read_csv(
     case_attributes:
         Columns that describe the case rather than the event (segment, region, ...). The case
         table keeps each case's last non-empty value; a change within a case is a warning.
+        ``"auto"`` takes every unmapped column that has at most one value within each case.
+        Columns named ``case:<name>`` (pm4py's convention) are always case attributes.
     outcome, amount, owner:
         Case columns with a standard meaning: ``outcome`` values must read won/lost/open,
         ``amount`` is parsed as a number (``$12,400.00`` and ``12.400,00`` both work).
@@ -255,7 +257,7 @@ def from_dataframe(
     start_timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
-    case_attributes: Sequence[str] = (),
+    case_attributes: Sequence[str] | Literal["auto"] = (),
     outcome: str | None = None,
     amount: str | None = None,
     owner: str | None = None,
@@ -384,7 +386,7 @@ def _ingest(
     start_timestamp: str | None,
     resource: str | None,
     lifecycle: str | None,
-    case_attributes: Sequence[str],
+    case_attributes: Sequence[str] | Literal["auto"],
     outcome: str | None,
     amount: str | None,
     owner: str | None,
@@ -396,6 +398,9 @@ def _ingest(
     name: str | None,
     file_lines: bool,
 ) -> EventLog:
+    auto_case = isinstance(case_attributes, str) and case_attributes == "auto"
+    if auto_case:
+        case_attributes = ()
     mapping: dict[str, str | None] = {
         "case": case,
         "activity": activity,
@@ -482,6 +487,10 @@ def _ingest(
         if name_.startswith("case:") and col not in used and name_[5:] not in case_cols and name_ != CASE:
             case_cols[name_[5:]] = name_
             used.add(col)
+    if auto_case:
+        for col in _constant_within_cases(raw[keep], case_s[keep], [c for c in raw.columns if c not in used]):
+            case_cols[str(col)] = str(col)
+            used.add(col)
     events: dict[str, Any] = {
         CASE: case_s[keep].to_numpy(),
         ACTIVITY: act_s[keep].to_numpy(),
@@ -537,6 +546,17 @@ def _ingest(
         notes=tuple(notes + [f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"]),
     )
     return EventLog(ev, cases_df, quality=report, name=name)
+
+
+def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: list[Any]) -> list[Any]:
+    """Columns with at most one distinct non-empty value in every case (and some value somewhere)."""
+    if not len(rows) or not columns:
+        return []
+    frame = rows[columns].reset_index(drop=True).astype("object")
+    frame = frame.where(~frame.isin(list(MISSING_TOKENS)) & frame.notna(), None)
+    nun = frame.groupby(case_ids.reset_index(drop=True).to_numpy(), sort=False).nunique(dropna=True)
+    has_value = frame.notna().any()
+    return [c for c in columns if bool(has_value[c]) and int(nun[c].max()) <= 1]
 
 
 def _case_table(

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Debian/Ubuntu, root or not):
+#
+#   bash scripts/run.sh diagnose   # set up, then diagnose the bundled sample log → out/report.html
+#   bash scripts/run.sh test       # set up, then run the whole test suite (extra args go to pytest)
+#   bash scripts/run.sh setup      # only set up
+#
+# Set-up: creates a virtual environment (.venv, or $SALESMINING_VENV), installs salesmining with
+# its dev extra, and gets Graphviz's `dot` and CJK fonts from Debian when they are missing and
+# it can (root, or password-less sudo); otherwise it prints exactly what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${SALESMINING_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+say() { printf '[run.sh] %s\n' "$*" >&2; }
+
+apt_install() {
+  local pkgs=("$@")
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; else return 1; fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || return 1
+  say "installing Debian packages: ${pkgs[*]}"
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
+}
+
+ensure_system() {
+  local required=() optional=()
+  command -v "$PY" >/dev/null 2>&1 || required+=(python3)
+  if command -v "$PY" >/dev/null 2>&1 && ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then required+=(python3-venv); fi
+  command -v dot >/dev/null 2>&1 || optional+=(graphviz)
+  if ! command -v fc-list >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then optional+=(fonts-noto-cjk fontconfig); fi
+  local all=("${required[@]}" "${optional[@]}")
+  if [ "${#all[@]}" -gt 0 ]; then
+    if ! apt_install "${all[@]}"; then
+      if [ "${#required[@]}" -gt 0 ]; then
+        say "missing: ${required[*]} — install with: sudo apt-get install ${all[*]}"
+        exit 1
+      fi
+      say "Graphviz 'dot' and/or CJK fonts are missing and cannot be installed without root."
+      say "Graphs will be unavailable (tests that need dot are skipped). To fix: sudo apt-get install ${optional[*]}"
+    fi
+  fi
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  if [ ! -f "$VENV/.salesmining-installed" ] || [ pyproject.toml -nt "$VENV/.salesmining-installed" ]; then
+    say "installing salesmining and its dev tools into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    touch "$VENV/.salesmining-installed"
+  fi
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup)
+    ensure_system; ensure_venv ;;
+  diagnose)
+    ensure_system; ensure_venv
+    mkdir -p out
+    "$VENV/bin/salesmining" diagnose sample_logs/opportunities.csv --stages sample_logs/stages.yaml \
+      -o out/report.html --json out/findings.json "$@"
+    say "report written to out/report.html" ;;
+  test)
+    ensure_system; ensure_venv
+    "$VENV/bin/python" -m pytest "$@" ;;
+  *)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2 ;;
+esac
