@@ -30,6 +30,11 @@ RejectReason = Literal[
     "not_a_stage_change",
     "unknown_stage",
     "unmatched_reference",
+    "other_pipeline",
+    "duplicate_event",
+    "creation_marker",
+    "superseded_row",
+    "out_of_scope",
 ]
 
 #: Why a row can be rejected, in the order the checks run (a row gets the first that applies).
@@ -45,6 +50,11 @@ REJECT_REASONS: Mapping[str, str] = {
     "not_a_stage_change": "a CRM history row that repeats the previous stage (no stage event)",
     "unknown_stage": "a CRM stage id that the pipeline definition does not know",
     "unmatched_reference": "refers to a record (e.g. opportunity) that is not in the log",
+    "other_pipeline": "belongs to a CRM pipeline other than the one selected (pipeline=...)",
+    "duplicate_event": "the same change is already recorded by another input (e.g. OpportunityHistory)",
+    "creation_marker": "a record-creation row without a stage; its time is kept as the case's created_at",
+    "superseded_row": "an earlier row for the same record in a case-level table; the last row is used",
+    "out_of_scope": "a kind of row the adapter does not turn into events (e.g. a file in a Pipedrive flow)",
 }
 
 WarningCode = Literal[
@@ -65,6 +75,8 @@ WarningCode = Literal[
     "system_user",
     "reopened_cases",
     "left_censored",
+    "dropped_values",
+    "history_gaps",
 ]
 
 #: What each warning means.
@@ -86,6 +98,8 @@ WARNING_CODES: Mapping[str, str] = {
     "system_user": "events made by a system or integration user",
     "reopened_cases": "cases that were closed and then reopened",
     "left_censored": "cases whose history starts after the first stage (created late or history turned on late)",
+    "dropped_values": "single values of kept rows that could not be read (e.g. one unparsable date of a wide export)",
+    "history_gaps": "a change's old value differs from the previous change's new value (history rows are missing)",
 }
 
 _REJECTION_COLUMNS = ["row", "reason", "column", "value", "source"]
