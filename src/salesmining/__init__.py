@@ -25,6 +25,7 @@ from salesmining._errors import (
 from salesmining._io import from_dataframe, read_csv
 from salesmining._log import EventLog
 from salesmining._quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
+from salesmining._stages import StageModel
 from salesmining._xes import read_xes, write_xes
 
 try:
@@ -43,6 +44,7 @@ __all__ = [
     "REJECT_REASONS",
     "RenderError",
     "SalesminingError",
+    "StageModel",
     "StageModelError",
     "WARNING_CODES",
     "__version__",

@@ -425,7 +425,7 @@ class StageModel:
         Examples
         --------
         >>> m = StageModel(["潜在客户识别", "客户接触"], outcomes={"won": ["合同签署"]}, sla={"客户接触": "36h"})
-        >>> print(m.to_yaml().split("\\n")[1])
+        >>> print(m.to_yaml().split("\\n")[0])
         stages: [潜在客户识别, 客户接触]
         >>> StageModel.from_dict(yaml.safe_load(m.to_yaml())) == m
         True
