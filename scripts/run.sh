@@ -33,7 +33,9 @@ ensure_system() {
   command -v "$PY" >/dev/null 2>&1 || required+=(python3)
   if command -v "$PY" >/dev/null 2>&1 && ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then required+=(python3-venv); fi
   command -v dot >/dev/null 2>&1 || optional+=(graphviz)
-  if ! command -v fc-list >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then optional+=(fonts-noto-cjk fontconfig); fi
+  local fonts=""
+  if command -v fc-list >/dev/null 2>&1; then fonts="$(fc-list 2>/dev/null || true)"; fi
+  if ! grep -qi 'Noto Sans CJK' <<<"$fonts"; then optional+=(fonts-noto-cjk fontconfig); fi
   local all=("${required[@]}" "${optional[@]}")
   if [ "${#all[@]}" -gt 0 ]; then
     if ! apt_install "${all[@]}"; then
