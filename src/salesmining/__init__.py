@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from salesmining._conform import Conformance, conform
 from salesmining._errors import (
     AmbiguousDateError,
     EncodingError,
@@ -34,20 +35,22 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
     __version__ = "0+unknown"
 
 __all__ = [
+    "REJECT_REASONS",
+    "WARNING_CODES",
     "AmbiguousDateError",
+    "Conformance",
     "EncodingError",
     "EngineError",
     "EventLog",
     "IngestReport",
     "IngestWarning",
     "LogSchemaError",
-    "REJECT_REASONS",
     "RenderError",
     "SalesminingError",
     "StageModel",
     "StageModelError",
-    "WARNING_CODES",
     "__version__",
+    "conform",
     "from_dataframe",
     "read_csv",
     "read_xes",

@@ -14,7 +14,17 @@ import pandas as pd
 
 from salesmining._errors import EngineError, LogSchemaError
 
-__all__ = ["pm4py"]
+__all__ = [
+    "align_traces",
+    "bpmn_to_petri_net",
+    "drawn_model_kind",
+    "petri_net_labels",
+    "pm4py",
+    "read_xes_frame",
+    "stage_model_to_petri_net",
+    "token_replay_traces",
+    "write_xes_frame",
+]
 
 
 def pm4py() -> Any:
@@ -36,11 +46,12 @@ def read_xes_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     pm = pm4py()
     try:
         df = pm.read_xes(str(p), return_legacy_log_object=False)
-    except Exception as exc:  # noqa: BLE001 - pm4py/lxml raise many kinds
+    except Exception as exc:  # pm4py/lxml raise many kinds; re-raised as LogSchemaError
         raise LogSchemaError(f"{p.name} is not a readable XES file: {exc}", source=p.name) from exc
     if not isinstance(df, pd.DataFrame):
         df = pm.convert_to_dataframe(df)
-    return df
+    out: pd.DataFrame = df
+    return out
 
 
 def write_xes_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
@@ -48,3 +59,117 @@ def write_xes_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     pm = pm4py()
     p = str(path)
     pm.write_xes(df, p, case_id_key="case:concept:name")
+
+
+# --- drawn models: Petri nets and BPMN -------------------------------------------------------
+def drawn_model_kind(obj: object) -> str | None:
+    """What a drawn model is: ``"Petri net"``, ``"BPMN"`` or ``None`` (not a pm4py model).
+
+    A Petri net is pm4py's ``(net, initial_marking, final_marking)``. pm4py is imported only
+    when the object comes from pm4py.
+    """
+
+    def from_pm4py(x: object) -> bool:
+        return type(x).__module__.split(".")[0] == "pm4py"
+
+    if isinstance(obj, tuple) and len(obj) == 3 and all(from_pm4py(x) for x in obj):
+        from pm4py.objects.petri_net.obj import Marking, PetriNet
+
+        net, im, fm = obj
+        if isinstance(net, PetriNet) and isinstance(im, Marking) and isinstance(fm, Marking):
+            return "Petri net"
+    if from_pm4py(obj):
+        from pm4py.objects.bpmn.obj import BPMN
+
+        if isinstance(obj, BPMN):
+            return "BPMN"
+    return None
+
+
+def bpmn_to_petri_net(bpmn: Any) -> tuple[Any, Any, Any]:
+    """A pm4py BPMN as ``(net, initial_marking, final_marking)``."""
+    net, im, fm = pm4py().convert_to_petri_net(bpmn)
+    return net, im, fm
+
+
+def petri_net_labels(net: Any) -> frozenset[str]:
+    """The visible transition labels of a Petri net."""
+    return frozenset(str(t.label) for t in net.transitions if t.label is not None)
+
+
+def stage_model_to_petri_net(model: Any, *, end: str = "closed", allow_late_entry: bool = True) -> tuple[Any, Any, Any]:
+    """The Petri net equivalent to a :class:`~salesmining.StageModel`: ``(net, initial_marking, final_marking)``.
+
+    A state machine: place ``p0`` (before the first stage), ``p1..pn`` (after stage i) and
+    ``end``; one transition per stage, silent skips for optional stages, a transition back
+    for each allowed backtrack, silent entries into every stage with ``allow_late_entry``. ``end``
+    chooses the ways to finish: ``"won"`` (a won activity after the last stage), ``"lost"``
+    (a lost activity after any stage), ``"closed"`` (either — the net to draw), or ``"open"``
+    (a silent stop at any place: prefix semantics for cases still running). This is the net
+    :func:`salesmining.conform` aligns against, per case end.
+    """
+    from pm4py.objects.petri_net.obj import Marking, PetriNet
+    from pm4py.objects.petri_net.utils import petri_utils
+
+    from salesmining._conform import stage_model_edges
+
+    n_states, edges = stage_model_edges(model, end=end, allow_late_entry=allow_late_entry)
+    pm4py()  # quiet environment before pm4py objects are used
+    net = PetriNet(model.name or "stage model")
+    places = [PetriNet.Place(f"p{i}") for i in range(n_states - 1)] + [PetriNet.Place("end")]
+    for p in places:
+        net.places.add(p)
+    for k, (u, v, label) in enumerate(edges):
+        t = PetriNet.Transition(f"t{k}", label)
+        net.transitions.add(t)
+        petri_utils.add_arc_from_to(places[u], t, net)
+        petri_utils.add_arc_from_to(t, places[v], net)
+    return net, Marking({places[0]: 1}), Marking({places[-1]: 1})
+
+
+def _legacy_log(traces: list[list[str]]) -> Any:
+    from pm4py.objects.log.obj import Event, EventLog, Trace
+
+    base = pd.Timestamp("2000-01-01", tz="UTC")
+    return EventLog(
+        [
+            Trace(
+                [Event({"concept:name": a, "time:timestamp": base + pd.Timedelta(seconds=j)}) for j, a in enumerate(t)],
+                attributes={"concept:name": str(i)},
+            )
+            for i, t in enumerate(traces)
+        ]
+    )
+
+
+def align_traces(traces: list[list[str]], net: Any, im: Any, fm: Any) -> list[dict[str, Any]]:
+    """pm4py alignments of each trace: ``cost`` (in moves), ``fitness``, ``model_moves`` and ``log_moves`` (labels)."""
+    pm = pm4py()
+    if not traces:
+        return []
+    from pm4py.objects.petri_net.utils.align_utils import STD_MODEL_LOG_MOVE_COST
+
+    res = pm.conformance_diagnostics_alignments(_legacy_log(traces), net, im, fm)
+    out = []
+    for r in res:
+        if r is None:
+            raise EngineError("pm4py found no alignment (is the final marking reachable?)")
+        moves = r["alignment"]
+        out.append(
+            {
+                "cost": int(r["cost"]) // STD_MODEL_LOG_MOVE_COST,
+                "fitness": float(r["fitness"]),
+                "model_moves": [str(m) for lg, m in moves if lg == ">>" and m is not None],
+                "log_moves": [str(lg) for lg, m in moves if m == ">>"],
+            }
+        )
+    return out
+
+
+def token_replay_traces(traces: list[list[str]], net: Any, im: Any, fm: Any) -> list[dict[str, Any]]:
+    """pm4py token-based replay of each trace: ``fitness`` and ``is_fit``."""
+    pm = pm4py()
+    if not traces:
+        return []
+    res = pm.conformance_diagnostics_token_based_replay(_legacy_log(traces), net, im, fm)
+    return [{"fitness": float(r["trace_fitness"]), "is_fit": bool(r["trace_is_fit"])} for r in res]
