@@ -444,7 +444,7 @@ class StageModel:
         cls,
         log: EventLog,
         *,
-        min_share: float = 0.5,
+        min_share: float = 0.8,
         won: Iterable[str] | None = None,
         lost: Iterable[str] | None = None,
         anywhere: Iterable[str] | None = None,
