@@ -16,7 +16,8 @@ import salesmining as sm
 def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
     assert sm.__all__ == sorted(sm.__all__)
     public = {
-        n for n, v in vars(sm).items()
+        n
+        for n, v in vars(sm).items()
         if not n.startswith("_") and not isinstance(v, types.ModuleType) and n not in {"annotations"}
     }
     assert set(sm.__all__) - {"__version__"} == public
@@ -30,7 +31,9 @@ def test_import_is_fast_and_does_not_load_pm4py() -> None:
         "print(dt, 'pm4py' in sys.modules, 'polars' in sys.modules)"
     )
     best = min(
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[0])
+        float(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[0]
+        )
         for _ in range(3)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -39,7 +42,14 @@ def test_import_is_fast_and_does_not_load_pm4py() -> None:
 
 
 def test_error_tree() -> None:
-    for err in (sm.LogSchemaError, sm.StageModelError, sm.EngineError, sm.RenderError, sm.EncodingError, sm.AmbiguousDateError):
+    for err in (
+        sm.LogSchemaError,
+        sm.StageModelError,
+        sm.EngineError,
+        sm.RenderError,
+        sm.EncodingError,
+        sm.AmbiguousDateError,
+    ):
         assert issubclass(err, sm.SalesminingError)
     assert issubclass(sm.EncodingError, sm.LogSchemaError)
     assert issubclass(sm.AmbiguousDateError, sm.LogSchemaError)
@@ -125,6 +135,6 @@ def test_to_pm4py_is_accepted_by_pm4py() -> None:
 
     pm = _pm4py.pm4py()
     log = _log()
-    dfg, starts, ends = pm.discover_dfg(log.to_pm4py())
+    dfg, starts, _ends = pm.discover_dfg(log.to_pm4py())
     assert dfg == {("Lead", "<b>Won</b>"): 1}
     assert starts == {"Lead": 2}

@@ -35,8 +35,6 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
     __version__ = "0+unknown"
 
 __all__ = [
-    "REJECT_REASONS",
-    "WARNING_CODES",
     "AmbiguousDateError",
     "Conformance",
     "EncodingError",
@@ -45,10 +43,12 @@ __all__ = [
     "IngestReport",
     "IngestWarning",
     "LogSchemaError",
+    "REJECT_REASONS",
     "RenderError",
     "SalesminingError",
     "StageModel",
     "StageModelError",
+    "WARNING_CODES",
     "__version__",
     "conform",
     "from_dataframe",

@@ -36,9 +36,16 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, max_rows:
     rows_l = list(rows)
     for r in rows_l[:max_rows]:
         body.append("<tr>" + "".join(f"<td style='padding:2px 8px'>{esc(c)}</td>" for c in r) + "</tr>")
-    more = f"<tr><td colspan='{len(headers)}'>… {len(rows_l) - max_rows:,} more</td></tr>" if len(rows_l) > max_rows else ""
+    more = (
+        f"<tr><td colspan='{len(headers)}'>… {len(rows_l) - max_rows:,} more</td></tr>"
+        if len(rows_l) > max_rows
+        else ""
+    )
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in headers)
-    return f"<table style='border-collapse:collapse'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}{more}</tbody></table>"
+    return (
+        f"<table style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}{more}</tbody></table>"
+    )
 
 
 def card(title: str, facts: Sequence[tuple[str, object]], *sections: str) -> str:
@@ -48,7 +55,8 @@ def card(title: str, facts: Sequence[tuple[str, object]], *sections: str) -> str
         f"<div style='font-size:15px;font-weight:600'>{esc(v)}</div></div>"
         for k, v in facts
     )
-    return f"<div style=\"{_STYLE}\"><div style='font-weight:600;margin-bottom:6px'>{esc(title)}</div>{dl}{''.join(sections)}</div>"
+    head = f"<div style='font-weight:600;margin-bottom:6px'>{esc(title)}</div>"
+    return f"<div style=\"{_STYLE}\">{head}{dl}{''.join(sections)}</div>"
 
 
 def event_log_html(log: EventLog) -> str:
@@ -64,13 +72,19 @@ def event_log_html(log: EventLog) -> str:
     facts.append(("rows rejected", f"{q.rows_rejected:,} of {q.rows_read:,}"))
     outcomes = log.cases["outcome"].value_counts(dropna=False)
     oc = ", ".join(f"{k if isinstance(k, str) else 'unknown'}: {v:,}" for k, v in outcomes.items())
-    acts = table(["activity", "events"], [(a, f"{c:,}") for a, c in log._events["concept:name"].value_counts().items()], max_rows=8)
+    acts = table(
+        ["activity", "events"],
+        [(a, f"{c:,}") for a, c in log._events["concept:name"].value_counts().items()],
+        max_rows=8,
+    )
     extra = f"<div style='margin:6px 0;color:#57606a'>outcomes — {esc(oc)}</div>"
     warns = ""
     if q.warnings:
-        warns = "<div style='margin-top:6px'>" + "".join(
-            f"<div>⚠ {esc(w.code)}: {esc(w.message)} ({w.count:,})</div>" for w in q.warnings[:5]
-        ) + "</div>"
+        warns = (
+            "<div style='margin-top:6px'>"
+            + "".join(f"<div>⚠ {esc(w.code)}: {esc(w.message)} ({w.count:,})</div>" for w in q.warnings[:5])
+            + "</div>"
+        )
     hist = f"<div style='color:#57606a'>filters: {esc(' | '.join(log.history))}</div>" if log.history else ""
     return card(f"EventLog {log.name or ''}".strip(), facts, extra, acts, warns, hist)
 
@@ -85,5 +99,9 @@ def ingest_report_html(rep: IngestReport) -> str:
     counts = rep.counts()
     counts = counts[counts["rows"] > 0]
     reasons = table(["reason", "rows", "meaning"], counts.itertuples(index=False)) if len(counts) else ""
-    warns = table(["warning", "count", "message"], [(w.code, f"{w.count:,}", w.message) for w in rep.warnings]) if rep.warnings else ""
+    warns = (
+        table(["warning", "count", "message"], [(w.code, f"{w.count:,}", w.message) for w in rep.warnings])
+        if rep.warnings
+        else ""
+    )
     return card(f"Ingest report — {rep.source}", facts, reasons, warns)

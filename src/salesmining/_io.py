@@ -42,7 +42,20 @@ PathOrBuffer = str | os.PathLike[str] | IO[str] | IO[bytes] | bytes
 _OUTCOME_WORDS = {"won": "won", "win": "won", "lost": "lost", "lose": "lost", "open": "open"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WESTERN = ("cp1252", "latin_1", "iso8859_15", "iso8859_1", "windows-1252")
-_CJK_AND_OTHERS = ("gb18030", "gbk", "gb2312", "big5", "big5hkscs", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949", "utf_16", "utf_32")
+_CJK_AND_OTHERS = (
+    "gb18030",
+    "gbk",
+    "gb2312",
+    "big5",
+    "big5hkscs",
+    "shift_jis",
+    "cp932",
+    "euc_jp",
+    "euc_kr",
+    "cp949",
+    "utf_16",
+    "utf_32",
+)
 
 
 # --- reading files -------------------------------------------------------------------------
@@ -70,7 +83,9 @@ def _read_bytes(obj: PathOrBuffer) -> bytes | str:
     return content
 
 
-def decode_bytes(data: bytes | str, *, encoding: str | None, source: str) -> tuple[str, str | None, IngestWarning | None]:
+def decode_bytes(
+    data: bytes | str, *, encoding: str | None, source: str
+) -> tuple[str, str | None, IngestWarning | None]:
     """Decode a file's bytes: the given encoding, else UTF-8 (BOM or not), else a *confidently*
     detected fallback (reported), else an :class:`EncodingError` that says what to pass."""
     if isinstance(data, str):
@@ -120,7 +135,10 @@ def _detect_fallback(data: bytes) -> str | None:
     best = results[0] if results else None
     if best is not None and best.encoding in _CJK_AND_OTHERS and best.chaos < 0.1:
         return str(best.encoding)
-    if any(n in _WESTERN for n in names) or (best is not None and best.language in ("English", "Spanish", "French", "German", "Portuguese", "Italian", "Dutch")):
+    if any(n in _WESTERN for n in names) or (
+        best is not None
+        and best.language in ("English", "Spanish", "French", "German", "Portuguese", "Italian", "Dutch")
+    ):
         try:
             data.decode("cp1252")
             return "cp1252"
@@ -323,7 +341,9 @@ def _as_text(s: pd.Series, *, activity: bool = False) -> pd.Series:
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(arr) & (arr == np.round(arr))
         txt = np.where(integral, np.char.mod("%d", np.where(integral, arr, 0).astype("int64")), s.astype("str"))
-        s = pd.Series(np.where(np.isfinite(arr), txt, None), index=s.index, dtype="object")
+        txt_obj = np.asarray(txt, dtype=object)
+        txt_obj[~np.isfinite(arr)] = None
+        s = pd.Series(txt_obj, index=s.index, dtype="object")
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     cleaned: list[str | None] = []
     for u in uniques:
@@ -430,7 +450,11 @@ def _ingest(
     sp: TimeParse | None = None
     if start_timestamp is not None:
         sp = parse_timestamps(
-            df[start_timestamp], column=start_timestamp, source=source, timezone=timezone, dayfirst=dayfirst,
+            df[start_timestamp],
+            column=start_timestamp,
+            source=source,
+            timezone=timezone,
+            dayfirst=dayfirst,
             date_format=date_format,
         )
 
@@ -528,11 +552,13 @@ def _ingest(
     for (code, _), (message, mask) in merged.items():
         warn(code, message, mask)
     if tp.date_only.any():
-        warn("date_only", f"{timestamp}: dates without a time of day; same-day events are ordered by source row", tp.date_only)
+        warn(
+            "date_only",
+            f"{timestamp}: dates without a time of day; same-day events are ordered by source row",
+            tp.date_only,
+        )
 
-    cases_df, case_warnings = _case_table(
-        raw[keep], case_s[keep], ev, case_cols, outcome, amount, owner, source
-    )
+    cases_df, case_warnings = _case_table(raw[keep], case_s[keep], ev, case_cols, outcome, amount, owner, source)
     warnings += case_warnings
     warnings += _log_shape_warnings(ev, source)
 
@@ -543,7 +569,7 @@ def _ingest(
         _rejections=rejections,
         warnings=tuple(sorted(warnings, key=lambda w: (-w.count, w.code))),
         encoding=encoding,
-        notes=tuple(notes + [f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"]),
+        notes=(*notes, f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"),
     )
     return EventLog(ev, cases_df, quality=report, name=name)
 
@@ -590,8 +616,13 @@ def _case_table(
             vals, bad = parse_amount(raw)
             if bad.any():
                 warnings.append(
-                    IngestWarning("unparsable_amount", f"{col}: values not read as numbers (left empty)", int(bad.sum()),
-                                  _examples(bad, ev[SOURCE_ROW].to_numpy()), source)
+                    IngestWarning(
+                        "unparsable_amount",
+                        f"{col}: values not read as numbers (left empty)",
+                        int(bad.sum()),
+                        _examples(bad, ev[SOURCE_ROW].to_numpy()),
+                        source,
+                    )
                 )
         elif target == OUTCOME:
             txt = _as_text(raw).str.lower()
@@ -622,7 +653,8 @@ def _case_table(
             warnings.append(
                 IngestWarning(
                     "inconsistent_case_attribute",
-                    f"{cols[target]}: changes within {len(changed):,} case(s) (the last value is kept), e.g. case {changed.index[0]!r}",
+                    f"{cols[target]}: changes within {len(changed):,} case(s) (the last value is kept), "
+                    f"e.g. case {changed.index[0]!r}",
                     len(changed),
                     source=source,
                 )

@@ -58,6 +58,12 @@ class EventLog:
     """
 
     __slots__ = ("__dict__", "_cases", "_events", "_history", "_meta", "_name", "_quality")
+    _events: pd.DataFrame
+    _cases: pd.DataFrame
+    _quality: IngestReport
+    _name: str | None
+    _meta: dict[str, Any]
+    _history: tuple[str, ...]
 
     def __init__(
         self,
@@ -70,7 +76,7 @@ class EventLog:
         history: Sequence[str] = (),
     ) -> None:
         ev = _validate_events(events)
-        case_ids = pd.unique(ev[CASE])
+        case_ids = np.asarray(pd.unique(ev[CASE]), dtype=object)
         object.__setattr__(self, "_events", ev)
         object.__setattr__(self, "_cases", _align_cases(cases, case_ids))
         if quality is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 CASE = "case:concept:name"
 ACTIVITY = "concept:name"
 TIMESTAMP = "time:timestamp"
@@ -16,6 +18,6 @@ AMOUNT = "amount"
 OWNER = "owner"
 OUTCOMES = ("won", "lost", "open")
 
-UTC_DTYPE = "datetime64[us, UTC]"
+UTC_DTYPE: Final = "datetime64[us, UTC]"
 CORE_COLUMNS = (CASE, ACTIVITY, TIMESTAMP)
 OPTIONAL_COLUMNS = (START, RESOURCE, LIFECYCLE)

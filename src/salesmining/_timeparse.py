@@ -19,6 +19,7 @@ Values are parsed once per unique string. Naive values are localised to ``timezo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ __all__ = ["MISSING_TOKENS", "TimeParse", "parse_timestamps"]
 #: Strings treated as an empty value in key columns.
 MISSING_TOKENS = frozenset({"", "null", "NULL", "Null", "None", "none", "NaN", "nan", "NaT", "#N/A", "N/A", "n/a"})
 
-UTC_DTYPE = "datetime64[us, UTC]"
+UTC_DTYPE: Final = "datetime64[us, UTC]"
 
 _TIME = (
     r"(?:[T\s]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?"
@@ -94,8 +95,14 @@ def parse_timestamps(
     present = text[~miss]
     uniq = pd.Series(pd.unique(present), dtype="object")
     parsed = _parse_unique(
-        uniq, column=column, source=source, timezone=timezone, dayfirst=dayfirst, date_format=date_format,
-        rows=present.index.to_numpy(), present=present,
+        uniq,
+        column=column,
+        source=source,
+        timezone=timezone,
+        dayfirst=dayfirst,
+        date_format=date_format,
+        rows=present.index.to_numpy(),
+        present=present,
     )
     idx = pd.Index(uniq).get_indexer(present)
     values = pd.Series(pd.NaT, index=range(n), dtype=UTC_DTYPE)
@@ -129,7 +136,7 @@ def _check_timezone(timezone: str | None) -> None:
         return
     try:
         pd.Timestamp("2024-01-01").tz_localize(timezone)
-    except Exception as exc:  # noqa: BLE001 - zoneinfo/pytz raise assorted types
+    except Exception as exc:
         raise LogSchemaError(
             f"unknown time zone {timezone!r}: pass an IANA name such as 'Europe/Berlin' or 'UTC'"
         ) from exc
@@ -144,14 +151,20 @@ def _localize(
     if timezone is None:
         if present.any():
             warns.append(
-                ("assumed_utc", f"{column}: timestamps without a time zone were taken as UTC (pass timezone=...)", present.copy())
+                (
+                    "assumed_utc",
+                    f"{column}: timestamps without a time zone were taken as UTC (pass timezone=...)",
+                    present.copy(),
+                )
             )
         return naive.dt.tz_localize("UTC").astype(UTC_DTYPE), warns
     probe = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-    amb = (probe.isna().to_numpy() & present)
+    amb = probe.isna().to_numpy() & present
     loc = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward")
     if amb.any():
-        warns.append(("dst_ambiguous", f"{column}: local times that occur twice at a DST change, read as standard time", amb))
+        warns.append(
+            ("dst_ambiguous", f"{column}: local times that occur twice at a DST change, read as standard time", amb)
+        )
     return loc.dt.tz_convert("UTC").astype(UTC_DTYPE), warns
 
 
@@ -170,7 +183,13 @@ def _from_epoch(
     bad = present & ~ok
     warns = []
     if ok.any():
-        warns.append(("epoch_timestamps", f"{column}: numbers read as Unix epoch {'seconds' if sec.any() else 'milliseconds'}", ok.copy()))
+        warns.append(
+            (
+                "epoch_timestamps",
+                f"{column}: numbers read as Unix epoch {'seconds' if sec.any() else 'milliseconds'}",
+                ok.copy(),
+            )
+        )
     return vals, bad, warns
 
 
@@ -319,7 +338,9 @@ def _decide_dayfirst(
         raise AmbiguousDateError(
             f"{source}, column {column!r}: some dates only read day-first ({day_first_ev.iloc[0]!r}) and others "
             f"only month-first ({month_first_ev.iloc[0]!r}); pass date_format=... for this column",
-            source=source, column=column, value=str(day_first_ev.iloc[0]),
+            source=source,
+            column=column,
+            value=str(day_first_ev.iloc[0]),
         )
     if len(day_first_ev) or len(month_first_ev):
         first = bool(len(day_first_ev))
@@ -327,9 +348,12 @@ def _decide_dayfirst(
         m = _empty_mask(len(u))
         m[np.flatnonzero(mask)] = True
         warns.append(
-            ("inferred_dayfirst",
-             f"{column}: dates read {'day' if first else 'month'}-first because {example!r} only fits that order "
-             f"(pass dayfirst= to fix it)", m)
+            (
+                "inferred_dayfirst",
+                f"{column}: dates read {'day' if first else 'month'}-first because {example!r} only fits that order "
+                f"(pass dayfirst= to fix it)",
+                m,
+            )
         )
         return first
     ambiguous = u[mask][(a_ != b_)]
@@ -341,7 +365,10 @@ def _decide_dayfirst(
             f"{source}, column {column!r}, row {row}: the date {value!r} could be day-first or month-first and no "
             "value in the column decides it; pass dayfirst=True (e.g. 02/03/24 = 2 March) or dayfirst=False "
             "(= February 3), or date_format='%m/%d/%y %I:%M %p'",
-            source=source, row=row, column=column, value=value,
+            source=source,
+            row=row,
+            column=column,
+            value=value,
         )
     return False
 
@@ -384,7 +411,13 @@ def _dateutil_fallback(
         if ts.tzinfo is None:
             ts = ts.tz_localize(timezone or "UTC")
             naive_hits[i] = True
-        values.iloc[i] = ts.tz_convert("UTC")
+        values.iloc[int(i)] = ts.tz_convert("UTC")
         unparsable[i] = False
     if naive_hits.any() and timezone is None:
-        warns.append(("assumed_utc", f"{column}: timestamps without a time zone were taken as UTC (pass timezone=...)", naive_hits))
+        warns.append(
+            (
+                "assumed_utc",
+                f"{column}: timestamps without a time zone were taken as UTC (pass timezone=...)",
+                naive_hits,
+            )
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from salesmining import _pm4py
 from salesmining._io import DEFAULT_PLAUSIBLE_RANGE, _ingest
@@ -26,7 +27,7 @@ def read_xes(
     in ``log.quality`` exactly as with :func:`read_csv` (row = the event's position in the file).
     """
     df = _pm4py.read_xes_frame(path)
-    source = os.path.basename(os.fspath(path))
+    source = Path(path).name
     return _ingest(
         df,
         source=source,

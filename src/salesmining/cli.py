@@ -30,11 +30,32 @@ EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_STRICT = 0, 1, 2, 3, 4
 # Column names tried, in order, when a mapping option is not given (compared case-insensitively,
 # ignoring spaces, underscores and dashes).
 GUESSES: dict[str, tuple[str, ...]] = {
-    "case": ("case:concept:name", "case_id", "caseid", "case", "opportunity id", "opportunityid", "deal id",
-             "dealid", "deal_id", "record id", "opportunity", "deal"),
+    "case": (
+        "case:concept:name",
+        "case_id",
+        "caseid",
+        "case",
+        "opportunity id",
+        "opportunityid",
+        "deal id",
+        "dealid",
+        "deal_id",
+        "record id",
+        "opportunity",
+        "deal",
+    ),
     "activity": ("concept:name", "activity", "stage", "stagename", "stage name", "deal stage", "event", "status"),
-    "timestamp": ("time:timestamp", "timestamp", "time", "createddate", "created date", "changed at", "date",
-                  "datetime", "event time"),
+    "timestamp": (
+        "time:timestamp",
+        "timestamp",
+        "time",
+        "createddate",
+        "created date",
+        "changed at",
+        "date",
+        "datetime",
+        "event time",
+    ),
     "resource": ("org:resource", "resource", "owner", "user", "createdbyid", "changed by"),
     "amount": ("amount", "deal amount", "value", "deal value"),
 }
@@ -65,20 +86,29 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         "Column names default to a guess among common names (case:concept:name, Opportunity ID, deal_id, "
         "Activity, StageName, Timestamp, CreatedDate, ...); the guess is printed.",
     )
-    g.add_argument("--format", choices=["auto", "csv", "xes"], default="auto", help="input format (default: by extension)")
+    g.add_argument(
+        "--format", choices=["auto", "csv", "xes"], default="auto", help="input format (default: by extension)"
+    )
     g.add_argument("--case", help="column with the case (opportunity/deal) id")
     g.add_argument("--activity", help="column with the activity or stage name")
     g.add_argument("--timestamp", help="column with the event time")
     g.add_argument("--start-timestamp", help="column with the activity start time, if any")
     g.add_argument("--resource", help="column with who did the event (owner, approver)")
-    g.add_argument("--case-attribute", action="append", default=None, metavar="COLUMN",
-                   help="a case-level column (repeatable); default: every column constant within each case")
+    g.add_argument(
+        "--case-attribute",
+        action="append",
+        default=None,
+        metavar="COLUMN",
+        help="a case-level column (repeatable); default: every column constant within each case",
+    )
     g.add_argument("--outcome", help="column whose values are won/lost/open")
     g.add_argument("--amount", help="column with the deal amount")
     g.add_argument("--timezone", help="IANA zone of timestamps without one (default: UTC, with a warning)")
     order = g.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_const", const=True, dest="dayfirst", help="read 02/03/24 as 2 March")
-    order.add_argument("--monthfirst", action="store_const", const=False, dest="dayfirst", help="read 02/03/24 as February 3")
+    order.add_argument(
+        "--monthfirst", action="store_const", const=False, dest="dayfirst", help="read 02/03/24 as February 3"
+    )
     g.add_argument("--date-format", help="strptime format of the timestamp column, e.g. '%%d.%%m.%%Y %%H:%%M'")
     g.add_argument("--encoding", help="text encoding (default: UTF-8, else a detected fallback that the report states)")
     g.add_argument("--sep", help="field separator (default: sniffed among , ; tab |)")
@@ -107,14 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"salesmining {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    q = sub.add_parser("quality", help="read a log and report how every row was accounted for",
-                       description="Read a log and print (or write as HTML/JSON) its data-quality report.")
+    q = sub.add_parser(
+        "quality",
+        help="read a log and report how every row was accounted for",
+        description="Read a log and print (or write as HTML/JSON) its data-quality report.",
+    )
     _add_input_options(q)
     q.add_argument("-o", "--output", help="write the HTML quality report here")
     q.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
 
-    d = sub.add_parser("diagnose", help="diagnose a sales process and write an HTML report",
-                       description="Read a log, analyse it against the intended stages, and write an HTML report.")
+    d = sub.add_parser(
+        "diagnose",
+        help="diagnose a sales process and write an HTML report",
+        description="Read a log, analyse it against the intended stages, and write an HTML report.",
+    )
     _add_input_options(d)
     d.add_argument("--stages", help="YAML file describing the intended stage sequence")
     d.add_argument("-o", "--output", default="report.html", help="HTML report to write (default: report.html)")
@@ -146,7 +182,9 @@ def load_log(args: argparse.Namespace) -> EventLog:
             )
     resource = args.resource or guess_column(cols, "resource")
     amount = args.amount or guess_column(cols, "amount")
-    guessed = {k: v for k, v in {**mapping, "resource": resource, "amount": amount}.items() if v and not getattr(args, k)}
+    guessed = {
+        k: v for k, v in {**mapping, "resource": resource, "amount": amount}.items() if v and not getattr(args, k)
+    }
     if guessed:
         _progress(args, "guessed columns: " + ", ".join(f"{k}={v!r}" for k, v in guessed.items()))
     return _io._ingest(
@@ -184,7 +222,11 @@ def log_summary(log: EventLog) -> dict[str, Any]:
         "activities": len(log.activities),
         "rows_read": q.rows_read,
         "rows_rejected": q.rows_rejected,
-        "rejections_by_reason": {r.reason: int(r.rows) for r in q.counts().itertuples() if r.rows},
+        "rejections_by_reason": {
+            str(reason): int(rows)
+            for reason, rows in zip(q.counts()["reason"], q.counts()["rows"], strict=True)
+            if rows
+        },
         "warnings": [{"code": w.code, "count": w.count, "message": w.message} for w in q.warnings],
     }
 
@@ -201,9 +243,10 @@ def _print_summary(log: EventLog) -> None:
     q = log.quality
     print(repr(log))
     print(f"rows: {q.rows_read:,} read, {q.rows_kept:,} kept, {q.rows_rejected:,} rejected")
-    for r in q.counts().itertuples():
-        if r.rows:
-            print(f"  rejected {r.rows:>8,}  {r.reason}: {r.meaning}")
+    counts = q.counts()
+    for reason, rows, meaning in zip(counts["reason"], counts["rows"], counts["meaning"], strict=False):
+        if rows:
+            print(f"  rejected {int(rows):>8,}  {reason}: {meaning}")
     for w in q.warnings:
         print(f"  warning  {w.count:>8,}  {w.code}: {w.message}")
 
