@@ -28,6 +28,7 @@ from salesmining._log import EventLog
 from salesmining._quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
 from salesmining._stages import StageModel
 from salesmining._xes import read_xes, write_xes
+from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
 
 try:
     __version__ = _metadata.version("salesmining")
@@ -53,6 +54,10 @@ __all__ = [
     "conform",
     "from_dataframe",
     "read_csv",
+    "read_field_history",
+    "read_hubspot",
+    "read_pipedrive",
+    "read_salesforce",
     "read_xes",
     "write_xes",
 ]
