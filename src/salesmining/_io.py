@@ -20,6 +20,7 @@ from salesmining._log import EventLog
 from salesmining._quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 from salesmining._schema import (
     ACTIVITY,
+    APPROVAL_RESULT,
     AMOUNT,
     CASE,
     LIFECYCLE,
@@ -39,6 +40,10 @@ DEFAULT_PLAUSIBLE_RANGE = ("1971-01-01", "2100-01-01")
 
 PathOrBuffer = str | os.PathLike[str] | IO[str] | IO[bytes] | bytes
 
+_RESULT_WORDS = {
+    "approve": "approved", "yes": "approved", "ok": "approved", "accepted": "approved", "granted": "approved",
+    "reject": "rejected", "declined": "rejected", "denied": "rejected", "no": "rejected", "refused": "rejected",
+}
 _OUTCOME_WORDS = {"won": "won", "win": "won", "lost": "lost", "lose": "lost", "open": "open"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WESTERN = ("cp1252", "latin_1", "iso8859_15", "iso8859_1", "windows-1252")
@@ -190,6 +195,7 @@ def read_csv(
     start_timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
+    approval_result: str | None = None,
     case_attributes: Sequence[str] | Literal["auto"] = (),
     outcome: str | None = None,
     amount: str | None = None,
@@ -213,6 +219,10 @@ def read_csv(
         The export's column names for the case id, activity (stage) and event time.
     start_timestamp, resource, lifecycle:
         Optional columns: activity start time, who did it, XES lifecycle transition.
+    approval_result:
+        Optional column with the decision of approval events; values are lower-cased and
+        synonyms folded (``Approved``/``approve``/``yes`` → ``approved``; ``Rejected``/``declined``
+        → ``rejected``); empty on other events.
     case_attributes:
         Columns that describe the case rather than the event (segment, region, ...). The case
         table keeps each case's last non-empty value; a change within a case is a warning.
@@ -252,6 +262,7 @@ def read_csv(
         start_timestamp=start_timestamp,
         resource=resource,
         lifecycle=lifecycle,
+        approval_result=approval_result,
         case_attributes=case_attributes,
         outcome=outcome,
         amount=amount,
@@ -275,6 +286,7 @@ def from_dataframe(
     start_timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
+    approval_result: str | None = None,
     case_attributes: Sequence[str] | Literal["auto"] = (),
     outcome: str | None = None,
     amount: str | None = None,
@@ -302,6 +314,7 @@ def from_dataframe(
         start_timestamp=start_timestamp,
         resource=resource,
         lifecycle=lifecycle,
+        approval_result=approval_result,
         case_attributes=case_attributes,
         outcome=outcome,
         amount=amount,
@@ -407,6 +420,7 @@ def _ingest(
     resource: str | None,
     lifecycle: str | None,
     case_attributes: Sequence[str] | Literal["auto"],
+    approval_result: str | None = None,
     outcome: str | None,
     amount: str | None,
     owner: str | None,
@@ -428,6 +442,7 @@ def _ingest(
         "start_timestamp": start_timestamp,
         "resource": resource,
         "lifecycle": lifecycle,
+        "approval_result": approval_result,
         "outcome": outcome,
         "amount": amount,
         "owner": owner,
@@ -526,6 +541,9 @@ def _ingest(
         events[RESOURCE] = _as_text(df[resource]).reset_index(drop=True)[keep].to_numpy()
     if lifecycle is not None:
         events[LIFECYCLE] = _as_text(df[lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
+    if approval_result is not None:
+        res = _as_text(df[approval_result]).reset_index(drop=True)[keep].str.lower()
+        events[APPROVAL_RESULT] = res.replace(_RESULT_WORDS).to_numpy()
     events[SOURCE_ROW] = rows[keep]
     for col in raw.columns:
         if col in used:

@@ -11,6 +11,8 @@ START = "start_timestamp"
 RESOURCE = "org:resource"
 LIFECYCLE = "lifecycle:transition"
 SOURCE_ROW = "source_row"
+#: Optional event column: the decision of an approval step ("approved", "rejected" or another lower-case word).
+APPROVAL_RESULT = "approval_result"
 
 #: Standard case-table columns (besides the key ``CASE``).
 OUTCOME = "outcome"

@@ -58,6 +58,7 @@ GUESSES: dict[str, tuple[str, ...]] = {
     ),
     "resource": ("org:resource", "resource", "owner", "user", "createdbyid", "changed by"),
     "amount": ("amount", "deal amount", "value", "deal value"),
+    "approval_result": ("approval_result", "approval result", "stepstatus", "step status", "decision"),
 }
 
 
@@ -103,6 +104,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--outcome", help="column whose values are won/lost/open")
     g.add_argument("--amount", help="column with the deal amount")
+    g.add_argument("--approval-result", help="column with approval decisions (approved/rejected)")
     g.add_argument("--timezone", help="IANA zone of timestamps without one (default: UTC, with a warning)")
     order = g.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_const", const=True, dest="dayfirst", help="read 02/03/24 as 2 March")
@@ -182,9 +184,9 @@ def load_log(args: argparse.Namespace) -> EventLog:
             )
     resource = args.resource or guess_column(cols, "resource")
     amount = args.amount or guess_column(cols, "amount")
-    guessed = {
-        k: v for k, v in {**mapping, "resource": resource, "amount": amount}.items() if v and not getattr(args, k)
-    }
+    result = args.approval_result or guess_column(cols, "approval_result")
+    optional = {"resource": resource, "amount": amount, "approval_result": result}
+    guessed = {k: v for k, v in {**mapping, **optional}.items() if v and not getattr(args, k)}
     if guessed:
         _progress(args, "guessed columns: " + ", ".join(f"{k}={v!r}" for k, v in guessed.items()))
     return _io._ingest(
@@ -199,6 +201,7 @@ def load_log(args: argparse.Namespace) -> EventLog:
         start_timestamp=args.start_timestamp,
         resource=resource,
         lifecycle=None,
+        approval_result=result,
         case_attributes=args.case_attribute if args.case_attribute is not None else "auto",
         outcome=args.outcome,
         amount=amount,
