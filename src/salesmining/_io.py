@@ -20,8 +20,8 @@ from salesmining._log import EventLog
 from salesmining._quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 from salesmining._schema import (
     ACTIVITY,
-    APPROVAL_RESULT,
     AMOUNT,
+    APPROVAL_RESULT,
     CASE,
     LIFECYCLE,
     OUTCOME,
