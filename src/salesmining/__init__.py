@@ -14,6 +14,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from salesmining._conform import Conformance, conform
+from salesmining._discover import BusinessCalendar, ProcessGraph, discover
 from salesmining._errors import (
     AmbiguousDateError,
     EncodingError,
@@ -37,6 +38,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "AmbiguousDateError",
+    "BusinessCalendar",
     "Conformance",
     "EncodingError",
     "EngineError",
@@ -44,6 +46,7 @@ __all__ = [
     "IngestReport",
     "IngestWarning",
     "LogSchemaError",
+    "ProcessGraph",
     "REJECT_REASONS",
     "RenderError",
     "SalesminingError",
@@ -52,6 +55,7 @@ __all__ = [
     "WARNING_CODES",
     "__version__",
     "conform",
+    "discover",
     "from_dataframe",
     "read_csv",
     "read_field_history",
