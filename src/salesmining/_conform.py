@@ -16,9 +16,12 @@ How a case is read against a :class:`~salesmining.StageModel`
   never explains a recorded win as "lost, plus an unexpected won event".
 * **Late entry.** A CRM history starts at the stage a record was created in; a stage missing
   *before* the first recorded stage is *left-censored*, not skipped. With
-  ``allow_late_entry=True`` (the default) the model may be entered at any stage, so those
-  stages cost nothing; with ``False`` they are model moves, as on a plain sequential net. Either
-  way they are listed in ``left_censored``, apart from ``skipped``.
+  ``allow_late_entry=True`` (the default) a case may enter the model at any stage up to the
+  first stage it recorded (silent entry steps), so those stages cost nothing; a case with no
+  stage recorded may enter anywhere. Entry is limited to the first recorded stage so the
+  alignment cannot drop recorded early stages to jump ahead. With ``False`` every case starts
+  before the first stage, as on a plain sequential net. Either way the missing stages are
+  listed in ``left_censored``, apart from ``skipped``.
 * **Alignment cost and fitness.** Standard costs: log move 1, model move 1, synchronous move
   and silent step 0. The optimal cost is exact (a dynamic programme over the trace and the
   model's states, the general form of the LCS edit distance), and equals pm4py's alignment cost
@@ -102,20 +105,23 @@ class _Calendar(Protocol):
 
 
 # --- the model as an automaton ---------------------------------------------------------------
-def stage_model_edges(model: StageModel, *, end: str, allow_late_entry: bool = True) -> tuple[int, list[Edge]]:
+def stage_model_edges(model: StageModel, *, end: str, entry: int = 0) -> tuple[int, list[Edge]]:
     """The stage model as a labelled graph: ``(number of states, [(from, to, label or None)])``.
 
     States ``0..n`` are the places "after stage i" (0 = before the first stage) and state
     ``n + 1`` is the end. ``None`` labels are silent steps. ``end`` picks the ways to finish:
     ``"won"`` (a won activity after the last stage), ``"lost"`` (a lost activity after any
     stage), ``"closed"`` (either), ``"open"`` (a silent stop anywhere: prefix semantics).
+    ``entry`` (0..n) adds silent steps from state 0 into states ``1..entry`` (late entry).
     This one graph is both the Petri net handed to pm4py and the alignment's state space.
 
     Examples
     --------
     >>> m = StageModel(["A", "B"], outcomes={"won": ["W"], "lost": ["L"]})
-    >>> stage_model_edges(m, end="lost", allow_late_entry=False)
+    >>> stage_model_edges(m, end="lost")
     (4, [(0, 1, 'A'), (1, 2, 'B'), (1, 3, 'L'), (2, 3, 'L')])
+    >>> stage_model_edges(m, end="won", entry=1)[1]
+    [(0, 1, 'A'), (1, 2, 'B'), (0, 1, None), (2, 3, 'W')]
     """
     if end not in ("won", "lost", "closed", "open"):
         raise ValueError(f"end must be won, lost, closed or open, not {end!r}")
@@ -129,8 +135,9 @@ def stage_model_edges(model: StageModel, *, end: str, allow_late_entry: bool = T
             edges.append((i, i + 1, None))
     for f, t in model.allowed_backtracks:
         edges.append((pos[f] + 1, pos[t] + 1, t))
-    if allow_late_entry:
-        edges.extend((0, i, None) for i in range(1, n + 1))
+    if not 0 <= entry <= n:
+        raise ValueError(f"entry must be a state 0..{n}, not {entry}")
+    edges.extend((0, i, None) for i in range(1, entry + 1))
     if end in ("won", "closed"):
         edges.extend((n, stop, w) for w in model.won)
     if end in ("lost", "closed"):
@@ -148,16 +155,17 @@ class _Aligner:
     dist: np.ndarray  # (S, S): fewest model moves from one state to another (silent steps free)
     sync: np.ndarray  # (C + 1, S, S): 0 where a transition with that label links the states, else inf
     end_state: dict[str, int]
+    start: np.ndarray  # (n + 1, S): row k = cheapest way from the start to each state when states 0..k can be entered
 
     @classmethod
-    def build(cls, model: StageModel, *, allow_late_entry: bool) -> _Aligner:
+    def build(cls, model: StageModel) -> _Aligner:
         n = len(model.stages)
         labels = {a: i for i, a in enumerate((*model.stages, *model.won, *model.lost))}
         n_states = n + 1 + len(ENDS)
         end_state = {e: n + 1 + k for k, e in enumerate(ENDS)}
         edges: set[Edge] = set()
         for e in ENDS:
-            _, es = stage_model_edges(model, end=e, allow_late_entry=allow_late_entry)
+            _, es = stage_model_edges(model, end=e)
             edges.update((u, end_state[e] if v == n + 1 else v, lab) for u, v, lab in es)
         dist = np.full((n_states, n_states), np.inf)
         np.fill_diagonal(dist, 0.0)
@@ -168,10 +176,16 @@ class _Aligner:
                 sync[labels[lab], u, v] = 0.0
         for k in range(n_states):  # Floyd-Warshall on a graph of a few dozen states
             dist = np.minimum(dist, dist[:, k, None] + dist[None, k, :])
-        return cls(labels=labels, dist=dist, sync=sync, end_state=end_state)
+        # silent entry steps leave state 0 only and no edge enters state 0, so entering states
+        # 0..k is the cheapest of those rows of dist
+        start = np.minimum.accumulate(dist[: n + 1], axis=0)
+        return cls(labels=labels, dist=dist, sync=sync, end_state=end_state, start=start)
 
-    def costs(self, traces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Optimal alignment cost of every trace (label codes) against each end: ``(costs (T, 3), empty (3,))``.
+    def costs(self, traces: list[np.ndarray], entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Optimal alignment costs of traces (label codes) against each end, and of the empty trace.
+
+        Returns ``(costs, empty)``, both ``(T, 3)`` for the ends won, lost, open; ``entries[t]``
+        is the last state trace ``t`` may enter silently (0 = no late entry).
 
         ``A[s]`` is the cheapest cost of having read a prefix of the trace and standing in
         state ``s``. Reading a symbol is a log move (cost 1, same state) or a synchronous move
@@ -181,7 +195,7 @@ class _Aligner:
         """
         n_t = len(traces)
         ends = [self.end_state[e] for e in ENDS]
-        empty = self.dist[0, ends]
+        empty = self.start[entries][:, ends] if n_t else np.zeros((0, len(ENDS)))
         if n_t == 0:
             return np.zeros((0, len(ENDS))), empty
         lengths = np.fromiter((len(t) for t in traces), dtype=np.int64, count=n_t)
@@ -190,7 +204,7 @@ class _Aligner:
         offsets = np.zeros(n_t + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sorted_len)
         flat = np.concatenate([traces[i] for i in order]) if offsets[-1] else np.zeros(0, dtype=np.int64)
-        a = np.repeat(self.dist[0][None, :], n_t, axis=0)
+        a = self.start[entries[order]]
         # number of traces still active at position j: those with length > j (sorted descending)
         active = np.searchsorted(-sorted_len, -np.arange(int(sorted_len[0]) if n_t else 0), side="left")
         for j, r in enumerate(active):
@@ -209,6 +223,7 @@ class _Aligner:
 class _VariantFacts:
     trace: list[str]
     end: str
+    entry: int
     derived_outcome: str
     n_unknown_events: int
     skipped: tuple[str, ...]
@@ -287,15 +302,12 @@ def _read_variant(acts: list[str], model: StageModel, pos: Mapping[str, int], co
         eligible = ()
         skipped = ()
         left = tuple(stages[k] for k in range(reach + 1) if k not in optional)
-    ooo = tuple(
-        (stages[a], stages[b])
-        for r, a in enumerate(first_visits)
-        for b in first_visits[r + 1 :]
-        if b < a
-    )
+    entry = first_visits[0] if first_visits else n
+    ooo = tuple((stages[a], stages[b]) for r, a in enumerate(first_visits) for b in first_visits[r + 1 :] if b < a)
     return _VariantFacts(
         trace=trace,
         end=end,
+        entry=entry,
         derived_outcome=last_terminal,
         n_unknown_events=n_unknown,
         skipped=skipped,
@@ -653,19 +665,21 @@ def _conform_stage_model(
                 f"(model stages {list(model.stages)[:5]}, log activities {sorted(seen_acts)[:5]})"
             )
     facts = [_read_variant(k.split(_SEP), model, pos, count_unknown) for k in keys]
-    aligner = _Aligner.build(model, allow_late_entry=allow_late_entry)
+    aligner = _Aligner.build(model)
     other = len(aligner.labels)
-    # align each distinct (end, projected trace) once
-    uniq: dict[tuple[str, tuple[str, ...]], int] = {}
+    # align each distinct (end, entry, projected trace) once
+    uniq: dict[tuple[str, int, tuple[str, ...]], int] = {}
     slot = np.empty(len(facts), dtype=np.int64)
     for i, f in enumerate(facts):
-        slot[i] = uniq.setdefault((f.end, tuple(f.trace)), len(uniq))
-    traces = [np.array([aligner.labels.get(a, other) for a in t], dtype=np.int64) for _, t in uniq]
-    cost_all, empty = aligner.costs(traces)
-    end_idx = np.array([ENDS.index(e) for e, _ in uniq], dtype=np.int64)
-    u_cost = cost_all[np.arange(len(uniq)), end_idx] if len(uniq) else np.zeros(0)
-    u_len = np.array([len(t) for _, t in uniq], dtype=float)
-    denom = u_len + empty[end_idx] if len(uniq) else np.zeros(0)
+        slot[i] = uniq.setdefault((f.end, f.entry if allow_late_entry else 0, tuple(f.trace)), len(uniq))
+    traces = [np.array([aligner.labels.get(a, other) for a in t], dtype=np.int64) for _, _, t in uniq]
+    entries = np.array([e for _, e, _ in uniq], dtype=np.int64)
+    cost_all, empty = aligner.costs(traces, entries)
+    end_idx = np.array([ENDS.index(e) for e, _, _ in uniq], dtype=np.int64)
+    rows = np.arange(len(uniq))
+    u_cost = cost_all[rows, end_idx] if len(uniq) else np.zeros(0)
+    u_len = np.array([len(t) for _, _, t in uniq], dtype=float)
+    denom = u_len + empty[rows, end_idx] if len(uniq) else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         u_fit = np.where(denom > 0, 1.0 - u_cost / np.where(denom > 0, denom, 1.0), 1.0)
     v_cost = u_cost[slot] if len(facts) else np.zeros(0)
@@ -792,8 +806,9 @@ def conform(
         pm4py's ``(net, initial_marking, final_marking)`` or a pm4py BPMN, aligned through pm4py
         (per variant).
     allow_late_entry:
-        Let cases enter the stage model at any stage: stages missing before the first recorded
-        stage are left-censored and cost nothing (default). ``False`` counts them as model moves.
+        Let a case enter the stage model at any stage up to the first one it recorded: stages
+        missing before it are left-censored and cost nothing (default). ``False`` counts them as
+        model moves.
     count_unknown:
         Keep activities the model does not know in the aligned sequence as log moves (default);
         ``False`` only lists them.
@@ -821,18 +836,18 @@ def conform(
     >>> model = sm.StageModel(["Lead", "Contact", "Offer"], outcomes={"won": ["Won"], "lost": ["Lost"]})
     >>> res = sm.conform(log, model)
     >>> res
-    <Conformance vs stage model: 5 cases, 60.0% follow the intended path, mean fitness 0.893>
+    <Conformance vs stage model: 5 cases, 60.0% follow the intended path, mean fitness 0.921>
     >>> res.to_frame()[["case_id", "fitness", "skipped", "backtracks", "conforms"]].round(3)
       case_id  fitness     skipped           backtracks  conforms
     0       1    1.000          ()                   ()      True
-    1       2    0.750  (Contact,)                   ()     False
+    1       2    0.857  (Contact,)                   ()     False
     2       3    1.000          ()                   ()      True
-    3       4    0.714          ()  ((Offer, Contact),)     False
+    3       4    0.750          ()  ((Offer, Contact),)     False
     4       5    1.000          ()                   ()      True
 
-    Case 2 skipped Contact (one model move; fitness 1 - 1 / (3 events + 1, the cheapest run:
-    enter late, then Won)); case 3 was lost at Contact, which is allowed; case 5 is open and
-    not penalised for Offer.
+    Case 2 skipped Contact: one model move; fitness ``1 - 1 / (3 events + 4)``, 4 being the
+    cheapest complete run (Lead, Contact, Offer, Won). Case 3 was lost at Contact, which is
+    allowed; case 5 is open and not penalised for Offer.
     """
     if isinstance(stages, StageModel):
         model: StageModel | None = stages

@@ -6,7 +6,10 @@ fast and lets users who never touch XES or drawn models avoid loading it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,19 @@ def write_xes_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 
 # --- drawn models: Petri nets and BPMN -------------------------------------------------------
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence pm4py's internal deprecation noise (e.g. numpy's ``matrix``), which callers cannot act on.
+
+    Without this, running under ``-W error`` makes pm4py's own soundness check swallow the
+    error and report a sound net as unsound.
+    """
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.simplefilter("ignore", category)
+        yield
+
+
 def drawn_model_kind(obj: object) -> str | None:
     """What a drawn model is: ``"Petri net"``, ``"BPMN"`` or ``None`` (not a pm4py model).
 
@@ -88,7 +104,9 @@ def drawn_model_kind(obj: object) -> str | None:
 
 def bpmn_to_petri_net(bpmn: Any) -> tuple[Any, Any, Any]:
     """A pm4py BPMN as ``(net, initial_marking, final_marking)``."""
-    net, im, fm = pm4py().convert_to_petri_net(bpmn)
+    pm = pm4py()
+    with _quiet():
+        net, im, fm = pm.convert_to_petri_net(bpmn)
     return net, im, fm
 
 
@@ -97,23 +115,34 @@ def petri_net_labels(net: Any) -> frozenset[str]:
     return frozenset(str(t.label) for t in net.transitions if t.label is not None)
 
 
-def stage_model_to_petri_net(model: Any, *, end: str = "closed", allow_late_entry: bool = True) -> tuple[Any, Any, Any]:
+def stage_model_to_petri_net(
+    model: Any, *, end: str = "closed", late_entry: bool | str = False
+) -> tuple[Any, Any, Any]:
     """The Petri net equivalent to a :class:`~salesmining.StageModel`: ``(net, initial_marking, final_marking)``.
 
     A state machine: place ``p0`` (before the first stage), ``p1..pn`` (after stage i) and
     ``end``; one transition per stage, silent skips for optional stages, a transition back
-    for each allowed backtrack, silent entries into every stage with ``allow_late_entry``. ``end``
-    chooses the ways to finish: ``"won"`` (a won activity after the last stage), ``"lost"``
-    (a lost activity after any stage), ``"closed"`` (either — the net to draw), or ``"open"``
-    (a silent stop at any place: prefix semantics for cases still running). This is the net
-    :func:`salesmining.conform` aligns against, per case end.
+    for each allowed backtrack. ``end`` chooses the ways to finish: ``"won"`` (a won activity
+    after the last stage), ``"lost"`` (a lost activity after any stage), ``"closed"`` (either —
+    the net to draw), or ``"open"`` (a silent stop at any place: prefix semantics for cases
+    still running). ``late_entry``: ``False`` starts at the first stage; a stage name adds silent
+    entries into every stage up to that one; ``True`` into every stage. A case first recorded
+    in stage *s* (none: ``True``) with end *e* is aligned by :func:`salesmining.conform` against
+    ``stage_model_to_petri_net(model, end=e, late_entry=s)``.
     """
     from pm4py.objects.petri_net.obj import Marking, PetriNet
     from pm4py.objects.petri_net.utils import petri_utils
 
     from salesmining._conform import stage_model_edges
 
-    n_states, edges = stage_model_edges(model, end=end, allow_late_entry=allow_late_entry)
+    n = len(model.stages)
+    if isinstance(late_entry, bool):
+        entry = n if late_entry else 0
+    elif late_entry in model.stages:
+        entry = model.stages.index(late_entry)
+    else:
+        raise ValueError(f"late_entry must be True, False or a stage, not {late_entry!r}")
+    n_states, edges = stage_model_edges(model, end=end, entry=entry)
     pm4py()  # quiet environment before pm4py objects are used
     net = PetriNet(model.name or "stage model")
     places = [PetriNet.Place(f"p{i}") for i in range(n_states - 1)] + [PetriNet.Place("end")]
@@ -149,7 +178,8 @@ def align_traces(traces: list[list[str]], net: Any, im: Any, fm: Any) -> list[di
         return []
     from pm4py.objects.petri_net.utils.align_utils import STD_MODEL_LOG_MOVE_COST
 
-    res = pm.conformance_diagnostics_alignments(_legacy_log(traces), net, im, fm)
+    with _quiet():
+        res = pm.conformance_diagnostics_alignments(_legacy_log(traces), net, im, fm)
     out = []
     for r in res:
         if r is None:
@@ -171,5 +201,6 @@ def token_replay_traces(traces: list[list[str]], net: Any, im: Any, fm: Any) -> 
     pm = pm4py()
     if not traces:
         return []
-    res = pm.conformance_diagnostics_token_based_replay(_legacy_log(traces), net, im, fm)
+    with _quiet():
+        res = pm.conformance_diagnostics_token_based_replay(_legacy_log(traces), net, im, fm)
     return [{"fitness": float(r["trace_fitness"]), "is_fit": bool(r["trace_is_fit"])} for r in res]

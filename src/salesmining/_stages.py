@@ -569,9 +569,7 @@ class StageModel:
         flow = " → ".join(f"[{s}]" if s in self.optional else s for s in self.stages)
         end = f" → {' | '.join(ends)}" if ends else ""
         label = f" {self.name!r}" if self.name else ""
-        return (
-            f"<StageModel{label}: {flow}{end}; {len(self.anywhere)} anywhere, {len(self.approvals)} approvals>"
-        )
+        return f"<StageModel{label}: {flow}{end}; {len(self.anywhere)} anywhere, {len(self.approvals)} approvals>"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per stage: ``stage``, ``position`` (0-based), ``optional``, ``sla``, ``approvals``.
