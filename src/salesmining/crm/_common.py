@@ -148,8 +148,9 @@ def _records_frame(records: Any, source: str) -> pd.DataFrame:
     if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
         raise LogSchemaError(f"{source}: expected a list of records (JSON objects)", source=source)
     df = pd.json_normalize([{k: v for k, v in r.items() if k != "attributes"} for r in records], sep=".")
-    return df.drop(columns=[c for c in df.columns if str(c).endswith(".attributes.type") or
-                            str(c).endswith(".attributes.url")])
+    return df.drop(
+        columns=[c for c in df.columns if str(c).endswith(".attributes.type") or str(c).endswith(".attributes.url")]
+    )
 
 
 def load_json(obj: Any, *, label: str, encoding: str | None) -> tuple[Any, str, str | None, list[IngestWarning]]:
@@ -285,7 +286,9 @@ def time_warnings(
     codes = [k[0] for k in merged]
     if tp.date_only.any():
         codes.append("date_only")
-        items.append((f"{column}: dates without a time of day; same-day events are ordered by source row", tp.date_only))
+        items.append(
+            (f"{column}: dates without a time of day; same-day events are ordered by source row", tp.date_only)
+        )
     out = []
     for code, (message, mask) in zip(codes, items, strict=True):
         m = mask & keep
@@ -401,8 +404,14 @@ def make_events(
         data[START] = _col(start, n, UTC_DTYPE)
     data[RESOURCE] = _col(resource, n, "str")
     attrs = {
-        "event_type": event_type, "stage_id": stage_id, "stage_label": stage_label, "pipeline": pipeline,
-        "field": field, "from_value": from_value, "to_value": to_value, "resource_type": resource_type,
+        "event_type": event_type,
+        "stage_id": stage_id,
+        "stage_label": stage_label,
+        "pipeline": pipeline,
+        "field": field,
+        "from_value": from_value,
+        "to_value": to_value,
+        "resource_type": resource_type,
         "source_object": source_object,
     }
     for key, value in attrs.items():
@@ -535,8 +544,12 @@ def assemble(
     report = _reports(parts, ev, dropped_by_pipeline).with_warnings(all_warnings)
     if extra_notes:
         report = IngestReport(
-            source=report.source, rows_read=report.rows_read, rows_kept=report.rows_kept,
-            _rejections=report.rejections, warnings=report.warnings, encoding=report.encoding,
+            source=report.source,
+            rows_read=report.rows_read,
+            rows_kept=report.rows_kept,
+            _rejections=report.rejections,
+            warnings=report.warnings,
+            encoding=report.encoding,
             notes=(*report.notes, *extra_notes),
         )
     out_cols = [c for c in ev.columns if c not in _HIDDEN and not c.startswith("_")]
@@ -555,9 +568,7 @@ def _first_stage_mask(ev: pd.DataFrame, is_stage: np.ndarray) -> np.ndarray:
     return first
 
 
-def _select_pipeline(
-    ev: pd.DataFrame, pipeline: str | None, notes: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _select_pipeline(ev: pd.DataFrame, pipeline: str | None, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep the chosen pipeline's stage events and the other events of cases that have some."""
     empty = ev.iloc[0:0]
     if pipeline is None:
@@ -573,24 +584,36 @@ def _select_pipeline(
     cases_in = set(ev.loc[in_pipe & is_stage, CASE])
     keep = np.where(is_stage, in_pipe, ev[CASE].isin(cases_in).to_numpy())
     n_cases = ev.loc[~keep, CASE].nunique()
-    notes.append(f"pipeline={pipeline!r}: kept {int(keep.sum()):,} events; {int((~keep).sum()):,} events "
-                 f"of other pipelines dropped ({n_cases:,} cases touched)")
+    notes.append(
+        f"pipeline={pipeline!r}: kept {int(keep.sum()):,} events; {int((~keep).sum()):,} events "
+        f"of other pipelines dropped ({n_cases:,} cases touched)"
+    )
     return ev[keep].reset_index(drop=True), ev[~keep]
 
 
-def _stage_meta(ev: pd.DataFrame, is_stage: np.ndarray, stages: pd.DataFrame | None, multi: bool,
-                pipeline: str | None) -> dict[str, Any]:
+def _stage_meta(
+    ev: pd.DataFrame, is_stage: np.ndarray, stages: pd.DataFrame | None, multi: bool, pipeline: str | None
+) -> dict[str, Any]:
     """``stages`` (one record per stage: pipeline, stage_id, stage, activity, order, outcome) and
     ``stage_classes`` (activity → outcome) for the log's meta."""
     seen = ev.loc[is_stage, ["pipeline", "_pipeline_id", "stage_id", "stage_label", "_state", ACTIVITY]]
     seen = seen.groupby(["stage_label", "pipeline"], dropna=False, sort=False).first().reset_index()
-    derived = pd.DataFrame({"pipeline_id": seen["_pipeline_id"], "pipeline_label": seen["pipeline"],
-                            "stage_id": seen["stage_id"], "stage_label": seen["stage_label"],
-                            "order": np.nan, "cls": seen["_state"]})
+    derived = pd.DataFrame(
+        {
+            "pipeline_id": seen["_pipeline_id"],
+            "pipeline_label": seen["pipeline"],
+            "stage_id": seen["stage_id"],
+            "stage_label": seen["stage_label"],
+            "order": np.nan,
+            "cls": seen["_state"],
+        }
+    )
     table = derived if stages is None else pd.concat([stages[list(STAGE_TABLE_COLUMNS)], derived], ignore_index=True)
     if pipeline is not None:
         want = str(pipeline).strip().lower()
-        ok = (table["pipeline_id"].astype("str").str.lower() == want) | (table["pipeline_label"].astype("str").str.lower() == want)
+        ok = (table["pipeline_id"].astype("str").str.lower() == want) | (
+            table["pipeline_label"].astype("str").str.lower() == want
+        )
         table = table[ok.fillna(False).to_numpy(dtype=bool)]
     pipe = table["pipeline_label"].fillna(table["pipeline_id"])
     act = table["stage_label"]
@@ -599,9 +622,14 @@ def _stage_meta(ev: pd.DataFrame, is_stage: np.ndarray, stages: pd.DataFrame | N
     table = table.assign(activity=act, pipe=pipe).dropna(subset=["activity"]).drop_duplicates("activity", keep="first")
     table = table.sort_values(["pipe", "order"], kind="stable", na_position="last")
     records = [
-        {"pipeline": None if pd.isna(r.pipe) else str(r.pipe), "stage_id": None if pd.isna(r.stage_id) else str(r.stage_id),
-         "stage": str(r.stage_label), "activity": str(r.activity), "order": None if pd.isna(r.order) else int(r.order),
-         "outcome": None if pd.isna(r.cls) else str(r.cls)}
+        {
+            "pipeline": None if pd.isna(r.pipe) else str(r.pipe),
+            "stage_id": None if pd.isna(r.stage_id) else str(r.stage_id),
+            "stage": str(r.stage_label),
+            "activity": str(r.activity),
+            "order": None if pd.isna(r.order) else int(r.order),
+            "outcome": None if pd.isna(r.cls) else str(r.cls),
+        }
         for r in table.itertuples(index=False)
     ]
     return {"stages": records, "stage_classes": {r["activity"]: r["outcome"] for r in records if r["outcome"]}}
@@ -642,11 +670,16 @@ def _case_table(ev: pd.DataFrame, is_stage: np.ndarray, facts: pd.DataFrame | No
     censored = hint.astype("boolean").fillna(False).to_numpy(dtype=bool)
     if "created_at" in f.columns:
         created = pd.to_datetime(f["created_at"], utc=True)
-        date_only = (f["created_date_only"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-                     if "created_date_only" in f.columns else np.zeros(len(ids), dtype=bool))
+        date_only = (
+            f["created_date_only"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            if "created_date_only" in f.columns
+            else np.zeros(len(ids), dtype=bool)
+        )
         late_exact = (first_ts - created) > pd.Timedelta(seconds=60)
         late_day = first_ts.dt.floor("D") > created.dt.floor("D")
-        late = np.where(date_only, late_day.fillna(False).to_numpy(dtype=bool), late_exact.fillna(False).to_numpy(dtype=bool))
+        late = np.where(
+            date_only, late_day.fillna(False).to_numpy(dtype=bool), late_exact.fillna(False).to_numpy(dtype=bool)
+        )
         censored |= late & first_ts.notna().to_numpy()
     out["left_censored"] = censored
 
@@ -709,13 +742,17 @@ def _bulk_updates(ev: pd.DataFrame, parts: Sequence[Part], min_cases: int, windo
         )
     if preset.any():
         parts_msg.append(f"{int(preset.sum()):,} events the export marks as bulk updates")
-    return [IngestWarning(
-        "bulk_update",
-        f"{int(flag.sum()):,} events look like bulk updates: {'; '.join(parts_msg)}; typical of data migrations "
-        "and pre-forecast-call clean-ups — their timestamps say when someone edited, not when the deal moved "
-        "(column bulk_update marks them)",
-        int(flag.sum()), _examples(ev, flag), _source_of(ev, flag, parts),
-    )]
+    return [
+        IngestWarning(
+            "bulk_update",
+            f"{int(flag.sum()):,} events look like bulk updates: {'; '.join(parts_msg)}; typical of data migrations "
+            "and pre-forecast-call clean-ups — their timestamps say when someone edited, not when the deal moved "
+            "(column bulk_update marks them)",
+            int(flag.sum()),
+            _examples(ev, flag),
+            _source_of(ev, flag, parts),
+        )
+    ]
 
 
 def _system_warning(ev: pd.DataFrame, parts: Sequence[Part]) -> list[IngestWarning]:
@@ -724,11 +761,15 @@ def _system_warning(ev: pd.DataFrame, parts: Sequence[Part]) -> list[IngestWarni
         return []
     who = ev.loc[m, RESOURCE].dropna().value_counts()
     top = f" (most: {who.index[0]!r}, {int(who.iloc[0]):,})" if len(who) else ""
-    return [IngestWarning(
-        "system_user",
-        f"{int(m.sum()):,} events were made by system or integration users{top}; column resource_type marks them",
-        int(m.sum()), _examples(ev, m), _source_of(ev, m, parts),
-    )]
+    return [
+        IngestWarning(
+            "system_user",
+            f"{int(m.sum()):,} events were made by system or integration users{top}; column resource_type marks them",
+            int(m.sum()),
+            _examples(ev, m),
+            _source_of(ev, m, parts),
+        )
+    ]
 
 
 def _case_warnings(ev: pd.DataFrame, cases: pd.DataFrame, parts: Sequence[Part]) -> list[IngestWarning]:
@@ -736,22 +777,31 @@ def _case_warnings(ev: pd.DataFrame, cases: pd.DataFrame, parts: Sequence[Part])
     reopen_ev = ev["_reopen"].to_numpy(dtype=bool)
     n_re = int(cases["reopened"].sum())
     if n_re:
-        out.append(IngestWarning(
-            "reopened_cases",
-            f"{n_re:,} cases were closed (won/lost) and later reopened ({int(cases['reopen_count'].sum()):,} reopenings); "
-            "they are kept, with reopened/reopen_count in the case table",
-            n_re, _examples(ev, reopen_ev), _source_of(ev, reopen_ev, parts),
-        ))
+        out.append(
+            IngestWarning(
+                "reopened_cases",
+                f"{n_re:,} cases were closed (won/lost) and later reopened "
+                f"({int(cases['reopen_count'].sum()):,} reopenings); they are kept, with reopened/reopen_count "
+                "in the case table",
+                n_re,
+                _examples(ev, reopen_ev),
+                _source_of(ev, reopen_ev, parts),
+            )
+        )
     lc = cases["left_censored"].to_numpy(dtype=bool)
     if lc.any():
         ids = set(cases.loc[lc, CASE])
         m = _first_stage_mask(ev, ev["stage_label"].notna().to_numpy()) & ev[CASE].isin(ids).to_numpy()
-        out.append(IngestWarning(
-            "left_censored",
-            f"{int(lc.sum()):,} cases' history starts after the case began (created earlier, history rows missing, "
-            "or an earlier stage is shown); stages before first_stage are unobserved, not skipped",
-            int(lc.sum()), _examples(ev, m), _source_of(ev, m, parts),
-        ))
+        out.append(
+            IngestWarning(
+                "left_censored",
+                f"{int(lc.sum()):,} cases' history starts after the case began (created earlier, history rows missing, "
+                "or an earlier stage is shown); stages before first_stage are unobserved, not skipped",
+                int(lc.sum()),
+                _examples(ev, m),
+                _source_of(ev, m, parts),
+            )
+        )
     return out
 
 
@@ -777,10 +827,17 @@ def _reports(parts: Sequence[Part], ev: pd.DataFrame, dropped: pd.DataFrame) -> 
         stray = (~used & ~acc.rejected) | (used & acc.rejected)
         if stray.any():  # pragma: no cover - an adapter bug, never user data
             raise AssertionError(f"{acc.source}: rows {np.flatnonzero(stray)[:5]} are not accounted exactly once")
-        reports.append(IngestReport(
-            source=acc.source, rows_read=acc.n, rows_kept=int(used.sum()) if acc.n else 0,
-            _rejections=acc.rejections(), warnings=tuple(p.warnings), encoding=p.encoding, notes=tuple(p.notes),
-        ))
+        reports.append(
+            IngestReport(
+                source=acc.source,
+                rows_read=acc.n,
+                rows_kept=int(used.sum()) if acc.n else 0,
+                _rejections=acc.rejections(),
+                warnings=tuple(p.warnings),
+                encoding=p.encoding,
+                notes=tuple(p.notes),
+            )
+        )
     return IngestReport.combine(reports)
 
 
@@ -837,14 +894,18 @@ def lookup_stages(stage_ids: pd.Series, table: pd.DataFrame, *, pipeline_ids: pd
     t = table.drop_duplicates(["pipeline_id", "stage_id"], keep="last")
     ids = stage_ids.reset_index(drop=True).astype("str")
     by_stage = t.drop_duplicates("stage_id", keep="first").set_index("stage_id")
-    out = pd.DataFrame({c: ids.map(by_stage[c]) for c in ("pipeline_id", "pipeline_label", "stage_label", "order", "cls")})
+    out = pd.DataFrame(
+        {c: ids.map(by_stage[c]) for c in ("pipeline_id", "pipeline_label", "stage_label", "order", "cls")}
+    )
     if pipeline_ids is not None:
         key = pipeline_ids.reset_index(drop=True).astype("str") + "\x1f" + ids
         both = t.assign(k=t["pipeline_id"] + "\x1f" + t["stage_id"]).set_index("k")
         for c in ("pipeline_id", "pipeline_label", "stage_label", "order", "cls"):
             hit = key.map(both[c])
             out[c] = hit.where(hit.notna(), out[c])
-    return out
+    return out.astype(
+        dict.fromkeys(("pipeline_id", "pipeline_label", "stage_label", "cls"), "str") | {"order": "float64"}
+    )
 
 
 def human_or_system(source_type: pd.Series, human: Iterable[str]) -> pd.Series:

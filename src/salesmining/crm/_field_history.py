@@ -91,7 +91,8 @@ def read_field_history(
     stage_labels:
         Stage value → label (e.g. Dynamics ``processstage`` GUID → ``stagename``).
     stage_map:
-        Stage value or label → ``"won"``/``"lost"``/``"open"`` (for outcomes and reopenings).
+        Stage value or label → ``"won"``/``"lost"``/``"open"`` (for outcomes and reopenings);
+        stages it does not list are open.
     status_field, status_map:
         A status field (Dynamics ``statecode``, Odoo ``active``...) and its values → won/lost/open.
     pipeline_column, pipeline:
@@ -125,8 +126,15 @@ def read_field_history(
     table = load_table(history, label="field history", encoding=encoding)
     df = table.df.reset_index(drop=True)
     src = table.source
-    _require(df, src, case=case, new_value=new_value, timestamp=timestamp, change_id=change_id,
-             pipeline_column=pipeline_column)
+    _require(
+        df,
+        src,
+        case=case,
+        new_value=new_value,
+        timestamp=timestamp,
+        change_id=change_id,
+        pipeline_column=pipeline_column,
+    )
     if field is not None and field != "field":
         _require(df, src, field=field)
     if old_value is not None and old_value != "old_value":
@@ -143,17 +151,24 @@ def read_field_history(
     new = text(df, new_value, activity=True)
     tp = parse_time(df, timestamp, source=src, timezone=timezone, dayfirst=dayfirst)
     acc = RowAccount(n, src)
-    check_core(acc, df, case=rec, case_col=case, tp=tp, ts_col=timestamp,
-               activity=fld if fcol else None, activity_col=fcol)
+    check_core(
+        acc, df, case=rec, case_col=case, tp=tp, ts_col=timestamp, activity=fld if fcol else None, activity_col=fcol
+    )
     is_stage = _field_is(fld, stage_field)
     if fcol and not is_stage.any():
         raise LogSchemaError(
             f"{src}: no row has {fcol} == {stage_field!r}; fields present: {sorted(fld.dropna().unique())[:12]} "
-            "(pass stage_field=...)", source=src, column=fcol)
+            "(pass stage_field=...)",
+            source=src,
+            column=fcol,
+        )
     is_status = _field_is(fld, status_field) if status_field else np.zeros(n, dtype=bool)
     acc.reject("missing_activity", new_value, is_stage & new.isna().to_numpy(), new)
-    order = (pd.to_numeric(text(df, change_id), errors="coerce").fillna(-1).astype("int64").to_numpy()
-             if change_id else np.arange(n, dtype="int64"))
+    order = (
+        pd.to_numeric(text(df, change_id), errors="coerce").fillna(-1).astype("int64").to_numpy()
+        if change_id
+        else np.arange(n, dtype="int64")
+    )
     labels = {str(k): str(v) for k, v in (stage_labels or {}).items()}
     classes = outcome_classes(stage_map or {}, what="stage_map")
     status_cls = outcome_classes(status_map or {}, what="status_map")
@@ -161,54 +176,108 @@ def read_field_history(
     pipe = text(df, pipeline_column)
 
     keep = acc.keep
-    s = sort_stream(pd.DataFrame({"case": rec, "ts": tp.values, "order": order, "row": np.arange(n), "stage": new,
-                                  "old": old})[keep & is_stage])
+    s = sort_stream(
+        pd.DataFrame({"case": rec, "ts": tp.values, "order": order, "row": np.arange(n), "stage": new, "old": old})[
+            keep & is_stage
+        ]
+    )
     acc.reject("not_a_stage_change", new_value, np.isin(np.arange(n), s.loc[~s["change"], "row"]), new)
     st = s[s["change"].to_numpy()]
     label = _label(st["stage"], labels)
     from_label = _label(st["old"], labels).fillna(_label(st["prev"], labels))
-    state = label.map(classes).fillna(st["stage"].map(classes).reset_index(drop=True))
+    state = label.map(classes).astype("str").fillna(st["stage"].map(classes).astype("str").reset_index(drop=True))
+    if classes:  # stages the map does not list are open
+        state = state.fillna("open")
     rows = st["row"].to_numpy()
-    frames = [make_events(
-        len(st), case=st["case"], activity=label, ts=st["ts"], input_row=rows, source_object="field history",
-        event_type="stage_change", order=st["order"], resource=who.iloc[rows], stage_id=st["stage"],
-        stage_label=label, pipeline=pipe.iloc[rows], pipeline_id=pipe.iloc[rows], field=fld.iloc[rows],
-        from_value=from_label, to_value=label, state=state,
-    )]
+    frames = [
+        make_events(
+            len(st),
+            case=st["case"],
+            activity=label,
+            ts=st["ts"],
+            input_row=rows,
+            source_object="field history",
+            event_type="stage_change",
+            order=st["order"],
+            resource=who.iloc[rows],
+            stage_id=st["stage"],
+            stage_label=label,
+            pipeline=pipe.iloc[rows],
+            pipeline_id=pipe.iloc[rows],
+            field=fld.iloc[rows],
+            from_value=from_label,
+            to_value=label,
+            state=state,
+        )
+    ]
     warnings = _gaps(st, src)
     lead = st[st["first"].to_numpy() & st["old"].notna().to_numpy()]
-    hints = pd.DataFrame({CASE: lead["case"], "first_stage": _label(lead["old"], labels).to_numpy(),
-                          "left_censored": True})
+    hints = pd.DataFrame(
+        {CASE: lead["case"], "first_stage": _label(lead["old"], labels).to_numpy(), "left_censored": True}
+    )
 
     # status rows: Won / Lost / Reopened; open → open and unmapped values are plain field changes
-    stt = pd.DataFrame({"case": rec, "ts": tp.values, "order": order, "row": np.arange(n),
-                        "cls": new.map(status_cls), "old_cls": old.map(status_cls)})[keep & is_status]
+    stt = pd.DataFrame(
+        {
+            "case": rec,
+            "ts": tp.values,
+            "order": order,
+            "row": np.arange(n),
+            "cls": new.map(status_cls).astype("str"),
+            "old_cls": old.map(status_cls).astype("str"),
+        }
+    )[keep & is_status]
     stt = stt.sort_values(["case", "ts", "order", "row"], kind="stable")
     prev = stt.groupby("case", sort=False)["cls"].shift()
     before = stt["old_cls"].fillna(prev)
     reopen = (stt["cls"] == "open").to_numpy() & before.isin(["won", "lost"]).to_numpy()
     closing = stt["cls"].isin(["won", "lost"]).to_numpy()
     sig = stt[reopen | closing]
-    act = sig["cls"].map(_STATUS_ACTIVITY).fillna("Reopened")
+    act = sig["cls"].map(_STATUS_ACTIVITY).astype("str").fillna("Reopened")
     srows = sig["row"].to_numpy()
-    frames.append(make_events(
-        len(sig), case=sig["case"], activity=act, ts=sig["ts"], input_row=srows, source_object="field history",
-        event_type="status_change", order=sig["order"], resource=who.iloc[srows], field=fld.iloc[srows],
-        from_value=old.iloc[srows], to_value=new.iloc[srows], state=sig["cls"], pipeline=pipe.iloc[srows],
-        pipeline_id=pipe.iloc[srows],
-    ))
+    frames.append(
+        make_events(
+            len(sig),
+            case=sig["case"],
+            activity=act,
+            ts=sig["ts"],
+            input_row=srows,
+            source_object="field history",
+            event_type="status_change",
+            order=sig["order"],
+            resource=who.iloc[srows],
+            field=fld.iloc[srows],
+            from_value=old.iloc[srows],
+            to_value=new.iloc[srows],
+            state=sig["cls"],
+            pipeline=pipe.iloc[srows],
+            pipeline_id=pipe.iloc[srows],
+        )
+    )
     used = np.zeros(n, dtype=bool)
     used[rows] = True
     used[srows] = True
     other = acc.keep & ~used
     if field_changes:
         sel = np.flatnonzero(other)
-        frames.append(make_events(
-            len(sel), case=rec.iloc[sel], activity=fld.iloc[sel] + " changed", ts=tp.values.iloc[sel], input_row=sel,
-            source_object="field history", event_type="field_change", order=order[sel], resource=who.iloc[sel],
-            field=fld.iloc[sel], from_value=old.iloc[sel], to_value=new.iloc[sel], pipeline=pipe.iloc[sel],
-            pipeline_id=pipe.iloc[sel],
-        ))
+        frames.append(
+            make_events(
+                len(sel),
+                case=rec.iloc[sel],
+                activity=fld.iloc[sel] + " changed",
+                ts=tp.values.iloc[sel],
+                input_row=sel,
+                source_object="field history",
+                event_type="field_change",
+                order=order[sel],
+                resource=who.iloc[sel],
+                field=fld.iloc[sel],
+                from_value=old.iloc[sel],
+                to_value=new.iloc[sel],
+                pipeline=pipe.iloc[sel],
+                pipeline_id=pipe.iloc[sel],
+            )
+        )
     else:
         acc.reject("not_a_stage_change", fcol or new_value, other, fld)
     table.warnings += time_warnings(tp, acc.keep, src, timestamp)
@@ -220,8 +289,15 @@ def read_field_history(
         parts.append(cpart)
         facts = cfacts.merge(hints, on=CASE, how="outer")
     return assemble(
-        parts, source_system=source_system, name=name or src, facts=facts, pipeline=pipeline,
-        system_users=system_users, bulk_min_cases=bulk_min_cases, bulk_window=bulk_window, warnings=warnings,
+        parts,
+        source_system=source_system,
+        name=name or src,
+        facts=facts,
+        pipeline=pipeline,
+        system_users=system_users,
+        bulk_min_cases=bulk_min_cases,
+        bulk_window=bulk_window,
+        warnings=warnings,
     )
 
 
@@ -229,8 +305,11 @@ def _require(df: pd.DataFrame, src: str, **named: str | None) -> None:
     cols = [str(c) for c in df.columns]
     for role, col in named.items():
         if col is not None and col not in df.columns:
-            raise LogSchemaError(f"{src}: the {role} column {col!r} does not exist; columns present: {cols} "
-                                 f"(pass {role}=...)", source=src, column=col)
+            raise LogSchemaError(
+                f"{src}: the {role} column {col!r} does not exist; columns present: {cols} (pass {role}=...)",
+                source=src,
+                column=col,
+            )
 
 
 def _field_is(fld: pd.Series, name: str | None) -> np.ndarray:
@@ -244,21 +323,28 @@ def _field_is(fld: pd.Series, name: str | None) -> np.ndarray:
 
 def _label(values: pd.Series, labels: Mapping[str, str]) -> pd.Series:
     v = values.reset_index(drop=True).astype("str")
-    return v.map(labels).fillna(v).astype("str") if labels else v
+    return v.map(labels).astype("str").fillna(v).astype("str") if labels else v
 
 
 def _gaps(st: pd.DataFrame, src: str) -> list[IngestWarning]:
     gap = ~st["first"].to_numpy() & st["old"].notna().to_numpy() & (st["old"] != st["prev"]).fillna(False).to_numpy()
     if not gap.any():
         return []
-    return [IngestWarning(
-        "history_gaps", f"{int(gap.sum()):,} stage changes start from a value other than the previous change's new "
-        "value: changes are missing in between (auditing off for a while, purged rows)", int(gap.sum()),
-        tuple(int(r) for r in st.loc[gap, "row"].to_numpy()[:10]), src)]
+    return [
+        IngestWarning(
+            "history_gaps",
+            f"{int(gap.sum()):,} stage changes start from a value other than the previous change's new "
+            "value: changes are missing in between (auditing off for a while, purged rows)",
+            int(gap.sum()),
+            tuple(int(r) for r in st.loc[gap, "row"].to_numpy()[:10]),
+            src,
+        )
+    ]
 
 
-def _cases(obj: Source, case: str, encoding: str | None, timezone: str | None,
-           dayfirst: bool | None) -> tuple[Part, pd.DataFrame]:
+def _cases(
+    obj: Source, case: str, encoding: str | None, timezone: str | None, dayfirst: bool | None
+) -> tuple[Part, pd.DataFrame]:
     table = load_table(obj, label="cases", encoding=encoding)
     df = table.df.reset_index(drop=True)
     key = case if case in df.columns else CASE
@@ -281,7 +367,11 @@ def _cases(obj: Source, case: str, encoding: str | None, timezone: str | None,
     acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
     later = ids.where(acc.keep).duplicated(keep="last").to_numpy() & ids.notna().to_numpy()
     acc.reject("superseded_row", key, later, ids)
-    part = Part.from_table(table, "cases", make_events(0, case=None, activity=None, ts=None, input_row=[],
-                                                        source_object="cases", event_type=None), acc)
+    part = Part.from_table(
+        table,
+        "cases",
+        make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="cases", event_type=None),
+        acc,
+    )
     part.credit_key = ids.where(acc.keep)
     return part, facts[acc.keep & ids.notna().to_numpy()]

@@ -76,10 +76,13 @@ _DEAL = {
 _ENTERED_LABEL = re.compile(r'^\s*date\s+entered\s+"(?P<inner>.+)"\s*$', re.IGNORECASE)
 _ENTERED_ID = re.compile(r"^hs_(?P<v2>v2_)?date_entered_(?P<id>.+)$")
 _IN_PIPE = re.compile(r"^(?P<label>.*\S)\s+\((?P<pipe>[^()]*)\)$")
-_CUMULATIVE = re.compile(r'^(?:hs_v2_cumulative_time_in_(?P<id>.+)|\s*cumulative\s+time\s+in\s+"(?P<inner>.+)"\s*)$',
-                         re.IGNORECASE)
-_LATEST = re.compile(r'^(?:hs_v2_latest_time_in_(?P<id>.+)|hs_time_in_(?P<lid>.+)|\s*latest\s+time\s+in\s+"(?P<inner>.+)"\s*)$',
-                     re.IGNORECASE)
+_CUMULATIVE = re.compile(
+    r'^(?:hs_v2_cumulative_time_in_(?P<id>.+)|\s*cumulative\s+time\s+in\s+"(?P<inner>.+)"\s*)$', re.IGNORECASE
+)
+_LATEST = re.compile(
+    r'^(?:hs_v2_latest_time_in_(?P<id>.+)|hs_time_in_(?P<lid>.+)|\s*latest\s+time\s+in\s+"(?P<inner>.+)"\s*)$',
+    re.IGNORECASE,
+)
 
 
 def read_hubspot(
@@ -130,7 +133,8 @@ def read_hubspot(
         Deal records (UI export, API objects, or a table) for the case table: name, amount, owner,
         pipeline, create date and ``hs_is_closed_won``/``hs_is_closed`` (the outcome).
     stage_map:
-        Stage id or label → ``"won"``/``"lost"``/``"open"``, overriding the pipeline definition.
+        Stage id or label → ``"won"``/``"lost"``/``"open"``, overriding the pipeline definition;
+        stages neither names are open.
     system_users:
         User ids of integration users; ``sourceType`` other than CRM_UI/mobile already marks automation.
     encoding, timezone, dayfirst:
@@ -171,16 +175,25 @@ def read_hubspot(
         part = _long(table, stages, from_definition, timezone, dayfirst, json_order=kind == "json")
         facts = None
     parts = [part]
-    deal_table = deals_from_history if deals is None else load_table(deals, label="deals", encoding=encoding)
+    deal_table = deals_from_history if deals is None else _deal_records(deals, encoding)
     if deal_table is not None and kind != "wide":
         dfacts, dpart = _deal_facts(deal_table, stages, from_definition, timezone, dayfirst)
         facts = dfacts
         if deals is not None:
             parts.append(dpart)
     return assemble(
-        parts, source_system="hubspot", name=name or table.source, facts=facts, pipeline=pipeline,
-        system_users=system_users, bulk_min_cases=bulk_min_cases, bulk_window=bulk_window, meta=meta,
-        stages=stages if from_definition else None, warnings=warnings, notes=notes,
+        parts,
+        source_system="hubspot",
+        name=name or table.source,
+        facts=facts,
+        pipeline=pipeline,
+        system_users=system_users,
+        bulk_min_cases=bulk_min_cases,
+        bulk_window=bulk_window,
+        meta=meta,
+        stages=stages if from_definition else None,
+        warnings=warnings,
+        notes=notes,
     )
 
 
@@ -188,18 +201,41 @@ def read_hubspot(
 def _pipelines(obj: Any, encoding: str | None) -> tuple[pd.DataFrame, list[str], bool]:
     """The stage table and whether it came from the user (``False``: HubSpot's default pipeline ids)."""
     if obj is None:
-        t = pd.DataFrame({
-            "pipeline_id": "default", "pipeline_label": pd.NA, "stage_id": [s[0] for s in DEFAULT_PIPELINE],
-            "stage_label": [s[1] for s in DEFAULT_PIPELINE], "order": np.arange(len(DEFAULT_PIPELINE), dtype="float64"),
-            "cls": [s[2] for s in DEFAULT_PIPELINE],
-        }).astype({"pipeline_label": "str"})
-        return t, ["no pipelines= given: HubSpot default-pipeline stage ids are named by their default labels; "
-                   "other stage ids are used as labels and have no won/lost class"], False
-    if isinstance(obj, Mapping) and obj and all(isinstance(v, str) for v in obj.values()) and "results" not in obj \
-            and "stages" not in obj:
-        t = pd.DataFrame({"pipeline_id": pd.NA, "pipeline_label": pd.NA, "stage_id": list(map(str, obj)),
-                          "stage_label": list(obj.values()), "order": np.arange(len(obj), dtype="float64"),
-                          "cls": pd.NA})
+        t = pd.DataFrame(
+            {
+                "pipeline_id": "default",
+                "pipeline_label": pd.NA,
+                "stage_id": [s[0] for s in DEFAULT_PIPELINE],
+                "stage_label": [s[1] for s in DEFAULT_PIPELINE],
+                "order": np.arange(len(DEFAULT_PIPELINE), dtype="float64"),
+                "cls": [s[2] for s in DEFAULT_PIPELINE],
+            }
+        ).astype({"pipeline_label": "str"})
+        return (
+            t,
+            [
+                "no pipelines= given: HubSpot default-pipeline stage ids are named by their default labels; "
+                "other stage ids are used as labels and have no won/lost class"
+            ],
+            False,
+        )
+    if (
+        isinstance(obj, Mapping)
+        and obj
+        and all(isinstance(v, str) for v in obj.values())
+        and "results" not in obj
+        and "stages" not in obj
+    ):
+        t = pd.DataFrame(
+            {
+                "pipeline_id": pd.NA,
+                "pipeline_label": pd.NA,
+                "stage_id": list(map(str, obj)),
+                "stage_label": list(obj.values()),
+                "order": np.arange(len(obj), dtype="float64"),
+                "cls": pd.NA,
+            }
+        )
         return t.astype({c: "str" for c in STAGE_TABLE_COLUMNS if c != "order"}), [], True
     if is_json_input(obj):
         data = load_json(obj, label="pipelines", encoding=encoding)[0]
@@ -208,23 +244,38 @@ def _pipelines(obj: Any, encoding: str | None) -> tuple[pd.DataFrame, list[str],
         for p in pipes:
             for s in p.get("stages", []):
                 md = s.get("metadata") or {}
-                rows.append({
-                    "pipeline_id": str(p.get("id", p.get("pipelineId", ""))) or pd.NA,
-                    "pipeline_label": p.get("label"), "stage_id": str(s.get("id", s.get("stageId", ""))),
-                    "stage_label": s.get("label"), "order": s.get("displayOrder"),
-                    "is_closed": md.get("isClosed"), "probability": md.get("probability"),
-                })
+                rows.append(
+                    {
+                        "pipeline_id": str(p.get("id", p.get("pipelineId", ""))) or pd.NA,
+                        "pipeline_label": p.get("label"),
+                        "stage_id": str(s.get("id", s.get("stageId", ""))),
+                        "stage_label": s.get("label"),
+                        "order": s.get("displayOrder"),
+                        "is_closed": md.get("isClosed"),
+                        "probability": md.get("probability"),
+                    }
+                )
         t = pd.DataFrame(rows)
         if not len(t):
             raise LogSchemaError("pipelines: no stages found (expected GET /crm/v3/pipelines/deals JSON)")
     else:
         t = load_table(obj, label="pipelines", encoding=encoding).df
-        cols = resolve_columns(t, {
-            "pipeline_id": ("pipeline_id", "pipelineId", "pipeline"), "pipeline_label": ("pipeline_label", "pipeline_name"),
-            "stage_id": ("stage_id", "stageId", "id"), "stage_label": ("stage_label", "label", "stage_name"),
-            "order": ("display_order", "displayOrder", "order"), "is_closed": ("is_closed", "isClosed"),
-            "probability": ("probability",), "outcome": ("outcome", "cls"),
-        }, required=("stage_id",), source="pipelines", what="pipeline table")
+        cols = resolve_columns(
+            t,
+            {
+                "pipeline_id": ("pipeline_id", "pipelineId", "pipeline"),
+                "pipeline_label": ("pipeline_label", "pipeline_name"),
+                "stage_id": ("stage_id", "stageId", "id"),
+                "stage_label": ("stage_label", "label", "stage_name"),
+                "order": ("display_order", "displayOrder", "order"),
+                "is_closed": ("is_closed", "isClosed"),
+                "probability": ("probability",),
+                "outcome": ("outcome", "cls"),
+            },
+            required=("stage_id",),
+            source="pipelines",
+            what="pipeline table",
+        )
         t = pd.DataFrame({k: (t[v].to_numpy() if v else pd.NA) for k, v in cols.items()}, index=range(len(t)))
     return _classify(t), [], True
 
@@ -234,15 +285,21 @@ def _classify(t: pd.DataFrame) -> pd.DataFrame:
     for c in ("pipeline_id", "pipeline_label", "stage_id", "stage_label"):
         out[c] = text(t, c) if c in t.columns else pd.Series(pd.NA, index=out.index, dtype="str")
     out["stage_label"] = out["stage_label"].fillna(out["stage_id"])
-    out["order"] = pd.to_numeric(t["order"], errors="coerce").astype("float64") if "order" in t.columns \
+    out["order"] = (
+        pd.to_numeric(t["order"], errors="coerce").astype("float64")
+        if "order" in t.columns
         else np.arange(len(t), dtype="float64")
+    )
     cls = pd.Series(pd.NA, index=out.index, dtype="str")
     if "outcome" in t.columns:
         cls = text(t, "outcome").str.lower().where(lambda s: s.isin(["won", "lost", "open"]))
     if "is_closed" in t.columns:
         closed = parse_bool(t["is_closed"])
-        prob = pd.to_numeric(text(t, "probability"), errors="coerce") if "probability" in t.columns \
+        prob = (
+            pd.to_numeric(text(t, "probability"), errors="coerce")
+            if "probability" in t.columns
             else pd.Series(np.nan, index=out.index)
+        )
         derived = pd.Series(pd.NA, index=out.index, dtype="str")
         derived[(closed.fillna(False) & (prob >= 1.0)).to_numpy(dtype=bool)] = "won"
         derived[(closed.fillna(False) & (prob <= 0.0)).to_numpy(dtype=bool)] = "lost"
@@ -255,7 +312,7 @@ def _classify(t: pd.DataFrame) -> pd.DataFrame:
 def _apply_stage_map(stages: pd.DataFrame, classes: Mapping[str, str]) -> pd.DataFrame:
     by_id = stages["stage_id"].map(classes)
     by_label = stages["stage_label"].map(classes)
-    return stages.assign(cls=by_id.fillna(by_label).fillna(stages["cls"]).astype("str"))
+    return stages.assign(cls=by_id.fillna(by_label).fillna(stages["cls"]).fillna("open").astype("str"))
 
 
 # --- reading the history ------------------------------------------------------------------------------------
@@ -267,16 +324,36 @@ def _history_table(obj: Any, encoding: str | None) -> tuple[str, Table, Table | 
         versions, props = _flatten(records)
         deals_t = Table(props, source, used, list(warns), [f"read {source} as HubSpot deal JSON"])
         if len(versions):
-            return "json", Table(versions, source, used, warns, [f"{source}: {len(versions):,} dealstage versions "
-                                                                   f"of {props.shape[0]:,} deals"]), deals_t
+            return (
+                "json",
+                Table(
+                    versions,
+                    source,
+                    used,
+                    warns,
+                    [f"{source}: {len(versions):,} dealstage versions of {props.shape[0]:,} deals"],
+                ),
+                deals_t,
+            )
         if any(_ENTERED_ID.match(str(c)) for c in props.columns):
             return "wide", deals_t, None
-        raise LogSchemaError(f"{source}: no propertiesWithHistory.dealstage versions and no hs_v2_date_entered_* "
-                             "properties; request ?propertiesWithHistory=dealstage", source=source)
+        raise LogSchemaError(
+            f"{source}: no propertiesWithHistory.dealstage versions and no hs_v2_date_entered_* "
+            "properties; request ?propertiesWithHistory=dealstage",
+            source=source,
+        )
     table = load_table(obj, label="deal_stage_history", encoding=encoding)
     if any(_ENTERED_LABEL.match(str(c)) or _ENTERED_ID.match(str(c)) for c in table.df.columns):
         return "wide", table, None
     return "long", table, None
+
+
+def _deal_records(obj: Any, encoding: str | None) -> Table:
+    """Deal records for the case table: HubSpot JSON objects (properties flattened) or a table."""
+    if is_json_input(obj):
+        data, source, used, warns = load_json(obj, label="deals", encoding=encoding)
+        return Table(_flatten(_deal_objects(data))[1], source, used, list(warns))
+    return load_table(obj, label="deals", encoding=encoding)
 
 
 def _deal_objects(data: Any) -> list[Mapping[str, Any]]:
@@ -288,8 +365,9 @@ def _deal_objects(data: Any) -> list[Mapping[str, Any]]:
     if isinstance(data, list):
         out: list[Mapping[str, Any]] = []
         for item in data:
-            out += _deal_objects(item) if isinstance(item, Mapping) and ("results" in item or "deals" in item) \
-                else [item]
+            out += (
+                _deal_objects(item) if isinstance(item, Mapping) and ("results" in item or "deals" in item) else [item]
+            )
         return out
     raise LogSchemaError("HubSpot JSON must be a deal object, a list of deals, or a page with 'results'")
 
@@ -307,11 +385,16 @@ def _flatten(records: list[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFra
         if hist is None and isinstance(p.get("dealstage"), Mapping):
             hist = p["dealstage"].get("versions")
         for pos, v in enumerate(hist or []):
-            rows.append({
-                "deal_id": deal, "value": v.get("value"), "timestamp": v.get("timestamp"),
-                "sourceType": v.get("sourceType", v.get("source")),
-                "updatedByUserId": v.get("updatedByUserId", v.get("sourceId")), "_pos": pos,
-            })
+            rows.append(
+                {
+                    "deal_id": deal,
+                    "value": v.get("value"),
+                    "timestamp": v.get("timestamp"),
+                    "sourceType": v.get("sourceType", v.get("source")),
+                    "updatedByUserId": v.get("updatedByUserId", v.get("sourceId")),
+                    "_pos": pos,
+                }
+            )
     versions = pd.DataFrame(rows, columns=["deal_id", "value", "timestamp", "sourceType", "updatedByUserId", "_pos"])
     for c in ("deal_id", "value", "timestamp", "sourceType", "updatedByUserId"):
         versions[c] = versions[c].map(lambda v: None if v is None else str(v)).astype("object")
@@ -332,27 +415,44 @@ def _stage_info(values: pd.Series, stages: pd.DataFrame, from_definition: bool) 
     return info, unknown
 
 
-def _long(table: Table, stages: pd.DataFrame, from_definition: bool, timezone: str | None, dayfirst: bool | None,
-          *, json_order: bool) -> Part:
+def _long(
+    table: Table,
+    stages: pd.DataFrame,
+    from_definition: bool,
+    timezone: str | None,
+    dayfirst: bool | None,
+    *,
+    json_order: bool,
+) -> Part:
     df = table.df.reset_index(drop=True)
     src = table.source
-    cols = resolve_columns(df, _LONG, required=("deal", "value", "timestamp"), source=src,
-                           what="HubSpot deal-stage history")
+    cols = resolve_columns(
+        df, _LONG, required=("deal", "value", "timestamp"), source=src, what="HubSpot deal-stage history"
+    )
     case = text(df, cols["deal"])
     value = text(df, cols["value"])
     ts_col = str(cols["timestamp"])
     tp = parse_time(df, ts_col, source=src, timezone=timezone or "UTC", dayfirst=dayfirst)
     acc = RowAccount(len(df), src)
     raw = df.drop(columns=["_pos"]) if "_pos" in df.columns else df
-    check_core(acc, raw, case=case, case_col=str(cols["deal"]), tp=tp, ts_col=ts_col, activity=value,
-               activity_col=cols["value"])
+    check_core(
+        acc,
+        raw,
+        case=case,
+        case_col=str(cols["deal"]),
+        tp=tp,
+        ts_col=ts_col,
+        activity=value,
+        activity_col=cols["value"],
+    )
     info, unknown = _stage_info(value, stages, from_definition)
     acc.reject("unknown_stage", str(cols["value"]), unknown, value)
     keep = acc.keep
     # the API lists versions newest first: among equal timestamps the later-listed one is older
     order = -df["_pos"].to_numpy(dtype="int64") if json_order and "_pos" in df.columns else np.arange(len(df))
-    s = sort_stream(pd.DataFrame({"case": case, "ts": tp.values, "order": order, "row": np.arange(len(df)),
-                                  "stage": value})[keep])
+    s = sort_stream(
+        pd.DataFrame({"case": case, "ts": tp.values, "order": order, "row": np.arange(len(df)), "stage": value})[keep]
+    )
     acc.reject("not_a_stage_change", str(cols["value"]), np.isin(np.arange(len(df)), s.loc[~s["change"], "row"]), value)
     st = s[s["change"].to_numpy()]
     rows = st["row"].to_numpy()
@@ -360,12 +460,23 @@ def _long(table: Table, stages: pd.DataFrame, from_definition: bool, timezone: s
     prev_label = lookup_stages(st["prev"], stages)["stage_label"].fillna(st["prev"].reset_index(drop=True))
     rtype = human_or_system(text(df, cols["source"]), HUMAN_SOURCES).iloc[rows] if cols["source"] else None
     ev = make_events(
-        len(st), case=st["case"], activity=inf["stage_label"], ts=st["ts"], input_row=rows,
-        source_object="dealstage history", event_type="stage_change", order=st["order"],
-        resource=text(df, cols["user"]).iloc[rows] if cols["user"] else None, resource_type=rtype,
-        stage_id=st["stage"], stage_label=inf["stage_label"], pipeline=inf["pipeline_label"].fillna(inf["pipeline_id"]),
-        pipeline_id=inf["pipeline_id"], from_value=prev_label.where(~st["first"].to_numpy()),
-        to_value=inf["stage_label"], state=inf["cls"],
+        len(st),
+        case=st["case"],
+        activity=inf["stage_label"],
+        ts=st["ts"],
+        input_row=rows,
+        source_object="dealstage history",
+        event_type="stage_change",
+        order=st["order"],
+        resource=text(df, cols["user"]).iloc[rows] if cols["user"] else None,
+        resource_type=rtype,
+        stage_id=st["stage"],
+        stage_label=inf["stage_label"],
+        pipeline=inf["pipeline_label"].fillna(inf["pipeline_id"]),
+        pipeline_id=inf["pipeline_id"],
+        from_value=prev_label.where(~st["first"].to_numpy()),
+        to_value=inf["stage_label"],
+        state=inf["cls"],
     )
     table.warnings += time_warnings(tp, keep, src, ts_col)
     return Part.from_table(table, "dealstage history", ev, acc)
@@ -386,8 +497,15 @@ def _entry_columns(columns: Iterable[object]) -> pd.DataFrame:
         elif m := _ENTERED_LABEL.match(name):
             inner = m.group("inner").strip()
             pm = _IN_PIPE.match(inner)
-            rows.append({"column": name, "pos": pos, "stage_id": pd.NA,
-                         "label": pm.group("label") if pm else inner, "pipe": pm.group("pipe") if pm else pd.NA})
+            rows.append(
+                {
+                    "column": name,
+                    "pos": pos,
+                    "stage_id": pd.NA,
+                    "label": pm.group("label") if pm else inner,
+                    "pipe": pm.group("pipe") if pm else pd.NA,
+                }
+            )
     return pd.DataFrame(rows, columns=["column", "pos", "stage_id", "label", "pipe"])
 
 
@@ -401,19 +519,27 @@ def _label_lookup(entries: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
     k2 = entries["label"].astype("str").str.lower()
     out = pd.DataFrame(index=entries.index)
     for c in ("pipeline_id", "stage_id", "order", "cls"):
-        out[c] = k1.map(by_pair[c]).fillna(k2.map(unique[c])) if len(stages) else pd.NA
+        out[c] = k1.map(by_pair[c]).astype("str").fillna(k2.map(unique[c])) if len(stages) else pd.NA
     return out
 
 
-def _wide(table: Table, stages: pd.DataFrame, from_definition: bool, timezone: str | None, dayfirst: bool | None,
-          warnings: list[IngestWarning]) -> tuple[Part, pd.DataFrame, dict[str, Any]]:
+def _wide(
+    table: Table,
+    stages: pd.DataFrame,
+    from_definition: bool,
+    timezone: str | None,
+    dayfirst: bool | None,
+    warnings: list[IngestWarning],
+) -> tuple[Part, pd.DataFrame, dict[str, Any]]:
     df = table.df.reset_index(drop=True)
     src = table.source
     entries = _entry_columns(df.columns)
     ids_form = entries[entries["stage_id"].notna()]
     if len(ids_form) and len(ids_form) < len(entries):
         entries = ids_form.reset_index(drop=True)
-        table.notes.append(f"{src}: both hs_*date_entered_<id> and 'Date entered \"...\"' columns; the id columns are used")
+        table.notes.append(
+            f"{src}: both hs_*date_entered_<id> and 'Date entered \"...\"' columns; the id columns are used"
+        )
     cols = resolve_columns(df, _DEAL, required=("id",), source=src, what="HubSpot deals export")
     case = text(df, cols["id"])
     n = len(df)
@@ -426,27 +552,41 @@ def _wide(table: Table, stages: pd.DataFrame, from_definition: bool, timezone: s
         info = lookup_stages(entries["stage_id"], stages)
         label = info["stage_label"].fillna(entries["stage_id"])
         pipe_label = info["pipeline_label"].fillna(info["pipeline_id"])
-        known = info["stage_label"].notna().to_numpy() | ~from_definition
+        known = info["stage_label"].notna().to_numpy() | (not from_definition)
         sid = entries["stage_id"]
     else:
-        info = _label_lookup(entries, stages) if from_definition else pd.DataFrame(
-            {c: pd.Series(pd.NA, index=entries.index, dtype="object") for c in ("pipeline_id", "stage_id", "order", "cls")})
+        info = (
+            _label_lookup(entries, stages)
+            if from_definition
+            else pd.DataFrame(
+                {
+                    c: pd.Series(pd.NA, index=entries.index, dtype="object")
+                    for c in ("pipeline_id", "stage_id", "order", "cls")
+                }
+            )
+        )
         label = entries["label"]
         pipe_label = entries["pipe"]
         known = np.ones(len(entries), dtype=bool)
         sid = info["stage_id"]
-    entries = entries.assign(stage_id=sid.astype("str"), label=label.astype("str"), pipe=pipe_label.astype("str"),
-                             pipeline_id=info["pipeline_id"].astype("str"),
-                             order=pd.to_numeric(info["order"], errors="coerce"), cls=info["cls"].astype("str"),
-                             known=known)
+    entries = entries.assign(
+        stage_id=sid.astype("str"),
+        label=label.astype("str"),
+        pipe=pipe_label.astype("str"),
+        pipeline_id=info["pipeline_id"].astype("str"),
+        order=pd.to_numeric(info["order"], errors="coerce"),
+        cls=info["cls"].astype("str"),
+        known=known,
+    )
 
     # melt: one candidate event per non-empty entry cell, parsed together (one day/month decision)
     cells = df[entries["column"].tolist()].astype("object")
     cells.columns = range(len(entries))
     long = cells.stack(future_stack=True).rename("raw").reset_index()
     long.columns = ["row", "e", "raw"]
-    present = long["raw"].map(lambda v: v is not None and not (isinstance(v, float) and np.isnan(v))
-                              and str(v).strip() != "")
+    present = long["raw"].map(
+        lambda v: v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != ""
+    )
     long = long[present.to_numpy()].reset_index(drop=True)
     tp = parse_timestamps(long["raw"], column="Date entered", source=src, timezone=timezone, dayfirst=dayfirst)
     lo, hi = pd.Timestamp("1971-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC")
@@ -467,32 +607,56 @@ def _wide(table: Table, stages: pd.DataFrame, from_definition: bool, timezone: s
     use = good & keep[long["row"].to_numpy()]
     dropped = (~good) & keep[long["row"].to_numpy()]
     if dropped.any():
-        warnings.append(IngestWarning(
-            "dropped_values", f"{int(dropped.sum()):,} stage dates in kept rows could not be read (or name a stage "
-            f"the pipeline definition does not know), e.g. {long.loc[dropped, 'raw'].iloc[0]!r}; those stage entries "
-            "are missing", int(dropped.sum()), tuple(int(r) for r in long.loc[dropped, "row"].to_numpy()[:10]), src))
+        warnings.append(
+            IngestWarning(
+                "dropped_values",
+                f"{int(dropped.sum()):,} stage dates in kept rows could not be read (or name a stage "
+                f"the pipeline definition does not know), e.g. {long.loc[dropped, 'raw'].iloc[0]!r}; "
+                "those stage entries are missing",
+                int(dropped.sum()),
+                tuple(int(r) for r in long.loc[dropped, "row"].to_numpy()[:10]),
+                src,
+            )
+        )
     sel = long[use]
     e = entries.iloc[sel["e"].to_numpy()].reset_index(drop=True)
     order = e["order"].fillna(e["pos"].astype("float64")).to_numpy()
     ev = make_events(
-        len(sel), case=case.iloc[sel["row"].to_numpy()], activity=e["label"], ts=tp.values[use],
-        input_row=sel["row"], source_object="deals export (Date entered)", event_type="stage_change",
-        order=(order * 1000).astype("int64"), stage_id=e["stage_id"], stage_label=e["label"], pipeline=e["pipe"],
-        pipeline_id=e["pipeline_id"].fillna(e["pipe"]), to_value=e["label"], state=e["cls"],
+        len(sel),
+        case=case.iloc[sel["row"].to_numpy()],
+        activity=e["label"],
+        ts=tp.values[use],
+        input_row=sel["row"],
+        source_object="deals export (Date entered)",
+        event_type="stage_change",
+        order=(order * 1000).astype("int64"),
+        stage_id=e["stage_id"],
+        stage_label=e["label"],
+        pipeline=e["pipe"],
+        pipeline_id=e["pipeline_id"].fillna(e["pipe"]),
+        to_value=e["label"],
+        state=e["cls"],
     )
     n_cases = int(pd.Series(case[keep]).nunique())
-    warnings.append(IngestWarning(
-        "loops_unobservable",
-        f"{src}: 'Date entered' columns keep only the latest entry into each stage, so a deal that went back "
-        f"to a stage shows only its last visit: loops, rework and repeated reopenings cannot be measured for these "
-        f"{n_cases:,} deals (use the dealstage history API for them)", n_cases, source=src))
+    warnings.append(
+        IngestWarning(
+            "loops_unobservable",
+            f"{src}: 'Date entered' columns keep only the latest entry into each stage, so a deal that went back "
+            f"to a stage shows only its last visit: loops, rework and repeated reopenings cannot be measured for these "
+            f"{n_cases:,} deals (use the dealstage history API for them)",
+            n_cases,
+            source=src,
+        )
+    )
     table.warnings += time_warnings(tp, use, src, "Date entered", rows=long["row"].to_numpy())
     facts, _ = _deal_facts(Table(df, src), stages, from_definition, timezone, dayfirst)
     hidden = _hidden_reentries(df, case)
     if hidden is not None:
         facts = facts.merge(hidden, on=CASE, how="left")
-    table.notes.append(f"{src}: {len(entries)} 'Date entered' stage columns melted into stage events "
-                       "(Date exited / time-in columns are not used for events)")
+    table.notes.append(
+        f"{src}: {len(entries)} 'Date entered' stage columns melted into stage events "
+        "(Date exited / time-in columns are not used for events)"
+    )
     part = Part.from_table(table, "deals export (Date entered)", ev, acc)
     return part, facts, {"loops_unobservable": True}
 
@@ -520,8 +684,9 @@ def _hidden_reentries(df: pd.DataFrame, case: pd.Series) -> pd.DataFrame | None:
 
 
 # --- deal records ------------------------------------------------------------------------------------------
-def _deal_facts(table: Table, stages: pd.DataFrame, from_definition: bool, timezone: str | None,
-                dayfirst: bool | None) -> tuple[pd.DataFrame, Part]:
+def _deal_facts(
+    table: Table, stages: pd.DataFrame, from_definition: bool, timezone: str | None, dayfirst: bool | None
+) -> tuple[pd.DataFrame, Part]:
     """Case facts from deal records; the outcome from ``hs_is_closed_won``/``hs_is_closed``, else the
     current stage's class (looked up by label only in a user-given pipeline definition)."""
     df = table.df.reset_index(drop=True)
@@ -533,10 +698,19 @@ def _deal_facts(table: Table, stages: pd.DataFrame, from_definition: bool, timez
     if cols["stage"]:
         by_id = lookup_stages(cur, stages, pipeline_ids=pipe)["cls"]
         lab = stages.assign(k=stages["stage_label"].str.lower()).dropna(subset=["k"])
-        pair = lab.assign(k2=lab["pipeline_label"].str.lower() + "\x1f" + lab["k"]).dropna(subset=["k2"]) \
-            .drop_duplicates("k2").set_index("k2")["cls"]
+        pair = (
+            lab.assign(k2=lab["pipeline_label"].str.lower() + "\x1f" + lab["k"])
+            .dropna(subset=["k2"])
+            .drop_duplicates("k2")
+            .set_index("k2")["cls"]
+        )
         uniq = lab[~lab["k"].duplicated(keep=False)].set_index("k")["cls"]
-        by_label = (pipe.str.lower() + "\x1f" + cur.str.lower()).map(pair).fillna(cur.str.lower().map(uniq))
+        by_label = (
+            (pipe.str.lower() + "\x1f" + cur.str.lower())
+            .map(pair)
+            .astype("str")
+            .fillna(cur.str.lower().map(uniq).astype("str"))
+        )
         stage_cls = (by_id.fillna(by_label) if from_definition else by_id).astype("str")
         facts["current_stage"] = lookup_stages(cur, stages, pipeline_ids=pipe)["stage_label"].fillna(cur).astype("str")
     else:
@@ -555,7 +729,9 @@ def _deal_facts(table: Table, stages: pd.DataFrame, from_definition: bool, timez
         facts["name"] = text(df, cols["name"])
     if cols["pipeline"]:
         names = stages.dropna(subset=["pipeline_id", "pipeline_label"]).drop_duplicates("pipeline_id")
-        facts["pipeline"] = pipe.map(names.set_index("pipeline_id")["pipeline_label"]).fillna(pipe).astype("str")
+        facts["pipeline"] = (
+            pipe.map(names.set_index("pipeline_id")["pipeline_label"]).astype("str").fillna(pipe).astype("str")
+        )
     if cols["amount"]:
         facts[AMOUNT] = parse_amount(df[cols["amount"]])[0].to_numpy()
     if cols["owner"]:
@@ -565,15 +741,20 @@ def _deal_facts(table: Table, stages: pd.DataFrame, from_definition: bool, timez
         facts["created_at"] = tp.values.to_numpy()
         facts["created_date_only"] = tp.date_only
     if cols["closedate"]:
-        facts["close_date"] = parse_time(df, cols["closedate"], source=table.source, timezone=timezone,
-                                         dayfirst=dayfirst).values.to_numpy()
+        facts["close_date"] = parse_time(
+            df, cols["closedate"], source=table.source, timezone=timezone, dayfirst=dayfirst
+        ).values.to_numpy()
     acc = RowAccount(len(df), table.source)
     acc.reject("missing_case_id", str(cols["id"]), case.isna().to_numpy(), case)
     acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
     later = case.where(acc.keep).duplicated(keep="last").to_numpy() & case.notna().to_numpy()
     acc.reject("superseded_row", str(cols["id"]), later, case)
-    part = Part.from_table(table, "deals", make_events(0, case=None, activity=None, ts=None, input_row=[],
-                                                        source_object="deals", event_type=None), acc)
+    part = Part.from_table(
+        table,
+        "deals",
+        make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="deals", event_type=None),
+        acc,
+    )
     part.credit_key = case.where(acc.keep)
     facts = facts[acc.keep & case.notna().to_numpy()]
     return facts, part

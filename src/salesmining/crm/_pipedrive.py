@@ -158,14 +158,22 @@ def read_pipedrive(
     kind, table = _source_table(source, encoding)
     deal_table = load_table(deals, label="deals", encoding=encoding) if deals is not None else None
     if kind == "deals":
-        part, facts, warns = _deals_only(table, stage_table, timezone, dayfirst)
+        part, export_facts, warns = _deals_only(table, stage_table, timezone, dayfirst)
         return assemble(
-            [part], source_system="pipedrive", name=name or table.source, facts=facts, pipeline=pipeline,
-            system_users=system_users, bulk_min_cases=bulk_min_cases, bulk_window=bulk_window,
-            meta={"history_absent": True}, stages=stage_table, warnings=warns,
+            [part],
+            source_system="pipedrive",
+            name=name or table.source,
+            facts=export_facts,
+            pipeline=pipeline,
+            system_users=system_users,
+            bulk_min_cases=bulk_min_cases,
+            bulk_window=bulk_window,
+            meta={"history_absent": True},
+            stages=stage_table,
+            warnings=warns,
         )
-    facts = None
-    current = None
+    facts: pd.DataFrame | None = None
+    current: pd.DataFrame | None = None
     parts: list[Part] = []
     if deal_table is not None:
         facts, dpart, current = _deal_facts(deal_table, stage_table, timezone, dayfirst)
@@ -180,8 +188,15 @@ def read_pipedrive(
         both[OUTCOME] = both[OUTCOME].fillna(both.pop(OUTCOME + "_flow"))
         facts = both
     return assemble(
-        parts, source_system="pipedrive", name=name or table.source, facts=facts, pipeline=pipeline,
-        system_users=system_users, bulk_min_cases=bulk_min_cases, bulk_window=bulk_window, stages=stage_table,
+        parts,
+        source_system="pipedrive",
+        name=name or table.source,
+        facts=facts,
+        pipeline=pipeline,
+        system_users=system_users,
+        bulk_min_cases=bulk_min_cases,
+        bulk_window=bulk_window,
+        stages=stage_table,
     )
 
 
@@ -195,13 +210,18 @@ def _stages(obj: Any, encoding: str | None) -> pd.DataFrame | None:
     else:
         df = load_table(obj, label="stages", encoding=encoding).df
     cols = resolve_columns(df, _STAGES, required=("id", "name"), source="stages", what="Pipedrive stages table")
-    out = pd.DataFrame({
-        "pipeline_id": text(df, cols["pipeline_id"]), "pipeline_label": text(df, cols["pipeline_name"]),
-        "stage_id": text(df, cols["id"]), "stage_label": text(df, cols["name"], activity=True),
-        "order": pd.to_numeric(text(df, cols["order"]), errors="coerce") if cols["order"]
-        else pd.Series(np.arange(len(df), dtype="float64")),
-        "cls": pd.Series(pd.NA, index=range(len(df)), dtype="str"),
-    })
+    out = pd.DataFrame(
+        {
+            "pipeline_id": text(df, cols["pipeline_id"]),
+            "pipeline_label": text(df, cols["pipeline_name"]),
+            "stage_id": text(df, cols["id"]),
+            "stage_label": text(df, cols["name"], activity=True),
+            "order": pd.to_numeric(text(df, cols["order"]), errors="coerce")
+            if cols["order"]
+            else pd.Series(np.arange(len(df), dtype="float64")),
+            "cls": pd.Series(pd.NA, index=range(len(df)), dtype="str"),
+        }
+    )
     return out
 
 
@@ -228,8 +248,13 @@ def _source_table(obj: Any, encoding: str | None) -> tuple[str, Table]:
 
 def _is_deal_list(data: Any) -> bool:
     items = data.get("data") if isinstance(data, Mapping) else data
-    return (isinstance(items, list) and bool(items) and isinstance(items[0], Mapping)
-            and "object" not in items[0] and "stage_id" in items[0])
+    return (
+        isinstance(items, list)
+        and bool(items)
+        and isinstance(items[0], Mapping)
+        and "object" not in items[0]
+        and "stage_id" in items[0]
+    )
 
 
 def _flatten_flow(data: Any) -> pd.DataFrame:
@@ -247,21 +272,52 @@ def _flatten_flow(data: Any) -> pd.DataFrame:
     for key, items in chunks:
         for pos, it in enumerate(items):
             d = it.get("data") or {}
-            add = d.get("additional_data") if isinstance(d.get("additional_data"), Mapping) else {}
+            extra = d.get("additional_data")
+            add: Mapping[str, Any] = extra if isinstance(extra, Mapping) else {}
             obj = it.get("object")
             deal = d.get("item_id") if obj == "dealChange" else d.get("deal_id", d.get("item_id"))
-            rows.append({k: _str(v) for k, v in {
-                "object": obj, "deal_id": deal if deal is not None else key, "id": d.get("id"),
-                "field_key": d.get("field_key"), "old_value": d.get("old_value"), "new_value": d.get("new_value"),
-                "log_time": d.get("log_time") or it.get("timestamp"), "user_id": d.get("user_id"),
-                "change_source": d.get("change_source"), "is_bulk_update_flag": d.get("is_bulk_update_flag"),
-                "old_value_formatted": add.get("old_value_formatted"),
-                "new_value_formatted": add.get("new_value_formatted"),
-                "subject": d.get("subject"), "type": d.get("type")}.items()})
+            rows.append(
+                {
+                    k: _str(v)
+                    for k, v in {
+                        "object": obj,
+                        "deal_id": deal if deal is not None else key,
+                        "id": d.get("id"),
+                        "field_key": d.get("field_key"),
+                        "old_value": d.get("old_value"),
+                        "new_value": d.get("new_value"),
+                        "log_time": d.get("log_time") or it.get("timestamp"),
+                        "user_id": d.get("user_id"),
+                        "change_source": d.get("change_source"),
+                        "is_bulk_update_flag": d.get("is_bulk_update_flag"),
+                        "old_value_formatted": add.get("old_value_formatted"),
+                        "new_value_formatted": add.get("new_value_formatted"),
+                        "subject": d.get("subject"),
+                        "type": d.get("type"),
+                    }.items()
+                }
+            )
             rows[-1]["_pos"] = pos
-    df = pd.DataFrame(rows, columns=["object", "deal_id", "id", "field_key", "old_value", "new_value", "log_time",
-                                     "user_id", "change_source", "is_bulk_update_flag", "old_value_formatted",
-                                     "new_value_formatted", "subject", "type", "_pos"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "object",
+            "deal_id",
+            "id",
+            "field_key",
+            "old_value",
+            "new_value",
+            "log_time",
+            "user_id",
+            "change_source",
+            "is_bulk_update_flag",
+            "old_value_formatted",
+            "new_value_formatted",
+            "subject",
+            "type",
+            "_pos",
+        ],
+    )
     return df.astype({c: "object" for c in df.columns if c != "_pos"})
 
 
@@ -276,17 +332,27 @@ def _labels(ids: pd.Series, fmt: pd.Series, stages: pd.DataFrame | None) -> tupl
     """Stage label/pipeline per id: the stages definition, else the flow's formatted value, else the id."""
     n = len(ids)
     if stages is None:
-        info = pd.DataFrame({"stage_label": fmt.reset_index(drop=True).fillna(ids.reset_index(drop=True)),
-                             "pipeline_id": pd.Series(pd.NA, index=range(n), dtype="str"),
-                             "pipeline_label": pd.Series(pd.NA, index=range(n), dtype="str")})
+        info = pd.DataFrame(
+            {
+                "stage_label": fmt.reset_index(drop=True).fillna(ids.reset_index(drop=True)),
+                "pipeline_id": pd.Series(pd.NA, index=range(n), dtype="str"),
+                "pipeline_label": pd.Series(pd.NA, index=range(n), dtype="str"),
+            }
+        )
         return info, np.zeros(n, dtype=bool)
     info = lookup_stages(ids, stages)
     unknown = ids.reset_index(drop=True).notna().to_numpy() & info["stage_label"].isna().to_numpy()
     return info, unknown
 
 
-def _flow(table: Table, stages: pd.DataFrame | None, current: pd.DataFrame | None, field_changes: bool,
-          timezone: str | None, dayfirst: bool | None) -> tuple[Part, pd.DataFrame]:
+def _flow(
+    table: Table,
+    stages: pd.DataFrame | None,
+    current: pd.DataFrame | None,
+    field_changes: bool,
+    timezone: str | None,
+    dayfirst: bool | None,
+) -> tuple[Part, pd.DataFrame]:
     """The flow's events, and per deal whose flow starts with a stage move (no ``add_time``) the
     stage it started in (``first_stage``, ``left_censored``)."""
     df = table.df.reset_index(drop=True)
@@ -303,7 +369,7 @@ def _flow(table: Table, stages: pd.DataFrame | None, current: pd.DataFrame | Non
     raw = df.drop(columns=["_pos"]) if "_pos" in df.columns else df
     check_core(acc, raw, case=deal, case_col=str(cols["deal"]), tp=tp, ts_col=ts_col)
     is_change = (obj == "dealChange").to_numpy()
-    kind = obj.map(_ACTIVITY_OBJECTS)
+    kind = obj.map(_ACTIVITY_OBJECTS).astype("str")
     acc.reject("out_of_scope", str(cols["object"] or "object"), ~is_change & kind.isna().to_numpy(), obj)
     acc.reject("missing_activity", str(cols["field_key"] or "field_key"), is_change & key.isna().to_numpy(), key)
 
@@ -326,14 +392,24 @@ def _flow(table: Table, stages: pd.DataFrame | None, current: pd.DataFrame | Non
     is_stage &= acc.keep
 
     # initial stage: the old value of each deal's first stage move, else its current stage
-    moves = base[is_stage].assign(old=old[is_stage], old_label=old_info["stage_label"][is_stage],
-                                  pid=old_info["pipeline_id"][is_stage], plab=old_info["pipeline_label"][is_stage])
+    moves = base[is_stage].assign(
+        old=old[is_stage],
+        old_label=old_info["stage_label"][is_stage],
+        pid=old_info["pipeline_id"][is_stage],
+        plab=old_info["pipeline_label"][is_stage],
+    )
     first_move = moves.sort_values(["case", "ts", "order", "row"], kind="stable").drop_duplicates("case")
     init = first_move.set_index("case")[["old", "old_label", "pid", "plab"]]
     if current is not None:
         cur = current.set_index(CASE)
-        fill = pd.DataFrame({"old": cur["stage_id"], "old_label": cur["stage_label"], "pid": cur["pipeline_id"],
-                             "plab": cur["pipeline_label"]})
+        fill = pd.DataFrame(
+            {
+                "old": cur["stage_id"],
+                "old_label": cur["stage_label"],
+                "pid": cur["pipeline_id"],
+                "plab": cur["pipeline_label"],
+            }
+        )
         init = init.combine_first(fill) if len(init) else fill
     is_add = keep & is_change & (key == "add_time").fillna(False).to_numpy()
     add_stage = deal.map(init["old"]) if len(init) else pd.Series(pd.NA, index=deal.index, dtype="str")
@@ -351,69 +427,129 @@ def _flow(table: Table, stages: pd.DataFrame | None, current: pd.DataFrame | Non
     # creation = entry into the initial stage
     sel = np.flatnonzero(is_add)
     a = base.iloc[sel]
-    frames.append(make_events(
-        len(sel), case=a["case"], activity=deal.iloc[sel].map(init["old_label"]), ts=a["ts"], input_row=sel,
-        source_object="deal flow", event_type="stage_change", order=a["order"], resource=user.iloc[sel],
-        resource_type=None if rtype is None else rtype.iloc[sel], stage_id=deal.iloc[sel].map(init["old"]),
-        stage_label=deal.iloc[sel].map(init["old_label"]),
-        pipeline=deal.iloc[sel].map(init["plab"]).fillna(deal.iloc[sel].map(init["pid"])),
-        pipeline_id=deal.iloc[sel].map(init["pid"]), to_value=deal.iloc[sel].map(init["old_label"]), state="open",
-        bulk_update=bulk[sel],
-    ))
+    frames.append(
+        make_events(
+            len(sel),
+            case=a["case"],
+            activity=deal.iloc[sel].map(init["old_label"]),
+            ts=a["ts"],
+            input_row=sel,
+            source_object="deal flow",
+            event_type="stage_change",
+            order=a["order"],
+            resource=user.iloc[sel],
+            resource_type=None if rtype is None else rtype.iloc[sel],
+            stage_id=deal.iloc[sel].map(init["old"]),
+            stage_label=deal.iloc[sel].map(init["old_label"]),
+            pipeline=deal.iloc[sel].map(init["plab"]).astype("str").fillna(deal.iloc[sel].map(init["pid"])),
+            pipeline_id=deal.iloc[sel].map(init["pid"]),
+            to_value=deal.iloc[sel].map(init["old_label"]),
+            state="open",
+            bulk_update=bulk[sel],
+        )
+    )
     sel = np.flatnonzero(is_stage)
     s = base.iloc[sel]
     ni, oi = new_info.iloc[sel], old_info.iloc[sel]
-    frames.append(make_events(
-        len(sel), case=s["case"], activity=ni["stage_label"], ts=s["ts"], input_row=sel, source_object="deal flow",
-        event_type="stage_change", order=s["order"], resource=user.iloc[sel],
-        resource_type=None if rtype is None else rtype.iloc[sel], stage_id=new.iloc[sel],
-        stage_label=ni["stage_label"], pipeline=ni["pipeline_label"].fillna(ni["pipeline_id"]),
-        pipeline_id=ni["pipeline_id"], from_value=oi["stage_label"], to_value=ni["stage_label"],
-        bulk_update=bulk[sel],
-    ))
+    frames.append(
+        make_events(
+            len(sel),
+            case=s["case"],
+            activity=ni["stage_label"],
+            ts=s["ts"],
+            input_row=sel,
+            source_object="deal flow",
+            event_type="stage_change",
+            order=s["order"],
+            resource=user.iloc[sel],
+            resource_type=None if rtype is None else rtype.iloc[sel],
+            stage_id=new.iloc[sel],
+            stage_label=ni["stage_label"],
+            pipeline=ni["pipeline_label"].fillna(ni["pipeline_id"]),
+            pipeline_id=ni["pipeline_id"],
+            from_value=oi["stage_label"],
+            to_value=ni["stage_label"],
+            bulk_update=bulk[sel],
+        )
+    )
     sel = np.flatnonzero(is_status)
     st = base.iloc[sel]
     nv = new.iloc[sel].str.lower()
     ov = old.iloc[sel].str.lower()
     reopened = (nv == "open") & ov.isin(["won", "lost"])
-    act = nv.map(_STATUS_ACTIVITY).where(~reopened, "Reopened").fillna("Status: " + new.iloc[sel])
+    act = nv.map(_STATUS_ACTIVITY).astype("str").where(~reopened, "Reopened").fillna("Status: " + new.iloc[sel])
     state = nv.where(nv.isin(["won", "lost", "open"]))
-    frames.append(make_events(
-        len(sel), case=st["case"], activity=act, ts=st["ts"], input_row=sel, source_object="deal flow",
-        event_type="status_change", order=st["order"], resource=user.iloc[sel],
-        resource_type=None if rtype is None else rtype.iloc[sel], field="status", from_value=old.iloc[sel],
-        to_value=new.iloc[sel], state=state, bulk_update=bulk[sel],
-    ))
+    frames.append(
+        make_events(
+            len(sel),
+            case=st["case"],
+            activity=act,
+            ts=st["ts"],
+            input_row=sel,
+            source_object="deal flow",
+            event_type="status_change",
+            order=st["order"],
+            resource=user.iloc[sel],
+            resource_type=None if rtype is None else rtype.iloc[sel],
+            field="status",
+            from_value=old.iloc[sel],
+            to_value=new.iloc[sel],
+            state=state,
+            bulk_update=bulk[sel],
+        )
+    )
     sel = np.flatnonzero(other)
     o = base.iloc[sel]
-    frames.append(make_events(
-        len(sel), case=o["case"], activity=key.iloc[sel] + " changed", ts=o["ts"], input_row=sel,
-        source_object="deal flow", event_type="field_change", order=o["order"], resource=user.iloc[sel],
-        resource_type=None if rtype is None else rtype.iloc[sel], field=key.iloc[sel], from_value=old.iloc[sel],
-        to_value=new.iloc[sel], bulk_update=bulk[sel],
-    ))
+    frames.append(
+        make_events(
+            len(sel),
+            case=o["case"],
+            activity=key.iloc[sel] + " changed",
+            ts=o["ts"],
+            input_row=sel,
+            source_object="deal flow",
+            event_type="field_change",
+            order=o["order"],
+            resource=user.iloc[sel],
+            resource_type=None if rtype is None else rtype.iloc[sel],
+            field=key.iloc[sel],
+            from_value=old.iloc[sel],
+            to_value=new.iloc[sel],
+            bulk_update=bulk[sel],
+        )
+    )
     sel = np.flatnonzero(is_act)
     ac = base.iloc[sel]
     typ = text(df, cols["type"]).iloc[sel]
     act_name = kind.iloc[sel].where(typ.isna() | (kind.iloc[sel] != "Activity"), "Activity: " + typ)
-    frames.append(make_events(
-        len(sel), case=ac["case"], activity=act_name, ts=ac["ts"], input_row=sel, source_object="deal flow",
-        event_type="activity", order=ac["order"], resource=user.iloc[sel],
-        extra={"subject": text(df, cols["subject"]).iloc[sel]},
-    ))
+    frames.append(
+        make_events(
+            len(sel),
+            case=ac["case"],
+            activity=act_name,
+            ts=ac["ts"],
+            input_row=sel,
+            source_object="deal flow",
+            event_type="activity",
+            order=ac["order"],
+            resource=user.iloc[sel],
+            extra={"subject": text(df, cols["subject"]).iloc[sel]},
+        )
+    )
     ev = pd.concat(frames, ignore_index=True)
     table.warnings += time_warnings(tp, acc.keep, src, ts_col)
     part = Part.from_table(table, "deal flow", ev, acc)
     _gaps(ev, part)
     created = set(deal[is_add].dropna())
     late = first_move[~first_move["case"].isin(created)]
-    hints = pd.DataFrame({CASE: late["case"].astype("str"), "first_stage": late["old_label"].astype("str"),
-                          "left_censored": True})
+    hints = pd.DataFrame(
+        {CASE: late["case"].astype("str"), "first_stage": late["old_label"].astype("str"), "left_censored": True}
+    )
     # a deal's status starts open and every status change is in the flow
     with_status = set(deal[is_status].dropna())
     all_deals = pd.Series(pd.unique(ev[CASE].dropna()), dtype="str")
-    open_ = pd.DataFrame({CASE: all_deals, OUTCOME: np.where(all_deals.isin(with_status), None, "open")})
-    open_[OUTCOME] = open_[OUTCOME].astype("str")
+    status = pd.Series("open", index=all_deals.index, dtype="str").where(~all_deals.isin(with_status))
+    open_ = pd.DataFrame({CASE: all_deals, OUTCOME: status})
     return part, open_.merge(hints, on=CASE, how="left")
 
 
@@ -425,10 +561,16 @@ def _gaps(ev: pd.DataFrame, part: Part) -> None:
     prev = st["to_value"].shift()
     gap = ~first & st["from_value"].notna().to_numpy() & (st["from_value"] != prev).fillna(False).to_numpy()
     if gap.any():
-        part.warnings.append(IngestWarning(
-            "history_gaps", f"{int(gap.sum()):,} stage moves start from a stage other than the one the deal last "
-            "entered: flow items are missing in between", int(gap.sum()),
-            tuple(int(r) for r in st.loc[gap, "input_row"].to_numpy()[:10]), part.account.source))
+        part.warnings.append(
+            IngestWarning(
+                "history_gaps",
+                f"{int(gap.sum()):,} stage moves start from a stage other than the one the deal last "
+                "entered: flow items are missing in between",
+                int(gap.sum()),
+                tuple(int(r) for r in st.loc[gap, "input_row"].to_numpy()[:10]),
+                part.account.source,
+            )
+        )
 
 
 # --- deals -----------------------------------------------------------------------------------------------
@@ -453,8 +595,9 @@ def _current_stage(df: pd.DataFrame, cols: dict[str, str | None], stages: pd.Dat
     return out.astype("str")
 
 
-def _deal_facts(table: Table, stages: pd.DataFrame | None, timezone: str | None,
-                dayfirst: bool | None) -> tuple[pd.DataFrame, Part, pd.DataFrame]:
+def _deal_facts(
+    table: Table, stages: pd.DataFrame | None, timezone: str | None, dayfirst: bool | None
+) -> tuple[pd.DataFrame, Part, pd.DataFrame]:
     df = table.df.reset_index(drop=True)
     cols = _deal_columns(table)
     case = text(df, cols["id"])
@@ -481,16 +624,21 @@ def _deal_facts(table: Table, stages: pd.DataFrame | None, timezone: str | None,
     acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
     later = case.where(acc.keep).duplicated(keep="last").to_numpy() & case.notna().to_numpy()
     acc.reject("superseded_row", str(cols["id"]), later, case)
-    part = Part.from_table(table, "deals", make_events(0, case=None, activity=None, ts=None, input_row=[],
-                                                        source_object="deals", event_type=None), acc)
+    part = Part.from_table(
+        table,
+        "deals",
+        make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="deals", event_type=None),
+        acc,
+    )
     part.credit_key = case.where(acc.keep)
     keep = acc.keep & case.notna().to_numpy()
     current = cur.assign(**{CASE: case})[keep]
     return facts[keep], part, current
 
 
-def _deals_only(table: Table, stages: pd.DataFrame | None, timezone: str | None,
-                dayfirst: bool | None) -> tuple[Part, pd.DataFrame, list[IngestWarning]]:
+def _deals_only(
+    table: Table, stages: pd.DataFrame | None, timezone: str | None, dayfirst: bool | None
+) -> tuple[Part, pd.DataFrame, list[IngestWarning]]:
     """The Deals export: current stage at its last change, Won/Lost at their times; no history."""
     df = table.df.reset_index(drop=True)
     src = table.source
@@ -521,26 +669,55 @@ def _deals_only(table: Table, stages: pd.DataFrame | None, timezone: str | None,
     frames = []
     sel = np.flatnonzero(keep & has_stage)
     c = cur.iloc[sel]
-    frames.append(make_events(
-        len(sel), case=case.iloc[sel], activity=c["stage_label"], ts=stage_ts.iloc[sel], input_row=sel,
-        source_object="deals export", event_type="stage_change", order=0, resource=owner.iloc[sel],
-        stage_id=c["stage_id"], stage_label=c["stage_label"], pipeline=c["pipeline_label"], pipeline_id=c["pipeline_id"],
-        to_value=c["stage_label"], state="open",
-    ))
+    frames.append(
+        make_events(
+            len(sel),
+            case=case.iloc[sel],
+            activity=c["stage_label"],
+            ts=stage_ts.iloc[sel],
+            input_row=sel,
+            source_object="deals export",
+            event_type="stage_change",
+            order=0,
+            resource=owner.iloc[sel],
+            stage_id=c["stage_id"],
+            stage_label=c["stage_label"],
+            pipeline=c["pipeline_label"],
+            pipeline_id=c["pipeline_id"],
+            to_value=c["stage_label"],
+            state="open",
+        )
+    )
     for k, (tpx, label) in enumerate(((won, "won"), (lost, "lost")), start=1):
         sel = np.flatnonzero(keep & tpx.values.notna().to_numpy() & (status == label).fillna(True).to_numpy())
-        frames.append(make_events(
-            len(sel), case=case.iloc[sel], activity=_STATUS_ACTIVITY[label], ts=tpx.values.iloc[sel], input_row=sel,
-            source_object="deals export", event_type="status_change", order=k, resource=owner.iloc[sel],
-            field="status", to_value=label, state=label,
-        ))
+        frames.append(
+            make_events(
+                len(sel),
+                case=case.iloc[sel],
+                activity=_STATUS_ACTIVITY[label],
+                ts=tpx.values.iloc[sel],
+                input_row=sel,
+                source_object="deals export",
+                event_type="status_change",
+                order=k,
+                resource=owner.iloc[sel],
+                field="status",
+                to_value=label,
+                state=label,
+            )
+        )
     facts, _, _ = _deal_facts(table, stages, timezone, dayfirst)
     n_deals = int(keep.sum())
-    warns = [IngestWarning(
-        "history_absent",
-        f"{src} is a Deals export without stage history: each of its {n_deals:,} deals yields only its current stage "
-        "(at 'Last stage change') and its won/lost time; export the deal flow (/v1/deals/{id}/flow) for the path",
-        n_deals, source=src)]
+    warns = [
+        IngestWarning(
+            "history_absent",
+            f"{src} is a Deals export without stage history: each of its {n_deals:,} deals yields only its "
+            "current stage (at 'Last stage change') and its won/lost time; export the deal flow "
+            "(/v1/deals/{id}/flow) for the path",
+            n_deals,
+            source=src,
+        )
+    ]
     for tpx, col in ((changed, cols["stage_change_time"]), (created, cols["add_time"])):
         if col:
             table.warnings += time_warnings(tpx, keep, src, str(col))

@@ -186,7 +186,8 @@ def read_salesforce(
         ``activity`` events. A Task's time is ``CompletedDateTime``, else its due date
         ``ActivityDate`` (midnight UTC, never shifted), else ``CreatedDate``.
     stage_map:
-        Stage → ``"won"``/``"lost"``/``"open"``, or an ``OpportunityStage`` export (``ApiName``,
+        Stage → ``"won"``/``"lost"``/``"open"`` (stages a dict does not list, and that
+        ``opportunities`` do not classify, are open), or an ``OpportunityStage`` export (``ApiName``,
         ``IsClosed``, ``IsWon``, ``SortOrder``). Overrides what ``opportunities`` teach; without
         either, ``ForecastCategory``/``Probability`` of the history decide (Closed/100 = won,
         Omitted/0 = lost).
@@ -232,11 +233,17 @@ def read_salesforce(
     day = h.dayfirst
     cases_by_key = _case_keys(h.case[h.acc.keep])
 
-    opp = _Opportunities.read(opportunities, cases_by_key, encoding, timezone, day) if opportunities is not None else None
+    opp = (
+        _Opportunities.read(opportunities, cases_by_key, encoding, timezone, day) if opportunities is not None else None
+    )
     classes, order, class_notes = _stage_classes(stage_map, opp, h, encoding)
     notes += class_notes
 
-    fh = _FieldHistory.read(field_history, cases_by_key, h, encoding, timezone, day) if field_history is not None else None
+    fh = (
+        _FieldHistory.read(field_history, cases_by_key, h, encoding, timezone, day)
+        if field_history is not None
+        else None
+    )
     parts: list[Part] = []
     stage_parts = _stage_events(h, fh, classes, field_changes, warnings)
     parts.append(stage_parts[0])
@@ -256,20 +263,24 @@ def read_salesforce(
         facts = facts.merge(h.first_from, on=CASE, how="left")
     if opp is not None:
         parts.append(opp.part)
-        facts = facts.drop(columns=[c for c in ("created_at", "created_date_only") if c in opp.facts.columns
-                                    and c in facts.columns]).merge(opp.facts, on=CASE, how="left")
+        facts = facts.drop(
+            columns=[c for c in ("created_at", "created_date_only") if c in opp.facts.columns and c in facts.columns]
+        ).merge(opp.facts, on=CASE, how="left")
     if h.deleted is not None and "is_deleted" not in facts.columns:
         facts = facts.merge(h.deleted, on=CASE, how="left")
     if not classes:
         notes.append("no stage outcome classes (pass opportunities= or stage_map=): outcomes and reopenings unknown")
     seen = sorted(set(h.stage[h.acc.keep].dropna()) | set(classes) | set(order))
-    stage_table = pd.DataFrame({
-        "pipeline_id": pd.Series(pd.NA, index=range(len(seen)), dtype="str"),
-        "pipeline_label": pd.Series(pd.NA, index=range(len(seen)), dtype="str"),
-        "stage_id": pd.Series(seen, dtype="str"), "stage_label": pd.Series(seen, dtype="str"),
-        "order": pd.Series([order.get(x, np.nan) for x in seen], dtype="float64"),
-        "cls": pd.Series([classes.get(x) for x in seen], dtype="str"),
-    })
+    stage_table = pd.DataFrame(
+        {
+            "pipeline_id": pd.Series(pd.NA, index=range(len(seen)), dtype="str"),
+            "pipeline_label": pd.Series(pd.NA, index=range(len(seen)), dtype="str"),
+            "stage_id": pd.Series(seen, dtype="str"),
+            "stage_label": pd.Series(seen, dtype="str"),
+            "order": pd.Series([order.get(x, np.nan) for x in seen], dtype="float64"),
+            "cls": pd.Series([classes.get(x) for x in seen], dtype="str"),
+        }
+    )
     return assemble(
         parts,
         source_system="salesforce",
@@ -312,8 +323,16 @@ def _rank(s: pd.Series) -> np.ndarray:
 
 # --- OpportunityHistory ------------------------------------------------------------------------------
 class _History:
-    def __init__(self, table: Table, cols: dict[str, str | None], case: pd.Series, stage: pd.Series,
-                 tp: TimeParse, acc: RowAccount, dayfirst: bool | None) -> None:
+    def __init__(
+        self,
+        table: Table,
+        cols: dict[str, str | None],
+        case: pd.Series,
+        stage: pd.Series,
+        tp: TimeParse,
+        acc: RowAccount,
+        dayfirst: bool | None,
+    ) -> None:
         self.table, self.cols, self.case, self.stage, self.tp, self.acc = table, cols, case, stage, tp, acc
         self.dayfirst = dayfirst
         df = table.df
@@ -332,16 +351,29 @@ class _History:
     def read(cls, obj: Source, *, encoding: str | None, timezone: str | None, dayfirst: bool | None) -> _History:
         table = load_table(obj, label="OpportunityHistory", encoding=encoding)
         df = table.df
-        cols = resolve_columns(df, _HISTORY, required=("OpportunityId", "StageName", "CreatedDate"),
-                               source=table.source, what="OpportunityHistory export")
+        cols = resolve_columns(
+            df,
+            _HISTORY,
+            required=("OpportunityId", "StageName", "CreatedDate"),
+            source=table.source,
+            what="OpportunityHistory export",
+        )
         case = text(df, cols["OpportunityId"])
         stage = text(df, cols["StageName"], activity=True)
         ts_col = str(cols["CreatedDate"])
         tp = parse_time(df, ts_col, source=table.source, timezone=timezone, dayfirst=dayfirst)
         day = dayfirst if dayfirst is not None else inferred_dayfirst(df[ts_col], tp.values)
         acc = RowAccount(len(df), table.source)
-        check_core(acc, df, case=case, case_col=str(cols["OpportunityId"]), tp=tp, ts_col=ts_col,
-                   activity=stage, activity_col=cols["StageName"])
+        check_core(
+            acc,
+            df,
+            case=case,
+            case_col=str(cols["OpportunityId"]),
+            tp=tp,
+            ts_col=ts_col,
+            activity=stage,
+            activity_col=cols["StageName"],
+        )
         table.warnings += time_warnings(tp, acc.keep, table.source, ts_col)
         return cls(table, cols, case, stage, tp, acc, day)
 
@@ -351,19 +383,39 @@ class _FieldHistory:
         self.table, self.acc, self.frame, self.created = table, acc, frame, created
 
     @classmethod
-    def read(cls, obj: Source, cases_by_key: Mapping[str, str], h: _History, encoding: str | None,
-             timezone: str | None, dayfirst: bool | None) -> _FieldHistory:
+    def read(
+        cls,
+        obj: Source,
+        cases_by_key: Mapping[str, str],
+        h: _History,
+        encoding: str | None,
+        timezone: str | None,
+        dayfirst: bool | None,
+    ) -> _FieldHistory:
         table = load_table(obj, label="OpportunityFieldHistory", encoding=encoding)
         df = table.df
-        cols = resolve_columns(df, _FIELD_HISTORY, required=("OpportunityId", "Field", "CreatedDate"),
-                               source=table.source, what="OpportunityFieldHistory export")
+        cols = resolve_columns(
+            df,
+            _FIELD_HISTORY,
+            required=("OpportunityId", "Field", "CreatedDate"),
+            source=table.source,
+            what="OpportunityFieldHistory export",
+        )
         raw_case = text(df, cols["OpportunityId"])
         fld = text(df, cols["Field"])
         ts_col = str(cols["CreatedDate"])
         tp = parse_time(df, ts_col, source=table.source, timezone=timezone, dayfirst=dayfirst)
         acc = RowAccount(len(df), table.source)
-        check_core(acc, df, case=raw_case, case_col=str(cols["OpportunityId"]), tp=tp, ts_col=ts_col,
-                   activity=fld, activity_col=cols["Field"])
+        check_core(
+            acc,
+            df,
+            case=raw_case,
+            case_col=str(cols["OpportunityId"]),
+            tp=tp,
+            ts_col=ts_col,
+            activity=fld,
+            activity_col=cols["Field"],
+        )
         case = _map_cases(raw_case, cases_by_key)
         acc.reject("unmatched_reference", str(cols["OpportunityId"]), case.isna().to_numpy(), raw_case)
         norm = fld.map(norm_name, na_action="ignore")
@@ -375,36 +427,68 @@ class _FieldHistory:
             created = c.groupby(CASE, as_index=False)["created_at"].min()
             created["created_date_only"] = False
         acc.reject("creation_marker", str(cols["Field"]), is_created, fld)
-        frame = pd.DataFrame({
-            "case": case, "field": fld, "is_stage": (norm == "stagename").fillna(False).to_numpy(dtype=bool),
-            "old": text(df, cols["OldValue"], activity=True), "new": text(df, cols["NewValue"], activity=True),
-            "ts": tp.values, "resource": text(df, cols["CreatedById"]),
-            "order": _rank(text(df, cols["Id"])) if cols["Id"] else np.arange(len(df), dtype="int64"),
-            "row": np.arange(len(df), dtype="int64"),
-        })
+        frame = pd.DataFrame(
+            {
+                "case": case,
+                "field": fld,
+                "is_stage": (norm == "stagename").fillna(False).to_numpy(dtype=bool),
+                "old": text(df, cols["OldValue"], activity=True),
+                "new": text(df, cols["NewValue"], activity=True),
+                "ts": tp.values,
+                "resource": text(df, cols["CreatedById"]),
+                "order": _rank(text(df, cols["Id"])) if cols["Id"] else np.arange(len(df), dtype="int64"),
+                "row": np.arange(len(df), dtype="int64"),
+            }
+        )
         table.warnings += time_warnings(tp, acc.keep, table.source, ts_col)
         return cls(table, acc, frame, created)
 
 
-def _stage_events(h: _History, fh: _FieldHistory | None, classes: Mapping[str, str], field_changes: bool,
-                  warnings: list[IngestWarning]) -> tuple[Part, Part]:
+def _stage_events(
+    h: _History,
+    fh: _FieldHistory | None,
+    classes: Mapping[str, str],
+    field_changes: bool,
+    warnings: list[IngestWarning],
+) -> tuple[Part, Part]:
     """Stage events from the snapshot rows (and unmatched FieldHistory StageName rows)."""
     keep = h.acc.keep
-    snap = pd.DataFrame({
-        "case": h.case, "stage": h.stage, "ts": h.tp.values, "order": h.order, "row": np.arange(len(h.case)),
-        "src": 0, "from_col": h.from_stage, "resource": h.resource,
-    })[keep]
+    snap = pd.DataFrame(
+        {
+            "case": h.case,
+            "stage": h.stage,
+            "ts": h.tp.values,
+            "order": h.order,
+            "row": np.arange(len(h.case)),
+            "src": 0,
+            "from_col": h.from_stage,
+            "resource": h.resource,
+        }
+    )[keep]
     stream = [snap]
     if fh is not None:
         f = fh.frame[fh.acc.keep & fh.frame["is_stage"].to_numpy()]
         dup = _matches_history(f, snap)
         fh.acc.reject("duplicate_event", "NewValue", fh.frame.index.isin(f.index[dup]), fh.frame["new"])
         f = f[~dup]
-        fh.acc.reject("missing_activity", "NewValue",
-                      (fh.frame["is_stage"] & fh.frame["new"].isna()).to_numpy(), fh.frame["new"])
+        fh.acc.reject(
+            "missing_activity", "NewValue", (fh.frame["is_stage"] & fh.frame["new"].isna()).to_numpy(), fh.frame["new"]
+        )
         f = f[f["new"].notna()]
-        stream.append(pd.DataFrame({"case": f["case"], "stage": f["new"], "ts": f["ts"], "order": f["order"],
-                                    "row": f["row"], "src": 1, "from_col": f["old"], "resource": f["resource"]}))
+        stream.append(
+            pd.DataFrame(
+                {
+                    "case": f["case"],
+                    "stage": f["new"],
+                    "ts": f["ts"],
+                    "order": f["order"],
+                    "row": f["row"],
+                    "src": 1,
+                    "from_col": f["old"],
+                    "resource": f["resource"],
+                }
+            )
+        )
     s = pd.concat(stream, ignore_index=True).sort_values(["case", "ts", "src", "order", "row"], kind="stable")
     first = (s["case"] != s["case"].shift()).to_numpy()
     prev = s["stage"].shift().where(~first)
@@ -412,12 +496,16 @@ def _stage_events(h: _History, fh: _FieldHistory | None, classes: Mapping[str, s
     has_from = s["from_col"].notna().to_numpy()
     gap = ~first & has_from & (s["from_col"] != prev).fillna(False).to_numpy()
     if gap.any():
-        warnings.append(IngestWarning(
-            "history_gaps",
-            f"{int(gap.sum()):,} history rows name a previous stage (FromOpportunityStageName/OldValue) other than the "
-            "row before them: history rows are missing in between",
-            int(gap.sum()), tuple(int(r) for r in s.loc[gap, "row"].to_numpy()[:10]), h.acc.source,
-        ))
+        warnings.append(
+            IngestWarning(
+                "history_gaps",
+                f"{int(gap.sum()):,} history rows name a previous stage (FromOpportunityStageName/OldValue) "
+                "other than the row before them: history rows are missing in between",
+                int(gap.sum()),
+                tuple(int(r) for r in s.loc[gap, "row"].to_numpy()[:10]),
+                h.acc.source,
+            )
+        )
     lead = s[first & has_from]
     h.first_from = pd.DataFrame({CASE: lead["case"], "first_stage": lead["from_col"], "left_censored": True})
     from_value = np.where(first, s["from_col"].to_numpy(dtype=object), prev.to_numpy(dtype=object))
@@ -440,20 +528,33 @@ def _stage_events(h: _History, fh: _FieldHistory | None, classes: Mapping[str, s
     if fh is None:
         return hist_part, hist_part
     fh_stage = st[st["src"] == 1]
-    fh.acc.reject("not_a_stage_change", "NewValue",
-                  fh.frame.index.isin(s.loc[(s["src"] == 1).to_numpy() & ~change, "row"]), fh.frame["new"])
+    fh.acc.reject(
+        "not_a_stage_change",
+        "NewValue",
+        fh.frame.index.isin(s.loc[(s["src"] == 1).to_numpy() & ~change, "row"]),
+        fh.frame["new"],
+    )
     other = fh.frame[fh.acc.keep & ~fh.frame["is_stage"].to_numpy()]
     fh_events = [
         _stage_frame(fh_stage, classes, "OpportunityFieldHistory", order_mult=1),
         make_events(
-            len(other), case=other["case"], activity=other["field"] + " changed", ts=other["ts"],
-            input_row=other["row"], source_object="OpportunityFieldHistory", event_type="field_change",
-            order=other["order"], resource=other["resource"], field=other["field"], from_value=other["old"],
+            len(other),
+            case=other["case"],
+            activity=other["field"] + " changed",
+            ts=other["ts"],
+            input_row=other["row"],
+            source_object="OpportunityFieldHistory",
+            event_type="field_change",
+            order=other["order"],
+            resource=other["resource"],
+            field=other["field"],
+            from_value=other["old"],
             to_value=other["new"],
         ),
     ]
-    return hist_part, Part.from_table(fh.table, "OpportunityFieldHistory", pd.concat(fh_events, ignore_index=True),
-                                      fh.acc)
+    return hist_part, Part.from_table(
+        fh.table, "OpportunityFieldHistory", pd.concat(fh_events, ignore_index=True), fh.acc
+    )
 
 
 def _matches_history(f: pd.DataFrame, snap: pd.DataFrame) -> np.ndarray:
@@ -464,8 +565,15 @@ def _matches_history(f: pd.DataFrame, snap: pd.DataFrame) -> np.ndarray:
     right = pd.DataFrame({"k": snap["case"] + "\x1f" + snap["stage"], "ts2": snap["ts"]}).dropna()
     left = left.sort_values("ts", kind="stable")
     right = right.sort_values("ts2", kind="stable")
-    m = pd.merge_asof(left, right, left_on="ts", right_on="ts2", by="k", direction="nearest",
-                      tolerance=pd.Timedelta(seconds=_TIE_SECONDS))
+    m = pd.merge_asof(
+        left,
+        right,
+        left_on="ts",
+        right_on="ts2",
+        by="k",
+        direction="nearest",
+        tolerance=pd.Timedelta(seconds=_TIE_SECONDS),
+    )
     out = np.zeros(len(f), dtype=bool)
     out[m.loc[m["ts2"].notna(), "i"].to_numpy(dtype="int64")] = True
     return out
@@ -473,10 +581,20 @@ def _matches_history(f: pd.DataFrame, snap: pd.DataFrame) -> np.ndarray:
 
 def _stage_frame(st: pd.DataFrame, classes: Mapping[str, str], source_object: str, *, order_mult: int) -> pd.DataFrame:
     return make_events(
-        len(st), case=st["case"], activity=st["stage"], ts=st["ts"], input_row=st["row"],
-        source_object=source_object, event_type="stage_change", order=st["order"] * order_mult,
-        resource=st["resource"], stage_id=st["stage"], stage_label=st["stage"], from_value=st["from_value"],
-        to_value=st["stage"], state=st["stage"].map(dict(classes)),
+        len(st),
+        case=st["case"],
+        activity=st["stage"],
+        ts=st["ts"],
+        input_row=st["row"],
+        source_object=source_object,
+        event_type="stage_change",
+        order=st["order"] * order_mult,
+        resource=st["resource"],
+        stage_id=st["stage"],
+        stage_label=st["stage"],
+        from_value=st["from_value"],
+        to_value=st["stage"],
+        state=st["stage"].map(dict(classes)),
     )
 
 
@@ -497,27 +615,52 @@ def _snapshot_field_events(h: _History, snap: pd.DataFrame, changed_rows: set[in
         if fname in _STAGE_DRIVEN:
             changed &= ~is_stage_row
         sel = s[changed]
-        frames.append(make_events(
-            len(sel), case=sel["case"], activity=f"{fname} changed", ts=sel["ts"], input_row=sel["row"],
-            source_object="OpportunityHistory", event_type="field_change", order=sel["order"] * 8 + k,
-            resource=sel["resource"], field=fname, from_value=prev[changed], to_value=vals[changed],
-        ))
+        frames.append(
+            make_events(
+                len(sel),
+                case=sel["case"],
+                activity=f"{fname} changed",
+                ts=sel["ts"],
+                input_row=sel["row"],
+                source_object="OpportunityHistory",
+                event_type="field_change",
+                order=sel["order"] * 8 + k,
+                resource=sel["resource"],
+                field=fname,
+                from_value=prev[changed],
+                to_value=vals[changed],
+            )
+        )
     if not frames:
-        return make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="OpportunityHistory",
-                           event_type=None)
+        return make_events(
+            0, case=None, activity=None, ts=None, input_row=[], source_object="OpportunityHistory", event_type=None
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 # --- Opportunity ---------------------------------------------------------------------------------
 class _Opportunities:
-    def __init__(self, part: Part, facts: pd.DataFrame, stage: pd.Series, closed: pd.Series, won: pd.Series,
-                 sort_order: pd.Series | None) -> None:
+    def __init__(
+        self,
+        part: Part,
+        facts: pd.DataFrame,
+        stage: pd.Series,
+        closed: pd.Series,
+        won: pd.Series,
+        sort_order: pd.Series | None,
+    ) -> None:
         self.part, self.facts, self.stage, self.closed, self.won = part, facts, stage, closed, won
         self.sort_order = sort_order
 
     @classmethod
-    def read(cls, obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None,
-             dayfirst: bool | None) -> _Opportunities:
+    def read(
+        cls,
+        obj: Source,
+        cases_by_key: Mapping[str, str],
+        encoding: str | None,
+        timezone: str | None,
+        dayfirst: bool | None,
+    ) -> _Opportunities:
         table = load_table(obj, label="Opportunity", encoding=encoding)
         df = table.df.reset_index(drop=True)
         cols = resolve_columns(df, _OPPORTUNITY, required=("Id",), source=table.source, what="Opportunity export")
@@ -529,7 +672,9 @@ class _Opportunities:
         later = pd.Series(raw_id.where(acc.keep)).duplicated(keep="last").to_numpy() & raw_id.notna().to_numpy()
         acc.reject("superseded_row", str(cols["Id"]), later, raw_id)
         keep = acc.keep
-        closed = parse_bool(df[cols["IsClosed"]]) if cols["IsClosed"] else pd.Series(pd.NA, index=df.index, dtype="boolean")
+        closed = (
+            parse_bool(df[cols["IsClosed"]]) if cols["IsClosed"] else pd.Series(pd.NA, index=df.index, dtype="boolean")
+        )
         won = parse_bool(df[cols["IsWon"]]) if cols["IsWon"] else pd.Series(pd.NA, index=df.index, dtype="boolean")
         outcome = pd.Series(pd.NA, index=df.index, dtype="str")
         outcome[(closed.fillna(False) & won.fillna(False)).to_numpy(dtype=bool)] = "won"
@@ -542,9 +687,14 @@ class _Opportunities:
             facts[AMOUNT] = parse_amount(df[cols["Amount"]])[0].to_numpy()
         if cols["OwnerId"]:
             facts[OWNER] = text(df, cols["OwnerId"])
-        for role, target in (("Name", "name"), ("AccountId", "account_id"), ("Type", "type"),
-                             ("LeadSource", "lead_source"), ("CurrencyIsoCode", "currency"),
-                             ("StageName", "current_stage")):
+        for role, target in (
+            ("Name", "name"),
+            ("AccountId", "account_id"),
+            ("Type", "type"),
+            ("LeadSource", "lead_source"),
+            ("CurrencyIsoCode", "currency"),
+            ("StageName", "current_stage"),
+        ):
             if cols[role]:
                 facts[target] = text(df, cols[role], activity=role == "StageName")
         if cols["IsDeleted"]:
@@ -563,12 +713,24 @@ class _Opportunities:
         sort_order = None
         if cols["StageSortOrder"]:
             sort_order = pd.to_numeric(text(df, cols["StageSortOrder"]), errors="coerce")[keep]
-        stage = text(df, cols["StageName"], activity=True) if cols["StageName"] else pd.Series(pd.NA, index=df.index, dtype="str")
-        return cls(part, facts[keep & case.notna().to_numpy()], stage[keep], closed[keep], won[keep],
-                   sort_order if sort_order is None else sort_order)
+        stage = (
+            text(df, cols["StageName"], activity=True)
+            if cols["StageName"]
+            else pd.Series(pd.NA, index=df.index, dtype="str")
+        )
+        return cls(
+            part,
+            facts[keep & case.notna().to_numpy()],
+            stage[keep],
+            closed[keep],
+            won[keep],
+            sort_order,
+        )
 
 
-def _attr_time(df: pd.DataFrame, col: str, table: Table, timezone: str | None, dayfirst: bool | None) -> TimeParse | None:
+def _attr_time(
+    df: pd.DataFrame, col: str, table: Table, timezone: str | None, dayfirst: bool | None
+) -> TimeParse | None:
     """A date column of a case table; an ambiguous one is kept as text (with a note) instead of failing the read."""
     try:
         return parse_time(df, col, source=table.source, timezone=timezone, dayfirst=dayfirst)
@@ -581,8 +743,9 @@ def _no_events(label: str) -> pd.DataFrame:
     return make_events(0, case=None, activity=None, ts=None, input_row=[], source_object=label, event_type=None)
 
 
-def _stage_classes(stage_map: Any, opp: _Opportunities | None, h: _History,
-                   encoding: str | None) -> tuple[dict[str, str], dict[str, int], list[str]]:
+def _stage_classes(
+    stage_map: Any, opp: _Opportunities | None, h: _History, encoding: str | None
+) -> tuple[dict[str, str], dict[str, int], list[str]]:
     notes: list[str] = []
     classes: dict[str, str] = {}
     order: dict[str, int] = {}
@@ -597,9 +760,11 @@ def _stage_classes(stage_map: Any, opp: _Opportunities | None, h: _History,
             lost = ((fc == "omitted").fillna(False) | fc.isna()) & (prob == 0).fillna(False)
             closed = (won | lost).astype("boolean")
             classes, conflicts = classes_from_flags(h.stage[keep], closed[keep], won.astype("boolean")[keep])
-            notes.append("stage outcome classes inferred from ForecastCategory/Probability of the history "
-                         f"({sum(v != 'open' for v in classes.values())} closed stages); pass opportunities= or "
-                         "stage_map= to be sure")
+            notes.append(
+                "stage outcome classes inferred from ForecastCategory/Probability of the history "
+                f"({sum(v != 'open' for v in classes.values())} closed stages); pass opportunities= or "
+                "stage_map= to be sure"
+            )
             if conflicts:
                 notes.append(f"stages with mixed ForecastCategory/Probability left unclassified: {conflicts}")
     if opp is not None:
@@ -615,15 +780,24 @@ def _stage_classes(stage_map: Any, opp: _Opportunities | None, h: _History,
             classes.update(outcome_classes(stage_map, what="stage_map"))
         else:
             table = load_table(stage_map, label="OpportunityStage", encoding=encoding)
-            cols = resolve_columns(table.df, _STAGE_TABLE, required=("ApiName", "IsClosed", "IsWon"),
-                                   source=table.source, what="OpportunityStage table")
+            cols = resolve_columns(
+                table.df,
+                _STAGE_TABLE,
+                required=("ApiName", "IsClosed", "IsWon"),
+                source=table.source,
+                what="OpportunityStage table",
+            )
             st = text(table.df, cols["ApiName"], activity=True)
-            learned, _ = classes_from_flags(st, parse_bool(table.df[cols["IsClosed"]]),
-                                            parse_bool(table.df[cols["IsWon"]]))
+            learned, _ = classes_from_flags(
+                st, parse_bool(table.df[cols["IsClosed"]]), parse_bool(table.df[cols["IsWon"]])
+            )
             classes.update(learned)
             if cols["SortOrder"]:
                 so = pd.to_numeric(text(table.df, cols["SortOrder"]), errors="coerce")
                 order = {str(a): int(b) for a, b in zip(st, so, strict=True) if pd.notna(a) and pd.notna(b)}
+    if isinstance(stage_map, Mapping):  # the user listed the closed stages: the others are open
+        for st in stages_seen - set(classes):
+            classes[st] = "open"
     unknown = sorted(stages_seen - set(classes))
     if classes and unknown:
         notes.append(f"stages with no won/lost/open class (reopen detection ignores them): {unknown[:10]}")
@@ -647,25 +821,38 @@ def _approval_inputs(approvals: Any) -> tuple[Any, Any]:
     return None, approvals
 
 
-def _approvals(approvals: Any, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None,
-               dayfirst: bool | None) -> list[Part]:
+def _approvals(
+    approvals: Any, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
+) -> list[Part]:
     inst_obj, step_obj = _approval_inputs(approvals)
     steps = load_table(step_obj, label="ProcessInstanceStep", encoding=encoding)
     sdf = steps.df.reset_index(drop=True)
-    scols = resolve_columns(sdf, _STEP, required=("StepStatus", "CreatedDate"), source=steps.source,
-                            what="ProcessInstanceStep export")
+    scols = resolve_columns(
+        sdf, _STEP, required=("StepStatus", "CreatedDate"), source=steps.source, what="ProcessInstanceStep export"
+    )
     inst: Table | None = None
     icols: dict[str, str | None] = {}
     if inst_obj is not None:
         inst = load_table(inst_obj, label="ProcessInstance", encoding=encoding)
-        icols = resolve_columns(inst.df, _INSTANCE, required=("Id", "TargetObjectId"), source=inst.source,
-                                what="ProcessInstance export")
+        icols = resolve_columns(
+            inst.df, _INSTANCE, required=("Id", "TargetObjectId"), source=inst.source, what="ProcessInstance export"
+        )
         if scols["ProcessInstanceId"] is None:
-            resolve_columns(sdf, _STEP, required=("ProcessInstanceId",), source=steps.source,
-                            what="ProcessInstanceStep export (joined to ProcessInstance)")
+            resolve_columns(
+                sdf,
+                _STEP,
+                required=("ProcessInstanceId",),
+                source=steps.source,
+                what="ProcessInstanceStep export (joined to ProcessInstance)",
+            )
     elif scols["TargetObjectId"] is None:
-        resolve_columns(sdf, _STEP, required=("TargetObjectId",), source=steps.source,
-                        what="pre-joined approval table (or pass (ProcessInstance, ProcessInstanceStep))")
+        resolve_columns(
+            sdf,
+            _STEP,
+            required=("TargetObjectId",),
+            source=steps.source,
+            what="pre-joined approval table (or pass (ProcessInstance, ProcessInstanceStep))",
+        )
 
     s_pi = text(sdf, scols["ProcessInstanceId"])
     inst_case = pd.Series(dtype="str")
@@ -673,8 +860,9 @@ def _approvals(approvals: Any, cases_by_key: Mapping[str, str], encoding: str | 
     if inst is not None:
         idf = inst.df.reset_index(drop=True)
         ids = text(idf, icols["Id"])
-        lookup = pd.DataFrame({"pi": ids, "target": text(idf, icols["TargetObjectId"]),
-                               "pname": text(idf, icols["ProcessName"])}).dropna(subset=["pi"])
+        lookup = pd.DataFrame(
+            {"pi": ids, "target": text(idf, icols["TargetObjectId"]), "pname": text(idf, icols["ProcessName"])}
+        ).dropna(subset=["pi"])
         lookup = lookup.drop_duplicates("pi", keep="last").set_index("pi")
         inst_case = s_pi.map(lookup["target"]).astype("str")
         inst_name = s_pi.map(lookup["pname"]).astype("str")
@@ -686,24 +874,38 @@ def _approvals(approvals: Any, cases_by_key: Mapping[str, str], encoding: str | 
     acc = RowAccount(len(sdf), steps.source)
     case_col = str(scols["TargetObjectId"] or scols["ProcessInstanceId"])
     ref = raw_target.fillna(s_pi) if inst is not None else raw_target
-    check_core(acc, sdf, case=ref, case_col=case_col, tp=tp, ts_col=ts_col, activity=status,
-               activity_col=scols["StepStatus"])
+    check_core(
+        acc, sdf, case=ref, case_col=case_col, tp=tp, ts_col=ts_col, activity=status, activity_col=scols["StepStatus"]
+    )
     case = _map_cases(raw_target, cases_by_key)
     acc.reject("unmatched_reference", case_col, case.isna().to_numpy(), ref)
     keep = acc.keep
-    pname = text(sdf, scols["ProcessName"]).fillna(inst_name.reindex(range(len(sdf))).astype("str")) \
-        if scols["ProcessName"] else inst_name.reindex(range(len(sdf))).astype("str")
+    pname = (
+        text(sdf, scols["ProcessName"]).fillna(inst_name.reindex(range(len(sdf))).astype("str"))
+        if scols["ProcessName"]
+        else inst_name.reindex(range(len(sdf))).astype("str")
+    )
     label = status.where(status != "Started", "Submitted")
     act = "Approval " + label
     act = act.where(pname.isna(), act + " (" + pname + ")")
     sel = np.flatnonzero(keep)
     step_events = make_events(
-        len(sel), case=case.iloc[sel], activity=act.iloc[sel], ts=tp.values.iloc[sel], input_row=sel,
-        source_object="ProcessInstanceStep", event_type="approval_step",
+        len(sel),
+        case=case.iloc[sel],
+        activity=act.iloc[sel],
+        ts=tp.values.iloc[sel],
+        input_row=sel,
+        source_object="ProcessInstanceStep",
+        event_type="approval_step",
         order=_rank(text(sdf, scols["Id"]))[sel] if scols["Id"] else sel,
-        resource=text(sdf, scols["ActorId"]).iloc[sel], field="StepStatus", to_value=status.iloc[sel],
-        extra={"approval_instance": s_pi.iloc[sel], "approval_step": text(sdf, scols["StepName"]).iloc[sel],
-               "original_actor": text(sdf, scols["OriginalActorId"]).iloc[sel]},
+        resource=text(sdf, scols["ActorId"]).iloc[sel],
+        field="StepStatus",
+        to_value=status.iloc[sel],
+        extra={
+            "approval_instance": s_pi.iloc[sel],
+            "approval_step": text(sdf, scols["StepName"]).iloc[sel],
+            "original_actor": text(sdf, scols["OriginalActorId"]).iloc[sel],
+        },
     )
     steps.warnings += time_warnings(tp, keep, steps.source, ts_col)
     parts = [Part.from_table(steps, "ProcessInstanceStep", step_events, acc)]
@@ -712,8 +914,14 @@ def _approvals(approvals: Any, cases_by_key: Mapping[str, str], encoding: str | 
     return parts
 
 
-def _instances(inst: Table, cols: dict[str, str | None], with_steps: set[str], cases_by_key: Mapping[str, str],
-               timezone: str | None, dayfirst: bool | None) -> Part:
+def _instances(
+    inst: Table,
+    cols: dict[str, str | None],
+    with_steps: set[str],
+    cases_by_key: Mapping[str, str],
+    timezone: str | None,
+    dayfirst: bool | None,
+) -> Part:
     """ProcessInstance rows: used by their steps; instances without steps (before Summer '14) give
     ``Approval Submitted`` at CreatedDate and ``Approval <Status>`` at CompletedDate."""
     df = inst.df.reset_index(drop=True)
@@ -738,29 +946,58 @@ def _instances(inst: Table, cols: dict[str, str | None], with_steps: set[str], c
     for reason, grp in rej.groupby("reason", sort=False):
         m = np.zeros(len(df), dtype=bool)
         m[grp["row"].to_numpy()] = True
-        acc.reject(str(reason), str(grp["column"].iloc[0]), m, pd.Series(df[grp["column"].iloc[0]]).astype("str")
-                   if grp["column"].iloc[0] in df.columns else ["(whole row)"] * len(df))
+        acc.reject(
+            str(reason),
+            str(grp["column"].iloc[0]),
+            m,
+            pd.Series(df[grp["column"].iloc[0]]).astype("str")
+            if grp["column"].iloc[0] in df.columns
+            else ["(whole row)"] * len(df),
+        )
     sel = np.flatnonzero(~has_steps & acc.keep)
     status = text(df, cols["Status"], activity=True)
     pname = text(df, cols["ProcessName"])
     suffix = (" (" + pname + ")").fillna("")
     sub = make_events(
-        len(sel), case=case.iloc[sel], activity=("Approval Submitted" + suffix).iloc[sel], ts=tp.values.iloc[sel],
-        input_row=sel, source_object="ProcessInstance", event_type="approval_step", order=sel * 2,
-        resource=text(df, cols["SubmittedById"]).iloc[sel], field="Status", to_value="Started",
+        len(sel),
+        case=case.iloc[sel],
+        activity=("Approval Submitted" + suffix).iloc[sel],
+        ts=tp.values.iloc[sel],
+        input_row=sel,
+        source_object="ProcessInstance",
+        event_type="approval_step",
+        order=sel * 2,
+        resource=text(df, cols["SubmittedById"]).iloc[sel],
+        field="Status",
+        to_value="Started",
         extra={"approval_instance": ids.iloc[sel]},
     )
     frames = [sub]
     if cols["CompletedDate"]:
         done = parse_time(df, cols["CompletedDate"], source=inst.source, timezone=timezone, dayfirst=dayfirst)
-        fin = sel[(done.values.iloc[sel].notna() & status.iloc[sel].notna()
-                   & ~status.iloc[sel].isin(["Pending", "Started"])).to_numpy()]
-        frames.append(make_events(
-            len(fin), case=case.iloc[fin], activity=("Approval " + status + suffix).iloc[fin],
-            ts=done.values.iloc[fin], input_row=fin, source_object="ProcessInstance", event_type="approval_step",
-            order=fin * 2 + 1, resource=text(df, cols["LastActorId"]).iloc[fin], field="Status",
-            to_value=status.iloc[fin], extra={"approval_instance": ids.iloc[fin]},
-        ))
+        fin = sel[
+            (
+                done.values.iloc[sel].notna()
+                & status.iloc[sel].notna()
+                & ~status.iloc[sel].isin(["Pending", "Started"])
+            ).to_numpy()
+        ]
+        frames.append(
+            make_events(
+                len(fin),
+                case=case.iloc[fin],
+                activity=("Approval " + status + suffix).iloc[fin],
+                ts=done.values.iloc[fin],
+                input_row=fin,
+                source_object="ProcessInstance",
+                event_type="approval_step",
+                order=fin * 2 + 1,
+                resource=text(df, cols["LastActorId"]).iloc[fin],
+                field="Status",
+                to_value=status.iloc[fin],
+                extra={"approval_instance": ids.iloc[fin]},
+            )
+        )
     inst.warnings += time_warnings(tp, acc.keep & ~has_steps, inst.source, ts_col)
     part = Part.from_table(inst, "ProcessInstance", pd.concat(frames, ignore_index=True), acc)
     part.credit_key = ids.where(pd.Series(has_steps))
@@ -769,8 +1006,9 @@ def _instances(inst: Table, cols: dict[str, str | None], with_steps: set[str], c
 
 
 # --- Task / Event ----------------------------------------------------------------------------------
-def _first_time(df: pd.DataFrame, candidates: list[tuple[str | None, str | None]], source: str,
-                dayfirst: bool | None) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series, pd.Series]:
+def _first_time(
+    df: pd.DataFrame, candidates: list[tuple[str | None, str | None]], source: str, dayfirst: bool | None
+) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series, pd.Series]:
     """Per row, the first present of several time columns: (values, missing, unparsable, column, basis)."""
     n = len(df)
     values = pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]")
@@ -792,15 +1030,25 @@ def _first_time(df: pd.DataFrame, candidates: list[tuple[str | None, str | None]
     return values, ~decided, bad, column, basis
 
 
-def _activities(kind: str, obj: Source, roles: Mapping[str, tuple[str, ...]], time_cols: list[tuple[str, str | None]],
-                cases_by_key: Mapping[str, str], encoding: str | None, dayfirst: bool | None,
-                start_col: str | None = None, allday: str | None = None, timezone: str | None = None) -> Part:
+def _activities(
+    kind: str,
+    obj: Source,
+    roles: Mapping[str, tuple[str, ...]],
+    time_cols: list[tuple[str, str | None]],
+    cases_by_key: Mapping[str, str],
+    encoding: str | None,
+    dayfirst: bool | None,
+    start_col: str | None = None,
+    allday: str | None = None,
+    timezone: str | None = None,
+) -> Part:
     table = load_table(obj, label=kind, encoding=encoding)
     df = table.df.reset_index(drop=True)
     cols = resolve_columns(df, roles, required=("WhatId",), source=table.source, what=f"{kind} export")
     if not any(cols.get(c) for c, _ in time_cols):
-        raise LogSchemaError(f"{table.source}: the {kind} export needs one of {[c for c, _ in time_cols]}",
-                             source=table.source)
+        raise LogSchemaError(
+            f"{table.source}: the {kind} export needs one of {[c for c, _ in time_cols]}", source=table.source
+        )
     what = text(df, cols["WhatId"])
     candidates = [(cols.get(c), tz) for c, tz in time_cols]
     if allday is not None and cols.get(allday):
@@ -832,29 +1080,64 @@ def _activities(kind: str, obj: Source, roles: Mapping[str, tuple[str, ...]], ti
         st = st.where(st.notna() & (st <= values) & (basis != cols[start_col]).to_numpy())
         start = st.iloc[sel]
     ev = make_events(
-        len(sel), case=case.iloc[sel], activity=act.iloc[sel], ts=values.iloc[sel], input_row=sel,
-        source_object=kind, event_type="activity", order=_rank(text(df, cols["Id"]))[sel] if cols.get("Id") else sel,
-        start=start, resource=text(df, cols.get("OwnerId")).iloc[sel],
+        len(sel),
+        case=case.iloc[sel],
+        activity=act.iloc[sel],
+        ts=values.iloc[sel],
+        input_row=sel,
+        source_object=kind,
+        event_type="activity",
+        order=_rank(text(df, cols["Id"]))[sel] if cols.get("Id") else sel,
+        start=start,
+        resource=text(df, cols.get("OwnerId")).iloc[sel],
         extra={"subject": text(df, cols.get("Subject")).iloc[sel], "time_basis": basis.iloc[sel]},
     )
     date_only = basis.isin([c for c in (cols.get("ActivityDate"),) if c]).to_numpy() & acc.keep
     if date_only.any():
-        table.warnings.append(IngestWarning(
-            "date_only", f"{kind}: {int(date_only.sum()):,} activities carry only a date (ActivityDate, midnight UTC, "
-            "not time-shifted); same-day order is by source row", int(date_only.sum()),
-            tuple(int(i) for i in np.flatnonzero(date_only)[:10]), table.source))
+        table.warnings.append(
+            IngestWarning(
+                "date_only",
+                f"{kind}: {int(date_only.sum()):,} activities carry only a date (ActivityDate, midnight UTC, "
+                "not time-shifted); same-day order is by source row",
+                int(date_only.sum()),
+                tuple(int(i) for i in np.flatnonzero(date_only)[:10]),
+                table.source,
+            )
+        )
     return Part.from_table(table, kind, ev, acc)
 
 
-def _tasks(obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None,
-           dayfirst: bool | None) -> Part:
-    return _activities("Task", obj, _TASK, [("CompletedDateTime", timezone), ("ActivityDate", "UTC"),
-                                             ("CreatedDate", timezone)], cases_by_key, encoding, dayfirst)
+def _tasks(
+    obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
+) -> Part:
+    return _activities(
+        "Task",
+        obj,
+        _TASK,
+        [("CompletedDateTime", timezone), ("ActivityDate", "UTC"), ("CreatedDate", timezone)],
+        cases_by_key,
+        encoding,
+        dayfirst,
+    )
 
 
-def _calendar(obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None,
-              dayfirst: bool | None) -> Part:
-    return _activities("Event", obj, _EVENT, [("EndDateTime", timezone), ("StartDateTime", timezone),
-                                               ("ActivityDateTime", timezone), ("ActivityDate", "UTC")],
-                       cases_by_key, encoding, dayfirst, start_col="StartDateTime", allday="IsAllDayEvent",
-                       timezone=timezone)
+def _calendar(
+    obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
+) -> Part:
+    return _activities(
+        "Event",
+        obj,
+        _EVENT,
+        [
+            ("EndDateTime", timezone),
+            ("StartDateTime", timezone),
+            ("ActivityDateTime", timezone),
+            ("ActivityDate", "UTC"),
+        ],
+        cases_by_key,
+        encoding,
+        dayfirst,
+        start_col="StartDateTime",
+        allday="IsAllDayEvent",
+        timezone=timezone,
+    )
