@@ -11,8 +11,6 @@ True
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
 from salesmining._conform import Conformance, conform
 from salesmining._discover import BusinessCalendar, ProcessGraph, discover
 from salesmining._errors import (
@@ -24,6 +22,7 @@ from salesmining._errors import (
     SalesminingError,
     StageModelError,
 )
+from salesmining._findings import FINDING_KINDS, FINDING_RULES, FindingRules, Findings, KPIs, find_bottlenecks, kpis
 from salesmining._io import from_dataframe, read_csv
 from salesmining._log import EventLog
 from salesmining._quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
@@ -31,10 +30,18 @@ from salesmining._stages import StageModel
 from salesmining._xes import read_xes, write_xes
 from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
 
-try:
-    __version__ = _metadata.version("salesmining")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> str:
+    # __version__ is read from the installed metadata on first use (importlib.metadata is slow to import)
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("salesmining")
+        except metadata.PackageNotFoundError:  # pragma: no cover - a source tree without install
+            return "0+unknown"
+    raise AttributeError(f"module 'salesmining' has no attribute {name!r}")
 
 __all__ = [
     "AmbiguousDateError",
@@ -43,8 +50,13 @@ __all__ = [
     "EncodingError",
     "EngineError",
     "EventLog",
+    "FINDING_KINDS",
+    "FINDING_RULES",
+    "FindingRules",
+    "Findings",
     "IngestReport",
     "IngestWarning",
+    "KPIs",
     "LogSchemaError",
     "ProcessGraph",
     "REJECT_REASONS",
@@ -56,7 +68,9 @@ __all__ = [
     "__version__",
     "conform",
     "discover",
+    "find_bottlenecks",
     "from_dataframe",
+    "kpis",
     "read_csv",
     "read_field_history",
     "read_hubspot",

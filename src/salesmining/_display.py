@@ -56,7 +56,7 @@ def card(title: str, facts: Sequence[tuple[str, object]], *sections: str) -> str
         for k, v in facts
     )
     head = f"<div style='font-weight:600;margin-bottom:6px'>{esc(title)}</div>"
-    return f"<div style=\"{_STYLE}\">{head}{dl}{''.join(sections)}</div>"
+    return f'<div style="{_STYLE}">{head}{dl}{"".join(sections)}</div>'
 
 
 def event_log_html(log: EventLog) -> str:
@@ -105,3 +105,56 @@ def ingest_report_html(rep: IngestReport) -> str:
         else ""
     )
     return card(f"Ingest report — {rep.source}", facts, reasons, warns)
+
+
+def _pct(x: float) -> str:
+    return "–" if x != x else f"{x:+.0%}" if abs(x) < 10 else f"{x:+.0f}"
+
+
+def findings_html(f: object) -> str:
+    """Notebook card of a :class:`~salesmining.Findings` (top 12 rows)."""
+    frame = f.to_frame()  # type: ignore[attr-defined]
+    rows = [
+        (
+            r["rank"],
+            r["severity"],
+            r["kind"],
+            r["where"],
+            f"{r['cases']:,}",
+            f"{r['share']:.1%}",
+            f"{r['time_lost_hours']:,.0f}",
+            _pct(r["win_rate_effect"]),
+            ", ".join(r["example_cases"][:3]),
+        )
+        for r in frame.to_dict("records")
+    ]
+    facts = [(k, f"{int((frame['severity'] == k).sum())}") for k in ("high", "medium", "low")]
+    facts.insert(0, ("cases", f"{f.n_cases:,}"))  # type: ignore[attr-defined]
+    body = table(
+        ["#", "severity", "kind", "where", "cases", "share", "hours lost", "win rate Δ", "examples"], rows, max_rows=12
+    )
+    warn = "".join(f"<div>⚠ {esc(w)}</div>" for w in f.warnings)  # type: ignore[attr-defined]
+    return card("Findings", facts, body, warn)
+
+
+def kpis_html(k: object) -> str:
+    """Notebook card of :class:`~salesmining.KPIs`."""
+    v = k.as_dict()  # type: ignore[attr-defined]
+
+    def fmt(name: str, val: float) -> str:
+        if val != val:
+            return "–"
+        if name.endswith("_rate"):
+            return f"{val:.1%}"
+        if name in ("cases", "closed", "won", "lost", "open"):
+            return f"{val:,.0f}"
+        return f"{val:,.1f}"
+
+    facts = [(name.replace("_", " "), fmt(name, val)) for name, val in v.items()]
+    funnel = k.funnel  # type: ignore[attr-defined]
+    rows = []
+    for r in funnel.to_dict("records"):
+        conv = "–" if r["conversion"] != r["conversion"] else f"{r['conversion']:.0%}"
+        rows.append((r["stage"], f"{r['reached']:,}", f"{r['share_of_cases']:.0%}", conv))
+    fun = table(["stage", "reached", "share", "conversion"], rows)
+    return card("KPIs", facts, fun)
