@@ -517,7 +517,9 @@ def _comparison_bases(ctx: _Context) -> Any:
     order = {s: i for i, s in enumerate(ctx.model.stages)}
     v, cases = ctx.visits, ctx.cases
     ids = cases["case_id"]
-    max_order = ids.map(v[v["role"].isin(["stage", "outcome"])].groupby("case")["order"].max()).fillna(-1)
+    # furthest stage recorded; a won case has passed every stage, a lost one only those it recorded
+    max_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].max()).fillna(-1)
+    max_order = max_order.where(~cases["won"], float(len(ctx.model.stages)))
     min_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].min()).fillna(math.inf)
     won = cases["won"]
     approvals = ctx.gaps[ctx.gaps["is_approval"].astype(bool)]
@@ -879,7 +881,7 @@ def kpis(
     closed = cs[cs["closed"]]
     ct_days = closed["throughput_s"] / 86400
     rework = (cs["backtracks"].map(len) > 0) | (cs["repeats"].map(len) > 0)
-    reached_order = v[v["role"].isin(["stage", "outcome"])].groupby("case")["order"].max()
+    reached_order = v[v["role"] == "stage"].groupby("case")["order"].max()
     won_cases = set(cs.loc[cs["won"], "case_id"])
     n = len(cs)
     rows = []
