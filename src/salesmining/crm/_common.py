@@ -50,6 +50,7 @@ from salesmining._timeparse import TimeParse, parse_timestamps
 
 __all__ = [
     "EVENT_ATTRIBUTES",
+    "Input",
     "Part",
     "RowAccount",
     "Source",
@@ -71,6 +72,8 @@ __all__ = [
 
 #: What the readers accept for a table: a path, bytes, an open file or a DataFrame.
 Source = str | os.PathLike[str] | bytes | IO[str] | IO[bytes] | pd.DataFrame
+#: A table or parsed JSON (a dict such as a SOQL result with ``records``, or a list of records).
+Input = Source | Mapping[str, Any] | list[Any]
 
 #: Event attributes every CRM reader writes, in this order, after the canonical columns.
 EVENT_ATTRIBUTES = (
@@ -259,7 +262,7 @@ def inferred_dayfirst(raw: pd.Series, values: pd.Series) -> bool | None:
 
     Used to read every input of one export in the order the main history file decided.
     """
-    t = raw.reset_index(drop=True).astype("object").map(lambda v: v if isinstance(v, str) else "")
+    t = raw.reset_index(drop=True).astype("str").fillna("")
     parts = t.str.extract(_ABY)
     a = pd.to_numeric(parts[0], errors="coerce")
     b = pd.to_numeric(parts[1], errors="coerce")
@@ -433,10 +436,11 @@ def _col(value: Any, n: int, dtype: str | None) -> pd.Series:
         return pd.Series(pd.NA, index=range(n), dtype=dtype or "str")
     if isinstance(value, (str, int, float, bool, np.integer, np.bool_)):
         return pd.Series([value] * n, index=range(n), dtype=dtype)
-    s = pd.Series(value.to_numpy() if isinstance(value, (pd.Series, pd.Index)) else value, index=range(n))
-    if dtype == "str":
-        return s.astype("str").where(s.notna(), pd.NA) if len(s) else pd.Series([], dtype="str")
-    return s.astype(dtype) if dtype is not None else s
+    # .array keeps tz-aware datetimes typed (to_numpy would box every value as a Timestamp)
+    s = pd.Series(value.array if isinstance(value, (pd.Series, pd.Index)) else value, index=range(n))
+    if dtype is None or str(s.dtype) == dtype:
+        return s
+    return s.astype(dtype)
 
 
 @dataclass

@@ -17,9 +17,9 @@ from salesmining._log import EventLog
 from salesmining._quality import IngestWarning
 from salesmining._schema import CASE, OUTCOME
 from salesmining.crm._common import (
+    Input,
     Part,
     RowAccount,
-    Source,
     assemble,
     check_core,
     duplicated_rows,
@@ -38,7 +38,7 @@ _STATUS_ACTIVITY = {"won": "Won", "lost": "Lost"}
 
 
 def read_field_history(
-    history: Source,
+    history: Input,
     *,
     case: str = "record_id",
     field: str | None = "field",
@@ -54,7 +54,7 @@ def read_field_history(
     status_map: Mapping[Any, str] | None = None,
     pipeline_column: str | None = None,
     pipeline: str | None = None,
-    cases: Source | None = None,
+    cases: Input | None = None,
     field_changes: bool = False,
     system_users: Iterable[str] = (),
     source_system: str = "field_history",
@@ -343,7 +343,7 @@ def _gaps(st: pd.DataFrame, src: str) -> list[IngestWarning]:
 
 
 def _cases(
-    obj: Source, case: str, encoding: str | None, timezone: str | None, dayfirst: bool | None
+    obj: Input, case: str, encoding: str | None, timezone: str | None, dayfirst: bool | None
 ) -> tuple[Part, pd.DataFrame]:
     table = load_table(obj, label="cases", encoding=encoding)
     df = table.df.reset_index(drop=True)
@@ -358,7 +358,7 @@ def _cases(
             facts[OUTCOME] = text(df, col).str.lower().where(lambda s: s.isin(["won", "lost", "open"]))
         elif col == "created_at":
             tp = parse_time(df, col, source=table.source, timezone=timezone, dayfirst=dayfirst)
-            facts["created_at"] = tp.values.to_numpy()
+            facts["created_at"] = tp.values.array
             facts["created_date_only"] = tp.date_only
         else:
             facts[str(col)] = df[col].to_numpy()

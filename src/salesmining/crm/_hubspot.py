@@ -17,6 +17,7 @@ from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER
 from salesmining._timeparse import parse_timestamps
 from salesmining.crm._common import (
     STAGE_TABLE_COLUMNS,
+    Input,
     Part,
     RowAccount,
     Source,
@@ -86,11 +87,11 @@ _LATEST = re.compile(
 
 
 def read_hubspot(
-    history: Source | Mapping[str, Any] | list[Any],
+    history: Input,
     *,
     pipelines: Source | Mapping[str, Any] | list[Any] | None = None,
     pipeline: str | None = None,
-    deals: Source | None = None,
+    deals: Input | None = None,
     stage_map: Mapping[str, str] | None = None,
     system_users: Iterable[str] = (),
     encoding: str | None = None,
@@ -738,12 +739,12 @@ def _deal_facts(
         facts[OWNER] = text(df, cols["owner"])
     if cols["createdate"]:
         tp = parse_time(df, cols["createdate"], source=table.source, timezone=timezone or None, dayfirst=dayfirst)
-        facts["created_at"] = tp.values.to_numpy()
+        facts["created_at"] = tp.values.array
         facts["created_date_only"] = tp.date_only
     if cols["closedate"]:
         facts["close_date"] = parse_time(
             df, cols["closedate"], source=table.source, timezone=timezone, dayfirst=dayfirst
-        ).values.to_numpy()
+        ).values.array
     acc = RowAccount(len(df), table.source)
     acc.reject("missing_case_id", str(cols["id"]), case.isna().to_numpy(), case)
     acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))

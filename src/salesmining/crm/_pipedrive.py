@@ -15,6 +15,7 @@ from salesmining._log import EventLog
 from salesmining._quality import IngestWarning
 from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER, TIMESTAMP
 from salesmining.crm._common import (
+    Input,
     Part,
     RowAccount,
     Source,
@@ -84,10 +85,10 @@ _STAGES = {
 
 
 def read_pipedrive(
-    source: Source | Mapping[str, Any] | list[Any],
+    source: Input,
     *,
     stages: Source | Mapping[Any, Any] | list[Any] | None = None,
-    deals: Source | None = None,
+    deals: Input | None = None,
     pipeline: str | None = None,
     field_changes: bool = False,
     system_users: Iterable[str] = (),
@@ -617,7 +618,7 @@ def _deal_facts(
         facts[OWNER] = text(df, cols["owner"])
     if cols["add_time"]:
         tp = parse_time(df, cols["add_time"], source=table.source, timezone=timezone or "UTC", dayfirst=dayfirst)
-        facts["created_at"] = tp.values.to_numpy()
+        facts["created_at"] = tp.values.array
         facts["created_date_only"] = tp.date_only
     acc = RowAccount(len(df), table.source)
     acc.reject("missing_case_id", str(cols["id"]), case.isna().to_numpy(), case)

@@ -15,6 +15,7 @@ from salesmining._quality import IngestWarning
 from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER
 from salesmining._timeparse import TimeParse
 from salesmining.crm._common import (
+    Input,
     Part,
     RowAccount,
     Source,
@@ -42,7 +43,7 @@ _HISTORY = {
     "StageName": ("StageName", "Stage", "To Stage", "Stage Name"),
     "CreatedDate": ("CreatedDate", "Created Date", "Edit Date"),
     "Id": ("Id", "Opportunity History ID", "History ID"),
-    "CreatedById": ("CreatedById", "Created By ID", "Created By", "Edited By"),
+    "CreatedById": ("CreatedById", "Created By ID", "CreatedBy.Name", "Created By", "Edited By"),
     "Amount": ("Amount",),
     "CloseDate": ("CloseDate", "Close Date"),
     "Probability": ("Probability", "Probability (%)"),
@@ -77,7 +78,7 @@ _FIELD_HISTORY = {
     "OldValue": ("OldValue", "Old Value"),
     "NewValue": ("NewValue", "New Value"),
     "CreatedDate": ("CreatedDate", "Created Date", "Edit Date"),
-    "CreatedById": ("CreatedById", "Created By ID", "Edited By"),
+    "CreatedById": ("CreatedById", "Created By ID", "CreatedBy.Name", "Edited By"),
     "Id": ("Id",),
 }
 _STEP = {
@@ -135,13 +136,13 @@ _TIE_SECONDS = 60
 
 
 def read_salesforce(
-    history: Source,
+    history: Input,
     *,
-    opportunities: Source | None = None,
-    field_history: Source | None = None,
+    opportunities: Input | None = None,
+    field_history: Input | None = None,
     approvals: Any = None,
-    tasks: Source | None = None,
-    events: Source | None = None,
+    tasks: Input | None = None,
+    events: Input | None = None,
     stage_map: Mapping[str, str] | Source | None = None,
     field_changes: bool = False,
     system_users: Iterable[str] = (),
@@ -348,7 +349,7 @@ class _History:
             self.deleted = d.groupby(CASE, as_index=False)["is_deleted"].any()
 
     @classmethod
-    def read(cls, obj: Source, *, encoding: str | None, timezone: str | None, dayfirst: bool | None) -> _History:
+    def read(cls, obj: Input, *, encoding: str | None, timezone: str | None, dayfirst: bool | None) -> _History:
         table = load_table(obj, label="OpportunityHistory", encoding=encoding)
         df = table.df
         cols = resolve_columns(
@@ -362,7 +363,9 @@ class _History:
         stage = text(df, cols["StageName"], activity=True)
         ts_col = str(cols["CreatedDate"])
         tp = parse_time(df, ts_col, source=table.source, timezone=timezone, dayfirst=dayfirst)
-        day = dayfirst if dayfirst is not None else inferred_dayfirst(df[ts_col], tp.values)
+        day = dayfirst
+        if day is None and any(code == "inferred_dayfirst" for code, _, _ in tp.warnings):
+            day = inferred_dayfirst(df[ts_col], tp.values)
         acc = RowAccount(len(df), table.source)
         check_core(
             acc,
@@ -385,7 +388,7 @@ class _FieldHistory:
     @classmethod
     def read(
         cls,
-        obj: Source,
+        obj: Input,
         cases_by_key: Mapping[str, str],
         h: _History,
         encoding: str | None,
@@ -655,7 +658,7 @@ class _Opportunities:
     @classmethod
     def read(
         cls,
-        obj: Source,
+        obj: Input,
         cases_by_key: Mapping[str, str],
         encoding: str | None,
         timezone: str | None,
@@ -702,11 +705,11 @@ class _Opportunities:
         if cols["CreatedDate"]:
             tp = _attr_time(df, str(cols["CreatedDate"]), table, timezone, dayfirst)
             if tp is not None:
-                facts["created_at"] = tp.values.to_numpy()
+                facts["created_at"] = tp.values.array
                 facts["created_date_only"] = tp.date_only
         if cols["CloseDate"]:
             tp = _attr_time(df, str(cols["CloseDate"]), table, "UTC", dayfirst)
-            facts["close_date"] = tp.values.to_numpy() if tp is not None else text(df, cols["CloseDate"]).to_numpy()
+            facts["close_date"] = tp.values.array if tp is not None else text(df, cols["CloseDate"]).to_numpy()
         part = Part.from_table(table, "Opportunity", _no_events("Opportunity"), acc)
         part.credit_key = case.where(keep)
         part.notes.append(f"{table.source}: case table only (outcome from IsClosed/IsWon, case attributes)")
@@ -1032,7 +1035,7 @@ def _first_time(
 
 def _activities(
     kind: str,
-    obj: Source,
+    obj: Input,
     roles: Mapping[str, tuple[str, ...]],
     time_cols: list[tuple[str, str | None]],
     cases_by_key: Mapping[str, str],
@@ -1108,7 +1111,7 @@ def _activities(
 
 
 def _tasks(
-    obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
+    obj: Input, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
 ) -> Part:
     return _activities(
         "Task",
@@ -1122,7 +1125,7 @@ def _tasks(
 
 
 def _calendar(
-    obj: Source, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
+    obj: Input, cases_by_key: Mapping[str, str], encoding: str | None, timezone: str | None, dayfirst: bool | None
 ) -> Part:
     return _activities(
         "Event",
