@@ -1,0 +1,192 @@
+"""Charts (matplotlib figures), drawn from tidy frames computed elsewhere.
+
+Every function returns a ``matplotlib.figure.Figure`` (never shows it); :func:`figure_to_svg`
+and :func:`figure_to_png` embed it in reports. Fonts fall back to Noto Sans CJK so Chinese and
+Spanish stage names render.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "dotted_chart",
+    "figure_to_png",
+    "figure_to_svg",
+    "funnel_chart",
+    "performance_spectrum",
+    "time_in_stage_chart",
+    "wip_chart",
+]
+
+_PREFERRED = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "DejaVu Sans",
+)
+
+
+def _fonts() -> list[str]:
+    """Installed families in order of preference (asking for a missing one makes matplotlib log)."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return [f for f in _PREFERRED if f in installed] or ["sans-serif"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["font.family"] = _fonts()
+    plt.rcParams["svg.fonttype"] = "none"  # keep text as text (searchable, small)
+    plt.rcParams["svg.hashsalt"] = "salesmining"  # deterministic ids
+    plt.rcParams["axes.spines.top"] = False
+    plt.rcParams["axes.spines.right"] = False
+    return plt
+
+
+def _new(width: float, height: float) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    _plt()
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def funnel_chart(funnel: pd.DataFrame, *, title: str = "Stage funnel (skip-aware)") -> Figure:
+    """Horizontal bars of cases that reached each stage, with conversion to the next."""
+    fig, ax = _new(7, 0.5 + 0.45 * max(len(funnel), 1))
+    y = np.arange(len(funnel))[::-1]
+    ax.barh(y, funnel["reached"], color="#5f9ccd")
+    ax.set_yticks(y, [str(s) for s in funnel["stage"]])
+    top = float(funnel["reached"].max()) if len(funnel) else 1.0
+    for yi, (reached, conv) in zip(y, zip(funnel["reached"], funnel["conversion"], strict=True), strict=True):
+        text = f"{int(reached):,}" + ("" if pd.isna(conv) else f"  → {conv:.0%}")
+        ax.text(reached + top * 0.01, yi, text, va="center", fontsize=9)
+    ax.set_xlim(0, top * 1.25)
+    ax.set_xlabel("cases that reached the stage (or a later one)")
+    ax.set_title(title, loc="left", fontsize=11)
+    return fig
+
+
+def time_in_stage_chart(
+    dwell: pd.DataFrame,
+    order: Sequence[str],
+    *,
+    sla_hours: dict[str, float] | None = None,
+    title: str = "Time in stage (log scale)",
+) -> Figure:
+    """Box plots of dwell time per stage on a log scale, with SLA markers."""
+    stages = [s for s in order if s in set(dwell["stage"])]
+    fig, ax = _new(7, 0.6 + 0.5 * max(len(stages), 1))
+    data = [np.clip(dwell.loc[dwell["stage"] == s, "dwell_hours"].to_numpy(), 1 / 60, None) for s in stages]
+    if stages:
+        ax.boxplot(
+            data,
+            orientation="horizontal",
+            tick_labels=stages,
+            showfliers=True,
+            widths=0.6,
+            flierprops={"markersize": 2, "alpha": 0.4},
+        )
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        for i, s in enumerate(stages, start=1):
+            if sla_hours and s in sla_hours:
+                ax.plot([sla_hours[s]] * 2, [i - 0.35, i + 0.35], color="#c53030", lw=2)
+    ax.set_xlabel("hours in stage (red: SLA)")
+    ax.set_title(title, loc="left", fontsize=11)
+    return fig
+
+
+def dotted_chart(
+    events: pd.DataFrame, *, title: str = "Dotted chart: events of each case over time", max_legend: int = 12
+) -> Figure:
+    """One row per case (ordered by start), one dot per event, coloured by activity."""
+    fig, ax = _new(8, 4.5)
+    acts = events["activity"].value_counts().index.tolist()
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20"]
+    for i, a in enumerate(acts):
+        m = events["activity"] == a
+        ax.scatter(
+            pd.to_datetime(events.loc[m, "timestamp"]),
+            events.loc[m, "case_rank"],
+            s=2,
+            color=cmap(i % 20),
+            label=a if i < max_legend else None,
+            linewidths=0,
+        )
+    ax.set_ylabel("cases (by start)")
+    ax.set_title(title, loc="left", fontsize=11)
+    if acts:
+        ax.legend(markerscale=4, fontsize=7, loc="upper left", frameon=False)
+    return fig
+
+
+def performance_spectrum(segments: pd.DataFrame, *, title: str = "Performance spectrum") -> Figure:
+    """Each occurrence of a transition as a line from its start (top) to its end (bottom), per
+    pair: parallel lines mean steady flow, fans mean batching, crossings mean overtaking."""
+    pairs = list(dict.fromkeys(segments["pair"]))
+    from matplotlib.figure import Figure
+
+    _plt()
+    fig = Figure(figsize=(8, 1.2 * max(len(pairs), 1) + 0.8), dpi=100, layout="constrained")
+    axes = fig.subplots(max(len(pairs), 1), 1, squeeze=False, sharex=True)
+    if len(segments):
+        for ax, pair in zip(axes[:, 0], pairs, strict=False):
+            s = segments[segments["pair"] == pair]
+            slow = s["hours"] > 2 * s["hours"].median()
+            for flag, color in ((False, "#7fb3d9"), (True, "#c53030")):
+                part = s[slow == flag]
+                for a, b in zip(part["start"], part["end"], strict=True):
+                    ax.plot([a, b], [1, 0], color=color, lw=0.5, alpha=0.5)
+            ax.set_yticks([0, 1], ["end", "start"])
+            ax.set_ylabel(pair, rotation=0, ha="right", va="center", fontsize=8)
+    axes[0, 0].set_title(title + " (red: slower than twice that step's median)", loc="left", fontsize=11)
+    return fig
+
+
+def wip_chart(wip: pd.DataFrame, order: Sequence[str], *, title: str = "Work in progress per stage") -> Figure:
+    """Stacked areas: cases in each stage at the end of each period."""
+    fig, ax = _new(8, 3.5)
+    pivot = (
+        wip.pivot_table(index="period", columns="stage", values="cases", aggfunc="sum")
+        .reindex(columns=[s for s in order if s in set(wip["stage"])])
+        .fillna(0)
+    )
+    if len(pivot.columns):
+        ax.stackplot(pivot.index, pivot.T.to_numpy(), labels=list(pivot.columns), alpha=0.85)
+        ax.legend(fontsize=7, loc="upper left", frameon=False, ncols=2)
+    ax.set_ylabel("open cases in stage")
+    ax.set_title(title, loc="left", fontsize=11)
+    return fig
+
+
+def figure_to_svg(fig: Figure) -> str:
+    """An SVG string (text kept as text, no metadata date) of a figure."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "salesmining"})
+    return buf.getvalue()
+
+
+def figure_to_png(fig: Figure, *, dpi: int = 110) -> bytes:
+    """PNG bytes of a figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "salesmining"})
+    return buf.getvalue()

@@ -1,0 +1,114 @@
+"""Tidy data behind the charts: stage dwell times, transition segments, work in progress.
+
+Analysis, not drawing: each function returns a pandas DataFrame that :mod:`salesmining._charts`
+plots as is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from salesmining import _visits
+from salesmining._schema import ACTIVITY, CASE, TIMESTAMP
+
+if TYPE_CHECKING:
+    from salesmining._log import EventLog
+    from salesmining._stages import StageModel
+
+__all__ = ["dotted_events", "stage_dwell", "transition_segments", "work_in_progress"]
+
+
+def stage_dwell(log: EventLog, stages: StageModel, *, backend: str = "polars") -> pd.DataFrame:
+    """One row per completed stage visit: ``case_id``, ``stage``, ``order``, ``dwell_hours``,
+    ``net_hours`` (without approval/handoff/repeat waits), ``rework`` (visit behind the frontier)."""
+    gaps = _visits.event_gaps(log, stages, backend=backend)
+    v = _visits.stage_visits(gaps, log)
+    v = v[(v["role"] == "stage") & v["dwell_s"].notna()]
+    return pd.DataFrame(
+        {
+            "case_id": v["case"].astype("str").to_numpy(),
+            "stage": v["stage"].astype("str").to_numpy(),
+            "order": v["order"].astype("int64").to_numpy(),
+            "dwell_hours": (v["dwell_s"] / 3600).to_numpy(),
+            "net_hours": (v["net_s"] / 3600).to_numpy(),
+            "rework": v["behind"].astype(bool).to_numpy(),
+        }
+    )
+
+
+def transition_segments(log: EventLog, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """Directly-follows occurrences of the given ``(source, target)`` pairs, for a performance
+    spectrum: ``pair``, ``case_id``, ``start``, ``end`` (UTC timestamps), ``hours``."""
+    ev = log._events
+    same = (ev[CASE] == ev[CASE].shift(-1)).to_numpy()
+    src, tgt = ev[ACTIVITY].to_numpy(), ev[ACTIVITY].shift(-1).to_numpy()
+    t0, t1 = ev[TIMESTAMP], ev[TIMESTAMP].shift(-1)
+    frames = []
+    for a, b in pairs:
+        m = same & (src == a) & (tgt == b)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pair": f"{a} → {b}",
+                    "case_id": ev[CASE].to_numpy()[m],
+                    "start": t0.to_numpy()[m],
+                    "end": t1.to_numpy()[m],
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["pair", "case_id", "start", "end"])
+    out["start"] = pd.to_datetime(out["start"], utc=True)
+    out["end"] = pd.to_datetime(out["end"], utc=True)
+    out["hours"] = (out["end"] - out["start"]).dt.total_seconds() / 3600
+    order = {f"{a} → {b}": i for i, (a, b) in enumerate(pairs)}
+    out["_o"] = out["pair"].map(order)
+    return out.sort_values(["_o", "start", "case_id"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def work_in_progress(log: EventLog, stages: StageModel, *, freq: str = "W", backend: str = "polars") -> pd.DataFrame:
+    """Cases in each stage at the end of every period: ``period`` (UTC), ``stage``, ``cases``.
+
+    A case is *in* a stage from its entry until the next stage or outcome entry (open cases stay
+    in their last stage until the end of the log)."""
+    gaps = _visits.event_gaps(log, stages, backend=backend)
+    v = _visits.stage_visits(gaps, log)
+    v = v[v["role"] == "stage"]
+    end_us = int(log._events[TIMESTAMP].max().value // 1000)
+    start = pd.to_datetime(v["entry_us"], unit="us", utc=True)
+    stop = pd.to_datetime(v["exit_us"].fillna(end_us + 1).astype("int64"), unit="us", utc=True)
+    lo, hi = log._events[TIMESTAMP].min(), log._events[TIMESTAMP].max()
+    grid = pd.date_range(lo.floor("D"), hi.ceil("D"), freq=freq, tz="UTC")
+    if len(grid) == 0:
+        grid = pd.DatetimeIndex([hi])
+    rows = []
+    g = grid.to_numpy()
+    for stage in stages.stages:
+        m = (v["stage"] == stage).to_numpy()
+        s = np.sort(start.to_numpy()[m])
+        e = np.sort(stop.to_numpy()[m])
+        entered = np.searchsorted(s, g, side="right")
+        left = np.searchsorted(e, g, side="right")
+        rows.append(pd.DataFrame({"period": grid, "stage": stage, "cases": (entered - left).astype("int64")}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def dotted_events(log: EventLog, *, max_cases: int = 2000) -> pd.DataFrame:
+    """Events for a dotted chart: ``case_rank`` (cases ordered by start), ``timestamp``,
+    ``activity``; at most ``max_cases`` cases, evenly spread over the log."""
+    ev = log._events
+    first = ev.groupby(CASE, sort=False)[TIMESTAMP].min().sort_values(kind="stable")
+    ids = first.index.to_numpy()
+    if len(ids) > max_cases:
+        ids = ids[np.linspace(0, len(ids) - 1, max_cases).astype(int)]
+    rank = pd.Series(np.arange(len(ids)), index=ids)
+    sel = ev[ev[CASE].isin(ids)]
+    return pd.DataFrame(
+        {
+            "case_rank": sel[CASE].map(rank).to_numpy(),
+            "timestamp": sel[TIMESTAMP].to_numpy(),
+            "activity": sel[ACTIVITY].astype("str").to_numpy(),
+        }
+    )
