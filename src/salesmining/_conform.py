@@ -53,6 +53,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
+import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -88,6 +90,16 @@ _DEV_COLUMNS = (
     "win_rate_with",
     "win_rate_without",
     "win_rate_delta",
+)
+_TUPLE_COLUMNS = (
+    "skipped",
+    "left_censored",
+    "backtracks",
+    "repeats",
+    "repeat_counts",
+    "out_of_order",
+    "unknown",
+    "misplaced_approvals",
 )
 _KIND_LABEL = {
     "skipped": "skipped",
@@ -354,7 +366,8 @@ class Conformance:
     source: str
     options: Mapping[str, object]
     _cases: pd.DataFrame = dataclasses.field(repr=False)
-    _visited: pd.DataFrame = dataclasses.field(repr=False)
+    _groups: np.ndarray = dataclasses.field(repr=False)  # per case: its row in _facts
+    _facts: pd.DataFrame = dataclasses.field(repr=False)  # per group of variants with the same facts
 
     # --- per case ------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -412,8 +425,8 @@ class Conformance:
                     "left_censored_share": np.zeros(len(labels)),
                 }
             )
-        v = self._visited
-        cnt = cs.groupby("variant_id").size().reindex(v.index, fill_value=0).to_numpy()
+        v = self._facts
+        cnt = np.bincount(self._groups, minlength=len(v))
         rows = []
         for k, s in enumerate(self.model.stages):
             skipped = int(cnt[v["skipped"].map(lambda t, s=s: s in t).to_numpy()].sum())
@@ -433,8 +446,8 @@ class Conformance:
         cols = ["from", "to", "cases", "moves", "eligible", "share"]
         if self.model is None or not len(self._cases):
             return _empty_like({c: pd.Series([], dtype="str" if c in ("from", "to") else "float") for c in cols})
-        v = self._visited
-        cnt = self._cases.groupby("variant_id").size().reindex(v.index, fill_value=0).to_numpy()
+        v = self._facts
+        cnt = np.bincount(self._groups, minlength=len(v))
         tally: dict[tuple[str, str], list[int]] = {}
         for i, moves in enumerate(v["backtracks"]):
             if not moves or not cnt[i]:
@@ -468,7 +481,7 @@ class Conformance:
         ``win_rate_with`` / ``_without`` and ``win_rate_delta``. Sorted by cases (most first),
         then by throughput delta (largest first).
         """
-        return _deviation_table(self._cases)
+        return _deviation_table(self._cases, self._groups, self._facts)
 
     # --- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -554,30 +567,26 @@ def _deviation_labels(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _deviation_table(cs: pd.DataFrame) -> pd.DataFrame:
+def _deviation_table(cs: pd.DataFrame, groups: np.ndarray, facts: pd.DataFrame) -> pd.DataFrame:
     empty = _empty_like({c: pd.Series([], dtype="float") for c in _DEV_COLUMNS})
     if not len(cs):
         return empty
     cols = ["skipped", "left_censored", "backtracks", "repeats", "out_of_order", "unknown", "reopened"]
-    per_variant = cs.drop_duplicates("variant_id")[["variant_id", *cols]]
     links = [
-        (vid, kind, detail)
-        for vid, row in zip(per_variant["variant_id"], per_variant[cols].to_dict("records"), strict=True)
+        (g, kind, detail)
+        for g, row in enumerate(facts[cols].to_dict("records"))
         for kind, detail in _deviation_labels(row)
     ]
     if not links:
         return empty
-    lk = pd.DataFrame(links, columns=["variant_id", "kind", "detail"])
+    lk = pd.DataFrame(links, columns=["group", "kind", "detail"])
     lk["dev"] = lk["kind"] + "\x1f" + lk["detail"]
     dev_codes, dev_names = pd.factorize(lk["dev"], sort=True)
     n_dev = len(dev_names)
-    # case x deviation incidence, built per variant and mapped to cases through variant_id
-    vids = cs["variant_id"].to_numpy()
-    var_index = pd.Index(per_variant["variant_id"])
-    n_var = len(var_index)
-    inc = np.zeros((n_var, n_dev), dtype=bool)
-    inc[var_index.get_indexer(lk["variant_id"]), dev_codes] = True
-    case_inc = inc[var_index.get_indexer(vids)]
+    # case x deviation incidence, built per group of variants and mapped to cases
+    inc = np.zeros((len(facts), n_dev), dtype=bool)
+    inc[lk["group"].to_numpy(), dev_codes] = True
+    case_inc = inc[groups]
     outcome = cs["outcome"].to_numpy(dtype=object)
     closed = np.isin(outcome, ["won", "lost"])
     won = outcome == "won"
@@ -632,19 +641,22 @@ def _deviation_table(cs: pd.DataFrame) -> pd.DataFrame:
 def _case_basics(log: EventLog, calendar: _Calendar | None) -> tuple[pd.DataFrame, list[str]]:
     """Per case (sorted by id): variant id, known outcome, throughput; plus the variant keys."""
     seq = log._sequences
-    keys: list[str] = list(seq.attrs["keys"])
+    keys: list[str] = seq.attrs["keys"]
+    # read the columns through to_numpy: selecting a column would deep-copy attrs (every key)
+    cols = list(seq.columns)
+    table = seq.to_numpy(dtype=object)
+    ids = pd.Index(table[:, cols.index(CASE)].astype(str))
     ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
-    span = ev.groupby(CASE, sort=False)[TIMESTAMP].agg(["min", "max"])
-    span = span.reindex(seq[CASE])
+    span = ev.groupby(CASE, sort=False)[TIMESTAMP].agg(["min", "max"]).reindex(ids)
     if calendar is not None:
         thr = np.asarray(calendar.seconds_between(span["min"], span["max"]), dtype=float)
     else:
         thr = (span["max"] - span["min"]).dt.total_seconds().to_numpy(dtype=float)
-    known = seq[CASE].map(log.cases.set_index(CASE)[OUTCOME])
+    known = log.cases.set_index(CASE)[OUTCOME].reindex(ids)
     base = pd.DataFrame(
         {
-            "case_id": seq[CASE].astype("str").to_numpy(),
-            "variant_id": seq["variant_id"].to_numpy().astype("int64"),
+            "case_id": ids.to_numpy(),
+            "variant_id": table[:, cols.index("variant_id")].astype("int64"),
             "_known": known.to_numpy(dtype=object),
             "throughput_s": thr,
         }
@@ -652,19 +664,32 @@ def _case_basics(log: EventLog, calendar: _Calendar | None) -> tuple[pd.DataFram
     return base, keys
 
 
+def _group_variants(keys: list[str], drop: frozenset[str]) -> tuple[np.ndarray, list[list[str]]]:
+    """Variants that differ only by the activities in ``drop`` give the same facts: group them.
+
+    Returns the group of each variant and each group's activity list, removing the dropped
+    activities from every key with one vectorised regular expression.
+    """
+    ser = pd.Series(keys, dtype=object)
+    if drop and len(ser):
+        names = "|".join(re.escape(a) for a in sorted(drop, key=len, reverse=True))
+        ser = ser.str.replace(f"(?:^|{_SEP})(?:{names})(?={_SEP}|$)", "", regex=True).str.lstrip(_SEP)
+    codes, uniq = pd.factorize(ser, sort=False)
+    return codes.astype(np.int64), [k.split(_SEP) if k else [] for k in uniq]
+
+
 def _conform_stage_model(
     log: EventLog, model: StageModel, *, allow_late_entry: bool, count_unknown: bool, calendar: _Calendar | None
 ) -> Conformance:
     base, keys = _case_basics(log, calendar)
     pos = {s: i for i, s in enumerate(model.stages)}
-    if keys:
-        seen_acts = {a for k in keys for a in k.split(_SEP)}
-        if not seen_acts & (set(model.stages) | set(model.won) | set(model.lost)):
-            raise StageModelError(
-                "none of the model's stages or outcome activities occur in the log; check the names "
-                f"(model stages {list(model.stages)[:5]}, log activities {sorted(seen_acts)[:5]})"
-            )
-    facts = [_read_variant(k.split(_SEP), model, pos, count_unknown) for k in keys]
+    if keys and not set(log.activities) & (set(model.stages) | set(model.won) | set(model.lost)):
+        raise StageModelError(
+            "none of the model's stages or outcome activities occur in the log; check the names "
+            f"(model stages {list(model.stages)[:5]}, log activities {list(log.activities)[:5]})"
+        )
+    variant_group, group_acts = _group_variants(keys, frozenset(model.anywhere))
+    facts = [_read_variant(acts, model, pos, count_unknown) for acts in group_acts]
     aligner = _Aligner.build(model)
     other = len(aligner.labels)
     # align each distinct (end, entry, projected trace) once
@@ -685,36 +710,39 @@ def _conform_stage_model(
     v_cost = u_cost[slot] if len(facts) else np.zeros(0)
     v_fit = u_fit[slot] if len(facts) else np.zeros(0)
     v_conf = (v_cost == 0) & np.array([not f.unknown for f in facts], dtype=bool)
-    visited = pd.DataFrame(
+    per_group = pd.DataFrame(
         {
-            "skipped": _objects([f.skipped for f in facts]),
-            "eligible": _objects([f.eligible for f in facts]),
-            "left_censored": _objects([f.left_censored for f in facts]),
-            "backtracks": _objects([f.backtracks for f in facts]),
-            "visited": _objects([f.visited for f in facts]),
+            name: _objects([getattr(f, name) for f in facts])
+            for name in (
+                "skipped",
+                "left_censored",
+                "eligible",
+                "backtracks",
+                "repeats",
+                "repeat_counts",
+                "out_of_order",
+                "unknown",
+                "misplaced_approvals",
+                "visited",
+            )
         }
     )
-    vid = base["variant_id"].to_numpy()
+    per_group["reopened"] = np.array([f.reopened for f in facts], dtype=bool)
+    per_group["end"] = np.array([f.end for f in facts], dtype=object)
+    group = variant_group[base["variant_id"].to_numpy()] if len(base) else np.zeros(0, dtype=np.int64)
     derived = np.array([f.derived_outcome for f in facts], dtype=object)
     known = base["_known"].to_numpy(dtype=object)
-    outcome = np.where(pd.isna(known), derived[vid] if len(facts) else known, known)
+    outcome = np.where(pd.isna(known), derived[group] if len(facts) else known, known)
     cases = pd.DataFrame(
         {
             "case_id": base["case_id"],
-            "variant_id": vid,
-            "fitness": v_fit[vid],
-            "alignment_cost": v_cost[vid].astype("int64"),
-            "conforms": v_conf[vid],
-            "skipped": _objects([f.skipped for f in facts])[vid],
-            "left_censored": _objects([f.left_censored for f in facts])[vid],
-            "backtracks": _objects([f.backtracks for f in facts])[vid],
-            "repeats": _objects([f.repeats for f in facts])[vid],
-            "repeat_counts": _objects([f.repeat_counts for f in facts])[vid],
-            "out_of_order": _objects([f.out_of_order for f in facts])[vid],
-            "unknown": _objects([f.unknown for f in facts])[vid],
-            "misplaced_approvals": _objects([f.misplaced_approvals for f in facts])[vid],
-            "reopened": np.array([f.reopened for f in facts], dtype=bool)[vid],
-            "end": pd.Series(np.array([f.end for f in facts], dtype=object)[vid], dtype="str"),
+            "variant_id": base["variant_id"],
+            "fitness": v_fit[group],
+            "alignment_cost": v_cost[group].astype("int64"),
+            "conforms": v_conf[group],
+            **{c: per_group[c].to_numpy()[group] for c in _TUPLE_COLUMNS},
+            "reopened": per_group["reopened"].to_numpy()[group],
+            "end": pd.Series(per_group["end"].to_numpy()[group], dtype="str"),
             "outcome": pd.Series(outcome, dtype="str"),
             "throughput_s": base["throughput_s"],
         }
@@ -724,7 +752,8 @@ def _conform_stage_model(
         source="stage model",
         options=_freeze({"allow_late_entry": allow_late_entry, "count_unknown": count_unknown, "calendar": calendar}),
         _cases=cases,
-        _visited=visited,
+        _groups=group,
+        _facts=per_group,
     )
 
 
@@ -745,11 +774,13 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
         cost = pd.array([None] * len(res), dtype="Int64")
         conforms = np.array([bool(r["is_fit"]) for r in res], dtype=bool)
         skipped = _objects([() for _ in res])
-    unknown = _objects([tuple(dict.fromkeys(a for a in t if a not in net_labels)) for t in traces])
     none = _objects([() for _ in traces])
+    per_variant = pd.DataFrame(dict.fromkeys(_TUPLE_COLUMNS, none))
+    per_variant["skipped"] = skipped
+    per_variant["unknown"] = _objects([tuple(dict.fromkeys(a for a in t if a not in net_labels)) for t in traces])
+    per_variant["reopened"] = pd.array([pd.NA] * len(traces), dtype="boolean")
     vid = base["variant_id"].to_numpy()
     n = len(base)
-    known = base["_known"]
     cases = pd.DataFrame(
         {
             "case_id": base["case_id"],
@@ -757,17 +788,10 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
             "fitness": fit[vid] if len(res) else np.zeros(0),
             "alignment_cost": cost[vid] if len(res) else pd.array([], dtype="Int64"),
             "conforms": conforms[vid] if len(res) else np.zeros(0, dtype=bool),
-            "skipped": skipped[vid],
-            "left_censored": none[vid],
-            "backtracks": none[vid],
-            "repeats": none[vid],
-            "repeat_counts": none[vid],
-            "out_of_order": none[vid],
-            "unknown": unknown[vid],
-            "misplaced_approvals": none[vid],
+            **{c: per_variant[c].to_numpy()[vid] for c in _TUPLE_COLUMNS},
             "reopened": pd.array([pd.NA] * n, dtype="boolean"),
             "end": pd.Series([pd.NA] * n, dtype="str"),
-            "outcome": pd.Series(known.to_numpy(dtype=object), dtype="str"),
+            "outcome": pd.Series(base["_known"].to_numpy(dtype=object), dtype="str"),
             "throughput_s": base["throughput_s"],
         }
     )
@@ -776,13 +800,12 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
         source=f"{kind} ({method.replace('_', ' ')})",
         options=_freeze({"method": method, "calendar": calendar}),
         _cases=cases,
-        _visited=pd.DataFrame(),
+        _groups=vid,
+        _facts=per_variant,
     )
 
 
 def _freeze(d: dict[str, object]) -> Mapping[str, object]:
-    import types
-
     return types.MappingProxyType(d)
 
 
