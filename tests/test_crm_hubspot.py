@@ -332,3 +332,26 @@ def test_wide_internal_names_prefer_v2_over_legacy_columns() -> None:
     ]
     assert log.cases["outcome"].tolist() == ["open"]
     assert not log.quality.has_warning("epoch_timestamps")  # the legacy column was not read
+
+
+def test_pipeline_as_a_dict_and_a_stage_map_override() -> None:
+    pipes = {
+        "s1": {"label": "Discovery", "outcome": "open", "pipeline": "EMEA", "order": 0},
+        "s2": {"label": "Signed", "outcome": "won", "pipeline": "EMEA", "order": 1},
+        "s3": {"label": "No decision", "pipeline": "EMEA", "order": 2},
+    }
+    long = pd.DataFrame(
+        {
+            "deal_id": ["1", "1", "1", "2", "2"],
+            "value": ["s1", "s2", "s1", "s1", "s3"],
+            "timestamp": ["1711962000000", "1712048400000", "1712134800000", "1711962000000", "1712048400000"],
+        }
+    )
+    log = sm.read_hubspot(long, pipelines=pipes)
+    cases = log.cases.set_index("case:concept:name")
+    # deal 2 ends in a stage without a class: its outcome is unknown, not the class of an earlier stage
+    assert cases.loc["1", "outcome"] == "open" and pd.isna(cases.loc["2", "outcome"])
+    assert cases["reopen_count"].to_dict() == {"1": 1, "2": 0}
+    relabelled = sm.read_hubspot(long, pipelines=pipes, stage_map={"No decision": "lost"})
+    assert relabelled.cases["outcome"].tolist() == ["open", "lost"]
+    assert relabelled.meta["stage_classes"] == {"Discovery": "open", "Signed": "won", "No decision": "lost"}

@@ -66,6 +66,7 @@ __all__ = [
     "parse_bool",
     "parse_time",
     "resolve_columns",
+    "UNKNOWN_STATE",
     "text",
     "time_warnings",
 ]
@@ -93,6 +94,8 @@ _STR_ATTRIBUTES = tuple(c for c in EVENT_ATTRIBUTES if c not in ("input_row", "b
 #: Working columns of candidate events, dropped before the log is built.
 _HIDDEN = ("_order", "_state", "_pipeline_id", "_input")
 _CLOSED = ("won", "lost")
+#: ``_state`` of a stage event whose stage has no known class: the case's outcome becomes unknown.
+UNKNOWN_STATE = "unknown"
 _TRUE = frozenset({"true", "1", "yes", "y", "t", "x", "wahr", "vrai", "si", "sí", "ja", "verdadero"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", "falsch", "faux", "nein", "falso"})
 
@@ -396,7 +399,8 @@ def make_events(
     """A frame of ``n`` candidate events in the standard layout (scalars are broadcast, ``None`` → NA).
 
     ``order`` is the input's own tie-breaker (int), ``state`` the won/lost/open state after a
-    stage or status event, ``extra`` further event attributes (e.g. ``subject``).
+    stage or status event (:data:`UNKNOWN_STATE` for a stage whose class is unknown, NA for
+    events that do not change it), ``extra`` further event attributes (e.g. ``subject``).
     """
     data: dict[str, pd.Series] = {
         CASE: _col(case, n, "str"),
@@ -609,7 +613,7 @@ def _stage_meta(
             "stage_id": seen["stage_id"],
             "stage_label": seen["stage_label"],
             "order": np.nan,
-            "cls": seen["_state"],
+            "cls": seen["_state"].where(seen["_state"] != UNKNOWN_STATE),
         }
     )
     table = derived if stages is None else pd.concat([stages[list(STAGE_TABLE_COLUMNS)], derived], ignore_index=True)
@@ -659,6 +663,7 @@ def _case_table(ev: pd.DataFrame, is_stage: np.ndarray, facts: pd.DataFrame | No
 
     st = ev.loc[ev["_state"].notna(), [CASE, "_state"]]
     last_state = st.groupby(CASE, sort=False)["_state"].last()
+    last_state = last_state.where(last_state != UNKNOWN_STATE)
     outcome = f[OUTCOME] if OUTCOME in f.columns else pd.Series(pd.NA, index=ids, dtype="str")
     out[OUTCOME] = outcome.astype("str").where(outcome.notna(), last_state.reindex(ids)).astype("str")
 

@@ -17,6 +17,7 @@ from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER
 from salesmining._timeparse import parse_timestamps
 from salesmining.crm._common import (
     STAGE_TABLE_COLUMNS,
+    UNKNOWN_STATE,
     Input,
     Part,
     RowAccount,
@@ -124,7 +125,8 @@ def read_hubspot(
     pipelines:
         The pipeline definition: JSON of ``GET /crm/v3/pipelines/deals`` (or one pipeline), a
         table with ``pipeline_id``, ``pipeline_label``, ``stage_id``, ``stage_label`` and
-        ``outcome`` (or ``is_closed`` + ``probability``), or a dict ``{stage_id: label}``. Gives
+        ``outcome`` (or ``is_closed`` + ``probability``), a dict ``{stage_id: label}``, or
+        ``{stage_id: {"label": ..., "outcome": "won", "pipeline": ..., "order": 3}}``. Gives
         labels and won/lost (``metadata.isClosed`` with ``probability`` 1.0 = won, 0.0 = lost).
         History values it does not know are rejected as ``unknown_stage``. Without it, HubSpot's
         default pipeline ids (``closedwon``...) are recognised and other ids are their own label.
@@ -238,6 +240,27 @@ def _pipelines(obj: Any, encoding: str | None) -> tuple[pd.DataFrame, list[str],
             }
         )
         return t.astype({c: "str" for c in STAGE_TABLE_COLUMNS if c != "order"}), [], True
+    if (
+        isinstance(obj, Mapping)
+        and obj
+        and all(isinstance(v, Mapping) for v in obj.values())
+        and not any(k in obj for k in ("results", "stages"))
+    ):
+        # {stage_id: {"label": ..., "outcome": "won", "pipeline": ..., "order": ...}}
+        t = pd.DataFrame(
+            [
+                {
+                    "stage_id": str(k),
+                    "stage_label": v.get("label"),
+                    "outcome": v.get("outcome"),
+                    "pipeline_id": v.get("pipeline"),
+                    "pipeline_label": v.get("pipeline"),
+                    "order": v.get("order", i),
+                }
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        )
+        return _classify(t), [], True
     if is_json_input(obj):
         data = load_json(obj, label="pipelines", encoding=encoding)[0]
         pipes = data.get("results", [data]) if isinstance(data, Mapping) else data
@@ -477,7 +500,7 @@ def _long(
         pipeline_id=inf["pipeline_id"],
         from_value=prev_label.where(~st["first"].to_numpy()),
         to_value=inf["stage_label"],
-        state=inf["cls"],
+        state=inf["cls"].fillna(UNKNOWN_STATE),
     )
     table.warnings += time_warnings(tp, keep, src, ts_col)
     return Part.from_table(table, "dealstage history", ev, acc)
@@ -636,7 +659,7 @@ def _wide(
         pipeline=e["pipe"],
         pipeline_id=e["pipeline_id"].fillna(e["pipe"]),
         to_value=e["label"],
-        state=e["cls"],
+        state=e["cls"].fillna(UNKNOWN_STATE),
     )
     n_cases = int(pd.Series(case[keep]).nunique())
     warnings.append(

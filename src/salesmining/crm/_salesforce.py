@@ -15,6 +15,7 @@ from salesmining._quality import IngestWarning
 from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER
 from salesmining._timeparse import TimeParse
 from salesmining.crm._common import (
+    UNKNOWN_STATE,
     Input,
     Part,
     RowAccount,
@@ -597,7 +598,7 @@ def _stage_frame(st: pd.DataFrame, classes: Mapping[str, str], source_object: st
         stage_label=st["stage"],
         from_value=st["from_value"],
         to_value=st["stage"],
-        state=st["stage"].map(dict(classes)),
+        state=st["stage"].map(dict(classes)).astype("str").fillna(UNKNOWN_STATE),
     )
 
 
