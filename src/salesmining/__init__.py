@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from salesmining._conform import Conformance, conform
+from salesmining._diagnosis import Comparison, Diagnosis, compare, diagnose
 from salesmining._discover import BusinessCalendar, ProcessGraph, discover
 from salesmining._errors import (
     AmbiguousDateError,
@@ -31,7 +32,6 @@ from salesmining._xes import read_xes, write_xes
 from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
 
 
-
 def __getattr__(name: str) -> str:
     # __version__ is read from the installed metadata on first use (importlib.metadata is slow to import)
     if name == "__version__":
@@ -46,7 +46,9 @@ def __getattr__(name: str) -> str:
 __all__ = [
     "AmbiguousDateError",
     "BusinessCalendar",
+    "Comparison",
     "Conformance",
+    "Diagnosis",
     "EncodingError",
     "EngineError",
     "EventLog",
@@ -66,7 +68,9 @@ __all__ = [
     "StageModelError",
     "WARNING_CODES",
     "__version__",
+    "compare",
     "conform",
+    "diagnose",
     "discover",
     "find_bottlenecks",
     "from_dataframe",

@@ -143,6 +143,8 @@ def performance_spectrum(segments: pd.DataFrame, *, title: str = "Performance sp
     """Each occurrence of a transition as a line from its start (top) to its end (bottom), per
     pair: parallel lines mean steady flow, fans mean batching, crossings mean overtaking."""
     pairs = list(dict.fromkeys(segments["pair"]))
+    import matplotlib.dates as mdates
+    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
     _plt()
@@ -154,8 +156,18 @@ def performance_spectrum(segments: pd.DataFrame, *, title: str = "Performance sp
             slow = s["hours"] > 2 * s["hours"].median()
             for flag, color in ((False, "#7fb3d9"), (True, "#c53030")):
                 part = s[slow == flag]
-                for a, b in zip(part["start"], part["end"], strict=True):
-                    ax.plot([a, b], [1, 0], color=color, lw=0.5, alpha=0.5)
+                x0 = mdates.date2num(part["start"].dt.tz_localize(None).to_numpy())
+                x1 = mdates.date2num(part["end"].dt.tz_localize(None).to_numpy())
+                lines = np.stack(
+                    [np.column_stack([x0, np.ones_like(x0)]), np.column_stack([x1, np.zeros_like(x1)])], axis=1
+                )
+                ax.add_collection(LineCollection(lines, colors=color, linewidths=0.5, alpha=0.5))
+            if len(s):
+                ax.set_xlim(
+                    mdates.date2num(s["start"].min().tz_localize(None)),
+                    mdates.date2num(s["end"].max().tz_localize(None)),
+                )
+            ax.xaxis_date()
             ax.set_yticks([0, 1], ["end", "start"])
             ax.set_ylabel(pair, rotation=0, ha="right", va="center", fontsize=8)
     axes[0, 0].set_title(title + " (red: slower than twice that step's median)", loc="left", fontsize=11)

@@ -585,9 +585,14 @@ def _assemble(evidence: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["severity"] = [_severity(r, total_hours, ctx.rules) for r in df.to_dict("records")]
     df["_sev"] = df["severity"].map(_SEVERITY_ORDER)
+    # stalled open deals rank after findings about finished work of the same severity: their time keeps
+    # growing and some of them are abandoned deals nobody closed
+    df["_stalled"] = df["rule"] == "stalled_open"
     df = df.sort_values(
-        ["_sev", "time_lost_hours", "cases", "kind", "where"], ascending=[True, False, False, True, True], kind="stable"
-    ).drop(columns="_sev")
+        ["_sev", "_stalled", "time_lost_hours", "cases", "kind", "where"],
+        ascending=[True, True, False, False, True, True],
+        kind="stable",
+    ).drop(columns=["_sev", "_stalled"])
     df["rank"] = np.arange(1, len(df) + 1)
     return df[_COLUMNS].reset_index(drop=True)
 
