@@ -499,8 +499,10 @@ def test_real_log_costs_equal_pm4py(receipt: sm.EventLog) -> None:
 
 
 # --- the sample log against its generator's ground truth ----------------------------------------
-def test_sample_log_matches_ground_truth() -> None:
-    paths = [SAMPLE / n for n in ("opportunities.csv", "opportunities_ground_truth.csv", "stages.yaml")]
+@pytest.mark.parametrize("suffix", ["", "_zh"])
+def test_sample_log_matches_ground_truth(suffix: str) -> None:
+    names = (f"opportunities{suffix}.csv", f"opportunities{suffix}_ground_truth.csv", f"stages{suffix}.yaml")
+    paths = [SAMPLE / n for n in names]
     if not all(p.exists() for p in paths):
         pytest.skip("sample_logs/ not generated (run sample_logs/generate.py)")
     log = sm.read_csv(paths[0], case="Opportunity ID", activity="Activity", timestamp="Timestamp")
@@ -513,6 +515,7 @@ def test_sample_log_matches_ground_truth() -> None:
     loops = truth.loc[truth["kind"] == "loop", ["case_id", "where"]]
     back = {(c, f"{a} -> {b}") for c, t in zip(f["case_id"], f["backtracks"], strict=True) for a, b in t}
     assert back == set(loops.itertuples(index=False, name=None))
+    assert len(skipped) > 10 and len(loops) > 10
 
 
 # pm4py's own code calls numpy's deprecated ``matrix`` (a PendingDeprecationWarning); tests that
@@ -544,6 +547,7 @@ def test_petri_net_alignments_match_pm4py(small_log: sm.EventLog, small_df: pd.D
     assert (f["alignment_cost"].astype(int) == theirs.loc[f.index, "cost"] // 10000).all()
     assert 0 < res.fitting_share < 1
     assert res.model is None and "Petri net" in repr(res)
+    assert "Conformance" in res._repr_html_() and "\n" not in repr(res)
     assert res.backtrack_rates.empty
     assert not res.skip_rates.empty and set(res.skip_rates["stage"]) <= _pm4py.petri_net_labels(net)
 
