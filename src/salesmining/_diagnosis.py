@@ -19,7 +19,7 @@ import pandas as pd
 
 from salesmining._conform import Conformance, conform
 from salesmining._discover import ProcessGraph, discover
-from salesmining._findings import FindingRules, Findings, KPIs, _resolve, find_bottlenecks, kpis
+from salesmining._findings import PROCESS_LEVEL_RULES, FindingRules, Findings, KPIs, _resolve, find_bottlenecks, kpis
 from salesmining._log import EventLog
 from salesmining._stages import StageModel
 
@@ -162,7 +162,7 @@ class Diagnosis:
             "rejections": self.log.quality.rejections,
         }
 
-    def write_tables(self, folder: str | Path, *, format: str = "csv") -> list[Path]:  # noqa: A002
+    def write_tables(self, folder: str | Path, *, format: str = "csv") -> list[Path]:
         """Write every table as CSV files (one per table) or one Excel workbook.
 
         Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
@@ -271,12 +271,11 @@ def _per_case(d: Diagnosis) -> pd.DataFrame:
     dwell = d.series["stage_dwell"]
     first = dwell[dwell["stage"] == d.stages.stages[0]].drop_duplicates("case_id").set_index("case_id")["dwell_hours"]
     out["response_hours"] = out["case_id"].map(first)
+    f = d.findings.to_frame()
     for kind in ("loop", "redundant_approval", "slow_response", "long_wait", "handoff_delay", "skipped_stage"):
-        ids = d.findings.cases_for(kind, min_severity="low")
-        f = d.findings.to_frame()
-        if kind == "long_wait":  # stalled open deals are a state, not a per-case event to compare
-            rules = [r for r in f.loc[f["kind"] == kind, "rule"].unique() if r != "stalled_open"]
-            ids = d.findings.cases_for(kind, rules=rules)
+        # process-level rules (approval design, stalled open deals) are not events that happened to a case
+        rules = [r for r in f.loc[f["kind"] == kind, "rule"].unique() if r not in PROCESS_LEVEL_RULES]
+        ids = d.findings.cases_for(kind, rules=rules)
         out[f"share_{kind}"] = out["case_id"].isin(ids).astype(float)
     return out
 
@@ -446,8 +445,8 @@ def compare(
 
     fb, fa = db.findings.to_frame(), da.findings.to_frame()
     key = ["kind", "rule", "where"]
-    m = fb[key + ["cases", "share", "time_lost_hours", "severity"]].merge(
-        fa[key + ["cases", "share", "time_lost_hours", "severity"]], on=key, how="outer", suffixes=("_before", "_after")
+    m = fb[[*key, "cases", "share", "time_lost_hours", "severity"]].merge(
+        fa[[*key, "cases", "share", "time_lost_hours", "severity"]], on=key, how="outer", suffixes=("_before", "_after")
     )
     for c in ("cases_before", "cases_after"):
         m[c] = m[c].fillna(0).astype("int64")

@@ -82,6 +82,10 @@ FINDING_RULES: Mapping[str, Mapping[str, str]] = {
     },
 }
 
+#: Rules about the process as a whole (its design or its current state) rather than events that
+#: happened to a case: left out when comparing per-case shares before/after.
+PROCESS_LEVEL_RULES = frozenset({"sequential_chain", "rubber_stamp", "stalled_open"})
+
 _COLUMNS = [
     "kind",
     "where",
