@@ -412,8 +412,10 @@ class Conformance:
         """
         cs = self._cases
         if self.model is None:
-            labels = sorted({s for t in cs["skipped"] for s in t})
-            counts = [int(cs["skipped"].map(lambda t, s=s: s in t).sum()) for s in labels]
+            per_group = self._facts["skipped"] if len(self._facts) else pd.Series([], dtype=object)
+            cnt = np.bincount(self._groups, minlength=len(per_group))
+            labels = sorted({s for t in per_group for s in t})
+            counts = [int(cnt[per_group.map(lambda t, s=s: s in t).to_numpy(dtype=bool)].sum()) for s in labels]
             n = len(cs)
             return _empty_like(
                 {
