@@ -175,6 +175,7 @@ def test_hiding_the_only_activity_of_a_case() -> None:
     g = sm.discover(log, min_activity_count=2)
     assert g.hidden_nodes["activity"].tolist() == ["C", "Q"]
     assert g.abstraction.hidden_cases == 1  # c3 has nothing left to show
+    assert "1 cases with no shown activity" in g.abstraction.describe()
     assert sum(g.start_activities.values()) == 3
 
 

@@ -99,8 +99,10 @@ class Abstraction:
         if self.hidden_activities:
             parts.append(
                 f"{self.hidden_activities:,} activities ({self.hidden_events:,} events, "
-                f"{self.hidden_event_share:.1%}; {self.bridged_transitions:,} transitions bridged)"
+                f"{self.hidden_event_share:.1%}; bridged transitions: {self.bridged_transitions:,})"
             )
+        if self.hidden_cases:
+            parts.append(f"{self.hidden_cases:,} cases with no shown activity")
         if self.hidden_edges:
             parts.append(
                 f"{self.hidden_edges:,} paths ({self.hidden_transitions:,} transitions, "
@@ -456,7 +458,7 @@ def _sort_edges(edges: pd.DataFrame) -> pd.DataFrame:
 
 def _variants(native: Any, backend: str, enc: _engine.EncodedEvents) -> pd.DataFrame:
     v = _engine.variant_stats(native, backend, has_start=enc.has_start)
-    tuples = [_engine.decode_key(k, enc.activity_names) for k in v["key"]]
+    tuples = _engine.decode_keys(v["key"].tolist(), enc.activity_names)
     out = pd.DataFrame(
         {
             "variant": pd.Series(tuples, dtype="object"),

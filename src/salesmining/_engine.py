@@ -45,10 +45,12 @@ __all__ = [
     "BACKENDS",
     "EncodedEvents",
     "case_sequences",
-    "edge_counts",
+    "decode_keys",
     "encode_events",
     "event_table",
     "flow_stats",
+    "lerp_quantile",
+    "sequence_keys",
     "service_stats",
     "to_native",
     "variant_stats",
@@ -362,16 +364,6 @@ def flow_stats(native: Any, *, has_start: bool) -> tuple[pd.DataFrame, pd.DataFr
     )
 
 
-def edge_counts(native: Any) -> pd.DataFrame:
-    """Directly-follows counts only (``source_id``, ``target_id``, ``count``)."""
-    frame = _with_neighbours(_lazy(native), has_start=False)
-    pairs = frame.filter(~nw.col("_next").is_null()).select(
-        nw.col(ACT_ID).alias("source_id"), nw.col("_next").cast(nw.Int64).alias("target_id")
-    )
-    out = _ints(_collect(pairs.group_by("source_id", "target_id").agg(nw.len().alias("count"))), ["count"])
-    return out.sort_values(["source_id", "target_id"], kind="stable").reset_index(drop=True)
-
-
 def service_stats(native: Any) -> pd.DataFrame:
     """Per activity, over events with a start timestamp: ``service_count`` and service times (s)."""
     frame = _lazy(native).filter(nw.col(HAS_START) == 1).select(
@@ -439,7 +431,14 @@ def variant_stats(native: Any, backend: str, *, has_start: bool) -> pd.DataFrame
 
 def decode_key(key: str, names: np.ndarray) -> tuple[str, ...]:
     """A sequence key of activity codes → the tuple of activity names."""
-    return tuple(str(names[int(c)]) for c in key.split(SEP))
+    return decode_keys([key], names)[0]
+
+
+def decode_keys(keys: Any, names: np.ndarray) -> list[tuple[str, ...]]:
+    """Sequence keys of activity codes → tuples of activity names (one dict lookup per code)."""
+    lookup = {str(i): str(n) for i, n in enumerate(names)}
+    get = lookup.__getitem__
+    return [tuple(map(get, k.split(SEP))) for k in keys]
 
 
 def _ints(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -464,7 +463,7 @@ def case_sequences(log: EventLog, *, backend: str = "polars") -> pd.DataFrame:
     out = pd.DataFrame(
         {CASE: pd.Series(enc.case_names[seq[CASE_ID].to_numpy()], dtype="str"), "variant_id": codes.astype("int64")}
     )
-    out.attrs["keys"] = [SEP.join(decode_key(k, enc.activity_names)) for k in uniques]
+    out.attrs["keys"] = [SEP.join(t) for t in decode_keys(uniques, enc.activity_names)]
     return out
 
 

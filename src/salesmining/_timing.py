@@ -64,7 +64,8 @@ class BusinessCalendar:
         Dates without work (``"2024-12-25"``, :class:`datetime.date`), in the calendar's zone.
     timezone:
         IANA zone name; instants are converted to this zone's wall-clock time before the
-        working hours apply (a daylight-saving change is handled by the wall clock).
+        working hours apply, so a daylight-saving change moves nothing (an instant inside the
+        repeated hour of a fall-back reads as its wall-clock time).
 
     Examples
     --------
