@@ -6,6 +6,7 @@ Exit codes (a stable contract for scripts):
 * 2 — usage error (bad options)
 * 3 — the input could not be read as an event log (file, columns, encoding, dates...)
 * 4 — the input was read but rows were rejected and ``--strict`` was given
+* 5 — ``--fail-on SEVERITY`` was given and a finding of that severity (or worse) was found
 * 1 — anything else (a bug: please report it)
 """
 
@@ -15,9 +16,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from salesmining import _io
 from salesmining._errors import LogSchemaError, SalesminingError
@@ -25,7 +26,8 @@ from salesmining._log import EventLog
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_STRICT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_STRICT, EXIT_FINDINGS = 0, 1, 2, 3, 4, 5
+CRM_FORMATS = ("salesforce", "hubspot", "pipedrive", "field-history")
 
 # Column names tried, in order, when a mapping option is not given (compared case-insensitively,
 # ignoring spaces, underscores and dashes).
@@ -80,15 +82,28 @@ def _progress(args: argparse.Namespace, msg: str) -> None:
         print(f"[salesmining {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _add_input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("log", help="the event log or CRM export (CSV, CSV.gz or XES)")
+def _add_input_options(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("log", help="the event log or CRM export (CSV, CSV.gz, XES, or a CRM export with --format)")
     g = p.add_argument_group(
         "reading the log",
         "Column names default to a guess among common names (case:concept:name, Opportunity ID, deal_id, "
         "Activity, StageName, Timestamp, CreatedDate, ...); the guess is printed.",
     )
     g.add_argument(
-        "--format", choices=["auto", "csv", "xes"], default="auto", help="input format (default: by extension)"
+        "--format",
+        choices=["auto", "csv", "xes", *CRM_FORMATS],
+        default="auto",
+        help="input format (default: by extension); CRM formats read the CRM's history export",
+    )
+    g.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="an extra input for a CRM reader, e.g. --with opportunities=Opportunity.csv (salesforce: opportunities, "
+        "field_history, approvals, tasks, events; hubspot: pipelines, deals; pipedrive: stages, deals)",
     )
     g.add_argument("--case", help="column with the case (opportunity/deal) id")
     g.add_argument("--activity", help="column with the activity or stage name")
@@ -129,8 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  salesmining quality sample_logs/opportunities.csv\n"
             "  salesmining diagnose sample_logs/opportunities.csv --stages sample_logs/stages.yaml -o report.html\n"
+            "  salesmining compare sample_logs/opportunities_before.csv sample_logs/opportunities_after.csv "
+            "--stages sample_logs/stages.yaml\n"
+            "  salesmining graph sample_logs/opportunities.csv --stages sample_logs/stages.yaml --findings -o map.svg\n"
+            "  salesmining diagnose OpportunityHistory.csv --format salesforce --with opportunities=Opportunity.csv\n"
             "  salesmining quality export.csv --case 'Deal ID' --activity Stage --timestamp 'Changed At' --dayfirst\n\n"
-            "exit codes: 0 ok, 2 usage, 3 unreadable input, 4 rejected rows with --strict, 1 bug"
+            "exit codes: 0 ok, 2 usage, 3 unreadable input, 4 rejected rows with --strict, "
+            "5 findings at --fail-on severity, 1 bug"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -151,19 +171,72 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser(
         "diagnose",
         help="diagnose a sales process and write an HTML report",
-        description="Read a log, analyse it against the intended stages, and write an HTML report.",
+        description="Read a log, compare it with the intended stages, find loops, skipped stages, long waits, "
+        "redundant approvals, slow responses and handoff delays, and write one self-contained HTML report.",
     )
     _add_input_options(d)
-    d.add_argument("--stages", help="YAML file describing the intended stage sequence")
+    d.add_argument(
+        "--stages",
+        help="YAML file describing the intended process (default: inferred from the log, which the report states)",
+    )
     d.add_argument("-o", "--output", default="report.html", help="HTML report to write (default: report.html)")
     d.add_argument("--json", metavar="FILE", help="write the machine-readable summary as JSON ('-' for stdout)")
+    d.add_argument("--tables", metavar="FOLDER", help="also write every table as CSV files into FOLDER")
+    d.add_argument("--excel", metavar="FILE.xlsx", help="also write every table into one Excel workbook")
+    d.add_argument(
+        "--fail-on",
+        choices=["high", "medium", "low"],
+        help="exit with code 5 when a finding of this severity or worse is found",
+    )
+
+    c = sub.add_parser(
+        "compare",
+        help="compare a process before and after a change",
+        description="KPI changes with bootstrap confidence intervals, findings resolved / new / better / worse, "
+        "and the process-map difference, as one HTML report.",
+    )
+    c.add_argument("before", help="the log before the change (or the only log, with --split-at)")
+    c.add_argument("after", nargs="?", help="the log after the change")
+    _add_input_options(c, positional=False)
+    c.add_argument("--stages", required=True, help="YAML file describing the intended process")
+    c.add_argument("--split-at", metavar="DATE", help="compare one log's cases started before / from this date")
+    c.add_argument("-o", "--output", default="comparison.html", help="HTML report to write")
+    c.add_argument("--json", metavar="FILE", help="write the comparison as JSON ('-' for stdout)")
+    c.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
+    c.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+
+    gr = sub.add_parser(
+        "graph",
+        help="draw the process map (SVG, PNG, PDF or DOT)",
+        description="Draw the discovered process map, optionally with the intended path and findings.",
+    )
+    _add_input_options(gr)
+    gr.add_argument("-o", "--output", default="map.svg", help="file to write; the extension picks the format")
+    gr.add_argument("--stages", help="draw the intended path of this stage model")
+    gr.add_argument("--view", choices=["frequency", "performance"], default="frequency")
+    gr.add_argument(
+        "--stat",
+        choices=["median", "mean", "p90", "max", "total"],
+        default="median",
+        help="waiting-time statistic of the performance view",
+    )
+    gr.add_argument("--findings", action="store_true", help="put finding badges on the map (needs --stages)")
+    gr.add_argument("--coverage", type=float, default=1.0, help="keep the activities covering this share of events")
+    gr.add_argument("--dpi", type=int, help="resolution of PNG output")
     return parser
 
 
 def load_log(args: argparse.Namespace) -> EventLog:
     """Read the log named on the command line with the mapping options (or guesses)."""
-    path = Path(args.log)
+    return read_log_arg(args, args.log)
+
+
+def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
+    """Read one log argument with the reading options."""
+    path = Path(log_path)
     fmt = args.format
+    if fmt in CRM_FORMATS:
+        return _read_crm(args, path, fmt)
     if fmt == "auto":
         fmt = "xes" if path.name.lower().endswith((".xes", ".xes.gz")) else "csv"
     _progress(args, f"reading {path}")
@@ -214,6 +287,36 @@ def load_log(args: argparse.Namespace) -> EventLog:
         name=source,
         file_lines=True,
     )
+
+
+def _read_crm(args: argparse.Namespace, path: Path, fmt: str) -> EventLog:
+    import inspect
+
+    import salesmining as sm
+
+    extra: dict[str, str] = {}
+    for item in args.extra:
+        name, sep, file = item.partition("=")
+        if not sep or not name or not file:
+            raise LogSchemaError(f"--with expects NAME=FILE, not {item!r}")
+        extra[name.strip().replace("-", "_")] = file
+    readers: dict[str, Any] = {
+        "salesforce": sm.read_salesforce,
+        "hubspot": sm.read_hubspot,
+        "pipedrive": sm.read_pipedrive,
+        "field-history": sm.read_field_history,
+    }
+    reader = cast("Callable[..., EventLog]", readers[fmt])
+    params = inspect.signature(reader).parameters
+    unknown = sorted(set(extra) - set(params))
+    if unknown:
+        raise LogSchemaError(f"the {fmt} reader takes no input named {unknown}; its options are {sorted(params)}")
+    options = {
+        k: getattr(args, k)
+        for k in ("encoding", "timezone", "dayfirst")
+        if k in params and getattr(args, k) is not None
+    }
+    return reader(path, **options, **extra)
 
 
 def log_summary(log: EventLog) -> dict[str, Any]:
@@ -268,18 +371,96 @@ def _cmd_quality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _stage_model(args: argparse.Namespace, log: EventLog) -> Any:
+    from salesmining._stages import StageModel
+
+    if args.stages:
+        return StageModel.from_yaml(args.stages)
+    model = StageModel.infer(log)
+    _progress(args, f"no --stages given: using a stage model inferred from the log: {' → '.join(model.stages)}")
+    return model
+
+
 def _cmd_diagnose(args: argparse.Namespace) -> int:
-    from salesmining._report import quality_report_html, write_text
+    from salesmining._diagnosis import diagnose
 
     log = load_log(args)
     _progress(args, f"read {log.n_cases:,} cases, {log.n_events:,} events")
-    html = quality_report_html(log, title=f"Diagnosis — {log.name}")
-    p = write_text(args.output, html)
+    model = _stage_model(args, log)
+    title = None if args.stages else f"Sales process diagnosis — {log.name} (stage model inferred from the log)"
+    d = diagnose(log, model, title=title)
+    _progress(args, "comparing with the intended stages")
+    _ = d.conformance
+    _progress(args, "finding bottlenecks")
+    f = d.findings.to_frame()
+    _progress(args, "drawing the report")
+    p = d.write_html(args.output)
     _progress(args, f"wrote {p}")
+    if args.tables:
+        for t in d.write_tables(args.tables, format="csv"):
+            _progress(args, f"wrote {t}")
+    if args.excel:
+        target = Path(args.excel)
+        written = d.write_tables(target.parent, format="xlsx")
+        written[0].replace(target)
+        _progress(args, f"wrote {target}")
     if args.json:
-        _write_json(args.json, {"log": log_summary(log)})
+        _write_json(args.json, d.to_dict())
     if args.json != "-":
         _print_summary(log)
+        for r in f.head(10).to_dict("records"):
+            print(
+                f"  #{r['rank']:<3} {r['severity']:<6} {r['kind']:<18} {r['where']}  "
+                f"({r['cases']:,} cases, {r['time_lost_hours']:,.0f} h lost)"
+            )
+    if args.fail_on:
+        order = ["high", "medium", "low"]
+        if any(order.index(str(s)) <= order.index(args.fail_on) for s in set(f["severity"])):
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from salesmining._diagnosis import compare
+    from salesmining._stages import StageModel
+
+    model = StageModel.from_yaml(args.stages)
+    if args.split_at:
+        if args.after:
+            raise LogSchemaError("give either two logs or one log with --split-at, not both")
+        before, after = read_log_arg(args, args.before).split(at=args.split_at)
+    else:
+        if not args.after:
+            raise LogSchemaError("compare needs two logs (BEFORE AFTER), or one log with --split-at DATE")
+        before, after = read_log_arg(args, args.before), read_log_arg(args, args.after)
+    _progress(args, f"before: {before.n_cases:,} cases; after: {after.n_cases:,} cases; bootstrapping")
+    c = compare(before, after, model, n_boot=args.bootstrap, seed=args.seed)
+    p = c.write_html(args.output)
+    _progress(args, f"wrote {p}")
+    if args.json:
+        _write_json(args.json, c.to_dict())
+    if args.json != "-":
+        for r in c.kpis.to_dict("records"):
+            print(f"  {r['metric']:<42} {r['before']:>10.3f} → {r['after']:>10.3f}  {r['verdict']}")
+    return EXIT_OK
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from salesmining._discover import discover
+    from salesmining._findings import find_bottlenecks
+    from salesmining._render import process_map, write_graph
+    from salesmining._stages import StageModel
+
+    log = load_log(args)
+    model = StageModel.from_yaml(args.stages) if args.stages else None
+    if args.findings and model is None:
+        raise LogSchemaError("--findings needs --stages")
+    shown = log.filter(exclude_activities=model.anywhere) if model is not None and model.anywhere else log
+    g = discover(shown, activity_coverage=args.coverage)
+    f = find_bottlenecks(log, model) if args.findings and model is not None else None
+    dot = process_map(g, view=args.view, stat=args.stat, stages=model, findings=f)
+    p = write_graph(dot, args.output, dpi=args.dpi)
+    _progress(args, f"wrote {p}")
     return EXIT_OK
 
 
@@ -292,6 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_quality(args)
         if args.command == "diagnose":
             return _cmd_diagnose(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
+        if args.command == "graph":
+            return _cmd_graph(args)
     except LogSchemaError as exc:
         print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_STRICT if getattr(args, "strict", False) and exc.row is not None else EXIT_INPUT
