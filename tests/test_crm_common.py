@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import salesmining as sm
 import salesmining.crm
@@ -71,3 +72,10 @@ def test_every_row_is_an_event_or_a_counted_rejection() -> None:
     ]
     assert sorted(log.to_frame()["input_row"]) == [0, 3, 4]
     assert (q.counts().set_index("reason")["rows"].sum()) == 3
+
+
+def test_no_event_at_all_says_why() -> None:
+    h = history(2, gap_s=1)
+    h["changed_at"] = "not a date"
+    with pytest.raises(sm.LogSchemaError, match="unparsable_timestamp: 2"):
+        sm.read_field_history(h)

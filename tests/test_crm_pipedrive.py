@@ -260,3 +260,16 @@ def test_deals_export_without_history() -> None:
     assert cases.loc["102", "lost_reason"] == "Price"
     rej = log.quality.rejections
     assert list(zip(rej["row"], rej["reason"], strict=True)) == [(3, "missing_timestamp")]
+
+
+def test_flow_keyed_by_deal_id_and_as_bytes() -> None:
+    responses = json.loads(FLOW.read_text())
+    for resp in responses:  # drop the deal ids from dealChange items: the mapping key must supply them
+        for it in resp["data"]:
+            it["data"].pop("item_id", None)
+            it["data"].pop("deal_id", None)
+    keyed = {str(i + 1): resp for i, resp in enumerate(responses)}
+    log = sm.read_pipedrive(keyed, stages=STAGES)
+    assert rows(log) == FLOW_EXPECTED
+    same = sm.read_pipedrive(json.dumps(keyed).encode(), stages=STAGES)
+    assert rows(same) == FLOW_EXPECTED

@@ -515,9 +515,11 @@ def assemble(
         if len(p.events):
             frames.append(p.events.assign(_input=i))
     if not frames:
+        reasons = pd.concat([p.account.rejections() for p in parts])["reason"].value_counts()
+        said = ", ".join(f"{r}: {n:,}" for r, n in reasons.items()) or "no rows"
         raise LogSchemaError(
-            f"no events: every row of {' + '.join(p.account.source for p in parts)} was rejected "
-            f"(see the reasons with the same call on fewer inputs, or check the column mapping)"
+            f"no events: every row of {' + '.join(p.account.source for p in parts)} was rejected ({said}); "
+            "check the column mapping, the stage field and the pipeline definition"
         )
     ev = pd.concat(frames, ignore_index=True)
     extra_notes = list(notes)
