@@ -312,6 +312,8 @@ class RowAccount:
         self.n = n
         self.source = source
         self.rejected = np.zeros(n, dtype=bool)
+        #: Rows that checks may reject (others are accounted elsewhere, e.g. used by a join).
+        self.scope = np.ones(n, dtype=bool)
         self._parts: list[pd.DataFrame] = [empty_rejections()]
 
     @property
@@ -321,7 +323,7 @@ class RowAccount:
 
     def reject(self, reason: str, column: str, mask: np.ndarray, values: pd.Series | Sequence[object]) -> None:
         """Reject the rows of ``mask`` not yet rejected, giving each its value of ``column``."""
-        m = np.asarray(mask, dtype=bool) & ~self.rejected
+        m = np.asarray(mask, dtype=bool) & ~self.rejected & self.scope
         if not m.any():
             return
         vals = pd.Series(list(values) if not isinstance(values, pd.Series) else values.to_numpy(), dtype="object")

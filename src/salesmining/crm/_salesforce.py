@@ -12,7 +12,7 @@ from salesmining._errors import AmbiguousDateError, LogSchemaError
 from salesmining._io import parse_amount
 from salesmining._log import EventLog
 from salesmining._quality import IngestWarning
-from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER
+from salesmining._schema import AMOUNT, CASE, OUTCOME, OWNER, UTC_DTYPE
 from salesmining._timeparse import TimeParse
 from salesmining.crm._common import (
     UNKNOWN_STATE,
@@ -940,24 +940,12 @@ def _instances(
         part.credit_key, part.credit_col = ids, "approval_instance"
         return part
     tp = parse_time(df, ts_col, source=inst.source, timezone=timezone, dayfirst=dayfirst)
-    own = RowAccount(len(df), inst.source)
-    check_core(own, df, case=raw_target, case_col=str(cols["TargetObjectId"]), tp=tp, ts_col=ts_col)
+    # instances with steps are accounted by their steps (credit below); the others by their own checks
+    acc.scope = ~has_steps
+    check_core(acc, df, case=raw_target, case_col=str(cols["TargetObjectId"]), tp=tp, ts_col=ts_col)
     case = _map_cases(raw_target, cases_by_key)
-    own.reject("unmatched_reference", str(cols["TargetObjectId"]), case.isna().to_numpy(), raw_target)
-    # instances with steps are accounted by their steps; the others by their own checks
-    rej = own.rejections()
-    rej = rej[~has_steps[rej["row"].to_numpy()]]
-    for reason, grp in rej.groupby("reason", sort=False):
-        m = np.zeros(len(df), dtype=bool)
-        m[grp["row"].to_numpy()] = True
-        acc.reject(
-            str(reason),
-            str(grp["column"].iloc[0]),
-            m,
-            pd.Series(df[grp["column"].iloc[0]]).astype("str")
-            if grp["column"].iloc[0] in df.columns
-            else ["(whole row)"] * len(df),
-        )
+    acc.reject("unmatched_reference", str(cols["TargetObjectId"]), case.isna().to_numpy(), raw_target)
+    acc.scope = np.ones(len(df), dtype=bool)
     sel = np.flatnonzero(~has_steps & acc.keep)
     status = text(df, cols["Status"], activity=True)
     pname = text(df, cols["ProcessName"])
@@ -1010,28 +998,55 @@ def _instances(
 
 
 # --- Task / Event ----------------------------------------------------------------------------------
-def _first_time(
-    df: pd.DataFrame, candidates: list[tuple[str | None, str | None]], source: str, dayfirst: bool | None
-) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series, pd.Series]:
-    """Per row, the first present of several time columns: (values, missing, unparsable, column, basis)."""
-    n = len(df)
-    values = pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]")
-    decided = np.zeros(n, dtype=bool)
-    bad = np.zeros(n, dtype=bool)
-    column = pd.Series(pd.NA, index=range(n), dtype="str")
-    basis = pd.Series(pd.NA, index=range(n), dtype="str")
-    for col, tz in candidates:
-        if col is None:
-            continue
-        tp = parse_time(df, col, source=source, timezone=tz, dayfirst=dayfirst)
-        here = ~decided & ~tp.missing
-        ok = here & tp.values.notna().to_numpy()
-        values[ok] = tp.values[ok]
-        bad |= here & ~ok
-        column[here] = col
-        basis[here] = col
-        decided |= here
-    return values, ~decided, bad, column, basis
+class _Times:
+    """Per row, the first present of several time columns, with what each parse warned."""
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        candidates: list[tuple[str | None, str | None]],
+        source: str,
+        dayfirst: bool | None,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        n = len(df)
+        use = np.ones(n, dtype=bool) if rows is None else rows
+        self.values = pd.Series(pd.NaT, index=range(n), dtype=UTC_DTYPE)
+        self.column = pd.Series(pd.NA, index=range(n), dtype="str")
+        self.raw = pd.Series(pd.NA, index=range(n), dtype="object")
+        self.parses: list[tuple[str, TimeParse, np.ndarray]] = []
+        decided = ~use
+        self.bad = np.zeros(n, dtype=bool)
+        for col, tz in candidates:
+            if col is None:
+                continue
+            tp = parse_time(df, col, source=source, timezone=tz, dayfirst=dayfirst)
+            here = ~decided & ~tp.missing
+            ok = here & tp.values.notna().to_numpy()
+            self.values[ok] = tp.values[ok]
+            self.bad |= here & ~ok
+            self.column[here] = col
+            self.raw[here] = df[col].reset_index(drop=True)[here]
+            self.parses.append((col, tp, here))
+            decided |= here
+        self.missing = use & ~decided
+
+    def merge(self, other: _Times, mask: np.ndarray) -> None:
+        """Take ``other``'s choice on the rows of ``mask``."""
+        self.values = self.values.where(~mask, other.values)
+        self.column = self.column.where(~mask, other.column)
+        self.raw = self.raw.where(~mask, other.raw)
+        self.bad = np.where(mask, other.bad, self.bad)
+        self.missing = np.where(mask, other.missing, self.missing)
+        self.parses = [(c, tp, here & ~mask) for c, tp, here in self.parses] + other.parses
+
+    def warnings(self, keep: np.ndarray, source: str, date_col: str | None) -> list[IngestWarning]:
+        out = []
+        for col, tp, here in self.parses:
+            for w in time_warnings(tp, here & keep, source, col):
+                if not (w.code == "date_only" and col == date_col):
+                    out.append(w)
+        return out
 
 
 def _activities(
@@ -1054,22 +1069,16 @@ def _activities(
             f"{table.source}: the {kind} export needs one of {[c for c, _ in time_cols]}", source=table.source
         )
     what = text(df, cols["WhatId"])
-    candidates = [(cols.get(c), tz) for c, tz in time_cols]
+    date_col = cols.get("ActivityDate")
+    times = _Times(df, [(cols.get(c), tz) for c, tz in time_cols], table.source, dayfirst)
     if allday is not None and cols.get(allday):
         is_allday = parse_bool(df[cols[allday]]).fillna(False).to_numpy(dtype=bool)
-        date_col = cols.get("ActivityDate")
-        allday_v, allday_miss, allday_bad, _, _ = _first_time(df, [(date_col, "UTC")], table.source, dayfirst)
-    values, missing, bad, column, basis = _first_time(df, candidates, table.source, dayfirst)
-    if allday is not None and cols.get(allday):
-        values = values.where(~is_allday, allday_v)
-        missing = np.where(is_allday, allday_miss, missing)
-        bad = np.where(is_allday, allday_bad, bad)
-        basis = basis.where(~is_allday, cols.get("ActivityDate"))
+        times.merge(_Times(df, [(date_col, "UTC")], table.source, dayfirst, rows=is_allday), is_allday)
     acc = RowAccount(len(df), table.source)
     acc.reject("missing_case_id", str(cols["WhatId"]), what.isna().to_numpy(), what)
-    first_col = next(c for c, _ in candidates if c)
-    acc.reject("missing_timestamp", first_col, missing, df[first_col])
-    acc.reject("unparsable_timestamp", first_col, bad, column.fillna(first_col))
+    first_col = next(str(cols[c]) for c, _ in time_cols if cols.get(c))
+    acc.reject("missing_timestamp", first_col, times.missing, df[first_col])
+    acc.reject("unparsable_timestamp", first_col, times.bad, times.raw)
     acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
     case = _map_cases(what, cases_by_key)
     acc.reject("unmatched_reference", str(cols["WhatId"]), case.isna().to_numpy(), what)
@@ -1081,22 +1090,23 @@ def _activities(
     start = None
     if start_col is not None and cols.get(start_col):
         st = parse_time(df, cols[start_col], source=table.source, timezone=timezone, dayfirst=dayfirst).values
-        st = st.where(st.notna() & (st <= values) & (basis != cols[start_col]).to_numpy())
+        st = st.where(st.notna() & (st <= times.values) & (times.column != cols[start_col]).to_numpy())
         start = st.iloc[sel]
     ev = make_events(
         len(sel),
         case=case.iloc[sel],
         activity=act.iloc[sel],
-        ts=values.iloc[sel],
+        ts=times.values.iloc[sel],
         input_row=sel,
         source_object=kind,
         event_type="activity",
         order=_rank(text(df, cols["Id"]))[sel] if cols.get("Id") else sel,
         start=start,
         resource=text(df, cols.get("OwnerId")).iloc[sel],
-        extra={"subject": text(df, cols.get("Subject")).iloc[sel], "time_basis": basis.iloc[sel]},
+        extra={"subject": text(df, cols.get("Subject")).iloc[sel], "time_basis": times.column.iloc[sel]},
     )
-    date_only = basis.isin([c for c in (cols.get("ActivityDate"),) if c]).to_numpy() & acc.keep
+    table.warnings += times.warnings(acc.keep, table.source, date_col)
+    date_only = (times.column == date_col).fillna(False).to_numpy(dtype=bool) & acc.keep
     if date_only.any():
         table.warnings.append(
             IngestWarning(
