@@ -445,16 +445,21 @@ def test_bad_stage_map_value_is_refused() -> None:
 
 def test_task_times_zone_and_bad_values() -> None:
     history = related_inputs()["history"]
-    tasks = pd.DataFrame({
-        "WhatId": [O1, O1, O1], "Type": ["Call", "Call", "Call"],
-        "CompletedDateTime": ["2024-03-07 16:30:00", "yesterday", ""],
-        "ActivityDate": ["2024-03-30", "2024-03-30", "2024-03-06"],
-    })
+    tasks = pd.DataFrame(
+        {
+            "WhatId": [O1, O1, O1],
+            "Type": ["Call", "Call", "Call"],
+            "CompletedDateTime": ["2024-03-07 16:30:00", "yesterday", ""],
+            "ActivityDate": ["2024-03-30", "2024-03-30", "2024-03-06"],
+        }
+    )
     log = sm.read_salesforce(history, tasks=tasks, timezone="Europe/Berlin")
     acts = log.to_frame().query("event_type == 'activity'")
     # a naive completion time is local (converted); the due date stays at midnight UTC
     assert acts[["time:timestamp", "time_basis"]].values.tolist() == [
-        [ts("2024-03-06 00:00"), "ActivityDate"], [ts("2024-03-07 15:30"), "CompletedDateTime"]]
+        [ts("2024-03-06 00:00"), "ActivityDate"],
+        [ts("2024-03-07 15:30"), "CompletedDateTime"],
+    ]
     rej = log.quality.rejections.query("source == 'Task'")
     assert rej[["row", "reason", "value"]].values.tolist() == [[1, "unparsable_timestamp", "yesterday"]]
 
