@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 
 import salesmining as sm
 
-REAL_LOGS = Path(__file__).resolve().parents[1].parent / "shared" / "real_logs"
+REAL_LOGS = Path(
+    os.environ.get("SALESMINING_REAL_LOGS", Path(__file__).resolve().parents[1].parent / "shared" / "real_logs")
+)
 UTC = "UTC"
 
 
