@@ -76,7 +76,8 @@ class Diagnosis:
         g = discover(self.map_log, activity_coverage=self.activity_coverage, backend=self.backend)
         if len(g.nodes) > self.max_activities:
             counts = g.nodes.sort_values(["events", "activity"], ascending=[False, True])["events"]
-            keep_min = int(counts.iloc[self.max_activities - 1])
+            # keep the activities more frequent than the first one that does not fit (ties go out together)
+            keep_min = int(counts.iloc[self.max_activities]) + 1
             g = discover(
                 self.map_log,
                 min_activity_count=max(keep_min, 1),

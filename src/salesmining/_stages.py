@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from salesmining import _display
 from salesmining._errors import StageModelError
@@ -127,15 +126,25 @@ def format_duration(td: pd.Timedelta) -> str:
     return f"{s}s"
 
 
-class _Dumper(yaml.SafeDumper):
-    """Lists in flow style (``[a, b]``), mappings in block style: the layout of the sample files."""
+def _yaml() -> Any:
+    """PyYAML, imported on first use (keeps ``import salesmining`` fast)."""
+    import yaml
+
+    return yaml
 
 
-def _flow_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+def _dumper() -> Any:
+    """A SafeDumper writing lists in flow style (``[a, b]``), mappings in block style."""
+    yaml = _yaml()
 
+    class _Dumper(yaml.SafeDumper):  # type: ignore[misc,name-defined]
+        pass
 
-_Dumper.add_representer(list, _flow_list)
+    def _flow_list(dumper: Any, data: list[Any]) -> Any:
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+    _Dumper.add_representer(list, _flow_list)
+    return _Dumper
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -408,6 +417,7 @@ class StageModel:
             raise StageModelError(f"no such stage model file: {p}") from exc
         except UnicodeDecodeError as exc:
             raise StageModelError(f"{p.name} is not UTF-8 text: {exc}") from exc
+        yaml = _yaml()
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -427,13 +437,14 @@ class StageModel:
         >>> m = StageModel(["潜在客户识别", "客户接触"], outcomes={"won": ["合同签署"]}, sla={"客户接触": "36h"})
         >>> print(m.to_yaml().split("\\n")[0])
         stages: [潜在客户识别, 客户接触]
+        >>> import yaml
         >>> StageModel.from_dict(yaml.safe_load(m.to_yaml())) == m
         True
         """
         data = self.to_dict()
         if data["name"] is None:
             del data["name"]
-        text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1_000_000)
+        text = _yaml().dump(data, Dumper=_dumper(), allow_unicode=True, sort_keys=False, width=1_000_000)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text

@@ -1,0 +1,232 @@
+"""Process maps: deterministic DOT, hostile labels, overlays, legibility at 40 activities, no dot."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesmining as sm
+from salesmining import _render
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+T0 = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def _log(rows: list[tuple[str, str, float]]) -> sm.EventLog:
+    df = pd.DataFrame([{"id": c, "act": a, "t": T0 + pd.Timedelta(hours=h)} for c, a, h in rows])
+    return sm.from_dataframe(df, case="id", activity="act", timestamp="t")
+
+
+SMALL = _log(
+    [
+        ("1", "Lead", 0),
+        ("1", "Offer", 24),
+        ("1", "Won", 48),
+        ("2", "Lead", 0),
+        ("2", "Offer", 2),
+        ("2", "Lead", 3),
+        ("2", "Offer", 30),
+        ("2", "Lost", 31),
+        ("3", "Lead", 0),
+        ("3", "Won", 5),
+    ]
+)
+MODEL = sm.StageModel(["Lead", "Offer"], outcomes={"won": ["Won"], "lost": ["Lost"]})
+
+
+def test_dot_snapshot_of_a_hand_worked_log() -> None:
+    dot = _render.process_map(sm.discover(SMALL), title="t")
+    src = dot.source
+    lead, offer, won = (_render.node_id(a) for a in ("Lead", "Offer", "Won"))
+    # every directly-follows pair with its count as the label, in a fixed order
+    edges = re.findall(r"^\t(\w+) -> (\w+) \[label=<([^>]*)>", src, flags=re.M)
+    assert (lead, offer, "3") in edges and (offer, lead, "1") in edges and (offer, won, "1") in edges
+    assert (lead, won, "1") in edges
+    assert ("__start__", lead, "3") in edges
+    assert src.count(" -> ") == 5 + 1 + 2  # 5 transitions, 1 start edge, 2 end edges (Won 2, Lost 1)
+    # performance view labels say which statistic, edges carry the exact median of Lead → Offer (24 h, 2 h, 27 h)
+    perf = _render.process_map(sm.discover(SMALL), view="performance", stat="median").source
+    assert "median wait between activities" in perf
+    assert re.search(rf"{lead} -> {offer} \[label=<1\.0 d>", perf)
+    assert re.search(rf"{offer} -> {lead} \[label=<1\.0 h>", perf)
+    with pytest.raises(ValueError, match="stat must be one of"):
+        _render.process_map(sm.discover(SMALL), view="performance", stat="mode")
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("frequency", {}), ("performance_p90", {"view": "performance", "stat": "p90"}), ("overlay", {"stages": MODEL})],
+)
+def test_dot_matches_committed_snapshot(name: str, kwargs: dict) -> None:  # type: ignore[type-arg]
+    """Set SALESMINING_UPDATE_SNAPSHOTS=1 to rewrite the files after an intended change, then review the diff."""
+    import os
+
+    src = _render.process_map(sm.discover(SMALL), title="snapshot", **kwargs).source
+    path = SNAPSHOTS / f"small_{name}.dot"
+    if os.environ.get("SALESMINING_UPDATE_SNAPSHOTS"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(src, encoding="utf-8")
+    assert src == path.read_text(encoding="utf-8")
+
+
+def test_same_input_same_dot_and_ids_derive_from_content() -> None:
+    a = _render.process_map(sm.discover(SMALL), stages=MODEL).source
+    b = _render.process_map(sm.discover(SMALL), stages=MODEL).source
+    assert a == b
+    shuffled = sm.from_dataframe(
+        SMALL.to_frame().sample(frac=1, random_state=3).drop(columns="source_row"),
+        case="case:concept:name",
+        activity="concept:name",
+        timestamp="time:timestamp",
+    )
+    assert _render.process_map(sm.discover(shuffled), stages=MODEL).source == a
+    assert _render.node_id("Lead") == _render.node_id("Lead") != _render.node_id("Lead ")
+
+
+@needs_dot
+def test_svg_is_byte_identical_across_runs() -> None:
+    dot = _render.process_map(sm.discover(SMALL), stages=MODEL)
+    assert _render.render_bytes(dot, "svg") == _render.render_bytes(dot, "svg")
+
+
+HOSTILE = [
+    'say "hi"',
+    "back\\slash",
+    "<b>bold</b>",
+    "{a|b}",
+    "two\nlines",
+    "<script>alert(1)</script>",
+    "&amp; x",
+    "报价与谈判",
+    "Negociación",
+]
+
+
+@needs_dot
+def test_hostile_labels_render_as_text() -> None:
+    rows = [(str(i), a, float(j)) for i in range(2) for j, a in enumerate(HOSTILE)]
+    log = _log(rows)
+    dot = _render.process_map(sm.discover(log))
+    svg = _render.render_bytes(dot, "svg").decode("utf-8")
+    assert "<script>" not in svg and "<b>bold</b>" not in svg
+    texts = " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+    import html
+
+    plain = html.unescape(texts)
+    for label in [
+        'say "hi"',
+        "back\\slash",
+        "<b>bold</b>",
+        "{a|b}",
+        "<script>alert(1)</script>",
+        "&amp; x",
+        "报价与谈判",
+        "Negociación",
+    ]:
+        assert label in plain, label
+    assert "two lines" in plain  # a newline in a name becomes a space
+    # the DOT source itself stays valid: dot parses it without error
+    res = subprocess.run(["dot", "-Tsvg"], input=dot.source.encode("utf-8"), capture_output=True, check=False)
+    assert res.returncode == 0, res.stderr
+
+
+def test_intended_path_overlay_marks_skips_and_backward_moves() -> None:
+    model = sm.StageModel(
+        ["Lead", "Contact", "Offer"], outcomes={"won": ["Won"], "lost": ["Lost"]}, approvals={"Discount OK": "Offer"}
+    )
+    log = _log(
+        [
+            ("1", "Lead", 0),
+            ("1", "Offer", 1),
+            ("1", "Discount OK", 2),
+            ("1", "Won", 3),
+            ("2", "Lead", 0),
+            ("2", "Contact", 1),
+            ("2", "Offer", 2),
+            ("2", "Contact", 3),
+            ("2", "Offer", 4),
+            ("2", "Audit", 5),
+            ("2", "Lost", 6),
+        ]
+    )
+    src = _render.process_map(sm.discover(log), stages=model).source
+    lead, contact, offer = (_render.node_id(a) for a in ("Lead", "Contact", "Offer"))
+    assert re.search(rf"{lead} -> {offer} \[[^\]]*skips 1[^\]]*style=dashed", src)
+    assert re.search(rf"{offer} -> {contact} \[[^\]]*back[^\]]*constraint=false", src)
+    assert re.search(rf"{lead} -> {contact} \[style=invis weight=20\]", src)  # the straight spine
+    assert "cluster_approvals_" in src and "cluster_outside_model" in src
+    audit = _render.node_id("Audit")
+    outside = src[src.index("cluster_outside_model") :]
+    assert audit in outside.split("}")[0]
+
+
+def test_finding_badges_and_top_highlight() -> None:
+    model = sm.StageModel(["Lead", "Offer"], outcomes={"won": ["Won"], "lost": ["Lost"]}, sla={"Lead": "1h"})
+    rows = []
+    for i in range(10):
+        rows += [(str(i), "Lead", 0), (str(i), "Offer", 30 if i < 5 else 0.5), (str(i), "Won", 40)]
+    log = _log(rows)
+    f = sm.find_bottlenecks(log, model)
+    top = f.to_frame().iloc[0]
+    assert (top["kind"], top["where"]) == ("slow_response", "Lead → Offer")
+    src = _render.process_map(sm.discover(log), stages=model, findings=f).source
+    assert "#1 slow response 50%" in src
+    lead, offer = _render.node_id("Lead"), _render.node_id("Offer")
+    assert re.search(rf"{lead} -> {offer} \[[^\]]*color=\"#b00020\"", src)
+    assert "Legend" in src
+
+
+@needs_dot
+def test_forty_activities_stay_legible(tmp_path: Path) -> None:
+    rows = []
+    for c in range(60):
+        for k in range(40):
+            if k < 12 or (c + k) % 9 == 0:
+                rows.append((str(c), f"Activity {k:02d}", float(c * 100 + k)))
+    log = _log(rows)
+    full = sm.discover(log)
+    assert len(full.nodes) == 40
+    d = sm.diagnose(
+        log,
+        sm.StageModel([f"Activity {k:02d}" for k in range(4)], outcomes={"won": ["x"], "lost": ["y"]}),
+        max_activities=20,
+    )
+    g = d.graph
+    assert len(g.nodes) <= 20 and g.abstraction.is_abstracted and g.abstraction.hidden_activities >= 20
+    svg = _render.render_bytes(_render.process_map(g), "svg").decode("utf-8")
+    width, height = (float(x) for x in re.search(r'viewBox="0(?:\.00)? 0(?:\.00)? ([\d.]+) ([\d.]+)"', svg).groups())
+    sizes = [float(s) for s in re.findall(r'font-size="([\d.]+)"', svg)]
+    assert min(sizes) >= 8.0  # labels are drawn at a readable size ...
+    assert width < 4000 and height < 4000  # ... on a canvas that fits a screen at 100% zoom
+    assert "hidden" in svg or "hid" in svg  # the map says what the abstraction left out
+
+
+def test_without_dot_the_source_stays_and_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dot = _render.process_map(sm.discover(SMALL))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert "digraph" in dot.source
+    with pytest.raises(sm.RenderError, match="apt-get install graphviz"):
+        _render.write_graph(dot, tmp_path / "x.svg")
+    _render.write_graph(dot, tmp_path / "x.dot")  # DOT needs no dot program
+    assert (tmp_path / "x.dot").read_text(encoding="utf-8") == dot.source
+
+
+@needs_dot
+def test_write_formats(tmp_path: Path) -> None:
+    dot = _render.process_map(sm.discover(SMALL))
+    assert _render.write_graph(dot, tmp_path / "m.svg").read_bytes().lstrip().startswith(b"<?xml")
+    assert _render.write_graph(dot, tmp_path / "m.png", dpi=50).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _render.write_graph(dot, tmp_path / "m.pdf").read_bytes()[:4] == b"%PDF"
+    with pytest.raises(ValueError, match="unsupported graph format"):
+        _render.write_graph(dot, tmp_path / "m.gif")
