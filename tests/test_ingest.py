@@ -398,3 +398,16 @@ def test_no_lost_rows_on_random_garbage() -> None:
     assert q.rows_kept == log.n_events
     assert not set(q.rejections["row"]) & set(log.to_frame()["source_row"])
     assert set(q.rejections["row"]) | set(log.to_frame()["source_row"]) == set(range(n))
+
+
+def test_iso_fast_path_agrees_with_the_general_parser() -> None:
+    from salesmining._timeparse import parse_timestamps
+
+    rng = np.random.default_rng(5)
+    stamps = pd.Timestamp("2021-03-01") + pd.to_timedelta(rng.integers(0, 10**8, 300), unit="s")
+    iso = list(stamps.strftime("%Y-%m-%d %H:%M:%S")) + list(stamps.strftime("%Y-%m-%dT%H:%M:%S.123+0200"))
+    fast = parse_timestamps(pd.Series(iso), column="t", source="x", timezone="Europe/Madrid")
+    general = parse_timestamps(pd.Series([*iso, "Mar 5, 2024"]), column="t", source="x", timezone="Europe/Madrid")
+    pd.testing.assert_series_equal(fast.values, general.values.iloc[:-1])
+    assert not fast.unparsable.any() and not general.unparsable.any()
+    assert [c for c, _, _ in fast.warnings] == ["mixed_timezones"]

@@ -217,6 +217,9 @@ def _parse_unique(
     warns: list[tuple[str, str, np.ndarray]] = []
     if date_format is not None:
         return _with_format(u, date_format, column, timezone)
+    fast = _iso_fast_path(u, column, timezone)
+    if fast is not None:
+        return fast
 
     ymd = u.str.extract(_YMD)
     aby = u.str.extract(_ABY)
@@ -305,6 +308,50 @@ def _parse_unique(
         _dateutil_fallback(u, unparsable, values, timezone, column, dayfirst, warns)
 
     return _Unique(values, unparsable, out_of_range, date_only, warns)
+
+
+_ISO_FAST = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+_HAS_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _iso_fast_path(u: pd.Series, column: str, timezone: str | None) -> _Unique | None:
+    """All values strict ISO 8601 (the common case in exports): pandas' vectorised ISO parser.
+
+    Returns None when any value needs the general path (other layouts, out-of-range years, or a
+    value pandas' ISO parser refuses, which the general path then reports)."""
+    if not len(u) or not bool(u.str.match(_ISO_FAST).all()):
+        return None
+    n = len(u)
+    years = pd.to_numeric(u.str.slice(0, 4), errors="coerce")
+    if bool(((years < _YEAR_MIN) | (years > _YEAR_MAX)).any()):
+        return None
+    aware = u.str.contains(_HAS_ZONE, regex=True).to_numpy()
+    values = pd.Series(pd.NaT, index=range(n), dtype=UTC_DTYPE)
+    warns: list[tuple[str, str, np.ndarray]] = []
+    bad = np.zeros(n, dtype=bool)
+    if aware.any():
+        parsed = pd.to_datetime(u[aware], format="ISO8601", utc=True, errors="coerce")
+        if bool(parsed.isna().any()):
+            return None
+        values[aware] = parsed.astype(UTC_DTYPE).to_numpy()
+    if (~aware).any():
+        naive = pd.to_datetime(u[~aware], format="ISO8601", errors="coerce")
+        if bool(naive.isna().any()):
+            return None
+        ok = np.ones(len(naive), dtype=bool)
+        loc, lw = _localize(naive.astype("datetime64[us]").reset_index(drop=True), timezone, column, ok)
+        values[~aware] = loc.to_numpy()
+        idx = np.flatnonzero(~aware)
+        for code, msg, m in lw:
+            full = np.zeros(n, dtype=bool)
+            full[idx] = m
+            warns.append((code, msg, full))
+        if aware.any():
+            warns.append(
+                ("mixed_timezones", f"{column}: values with and without a time zone are mixed", np.ones(n, dtype=bool))
+            )
+    date_only = (u.str.len() == 10).to_numpy() & ~bad
+    return _Unique(values, bad, np.zeros(n, dtype=bool), date_only, warns)
 
 
 def _zone_minutes(zone: pd.Series) -> pd.Series:
