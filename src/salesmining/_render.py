@@ -89,6 +89,8 @@ def _bucket(value: float, lo: float, hi: float, n: int) -> int:
 
 
 def _badges(findings: Findings | None, max_per_place: int = 2) -> tuple[dict[str, list[str]], str | None]:
+    """Badge texts by place (``where``), and the place of the top finding. Edge badges are short
+    (rank, kind, share) because edge labels widen the layout; node badges add the time lost."""
     """Badge texts by place (``where``), and the place of the top finding."""
     if findings is None:
         return {}, None
@@ -98,7 +100,7 @@ def _badges(findings: Findings | None, max_per_place: int = 2) -> tuple[dict[str
     for r in f.to_dict("records"):
         place = str(r["where"]).removesuffix(" (open, stalled)")
         label = _KIND_BADGE.get(str(r["kind"]), str(r["kind"]))
-        if r["time_lost_hours"] > 0:
+        if r["time_lost_hours"] > 0 and " → " not in place:
             text = f"#{r['rank']} {label} {r['share']:.0%} · {r['time_lost_hours'] / 24:,.0f} d lost"
         else:
             text = f"#{r['rank']} {label} {r['share']:.0%}"
@@ -119,6 +121,7 @@ def process_map(
     title: str | None = None,
     rankdir: str = "LR",
     max_label: int = 40,
+    legend: bool = True,
 ) -> graphviz.Digraph:
     """The process map of a :class:`ProcessGraph` as a ``graphviz.Digraph``.
 
@@ -136,6 +139,8 @@ def process_map(
     findings:
         Put badges on the nodes and edges where findings sit (high and medium severity), the
         top finding highlighted, with a legend.
+    legend:
+        Draw the legend inside the graph (reports set ``False`` and print it as text).
     """
     import graphviz
 
@@ -307,7 +312,7 @@ def process_map(
         label = "<" + "<BR/>".join(_t(x) for x in text.split("\n")) + ">"
         dot.edge(node_id(s), node_id(t), label=label, **attrs)
 
-    if findings is not None or stages is not None:
+    if legend and (findings is not None or stages is not None):
         _legend(dot, view=view, stat_label=stat_label, stages=stages is not None, findings=findings is not None)
     return dot
 
@@ -323,7 +328,8 @@ def _row(nodes: pd.DataFrame, activity: str) -> Mapping[str, Any]:
     return {"activity": activity, "events": 0}
 
 
-def _legend(dot: graphviz.Digraph, *, view: str, stat_label: str, stages: bool, findings: bool) -> None:
+def legend_items(*, view: str, stat_label: str, stages: bool, findings: bool) -> list[str]:
+    """The legend's lines (also printed as text under maps in reports)."""
     items = []
     if view == "performance":
         items.append(f"edge colour: {stat_label}, green (short) → red (long)")
@@ -337,6 +343,11 @@ def _legend(dot: graphviz.Digraph, *, view: str, stat_label: str, stages: bool, 
         ]
     if findings:
         items += ["red text: findings (#rank, kind, share of cases, time lost)", "thick red: the top finding"]
+    return items
+
+
+def _legend(dot: graphviz.Digraph, *, view: str, stat_label: str, stages: bool, findings: bool) -> None:
+    items = legend_items(view=view, stat_label=stat_label, stages=stages, findings=findings)
     body = "".join(f"<TR><TD ALIGN='LEFT'>{_t(x)}</TD></TR>" for x in items)
     with dot.subgraph(name="cluster_legend") as c:
         c.attr(label="", style="rounded", color="#cccccc")

@@ -126,6 +126,8 @@ def _fmt(v: Any, kind: str = "num") -> str:
         return f"{v * 100:+.1f} pts"
     if kind == "h":
         return f"{v:,.1f} h" if abs(v) < 48 else f"{v / 24:,.1f} d"
+    if kind == "+h":
+        return f"{v:+,.1f} h" if abs(v) < 48 else f"{v / 24:+,.1f} d"
     if isinstance(v, float):
         return f"{v:,.2f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
@@ -157,18 +159,18 @@ def _kpi_rows(values: dict[str, float]) -> list[tuple[str, str]]:
 def diagnosis_context(d: Any, *, full: bool = True) -> dict[str, Any]:
     """Everything the diagnosis templates need, as plain values (computed results only)."""
     from salesmining._findings import FINDING_RULES
-    from salesmining._render import process_map
+    from salesmining._render import legend_items, process_map
 
     f = d.findings.to_frame()
     evidence = d.findings.evidence
     root = d.findings.root_causes
     conf = d.conformance
     k = d.kpis
-    graph_svg, graph_error = _graph_svg(process_map(d.graph, stages=d.stages, findings=d.findings))
+    graph_svg, graph_error = _graph_svg(process_map(d.graph, stages=d.stages, findings=d.findings, legend=False))
     perf_svg = None
     if full and graph_svg is not None:
         perf_svg, _ = _graph_svg(
-            process_map(d.graph, view="performance", stat="median", stages=d.stages, findings=None)
+            process_map(d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False)
         )
     findings = []
     for r in f.to_dict("records"):
@@ -185,7 +187,7 @@ def diagnosis_context(d: Any, *, full: bool = True) -> dict[str, Any]:
                 "lost_txt": _fmt(r["time_lost_hours"], "h"),
                 "per_case_txt": _fmt(r["time_lost_per_case_hours"], "h"),
                 "win_txt": _fmt(r["win_rate_effect"], "pp"),
-                "cycle_txt": _fmt(r["cycle_time_effect_hours"], "h"),
+                "cycle_txt": _fmt(r["cycle_time_effect_hours"], "+h"),
                 "wr_a": _fmt(r["win_rate_affected"], "pct"),
                 "wr_u": _fmt(r["win_rate_unaffected"], "pct"),
                 "evidence": [
@@ -226,6 +228,8 @@ def diagnosis_context(d: Any, *, full: bool = True) -> dict[str, Any]:
         "n_low": int((f["severity"] == "low").sum()),
         "finding_warnings": d.findings.warnings,
         "graph_svg": graph_svg,
+        "legend": legend_items(view="frequency", stat_label="", stages=True, findings=True),
+        "perf_legend": legend_items(view="performance", stat_label="median wait", stages=True, findings=False)[0],
         "perf_svg": perf_svg,
         "graph_error": graph_error,
         "abstraction": d.graph.abstraction.describe() if d.graph.abstraction.is_abstracted else "",
@@ -254,7 +258,7 @@ def diagnosis_context(d: Any, *, full: bool = True) -> dict[str, Any]:
         "charts": _chart_svgs(d) if full else [],
         "quality": q,
         "reasons": [r for r in q.counts().itertuples(index=False) if r.rows],
-        "rejections": [r for r in q.rejections.head(50).itertuples(index=False)],
+        "rejections": list(q.rejections.head(50).itertuples(index=False)),
         "warnings": q.warnings,
         "rules_table": [(kind, rule, text) for kind, rs in FINDING_RULES.items() for rule, text in rs.items()],
         "rules": dataclasses.asdict(d.rules),
@@ -304,10 +308,10 @@ def comparison_context(c: Any) -> dict[str, Any]:
         )
 
     before_svg, err = _graph_svg(
-        process_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title="Before")
+        process_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title="Before", legend=False)
     )
     after_svg, _ = _graph_svg(
-        process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title="After")
+        process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title="After", legend=False)
     )
     f = c.findings
     e = c.edges
@@ -340,7 +344,7 @@ def comparison_context(c: Any) -> dict[str, Any]:
                 _fmt((r["wait_median_s_after"] or float("nan")) / 3600, "h"),
             )
             for r in e.to_dict("records")
-            if r["status"] != "both" or abs((r["wait_median_change_s"] or 0)) > 3600
+            if r["status"] != "both" or abs(r["wait_median_change_s"] or 0) > 3600
         ],
         "before_svg": before_svg,
         "after_svg": after_svg,

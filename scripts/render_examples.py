@@ -1,0 +1,133 @@
+"""Render the examples committed under docs/img from the sample logs.
+
+    .venv/bin/python scripts/render_examples.py            # maps (needs Graphviz's dot)
+    .venv/bin/python scripts/render_examples.py --shots    # also report screenshots (needs Debian's chromium)
+
+Screenshots are taken with headless Chromium; its console is captured and any console message
+fails the run (the reports contain no script, so a message can only mean a rendering problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import salesmining as sm
+from salesmining import _render
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_logs"
+IMG = ROOT / "docs" / "img"
+KW = dict(
+    case="Opportunity ID",
+    activity="Activity",
+    timestamp="Timestamp",
+    resource="Owner",
+    approval_result="Approval Result",
+    amount="Amount",
+    case_attributes="auto",
+)
+
+
+def maps() -> list[Path]:
+    IMG.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, log_file, stages_file in (
+        ("sample", "opportunities.csv", "stages.yaml"),
+        ("sample_zh", "opportunities_zh.csv", "stages_zh.yaml"),
+    ):
+        log = sm.read_csv(SAMPLES / log_file, **KW)  # type: ignore[arg-type]
+        d = sm.diagnose(log, SAMPLES / stages_file)
+        views = {"map": _render.process_map(d.graph, stages=d.stages, findings=d.findings)}
+        if name == "sample":
+            views["map_performance"] = _render.process_map(d.graph, view="performance", stages=d.stages)
+        for view, dot in views.items():
+            stem = f"{name}_{view}" if name == "sample" else f"{name.replace('_zh', '')}_{view}_zh"
+            out.append(_render.write_graph(dot, IMG / f"{stem}.svg"))
+            out.append(_render.write_graph(dot, IMG / f"{stem}.png", dpi=110))
+    return out
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+
+def screenshot(html: Path, png: Path, *, height: int) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        sys.exit("chromium is not installed: apt-get install chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        res = subprocess.run(
+            [
+                browser,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size=1280,{height}",
+                f"--screenshot={png}",
+                html.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    # Chromium logs every console message (errors included) as "INFO:CONSOLE"; the reports run no
+    # script, so any console line at all is a problem
+    console = [ln for ln in res.stderr.splitlines() if re.search(r":CONSOLE", ln)]
+    if res.returncode != 0 or console or not png.exists():
+        sys.exit(
+            f"chromium failed on {html.name}: rc={res.returncode}\n"
+            + "\n".join(console or res.stderr.splitlines()[-5:])
+        )
+    print(f"{png.relative_to(ROOT)}: rendered, no console messages")
+
+
+def shots() -> list[Path]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, log_file, stages_file in (
+            ("report_sample", "opportunities.csv", "stages.yaml"),
+            ("report_zh", "opportunities_zh.csv", "stages_zh.yaml"),
+        ):
+            log = sm.read_csv(SAMPLES / log_file, **KW)  # type: ignore[arg-type]
+            html = sm.diagnose(log, SAMPLES / stages_file).write_html(Path(tmp) / f"{name}.html")
+            png = IMG / f"{name}.png"
+            screenshot(html, png, height=2600)
+            out.append(png)
+        before = sm.read_csv(SAMPLES / "opportunities_before.csv", **KW)  # type: ignore[arg-type]
+        after = sm.read_csv(SAMPLES / "opportunities_after.csv", **KW)  # type: ignore[arg-type]
+        html = sm.compare(before, after, SAMPLES / "stages.yaml").write_html(Path(tmp) / "comparison.html")
+        png = IMG / "report_comparison.png"
+        screenshot(html, png, height=1400)
+        out.append(png)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shots", action="store_true", help="also take report screenshots with headless chromium")
+    args = ap.parse_args()
+    for p in maps():
+        print(p.relative_to(ROOT))
+    if args.shots:
+        shots()
+
+
+if __name__ == "__main__":
+    main()
