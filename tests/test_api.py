@@ -144,3 +144,11 @@ def test_to_pm4py_is_accepted_by_pm4py() -> None:
     dfg, starts, _ends = pm.discover_dfg(log.to_pm4py())
     assert dfg == {("Lead", "<b>Won</b>"): 1}
     assert starts == {"Lead": 2}
+
+
+def test_event_log_pickles() -> None:
+    import pickle
+
+    log = _log()
+    back = pickle.loads(pickle.dumps(log))
+    assert back == log and back.quality.rows_read == log.quality.rows_read and back.name == log.name

@@ -230,3 +230,21 @@ def test_write_formats(tmp_path: Path) -> None:
     assert _render.write_graph(dot, tmp_path / "m.pdf").read_bytes()[:4] == b"%PDF"
     with pytest.raises(ValueError, match="unsupported graph format"):
         _render.write_graph(dot, tmp_path / "m.gif")
+
+
+@needs_dot
+def test_process_graph_draws_itself(tmp_path: Path) -> None:
+    g = sm.discover(SMALL)
+    assert g.to_dot(stages=MODEL).source == _render.process_map(g, stages=MODEL).source
+    assert g.write_svg(tmp_path / "a.svg").read_text(encoding="utf-8").count("<svg") == 1
+    assert g.write_png(tmp_path / "a.png", dpi=40).read_bytes()[:4] == b"\x89PNG"
+    assert g.write_pdf(tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"
+    html = g._repr_html_()
+    assert html.index("<svg") < html.index("ProcessGraph") or "<svg" in html
+
+
+def test_process_graph_display_without_dot_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = sm.discover(SMALL)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    html = g._repr_html_()
+    assert "apt-get install graphviz" in html and "<svg" not in html

@@ -6,7 +6,9 @@ and Disco/Apromore-style abstraction, computed on the engine layer (:mod:`salesm
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -18,9 +20,12 @@ from salesmining._engine import ACT_ID
 from salesmining._timing import BusinessCalendar, format_duration
 
 if TYPE_CHECKING:
+    import graphviz
     import networkx as nx  # type: ignore[import-untyped]
 
+    from salesmining._findings import Findings
     from salesmining._log import EventLog
+    from salesmining._stages import StageModel
 
 __all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover"]
 
@@ -232,7 +237,55 @@ class ProcessGraph:
         )
 
     def _repr_html_(self) -> str:
-        return _graph_html(self)
+        """The map as inline SVG (when Graphviz is installed) above the tabular summary."""
+        from salesmining._errors import RenderError
+        from salesmining._render import svg_text
+
+        try:
+            svg = svg_text(self.to_dot())
+            svg = svg[svg.find("<svg") :]
+            picture = f"<div style='overflow-x:auto;max-width:100%'>{svg}</div>"
+        except RenderError as exc:
+            picture = f"<div style='color:#9a6700'>{_display.esc(exc)}</div>"
+        return picture + _graph_html(self)
+
+    # --- drawing: a thin façade over salesmining._render (which computes nothing) -----------
+    def to_dot(
+        self,
+        *,
+        view: str = "frequency",
+        stat: str = "median",
+        stages: StageModel | None = None,
+        findings: Findings | None = None,
+        title: str | None = None,
+        legend: bool = True,
+    ) -> graphviz.Digraph:
+        """The map as a deterministic ``graphviz.Digraph`` (see :func:`salesmining._render.process_map`).
+
+        ``view`` is ``"frequency"`` or ``"performance"`` (``stat``: median, mean, p90, max, total);
+        ``stages`` draws the intended path, ``findings`` puts finding badges on the map.
+        """
+        from salesmining._render import process_map
+
+        return process_map(self, view=view, stat=stat, stages=stages, findings=findings, title=title, legend=legend)
+
+    def write_svg(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Draw the map (options as :meth:`to_dot`) into an SVG file; needs Graphviz's ``dot``."""
+        from salesmining._render import write_graph
+
+        return write_graph(self.to_dot(**options), path, fmt="svg")
+
+    def write_png(self, path: str | os.PathLike[str], *, dpi: int = 150, **options: Any) -> Path:
+        """Draw the map into a PNG file at ``dpi``."""
+        from salesmining._render import write_graph
+
+        return write_graph(self.to_dot(**options), path, fmt="png", dpi=dpi)
+
+    def write_pdf(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Draw the map into a PDF file."""
+        from salesmining._render import write_graph
+
+        return write_graph(self.to_dot(**options), path, fmt="pdf")
 
 
 def discover(
@@ -488,8 +541,14 @@ def _graph_html(g: ProcessGraph) -> str:
     top_edges = _display.table(
         ["path", "count", "cases", "median wait", "p90 wait", "max wait"],
         [
-            (f"{r.source} → {r.target}", f"{r.count:,}", f"{r.case_share:.0%}", format_duration(r.wait_median_s),
-             format_duration(r.wait_p90_s), format_duration(r.wait_max_s))
+            (
+                f"{r.source} → {r.target}",
+                f"{r.count:,}",
+                f"{r.case_share:.0%}",
+                format_duration(r.wait_median_s),
+                format_duration(r.wait_p90_s),
+                format_duration(r.wait_max_s),
+            )
             for r in edges.itertuples(index=False)
         ],
         max_rows=10,

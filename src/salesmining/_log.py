@@ -91,6 +91,10 @@ class EventLog:
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError("EventLog is immutable; methods return a new log")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickling goes through the constructor (the frames are already canonical, so this is cheap)
+        return (_restore, (self._events, self._cases, self._quality, self._name, self._meta, self._history))
+
     # --- basic facts -------------------------------------------------------------------
     @property
     def name(self) -> str | None:
@@ -336,6 +340,17 @@ class EventLog:
         return self._events.equals(other._events) and self._cases.equals(other._cases)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _restore(
+    events: pd.DataFrame,
+    cases: pd.DataFrame,
+    quality: IngestReport,
+    name: str | None,
+    meta: Mapping[str, Any],
+    history: Sequence[str],
+) -> EventLog:
+    return EventLog(events, cases, quality=quality, name=name, meta=meta, history=history)
 
 
 def _as_utc(value: str | pd.Timestamp) -> pd.Timestamp:

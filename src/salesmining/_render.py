@@ -12,6 +12,7 @@ import hashlib
 import html
 import itertools
 import math
+import os
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -384,7 +385,9 @@ def render_bytes(dot: graphviz.Digraph, fmt: str = "svg", *, dpi: int | None = N
         raise RenderError(f"Graphviz failed to render the graph: {exc.stderr!r}") from exc
 
 
-def write_graph(dot: graphviz.Digraph, path: str | Path, *, fmt: str | None = None, dpi: int | None = None) -> Path:
+def write_graph(
+    dot: graphviz.Digraph, path: str | os.PathLike[str], *, fmt: str | None = None, dpi: int | None = None
+) -> Path:
     """Write a graph as SVG, PNG or PDF (by the file's extension unless ``fmt`` is given)."""
     p = Path(path)
     fmt = (fmt or p.suffix.lstrip(".") or "svg").lower()
