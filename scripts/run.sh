@@ -60,6 +60,10 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install -q -e ".[dev]"
     touch "$VENV/.salesmining-installed"
   fi
+  # run everything with the venv first on PATH (e.g. notebook kernels started as plain `python`)
+  VIRTUAL_ENV="$(cd "$VENV" && pwd)"
+  export VIRTUAL_ENV
+  export PATH="$VIRTUAL_ENV/bin:$PATH"
 }
 
 cmd="${1:-}"
