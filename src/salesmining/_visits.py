@@ -86,7 +86,19 @@ def _prepare(log: EventLog, model: StageModel) -> pd.DataFrame:
 
 def event_gaps(log: EventLog, model: StageModel, *, backend: str = "polars") -> pd.DataFrame:
     """Per event (sorted by case, time, source row): gap since the previous event, its cause,
-    the visit it belongs to, owners and the stage frontier. Returned as pandas."""
+    the visit it belongs to, owners and the stage frontier. Returned as pandas.
+
+    Computed once per (log, stage model, engine): findings, KPIs and charts of one diagnosis share
+    it. The log is immutable, so the result is kept on it; callers get a copy-on-write copy.
+    """
+    cache: dict[tuple[Any, str], pd.DataFrame] = log.__dict__.setdefault("_gaps_cache", {})
+    key = (model, backend)
+    if key not in cache:
+        cache[key] = _event_gaps(log, model, backend=backend)
+    return cache[key].copy(deep=False)
+
+
+def _event_gaps(log: EventLog, model: StageModel, *, backend: str) -> pd.DataFrame:
     import narwhals as nw  # imported here: keeps `import salesmining` fast
 
     table = _prepare(log, model)
