@@ -168,7 +168,7 @@ def test_unknown_activities_can_be_left_out_of_the_cost(hand_log: sm.EventLog) -
     res = sm.conform(hand_log, MODEL, count_unknown=False)
     got = row(res, "05-unknown")
     assert (got["alignment_cost"], got["fitness"], got["unknown"]) == (0, 1.0, ("Webinar",))
-    assert not got["conforms"]  # still not on the intended path
+    assert got["conforms"]  # the caller declared unknown activities irrelevant: listed, not held against the case
 
 
 def test_allowed_backtracks_and_optional_stages() -> None:
@@ -594,3 +594,18 @@ def test_stage_model_net_is_a_sound_state_machine() -> None:
     late, _, _ = _pm4py.stage_model_to_petri_net(RICH, end="won", late_entry="Proposal")
     silent_from_p0 = [t for t in late.transitions if t.label is None and next(iter(t.in_arcs)).source.name == "p0"]
     assert sorted(next(iter(t.out_arcs)).target.name for t in silent_from_p0) == ["p1", "p2", "p3"]
+
+
+def test_count_unknown_false_lists_unknowns_without_breaking_conformance() -> None:
+    import pandas as pd
+
+    import salesmining as sm
+
+    df = pd.DataFrame({"id": ["a", "a", "a"], "act": ["Lead", "Audit", "Won"],
+                       "t": ["2024-01-01Z", "2024-01-02Z", "2024-01-03Z"]})
+    log = sm.from_dataframe(df, case="id", activity="act", timestamp="t")
+    model = sm.StageModel(["Lead"], outcomes={"won": ["Won"], "lost": ["Lost"]})
+    strict = sm.conform(log, model).to_frame().iloc[0]
+    lenient = sm.conform(log, model, count_unknown=False).to_frame().iloc[0]
+    assert strict["unknown"] == ("Audit",) and not strict["conforms"] and strict["alignment_cost"] == 1
+    assert lenient["unknown"] == ("Audit",) and lenient["conforms"] and lenient["alignment_cost"] == 0

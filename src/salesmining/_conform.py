@@ -5,7 +5,8 @@ How a case is read against a :class:`~salesmining.StageModel`
 * **Stage sequence.** A case's activities that are stages or outcome activities, in event
   order. Approval activities and ``anywhere`` activities are left out (they are never
   deviations). Activities the model does not know are *unknown*: listed per case and, with
-  ``count_unknown=True`` (the default), kept in the sequence, where they can only be log moves.
+  ``count_unknown=True`` (the default), kept in the sequence, where they can only be log moves
+  (and a case with one does not conform); with ``False`` they are only listed.
 * **Intended process.** Stage 1 → stage 2 → … → last stage → a *won* activity; a *lost*
   activity may follow any stage; optional stages may be left out; each allowed backtrack
   ``(from, to)`` lets a case go from ``from`` back to ``to`` and walk forward again.
@@ -711,7 +712,9 @@ def _conform_stage_model(
         u_fit = np.where(denom > 0, 1.0 - u_cost / np.where(denom > 0, denom, 1.0), 1.0)
     v_cost = u_cost[slot] if len(facts) else np.zeros(0)
     v_fit = u_fit[slot] if len(facts) else np.zeros(0)
-    v_conf = (v_cost == 0) & np.array([not f.unknown for f in facts], dtype=bool)
+    # with count_unknown=False unknown activities are only listed, so they do not break conformance either
+    known_ok = np.array([not (count_unknown and f.unknown) for f in facts], dtype=bool)
+    v_conf = (v_cost == 0) & known_ok
     per_group = pd.DataFrame(
         {
             name: _objects([getattr(f, name) for f in facts])
@@ -835,8 +838,8 @@ def conform(
         missing before it are left-censored and cost nothing (default). ``False`` counts them as
         model moves.
     count_unknown:
-        Keep activities the model does not know in the aligned sequence as log moves (default);
-        ``False`` only lists them.
+        Keep activities the model does not know in the aligned sequence as log moves, and let
+        them break ``conforms`` (default); ``False`` only lists them (in ``unknown``).
     method:
         For a drawn model: ``"alignments"`` (default) or ``"token_replay"``.
     calendar:
