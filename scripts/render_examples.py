@@ -23,15 +23,15 @@ from salesmining import _render
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
 IMG = ROOT / "docs" / "img"
-KW = dict(
-    case="Opportunity ID",
-    activity="Activity",
-    timestamp="Timestamp",
-    resource="Owner",
-    approval_result="Approval Result",
-    amount="Amount",
-    case_attributes="auto",
-)
+KW = {
+    "case": "Opportunity ID",
+    "activity": "Activity",
+    "timestamp": "Timestamp",
+    "resource": "Owner",
+    "approval_result": "Approval Result",
+    "amount": "Amount",
+    "case_attributes": "auto",
+}
 
 
 def maps() -> list[Path]:

@@ -15,15 +15,15 @@ from salesmining.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
-KW = dict(
-    case="Opportunity ID",
-    activity="Activity",
-    timestamp="Timestamp",
-    resource="Owner",
-    approval_result="Approval Result",
-    amount="Amount",
-    case_attributes="auto",
-)
+KW = {
+    "case": "Opportunity ID",
+    "activity": "Activity",
+    "timestamp": "Timestamp",
+    "resource": "Owner",
+    "approval_result": "Approval Result",
+    "amount": "Amount",
+    "case_attributes": "auto",
+}
 
 
 @pytest.fixture(scope="module")

@@ -131,6 +131,7 @@ def dotted_chart(
             color=cmap(i % 20),
             label=a if i < max_legend else None,
             linewidths=0,
+            rasterized=True,  # thousands of dots: an image inside the SVG
         )
     ax.set_ylabel("cases (by start)")
     ax.set_title(title, loc="left", fontsize=11)
@@ -156,17 +157,18 @@ def performance_spectrum(segments: pd.DataFrame, *, title: str = "Performance sp
             slow = s["hours"] > 2 * s["hours"].median()
             for flag, color in ((False, "#7fb3d9"), (True, "#c53030")):
                 part = s[slow == flag]
-                x0 = mdates.date2num(part["start"].dt.tz_localize(None).to_numpy())
-                x1 = mdates.date2num(part["end"].dt.tz_localize(None).to_numpy())
+                x0 = mdates.date2num(part["start"].dt.tz_localize(None).to_numpy())  # type: ignore[no-untyped-call]
+                x1 = mdates.date2num(part["end"].dt.tz_localize(None).to_numpy())  # type: ignore[no-untyped-call]
                 lines = np.stack(
                     [np.column_stack([x0, np.ones_like(x0)]), np.column_stack([x1, np.zeros_like(x1)])], axis=1
                 )
-                ax.add_collection(LineCollection(lines, colors=color, linewidths=0.5, alpha=0.5))
+                # dense layers are embedded as an image inside the SVG (small, fast to display)
+                segs = list(lines)
+                ax.add_collection(LineCollection(segs, colors=color, linewidths=0.5, alpha=0.5, rasterized=True))
             if len(s):
-                ax.set_xlim(
-                    mdates.date2num(s["start"].min().tz_localize(None)),
-                    mdates.date2num(s["end"].max().tz_localize(None)),
-                )
+                lo = mdates.date2num(s["start"].min().tz_localize(None))  # type: ignore[no-untyped-call]
+                hi = mdates.date2num(s["end"].max().tz_localize(None))  # type: ignore[no-untyped-call]
+                ax.set_xlim(lo, hi)
             ax.xaxis_date()
             ax.set_yticks([0, 1], ["end", "start"])
             ax.set_ylabel(pair, rotation=0, ha="right", va="center", fontsize=8)

@@ -326,8 +326,10 @@ class Comparison:
 
     @property
     def findings(self) -> pd.DataFrame:
-        """Findings matched by ``(kind, rule, where)``: ``status`` resolved / new / better / worse /
-        unchanged, with cases, shares and hours lost on both sides."""
+        """Findings matched by ``(kind, rule, where)``, with cases, shares and hours lost on both
+        sides. ``status`` is resolved / new / better / worse only when the share of affected cases
+        changed by more than chance (two-proportion z-test, ``|z| > 1.96``; ``z`` and
+        ``significant`` are columns); otherwise unchanged."""
         return self._findings.copy()
 
     @property
@@ -453,12 +455,20 @@ def compare(
         m[c] = m[c].fillna(0).astype("int64")
     for c in ("share_before", "share_after", "time_lost_hours_before", "time_lost_hours_after"):
         m[c] = m[c].fillna(0.0)
+    # is the change in the share of affected cases more than chance? a two-proportion z-test
+    nb, na = max(db.log.n_cases, 1), max(da.log.n_cases, 1)
+    pooled = (m["cases_before"] + m["cases_after"]) / (nb + na)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / nb + 1 / na))
+    z = (m["cases_after"] / na - m["cases_before"] / nb) / se.where(se > 0)
+    m["z"] = z
+    m["significant"] = z.abs() > 1.96
+    sig = m["significant"].fillna(False).astype(bool)
     status = np.select(
         [
-            m["cases_before"] == 0,
-            m["cases_after"] == 0,
-            m["share_after"] < 0.8 * m["share_before"],
-            m["share_after"] > 1.25 * m["share_before"],
+            (m["cases_before"] == 0) & sig,
+            (m["cases_after"] == 0) & sig,
+            sig & (z < 0),
+            sig & (z > 0),
         ],
         ["new", "resolved", "better", "worse"],
         default="unchanged",

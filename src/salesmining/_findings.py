@@ -609,6 +609,11 @@ def _attribute_bands(cases: pd.DataFrame) -> dict[str, pd.Series]:
         if col in skip:
             continue
         s = cases[col]
+        if not pd.api.types.is_numeric_dtype(s.dtype) and s.nunique() > 30:
+            # numbers stored as text (XES string attributes, CSV columns) are banded like numbers
+            num = pd.to_numeric(s, errors="coerce")
+            if num.notna().sum() >= 0.95 * s.notna().sum() > 0:
+                s = num
         if pd.api.types.is_numeric_dtype(s.dtype) and s.nunique() > 8:
             try:
                 bands = pd.qcut(s, 4, duplicates="drop")
