@@ -8,7 +8,7 @@ import io
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -712,8 +712,3 @@ def _log_shape_warnings(ev: pd.DataFrame, source: str) -> list[IngestWarning]:
             )
         )
     return out
-
-
-def ensure_iterable(value: str | Iterable[str]) -> list[str]:
-    """A single name or several, as a list."""
-    return [value] if isinstance(value, str) else list(value)

@@ -14,7 +14,7 @@ import itertools
 import math
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -404,7 +404,3 @@ def write_graph(
 def svg_text(dot: graphviz.Digraph) -> str:
     """The SVG of a graph as text (for HTML reports and notebooks)."""
     return render_bytes(dot, "svg").decode("utf-8")
-
-
-def iter_places(findings: Findings) -> Iterable[str]:  # pragma: no cover - helper for reports
-    return (str(w) for w in findings.to_frame()["where"])
