@@ -179,9 +179,20 @@ def test_charts_draw_from_tidy_series_with_chinese_text() -> None:
     svg = _charts.figure_to_svg(_charts.time_in_stage_chart(dwell, model.stages))
     assert "报价与谈判" in svg
     wip = _series.work_in_progress(log, model)
-    # work in progress at the last period equals the open cases' current stages, counted independently
-    last = wip[wip["period"] == wip["period"].max()].set_index("stage")["cases"].sum()
-    assert last >= 0
+    # recount cases in each stage at three grid points straight from the raw events: a case is in
+    # a stage from its entry until its next stage or outcome event (open cases: until the log ends)
+    raw = pd.read_csv(SAMPLES / "opportunities_zh.csv")
+    raw["t"] = pd.to_datetime(raw["Timestamp"], utc=True)
+    marks = raw[raw["Activity"].isin([*model.stages, *model.won, *model.lost])].sort_values(
+        ["Opportunity ID", "t"], kind="stable"
+    )
+    nxt = marks.groupby("Opportunity ID")["t"].shift(-1).fillna(raw["t"].max() + pd.Timedelta(microseconds=1))
+    visits = marks.assign(end=nxt)[marks["Activity"].isin(model.stages)]
+    for when in wip["period"].drop_duplicates().iloc[[5, 20, -1]]:
+        got = wip[wip["period"] == when].set_index("stage")["cases"]
+        inside = visits[(visits["t"] <= when) & (visits["end"] > when)]
+        expected = inside.groupby("Activity").size().reindex(model.stages, fill_value=0)
+        assert got.reindex(model.stages).tolist() == expected.tolist(), when
     seg = _series.transition_segments(log, [(model.stages[0], model.stages[1])])
     ev = log.to_frame()
     nxt = ev.groupby("case:concept:name")["concept:name"].shift(-1)
