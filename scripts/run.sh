@@ -5,6 +5,9 @@
 #   bash scripts/run.sh test       # set up, then run the whole test suite (extra args go to pytest)
 #   bash scripts/run.sh setup      # only set up
 #
+# With SALESMINING_WITH_SPARK=1 (CI sets it) it also installs Java and the `spark` extra, so the
+# PySpark engine is tested too.
+#
 # Set-up: creates a virtual environment (.venv, or $SALESMINING_VENV), installs salesmining with
 # its dev extra, and gets Graphviz's `dot` and CJK fonts from Debian when they are missing and
 # it can (root, or password-less sudo); otherwise it prints exactly what to install.
@@ -33,6 +36,7 @@ ensure_system() {
   command -v "$PY" >/dev/null 2>&1 || required+=(python3)
   if command -v "$PY" >/dev/null 2>&1 && ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then required+=(python3-venv); fi
   command -v dot >/dev/null 2>&1 || optional+=(graphviz)
+  if [ "${SALESMINING_WITH_SPARK:-0}" = "1" ] && ! command -v java >/dev/null 2>&1; then optional+=(default-jre-headless); fi
   local fonts=""
   if command -v fc-list >/dev/null 2>&1; then fonts="$(fc-list 2>/dev/null || true)"; fi
   if ! grep -qi 'Noto Sans CJK' <<<"$fonts"; then optional+=(fonts-noto-cjk fontconfig); fi
@@ -54,11 +58,14 @@ ensure_venv() {
     say "creating virtual environment $VENV"
     "$PY" -m venv "$VENV"
   fi
-  if [ ! -f "$VENV/.salesmining-installed" ] || [ pyproject.toml -nt "$VENV/.salesmining-installed" ]; then
+  local stamp="$VENV/.salesmining-installed-${SALESMINING_WITH_SPARK:-0}"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     say "installing salesmining and its dev tools into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
-    touch "$VENV/.salesmining-installed"
+    extras="dev"
+    if [ "${SALESMINING_WITH_SPARK:-0}" = "1" ]; then extras="dev,spark"; fi
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    touch "$stamp"
   fi
   # run everything with the venv first on PATH (e.g. notebook kernels started as plain `python`)
   VIRTUAL_ENV="$(cd "$VENV" && pwd)"
