@@ -34,7 +34,9 @@ class EventLog:
     Events use the pm4py/XES column names — ``case:concept:name``, ``concept:name``,
     ``time:timestamp`` (tz-aware UTC) and, when present, ``start_timestamp``,
     ``org:resource``, ``lifecycle:transition`` — plus ``source_row`` (the 0-based row of the
-    input the event came from) and any further event attributes. Events are ordered by
+    input the event came from; CRM readers, which merge several inputs, number events in their
+    reading order and keep the original row in ``input_row`` with ``source_object``) and any
+    further event attributes. Events are ordered by
     case, timestamp, then source row, so ties keep the order of the export.
 
     The case table (:attr:`cases`) has one row per case: ``case:concept:name``, ``outcome``
