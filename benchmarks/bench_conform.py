@@ -8,7 +8,7 @@ are timed separately). pm4py is timed twice for the same per-case alignment cost
 
 * ``pm4py (log)`` — what a pm4py user would run: drop approvals and ``anywhere`` activities
   from the event DataFrame, then ``pm4py.conformance_diagnostics_alignments`` on the cases of
-  each (end, entry stage) group against its net (``_pm4py.stage_model_to_petri_net``); pm4py
+  each (end, entry stage) group against its net (``_conform.stage_model_to_petri_net``); pm4py
   finds the variants itself.
 * ``pm4py (min)`` — only the alignment calls, given one trace per distinct aligned sequence:
   the least work pm4py can do for the same answer. Compared with ``DP``: salesmining's
@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 import salesmining as sm
-from salesmining import _conform, _pm4py
+from salesmining.analysis import conform as _conform
 from salesmining.datasets import generate_sales_log, stages_yaml
+from salesmining.interop import pm4py as _pm4py
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_LOGS = Path(os.environ.get("SALESMINING_REAL_LOGS", ROOT.parent / "shared" / "real_logs"))
@@ -80,7 +81,7 @@ def pm4py_on_log(log: sm.EventLog, model: sm.StageModel) -> tuple[float, dict[st
     entry = first_stage.reindex(cases).astype(object).where(lambda s: s.notna(), True)
     out: dict[str, int] = {}
     for (e, en), ids in pd.Series(cases, index=cases).groupby([end.to_numpy(), entry.to_numpy()]):
-        net, im, fm = _pm4py.stage_model_to_petri_net(model, end=e, late_entry=en)
+        net, im, fm = _conform.stage_model_to_petri_net(model, end=e, late_entry=en)
         part = proj[proj["case:concept:name"].isin(ids)]
         with _pm4py._quiet():
             res = pm.conformance_diagnostics_alignments(part, net, im, fm, return_diagnostics_dataframe=True)
@@ -128,7 +129,7 @@ def bench(label: str, log: sm.EventLog, model: sm.StageModel) -> None:
     theirs: dict[tuple[str, bool | str, tuple[str, ...]], int] = {}
     t_pm = 0.0
     for (end, entry), traces in groups.items():
-        net, im, fm = _pm4py.stage_model_to_petri_net(model, end=end, late_entry=entry)
+        net, im, fm = _conform.stage_model_to_petri_net(model, end=end, late_entry=entry)
         t0 = time.perf_counter()
         out = _pm4py.align_traces(traces, net, im, fm)
         t_pm += time.perf_counter() - t0

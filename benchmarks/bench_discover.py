@@ -31,7 +31,7 @@ os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "false")
 os.environ.setdefault("PM4PY_SHOW_INTERNAL_WARNINGS", "false")
 
 import salesmining as sm
-from salesmining._schema import ACTIVITY, CASE, SOURCE_ROW, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, CASE, SOURCE_ROW, TIMESTAMP
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_LOGS = Path(os.environ.get("SALESMINING_REAL_LOGS", ROOT.parent / "shared" / "real_logs"))

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import salesmining as sm
-from salesmining import _render
+from salesmining.present import maps as _render
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"

@@ -40,7 +40,7 @@ def bpic2012(bpic2012_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def bpic2012_pm4py(bpic2012_path: Path):  # type: ignore[no-untyped-def]
     """BPIC 2012 as pm4py's own DataFrame, read once."""
-    from salesmining import _pm4py
+    from salesmining.interop import pm4py as _pm4py
 
     return _pm4py.read_xes_frame(bpic2012_path)
 

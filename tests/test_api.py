@@ -137,7 +137,7 @@ def test_xes_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_to_pm4py_is_accepted_by_pm4py() -> None:
-    from salesmining import _pm4py
+    from salesmining.interop import pm4py as _pm4py
 
     pm = _pm4py.pm4py()
     log = _log()

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining import _conform, _pm4py
+from salesmining.analysis import conform as _conform
+from salesmining.interop import pm4py as _pm4py
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_logs"
@@ -444,7 +445,7 @@ def pm4py_per_variant(
             groups.setdefault((end, entry), []).append((vid, trace))
     out = {}
     for (end, entry), items in groups.items():
-        net, im, fm = _pm4py.stage_model_to_petri_net(model, end=end, late_entry=entry)
+        net, im, fm = _conform.stage_model_to_petri_net(model, end=end, late_entry=entry)
         for (vid, _), res in zip(items, _pm4py.align_traces([t for _, t in items], net, im, fm), strict=True):
             out[vid] = res
     return out
@@ -579,7 +580,7 @@ def test_bpmn_goes_through_its_petri_net(small_log: sm.EventLog, small_df: pd.Da
 
 @PM4PY_NOISE
 def test_stage_model_net_is_a_sound_state_machine() -> None:
-    net, im, fm = _pm4py.stage_model_to_petri_net(RICH, end="closed")
+    net, im, fm = _conform.stage_model_to_petri_net(RICH, end="closed")
     # p0..p5 + end; 5 stages + 1 skip (optional Needs) + 2 backtracks + 2 won + 5 lost transitions
     assert len(net.places) == 7
     assert len(net.transitions) == 5 + 1 + 2 + 2 + 5
@@ -591,7 +592,7 @@ def test_stage_model_net_is_a_sound_state_machine() -> None:
 
     assert woflan.apply(net, im, fm, parameters={"print_diagnostics": False})
     # entries up to a stage: silent transitions into p1..p(index of that stage)
-    late, _, _ = _pm4py.stage_model_to_petri_net(RICH, end="won", late_entry="Proposal")
+    late, _, _ = _conform.stage_model_to_petri_net(RICH, end="won", late_entry="Proposal")
     silent_from_p0 = [t for t in late.transitions if t.label is None and next(iter(t.in_arcs)).source.name == "p0"]
     assert sorted(next(iter(t.out_arcs)).target.name for t in silent_from_p0) == ["p1", "p2", "p3"]
 
@@ -601,8 +602,9 @@ def test_count_unknown_false_lists_unknowns_without_breaking_conformance() -> No
 
     import salesmining as sm
 
-    df = pd.DataFrame({"id": ["a", "a", "a"], "act": ["Lead", "Audit", "Won"],
-                       "t": ["2024-01-01Z", "2024-01-02Z", "2024-01-03Z"]})
+    df = pd.DataFrame(
+        {"id": ["a", "a", "a"], "act": ["Lead", "Audit", "Won"], "t": ["2024-01-01Z", "2024-01-02Z", "2024-01-03Z"]}
+    )
     log = sm.from_dataframe(df, case="id", activity="act", timestamp="t")
     model = sm.StageModel(["Lead"], outcomes={"won": ["Won"], "lost": ["Lost"]})
     strict = sm.conform(log, model).to_frame().iloc[0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining._schema import ACTIVITY, CASE, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
 
 ENGINES = ["polars", "pandas", "duckdb"]
 
@@ -26,10 +26,18 @@ HAND = pd.DataFrame(
         "deal": ["c1", "c1", "c1", "c1", "c1", "c2", "c2", "c2", "c3", "c4", "c4", "c4"],
         "stage": ["A", "C", "B", "B", "D", "A", "B", "D", "A", "D", "A", "B"],
         "at": [
-            "2024-01-01 09:00Z", "2024-01-01 10:00Z", "2024-01-01 10:00Z", "2024-01-01 12:00Z", "2024-01-02 12:00Z",
-            "2024-01-01 09:00Z", "2024-01-01 09:30Z", "2024-01-01 11:30Z",
+            "2024-01-01 09:00Z",
+            "2024-01-01 10:00Z",
+            "2024-01-01 10:00Z",
+            "2024-01-01 12:00Z",
+            "2024-01-02 12:00Z",
+            "2024-01-01 09:00Z",
+            "2024-01-01 09:30Z",
+            "2024-01-01 11:30Z",
             "2024-01-03 08:00Z",
-            "2024-01-05 09:00Z", "2024-01-04 09:00Z", "2024-01-04 15:00Z",
+            "2024-01-05 09:00Z",
+            "2024-01-04 09:00Z",
+            "2024-01-04 15:00Z",
         ],
     }
 )
@@ -118,7 +126,11 @@ def test_start_timestamps_service_and_wait() -> None:
             "stage": ["X", "Y", "Z", "X", "Y"],
             "start": ["2024-01-01 09:00Z", "2024-01-01 11:00Z", "2024-01-01 12:00Z", None, "2024-01-01 09:30Z"],
             "end": [
-                "2024-01-01 10:00Z", "2024-01-01 12:30Z", "2024-01-01 13:00Z", "2024-01-01 09:00Z", "2024-01-01 10:00Z",
+                "2024-01-01 10:00Z",
+                "2024-01-01 12:30Z",
+                "2024-01-01 13:00Z",
+                "2024-01-01 09:00Z",
+                "2024-01-01 10:00Z",
             ],
         }
     )
@@ -130,7 +142,10 @@ def test_start_timestamps_service_and_wait() -> None:
     assert _edge(g, "Y", "Z")["wait_max_s"] == 0.0
     n = g.nodes.set_index("activity")
     assert n.loc["Y", ["service_count", "service_median_s", "service_p90_s", "service_total_s"]].tolist() == [
-        2, 1 * H, 0.5 * H + 0.9 * 1 * H, 2 * H,
+        2,
+        1 * H,
+        0.5 * H + 0.9 * 1 * H,
+        2 * H,
     ]
     assert n.loc["X", "service_count"] == 1  # c2's X has no start: not a service time
     assert n.loc["Z", "service_max_s"] == 1 * H

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining import _engine
-from salesmining._schema import CASE
+from salesmining.core.schema import CASE
+from salesmining.engine import aggregations as _engine
 
 ENGINES = ["polars", "pandas", "duckdb"]
 

@@ -401,7 +401,7 @@ def test_no_lost_rows_on_random_garbage() -> None:
 
 
 def test_iso_fast_path_agrees_with_the_general_parser() -> None:
-    from salesmining._timeparse import parse_timestamps
+    from salesmining.ingest.timestamps import parse_timestamps
 
     rng = np.random.default_rng(5)
     stamps = pd.Timestamp("2021-03-01") + pd.to_timedelta(rng.integers(0, 10**8, 300), unit="s")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining import _render
+from salesmining.present import maps as _render
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining import _charts, _series
+from salesmining.analysis import series as _series
 from salesmining.cli import main
+from salesmining.present import charts as _charts
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import salesmining as sm
-from salesmining._stages import format_duration, parse_duration
+from salesmining.analysis.stages import format_duration, parse_duration
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_logs"
 

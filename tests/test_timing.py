@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining._timing import BusinessCalendar, clock_us, format_duration
+from salesmining.core.calendar import BusinessCalendar, clock_us, format_duration
 
 H = 3600.0
 

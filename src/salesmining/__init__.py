@@ -11,10 +11,10 @@ True
 
 from __future__ import annotations
 
-from salesmining._conform import Conformance, conform
-from salesmining._diagnosis import Comparison, Diagnosis, compare, diagnose
-from salesmining._discover import BusinessCalendar, ProcessGraph, discover
-from salesmining._errors import (
+from salesmining.analysis.conform import Conformance, conform
+from salesmining.analysis.discover import BusinessCalendar, ProcessGraph, discover
+from salesmining.analysis.stages import StageModel
+from salesmining.core.errors import (
     AmbiguousDateError,
     EncodingError,
     EngineError,
@@ -23,25 +23,31 @@ from salesmining._errors import (
     SalesminingError,
     StageModelError,
 )
-from salesmining._findings import FINDING_KINDS, FINDING_RULES, FindingRules, Findings, KPIs, find_bottlenecks, kpis
-from salesmining._io import from_dataframe, read_csv
-from salesmining._log import EventLog
-from salesmining._quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
-from salesmining._stages import StageModel
-from salesmining._xes import read_xes, write_xes
 from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
+from salesmining.diagnosis.diagnose import Comparison, Diagnosis, compare, diagnose
+from salesmining.findings.detect import (
+    FINDING_KINDS,
+    FINDING_RULES,
+    FindingRules,
+    Findings,
+    KPIs,
+    find_bottlenecks,
+    kpis,
+)
+from salesmining.ingest.tabular import from_dataframe, read_csv
+from salesmining.ingest.xes import read_xes, write_xes
+from salesmining.log.eventlog import EventLog
+from salesmining.log.quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
 
 
 def __getattr__(name: str) -> str:
     # __version__ is read from the installed metadata on first use (importlib.metadata is slow to import)
     if name == "__version__":
-        from importlib import metadata
+        from salesmining.core.version import version
 
-        try:
-            return metadata.version("salesmining")
-        except metadata.PackageNotFoundError:  # pragma: no cover - a source tree without install
-            return "0+unknown"
+        return version()
     raise AttributeError(f"module 'salesmining' has no attribute {name!r}")
+
 
 __all__ = [
     "AmbiguousDateError",

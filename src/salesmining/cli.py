@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from salesmining import _io
-from salesmining._errors import LogSchemaError, SalesminingError
-from salesmining._log import EventLog
+from salesmining.core.errors import LogSchemaError, SalesminingError
+from salesmining.ingest import tabular as _io
+from salesmining.log.eventlog import EventLog
 
 __all__ = ["build_parser", "main"]
 
@@ -154,9 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from salesmining import __version__
+    from salesmining.core.version import version
 
-    parser.add_argument("--version", action="version", version=f"salesmining {__version__}")
+    parser.add_argument("--version", action="version", version=f"salesmining {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     q = sub.add_parser(
@@ -241,7 +241,7 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
         fmt = "xes" if path.name.lower().endswith((".xes", ".xes.gz")) else "csv"
     _progress(args, f"reading {path}")
     if fmt == "xes":
-        from salesmining._xes import read_xes
+        from salesmining.ingest.xes import read_xes
 
         return read_xes(path, strict=args.strict)
     frame, source, used, warns, notes = _io.read_table_file(path, encoding=args.encoding, sep=args.sep)
@@ -292,7 +292,7 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
 def _read_crm(args: argparse.Namespace, path: Path, fmt: str) -> EventLog:
     import inspect
 
-    import salesmining as sm
+    from salesmining.ingest import crm as sm
 
     extra: dict[str, str] = {}
     for item in args.extra:
@@ -358,7 +358,8 @@ def _print_summary(log: EventLog) -> None:
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
-    from salesmining._report import quality_report_html, write_text
+    from salesmining.log.report import quality_report_html
+    from salesmining.present.report import write_text
 
     log = load_log(args)
     if args.json:
@@ -372,7 +373,7 @@ def _cmd_quality(args: argparse.Namespace) -> int:
 
 
 def _stage_model(args: argparse.Namespace, log: EventLog) -> Any:
-    from salesmining._stages import StageModel
+    from salesmining.analysis.stages import StageModel
 
     if args.stages:
         return StageModel.from_yaml(args.stages)
@@ -382,7 +383,7 @@ def _stage_model(args: argparse.Namespace, log: EventLog) -> Any:
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
-    from salesmining._diagnosis import diagnose
+    from salesmining.diagnosis.diagnose import diagnose
 
     log = load_log(args)
     _progress(args, f"read {log.n_cases:,} cases, {log.n_events:,} events")
@@ -421,8 +422,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from salesmining._diagnosis import compare
-    from salesmining._stages import StageModel
+    from salesmining.analysis.stages import StageModel
+    from salesmining.diagnosis.diagnose import compare
 
     model = StageModel.from_yaml(args.stages)
     if args.split_at:
@@ -446,10 +447,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from salesmining._discover import discover
-    from salesmining._findings import find_bottlenecks
-    from salesmining._render import process_map, write_graph
-    from salesmining._stages import StageModel
+    from salesmining.analysis.discover import discover
+    from salesmining.analysis.stages import StageModel
+    from salesmining.findings.detect import find_bottlenecks
+    from salesmining.present.maps import process_map, write_graph
 
     log = load_log(args)
     model = StageModel.from_yaml(args.stages) if args.stages else None

@@ -1,0 +1,580 @@
+"""Discover the real flow: :func:`discover` → :class:`ProcessGraph`.
+
+The directly-follows graph (DFG) of a log with frequencies and waiting times, its variants,
+and Disco/Apromore-style abstraction, computed on the engine layer (:mod:`salesmining.engine.aggregations`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from salesmining.core import html as _display
+from salesmining.core.calendar import BusinessCalendar, format_duration
+from salesmining.engine import aggregations as _engine
+from salesmining.engine.aggregations import ACT_ID
+
+if TYPE_CHECKING:
+    import graphviz
+    import networkx as nx  # type: ignore[import-untyped]
+
+    from salesmining.analysis.stages import StageModel
+    from salesmining.log.eventlog import EventLog
+    from salesmining.present.maps import FindingsLike as Findings
+
+__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover"]
+
+_WAIT_STATS = ("median", "mean", "p90", "max", "min", "total")
+_NODE_COLUMNS = ["activity", "events", "cases", "case_share", "starts", "ends"]
+_SERVICE_COLUMNS = ["service_count", *(f"service_{s}_s" for s in _WAIT_STATS)]
+_EDGE_COLUMNS = ["source", "target", "count", "cases", "case_share", "bridged", *(f"wait_{s}_s" for s in _WAIT_STATS)]
+_VARIANT_COLUMNS = [
+    "variant",
+    "count",
+    "share",
+    "length",
+    "median_throughput_s",
+    "mean_throughput_s",
+    "p90_throughput_s",
+    "max_throughput_s",
+    "min_throughput_s",
+    "example_case",
+]
+
+
+@dataclass(frozen=True)
+class Abstraction:
+    """How a :class:`ProcessGraph` was simplified, and how much it hides.
+
+    Attributes
+    ----------
+    activity_coverage, min_activity_count, edge_coverage, min_edge_count, keep_connected:
+        The settings passed to :func:`discover`.
+    hidden_activities, hidden_events:
+        Activities left out, and their events.
+    hidden_cases:
+        Cases none of whose activities is shown.
+    bridged_transitions:
+        Shown transitions that jump over hidden activities (A → hidden → B is shown as A → B).
+    hidden_edges, hidden_transitions:
+        Paths between shown activities that were cut, and the transitions they carried.
+    total_events, total_transitions:
+        The denominators: all events, and all transitions between shown activities.
+    """
+
+    activity_coverage: float = 1.0
+    min_activity_count: int = 1
+    edge_coverage: float = 1.0
+    min_edge_count: int = 1
+    keep_connected: bool = True
+    hidden_activities: int = 0
+    hidden_events: int = 0
+    hidden_cases: int = 0
+    bridged_transitions: int = 0
+    hidden_edges: int = 0
+    hidden_transitions: int = 0
+    total_events: int = 0
+    total_transitions: int = 0
+
+    @property
+    def is_abstracted(self) -> bool:
+        """Whether anything is hidden."""
+        return bool(self.hidden_activities or self.hidden_edges)
+
+    @property
+    def hidden_event_share(self) -> float:
+        """Share of events that belong to hidden activities."""
+        return self.hidden_events / self.total_events if self.total_events else 0.0
+
+    @property
+    def hidden_transition_share(self) -> float:
+        """Share of transitions (between shown activities) on hidden paths."""
+        return self.hidden_transitions / self.total_transitions if self.total_transitions else 0.0
+
+    def describe(self) -> str:
+        """One line: what is hidden (or ``"nothing hidden"``)."""
+        if not self.is_abstracted:
+            return "nothing hidden"
+        parts = []
+        if self.hidden_activities:
+            parts.append(
+                f"{self.hidden_activities:,} activities ({self.hidden_events:,} events, "
+                f"{self.hidden_event_share:.1%}; bridged transitions: {self.bridged_transitions:,})"
+            )
+        if self.hidden_cases:
+            parts.append(f"{self.hidden_cases:,} cases with no shown activity")
+        if self.hidden_edges:
+            parts.append(
+                f"{self.hidden_edges:,} paths ({self.hidden_transitions:,} transitions, "
+                f"{self.hidden_transition_share:.1%})"
+            )
+        return "hidden: " + "; ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Abstraction: {self.describe()}>"
+
+
+@dataclass(frozen=True, eq=False)
+class ProcessGraph:
+    """The discovered process: a directly-follows graph with frequencies and times, and variants.
+
+    Every number is available as a tidy DataFrame (a new copy on each access):
+
+    * :attr:`nodes` — one row per shown activity: ``activity``, ``events``, ``cases``,
+      ``case_share``, ``starts`` / ``ends`` (cases starting / ending there, the artificial
+      start and end edges) and, when the log has start timestamps, ``service_count`` and
+      ``service_median_s`` … ``service_total_s``;
+    * :attr:`edges` — one row per shown path: ``source``, ``target``, ``count``, ``cases``,
+      ``case_share``, ``bridged`` (transitions that jump over hidden activities) and the waiting
+      time from the source's completion to the target's start (its completion when no start is
+      known): ``wait_median_s``, ``wait_mean_s``, ``wait_p90_s``, ``wait_max_s``,
+      ``wait_min_s``, ``wait_total_s``;
+    * :attr:`variants` — ``variant`` (tuple of activities), ``count``, ``share``, ``length``,
+      throughput from first to last event (``median_throughput_s`` … ``min_throughput_s``) and
+      an ``example_case``. Variants always describe the whole log, not the abstraction.
+
+    Durations are seconds of calendar time, or of working time when :attr:`calendar` is set.
+    Medians interpolate between the two middle values and ``p90`` is numpy's default linear
+    percentile. What abstraction left out is in :attr:`hidden_nodes`, :attr:`hidden_edges` and
+    :attr:`abstraction`.
+    """
+
+    _nodes: pd.DataFrame
+    _edges: pd.DataFrame
+    _variants: pd.DataFrame
+    _hidden_nodes: pd.DataFrame
+    _hidden_edges: pd.DataFrame
+    n_cases: int
+    n_events: int
+    abstraction: Abstraction
+    calendar: BusinessCalendar | None = None
+    backend: str = "polars"
+    has_service_times: bool = False
+
+    # --- tables -------------------------------------------------------------------------
+    @property
+    def nodes(self) -> pd.DataFrame:
+        """Shown activities, most frequent first (see the class docstring for the columns)."""
+        return self._nodes.copy(deep=False)
+
+    @property
+    def edges(self) -> pd.DataFrame:
+        """Shown directly-follows paths, most frequent first."""
+        return self._edges.copy(deep=False)
+
+    @property
+    def variants(self) -> pd.DataFrame:
+        """Variants of the whole log, most frequent first (ties by the sequence)."""
+        return self._variants.copy(deep=False)
+
+    @property
+    def hidden_nodes(self) -> pd.DataFrame:
+        """Activities left out by abstraction: ``activity``, ``events``, ``cases``."""
+        return self._hidden_nodes.copy(deep=False)
+
+    @property
+    def hidden_edges(self) -> pd.DataFrame:
+        """Paths between shown activities left out by abstraction: ``source``, ``target``, ``count``, ``cases``."""
+        return self._hidden_edges.copy(deep=False)
+
+    @property
+    def start_activities(self) -> dict[str, int]:
+        """Cases starting at each shown activity (pm4py's ``start_activities``)."""
+        n = self._nodes[self._nodes["starts"] > 0]
+        return dict(zip(n["activity"].tolist(), n["starts"].astype(int).tolist(), strict=True))
+
+    @property
+    def end_activities(self) -> dict[str, int]:
+        """Cases ending at each shown activity (pm4py's ``end_activities``)."""
+        n = self._nodes[self._nodes["ends"] > 0]
+        return dict(zip(n["activity"].tolist(), n["ends"].astype(int).tolist(), strict=True))
+
+    @property
+    def time_unit(self) -> str:
+        """``"calendar time"`` or ``"working time"`` — what the ``*_s`` columns measure."""
+        return "calendar time" if self.calendar is None else "working time"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The shown edges as a new DataFrame (the same as :attr:`edges`)."""
+        return self.edges
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The shown graph as a :class:`networkx.DiGraph`.
+
+        Nodes are activity names with the :attr:`nodes` columns as attributes; edges carry the
+        :attr:`edges` columns. Graph attributes: ``start_activities``, ``end_activities``,
+        ``n_cases``, ``n_events``, ``time_unit``, ``calendar`` and ``abstraction``.
+        """
+        import networkx as nx  # type: ignore[import-untyped]
+
+        g = nx.DiGraph(
+            start_activities=self.start_activities,
+            end_activities=self.end_activities,
+            n_cases=self.n_cases,
+            n_events=self.n_events,
+            time_unit=self.time_unit,
+            calendar=self.calendar,
+            abstraction=self.abstraction,
+        )
+        node_attrs = self._nodes.drop(columns="activity").to_dict("records")
+        g.add_nodes_from(zip(self._nodes["activity"].tolist(), node_attrs, strict=True))
+        edge_attrs = self._edges.drop(columns=["source", "target"]).to_dict("records")
+        g.add_edges_from(zip(self._edges["source"].tolist(), self._edges["target"].tolist(), edge_attrs, strict=True))
+        return g
+
+    # --- display ------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        hidden = f", {self.abstraction.describe()}" if self.abstraction.is_abstracted else ""
+        unit = ", working time" if self.calendar is not None else ""
+        return (
+            f"<ProcessGraph: {len(self._nodes):,} activities, {len(self._edges):,} edges, "
+            f"{self.n_cases:,} cases, {len(self._variants):,} variants{unit}{hidden}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The map as inline SVG (when Graphviz is installed) above the tabular summary."""
+        from salesmining.core.errors import RenderError
+        from salesmining.present.maps import svg_text
+
+        try:
+            svg = svg_text(self.to_dot())
+            svg = svg[svg.find("<svg") :]
+            picture = f"<div style='overflow-x:auto;max-width:100%'>{svg}</div>"
+        except RenderError as exc:
+            picture = f"<div style='color:#9a6700'>{_display.esc(exc)}</div>"
+        return picture + _graph_html(self)
+
+    # --- drawing: a thin façade over salesmining.present.maps (which computes nothing) -----------
+    def to_dot(
+        self,
+        *,
+        view: str = "frequency",
+        stat: str = "median",
+        stages: StageModel | None = None,
+        findings: Findings | None = None,
+        title: str | None = None,
+        legend: bool = True,
+    ) -> graphviz.Digraph:
+        """The map as a deterministic ``graphviz.Digraph`` (see :func:`salesmining.present.maps.process_map`).
+
+        ``view`` is ``"frequency"`` or ``"performance"`` (``stat``: median, mean, p90, max, total);
+        ``stages`` draws the intended path, ``findings`` puts finding badges on the map.
+        """
+        from salesmining.present.maps import process_map
+
+        return process_map(self, view=view, stat=stat, stages=stages, findings=findings, title=title, legend=legend)
+
+    def write_svg(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Draw the map (options as :meth:`to_dot`) into an SVG file; needs Graphviz's ``dot``."""
+        from salesmining.present.maps import write_graph
+
+        return write_graph(self.to_dot(**options), path, fmt="svg")
+
+    def write_png(self, path: str | os.PathLike[str], *, dpi: int = 150, **options: Any) -> Path:
+        """Draw the map into a PNG file at ``dpi``."""
+        from salesmining.present.maps import write_graph
+
+        return write_graph(self.to_dot(**options), path, fmt="png", dpi=dpi)
+
+    def write_pdf(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Draw the map into a PDF file."""
+        from salesmining.present.maps import write_graph
+
+        return write_graph(self.to_dot(**options), path, fmt="pdf")
+
+
+def discover(
+    log: EventLog,
+    *,
+    activity_coverage: float = 1.0,
+    min_activity_count: int = 1,
+    edge_coverage: float = 1.0,
+    min_edge_count: int = 1,
+    keep_connected: bool = True,
+    calendar: BusinessCalendar | None = None,
+    backend: str = "polars",
+) -> ProcessGraph:
+    """Discover the directly-follows graph, its times and the variants of a log.
+
+    Parameters
+    ----------
+    log:
+        The event log. Events are ordered within each case by timestamp, then source row.
+    activity_coverage:
+        Show the most frequent activities (by events) until they cover at least this share of
+        all events; activities as frequent as the last one kept are kept too. ``1.0`` shows all.
+        Hidden activities are *bridged*: a case going A → hidden → B shows as A → B (counted
+        in the edge's ``bridged``), so every case's path stays connected, as in Disco.
+    min_activity_count:
+        Show only activities with at least this many events.
+    edge_coverage:
+        Among paths between shown activities, show the most frequent until they cover at least
+        this share of transitions (ties with the last one kept are kept).
+    min_edge_count:
+        Show only paths with at least this many transitions.
+    keep_connected:
+        Keep each shown activity's most frequent incoming and outgoing path even if the edge
+        thresholds would cut it, so no activity floats unconnected.
+    calendar:
+        Measure every duration in working time of this :class:`BusinessCalendar`
+        (default: calendar time).
+    backend:
+        Dataframe engine: ``"polars"`` (default), ``"pandas"``, ``"duckdb"`` or ``"pyspark"``;
+        all give identical numbers.
+
+    Returns
+    -------
+    ProcessGraph
+        Nodes, edges and variants as DataFrames; what was hidden in ``hidden_nodes``,
+        ``hidden_edges`` and ``abstraction``.
+
+    Examples
+    --------
+    >>> import pandas as pd, salesmining as sm
+    >>> df = pd.DataFrame({
+    ...     "deal": ["A", "A", "A", "B", "B", "C"],
+    ...     "stage": ["Lead", "Quote", "Won", "Lead", "Won", "Lead"],
+    ...     "at": ["2024-01-01 09:00Z", "2024-01-02 09:00Z", "2024-01-05 09:00Z",
+    ...            "2024-01-01 10:00Z", "2024-01-01 16:00Z", "2024-01-03 08:00Z"]})
+    >>> log = sm.from_dataframe(df, case="deal", activity="stage", timestamp="at")
+    >>> g = sm.discover(log)
+    >>> g
+    <ProcessGraph: 3 activities, 3 edges, 3 cases, 3 variants>
+    >>> g.edges[["source", "target", "count", "wait_median_s"]].to_dict("records")[0]
+    {'source': 'Lead', 'target': 'Quote', 'count': 1, 'wait_median_s': 86400.0}
+    >>> g.start_activities, g.end_activities
+    ({'Lead': 3}, {'Lead': 1, 'Won': 2})
+    >>> sm.discover(log, calendar=sm.BusinessCalendar()).edges.set_index("source").loc["Quote", "wait_median_s"] / 3600
+    np.float64(24.0)
+    """
+    _check_share("activity_coverage", activity_coverage)
+    _check_share("edge_coverage", edge_coverage)
+    _check_count("min_activity_count", min_activity_count)
+    _check_count("min_edge_count", min_edge_count)
+    if calendar is not None and not isinstance(calendar, BusinessCalendar):
+        raise TypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
+    _engine._check_backend(backend)
+
+    enc = _engine.encode_events(log, calendar=calendar)
+    names = enc.activity_names
+    native = _engine.to_native(enc.frame, backend)
+    nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
+
+    keep_act = _keep(
+        nodes_all["events"].to_numpy(), names[nodes_all[ACT_ID].to_numpy()], activity_coverage, min_activity_count
+    )
+    hidden_ids = nodes_all.loc[~keep_act, ACT_ID].to_numpy()
+    if len(hidden_ids):
+        kept_ids = nodes_all.loc[keep_act, ACT_ID].tolist()
+        projected = nw.to_native(_engine._lazy(native).filter(nw.col(ACT_ID).is_in(kept_ids)))
+        nodes, edges = _engine.flow_stats(projected, has_start=enc.has_start)
+        direct = edges_all[["source_id", "target_id", "count"]].rename(columns={"count": "_direct"})
+        edges = edges.merge(direct, on=["source_id", "target_id"], how="left")
+        edges["bridged"] = edges["count"] - edges.pop("_direct").fillna(0).astype("int64")
+    else:
+        nodes, edges = nodes_all, edges_all.assign(bridged=np.zeros(len(edges_all), dtype="int64"))
+
+    keep_edge = _keep(
+        edges["count"].to_numpy(),
+        names[edges["source_id"].to_numpy()].astype(str) + "\x00" + names[edges["target_id"].to_numpy()].astype(str),
+        edge_coverage,
+        min_edge_count,
+    )
+    if keep_connected and len(edges):
+        keep_edge |= _strongest(edges, names)
+
+    nodes = _name_nodes(nodes, names, enc.n_cases)
+    if enc.has_start:
+        service = _engine.service_stats(native)
+        nodes = nodes.merge(_named(service, names), on="activity", how="left")
+        nodes["service_count"] = nodes["service_count"].fillna(0).astype("int64")
+        nodes = nodes[[*_NODE_COLUMNS, *_SERVICE_COLUMNS]]
+    edges = _name_edges(edges, names, enc.n_cases)
+    shown_edges = _sort_edges(edges[keep_edge])
+    hidden_edges = _sort_edges(edges[~keep_edge])[["source", "target", "count", "cases"]]
+    hidden_nodes = _name_nodes(nodes_all[~keep_act], names, enc.n_cases)[["activity", "events", "cases"]]
+
+    abstraction = Abstraction(
+        activity_coverage=float(activity_coverage),
+        min_activity_count=int(min_activity_count),
+        edge_coverage=float(edge_coverage),
+        min_edge_count=int(min_edge_count),
+        keep_connected=bool(keep_connected),
+        hidden_activities=len(hidden_nodes),
+        hidden_events=int(hidden_nodes["events"].sum()),
+        hidden_cases=int(enc.n_cases - nodes["starts"].sum()),
+        bridged_transitions=int(edges["bridged"].sum()),
+        hidden_edges=len(hidden_edges),
+        hidden_transitions=int(hidden_edges["count"].sum()),
+        total_events=enc.n_events,
+        total_transitions=int(edges["count"].sum()),
+    )
+    return ProcessGraph(
+        _nodes=nodes.reset_index(drop=True),
+        _edges=shown_edges,
+        _variants=_variants(native, backend, enc),
+        _hidden_nodes=hidden_nodes.reset_index(drop=True),
+        _hidden_edges=hidden_edges,
+        n_cases=enc.n_cases,
+        n_events=enc.n_events,
+        abstraction=abstraction,
+        calendar=calendar,
+        backend=backend,
+        has_service_times=enc.has_start,
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _check_share(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a share between 0 and 1, not {value!r}")
+
+
+def _check_count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+
+
+def _keep(counts: np.ndarray, labels: np.ndarray, coverage: float, min_count: int) -> np.ndarray:
+    """Items kept by a coverage share (most frequent first, ties kept) and a minimum count."""
+    keep = counts >= min_count
+    total = counts.sum()
+    if coverage < 1.0 and total > 0:
+        order = np.lexsort((labels.astype(str), -counts))
+        covered = np.cumsum(counts[order]) / total
+        last = int(np.searchsorted(covered, coverage - 1e-12, side="left"))
+        boundary = counts[order][min(last, len(order) - 1)]
+        keep &= counts >= boundary
+    result: np.ndarray = keep
+    return result
+
+
+def _strongest(edges: pd.DataFrame, names: np.ndarray) -> np.ndarray:
+    """Mask of each activity's most frequent outgoing and incoming edge (ties by names)."""
+    e = pd.DataFrame(
+        {
+            "source": names[edges["source_id"].to_numpy()].astype(str),
+            "target": names[edges["target_id"].to_numpy()].astype(str),
+            "count": edges["count"].to_numpy(),
+            "row": np.arange(len(edges)),
+        }
+    )
+    e = e.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable")
+    rows = np.union1d(e.drop_duplicates("source")["row"].to_numpy(), e.drop_duplicates("target")["row"].to_numpy())
+    mask = np.zeros(len(edges), dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+def _name_nodes(nodes: pd.DataFrame, names: np.ndarray, n_cases: int) -> pd.DataFrame:
+    out = pd.DataFrame({"activity": pd.Series(names[nodes[ACT_ID].to_numpy()], dtype="str")})
+    for c in ("events", "cases"):
+        out[c] = nodes[c].to_numpy()
+    out["case_share"] = out["cases"] / n_cases if n_cases else 0.0
+    for c in ("starts", "ends"):
+        out[c] = nodes[c].to_numpy()
+    out = out.sort_values(["events", "activity"], ascending=[False, True], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _named(service: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
+    out = service.drop(columns=ACT_ID)
+    out.insert(0, "activity", pd.Series(names[service[ACT_ID].to_numpy()], dtype="str"))
+    return out
+
+
+def _name_edges(edges: pd.DataFrame, names: np.ndarray, n_cases: int) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "source": pd.Series(names[edges["source_id"].to_numpy()], dtype="str"),
+            "target": pd.Series(names[edges["target_id"].to_numpy()], dtype="str"),
+            "count": edges["count"].to_numpy(),
+            "cases": edges["cases"].to_numpy(),
+        }
+    )
+    out["case_share"] = out["cases"] / n_cases if n_cases else 0.0
+    out["bridged"] = edges["bridged"].to_numpy().astype("int64")
+    for s in _WAIT_STATS:
+        out[f"wait_{s}_s"] = edges[f"wait_{s}_s"].to_numpy()
+    return out[_EDGE_COLUMNS]
+
+
+def _sort_edges(edges: pd.DataFrame) -> pd.DataFrame:
+    out = edges.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _variants(native: Any, backend: str, enc: _engine.EncodedEvents) -> pd.DataFrame:
+    v = _engine.variant_stats(native, backend, has_start=enc.has_start)
+    tuples = _engine.decode_keys(v["key"].tolist(), enc.activity_names)
+    out = pd.DataFrame(
+        {
+            "variant": pd.Series(tuples, dtype="object"),
+            "count": v["count"].to_numpy(),
+            "share": v["count"].to_numpy() / enc.n_cases if enc.n_cases else 0.0,
+            "length": np.array([len(t) for t in tuples], dtype="int64"),
+        }
+    )
+    for s in ("median", "mean", "p90", "max", "min"):
+        out[f"{s}_throughput_s"] = v[f"throughput_{s}_s"].to_numpy()
+    out["example_case"] = pd.Series(enc.case_names[v["example_id"].to_numpy()], dtype="str")
+    out = out.sort_values(["count", "variant"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return out[_VARIANT_COLUMNS]
+
+
+def _graph_html(g: ProcessGraph) -> str:
+    nodes, edges, variants = g._nodes, g._edges, g._variants
+    facts: list[tuple[str, object]] = [
+        ("cases", f"{g.n_cases:,}"),
+        ("events", f"{g.n_events:,}"),
+        ("activities", f"{len(nodes):,}"),
+        ("paths", f"{len(edges):,}"),
+        ("variants", f"{len(variants):,}"),
+        ("durations", g.time_unit if g.calendar is None else f"{g.time_unit}: {g.calendar!r}"),
+    ]
+    note = f"<div style='margin:6px 0;color:#57606a'>{_display.esc(g.abstraction.describe())}</div>"
+    top_edges = _display.table(
+        ["path", "count", "cases", "median wait", "p90 wait", "max wait"],
+        [
+            (
+                f"{r.source} → {r.target}",
+                f"{r.count:,}",
+                f"{r.case_share:.0%}",
+                format_duration(r.wait_median_s),
+                format_duration(r.wait_p90_s),
+                format_duration(r.wait_max_s),
+            )
+            for r in edges.itertuples(index=False)
+        ],
+        max_rows=10,
+    )
+    cols = ["activity", "events", "cases", "starts", "ends"]
+    node_rows: list[tuple[object, ...]] = [
+        (r.activity, f"{r.events:,}", f"{r.case_share:.0%}", f"{r.starts:,}", f"{r.ends:,}")
+        for r in nodes[[*cols, "case_share"]].itertuples(index=False)
+    ]
+    if g.has_service_times:
+        cols.append("median service")
+        node_rows = [(*row, format_duration(s)) for row, s in zip(node_rows, nodes["service_median_s"], strict=True)]
+    top_nodes = _display.table(cols, node_rows, max_rows=8)
+    top_variants = _display.table(
+        ["variant", "cases", "share", "median throughput"],
+        [
+            (_short(r.variant), f"{r.count:,}", f"{r.share:.1%}", format_duration(r.median_throughput_s))
+            for r in variants.itertuples(index=False)
+        ],
+        max_rows=5,
+    )
+    return _display.card("ProcessGraph", facts, note, top_edges, top_nodes, top_variants)
+
+
+def _short(variant: Any, limit: int = 6) -> str:
+    if len(variant) <= limit:
+        return " → ".join(variant)
+    return " → ".join(variant[: limit - 2]) + f" → … ({len(variant) - limit + 1} more) → " + variant[-1]

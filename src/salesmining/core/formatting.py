@@ -1,0 +1,205 @@
+"""Every number salesmining shows a person: durations, percentages and counts, in one place.
+
+Maps, notebook cards, reports and finding texts all format through these functions, so the
+same quantity reads the same everywhere. Durations measured on a
+:class:`~salesmining.BusinessCalendar`'s working clock are *working time*: pass ``working=True``
+and the text says so (``"64.0 working h"``) instead of passing working seconds off as
+calendar days.
+
+Missing values (``None``, NaN, NaT) format as ``"–"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = [
+    "MISSING",
+    "WORKING_TIME",
+    "count",
+    "days",
+    "duration",
+    "duration_spec",
+    "hours",
+    "is_missing",
+    "percent",
+    "points",
+    "short_duration",
+    "signed_percent",
+]
+
+#: How a missing value is shown.
+MISSING = "–"
+#: The unit name of durations measured on a business calendar's working clock.
+WORKING_TIME = "working time"
+
+
+def is_missing(value: Any) -> bool:
+    """``None``, NaN, NaT or anything that is not a number."""
+    if value is None:
+        return True
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        try:
+            import pandas as pd
+
+            return bool(pd.isna(value))
+        except (TypeError, ValueError):
+            return True
+    return math.isnan(f)
+
+
+def _seconds(value: Any) -> float | None:
+    """Seconds from a number or a ``timedelta``/``Timedelta``; ``None`` when missing."""
+    if value is None:
+        return None
+    total = getattr(value, "total_seconds", None)
+    try:
+        f = float(total()) if callable(total) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if not math.isfinite(f) else f
+
+
+def duration(seconds: Any) -> str:
+    """Clock style, at most two units: ``"1d 2h"``, ``"2m 30s"``, ``"0.25s"``.
+
+    >>> duration(93784.0), duration(150.0), duration(0.25), duration(float("nan"))
+    ('1d 2h', '2m 30s', '0.25s', '–')
+    """
+    value = _seconds(seconds)
+    if value is None:
+        return MISSING
+    sign = "-" if value < 0 else ""
+    s = abs(value)
+    if s < 1:
+        return f"{sign}{s:.2g}s"
+    parts: list[str] = []
+    for label, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if s >= size or parts:
+            q = int(s // size)
+            s -= q * size
+            parts.append(f"{q}{label}")
+        if len(parts) == 2:
+            break
+    return sign + " ".join(p for p in parts if not p.startswith("0") or p == parts[0])
+
+
+def short_duration(seconds: Any, *, working: bool = False, smallest: str = "s") -> str:
+    """Compact, one unit: ``"45 s"``, ``"12 min"``, ``"3.5 h"``, ``"2.1 d"``.
+
+    ``working=True`` (a business calendar's working clock) gives working hours, since a
+    working day has no fixed length: ``"64.0 working h"``. ``smallest="min"`` shows anything
+    under an hour in minutes (``"0 min"``), as finding texts do.
+
+    >>> short_duration(45), short_duration(720), short_duration(12_600), short_duration(181_440)
+    ('45 s', '12 min', '3.5 h', '2.1 d')
+    >>> short_duration(8 * 8 * 3600, working=True), short_duration(30, smallest="min")
+    ('64.0 working h', '0 min')
+    """
+    value = _seconds(seconds)
+    if value is None:
+        return MISSING
+    if working:
+        return f"{value / 3600:,.1f} working h"
+    if value < 60 and smallest == "s":
+        return f"{value:.0f} s"
+    if value < 3600:
+        return f"{value / 60:.0f} min"
+    if value < 86400:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:.1f} d"
+
+
+def hours(value_hours: Any, *, signed: bool = False, working: bool = False) -> str:
+    """Hours for reports: ``"5.5 h"`` below 48 hours, days above (``"3.2 d"``); ``signed`` adds ``+``.
+
+    ``working=True``: always working hours (``"64.0 working h"``).
+
+    >>> hours(5.5), hours(77.0), hours(-3.0, signed=True), hours(64.0, working=True)
+    ('5.5 h', '3.2 d', '-3.0 h', '64.0 working h')
+    """
+    if is_missing(value_hours):
+        return MISSING
+    v = float(value_hours)
+    sign = "+" if signed else ""
+    if working:
+        return f"{v:{sign},.1f} working h"
+    return f"{v:{sign},.1f} h" if abs(v) < 48 else f"{v / 24:{sign},.1f} d"
+
+
+def days(value: Any, *, working: bool = False) -> str:
+    """A duration (seconds or a ``Timedelta``) in days: ``"1.5 d"`` (working hours when ``working``).
+
+    >>> import pandas as pd
+    >>> days(pd.Timedelta(hours=36)), days(None)
+    ('1.5 d', '–')
+    """
+    s = _seconds(value)
+    if s is None:
+        return MISSING
+    if working:
+        return short_duration(s, working=True)
+    return f"{s / 86400:.1f} d"
+
+
+def duration_spec(td: Any) -> str:
+    """The shortest exact text for a duration (``36h``, ``2d``, ``90m``) as stage models write it;
+    ISO 8601 for fractions of a second.
+
+    >>> import pandas as pd
+    >>> [duration_spec(pd.Timedelta(hours=h)) for h in (36, 48, 336)]
+    ['36h', '2d', '14d']
+    """
+    import pandas as pd
+
+    td = pd.Timedelta(td)
+    ns = int(td.value)
+    if ns % 1_000_000_000:
+        return str(td.isoformat())
+    s = ns // 1_000_000_000
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def percent(x: Any, *, digits: int = 1) -> str:
+    """A share as a percentage: ``"12.5%"``.
+
+    >>> percent(0.125), percent(0.5, digits=0), percent(float("nan"))
+    ('12.5%', '50%', '–')
+    """
+    return MISSING if is_missing(x) else f"{float(x):.{digits}%}"
+
+
+def signed_percent(x: Any) -> str:
+    """A relative change: ``"+25%"``; factors of ten or more as plain numbers (``"+12"``).
+
+    >>> signed_percent(0.25), signed_percent(-0.5), signed_percent(12.0)
+    ('+25%', '-50%', '+12')
+    """
+    if is_missing(x):
+        return MISSING
+    v = float(x)
+    return f"{v:+.0%}" if abs(v) < 10 else f"{v:+.0f}"
+
+
+def points(x: Any) -> str:
+    """A difference of two shares in percentage points: ``"+4.0 pts"``.
+
+    >>> points(0.04), points(-0.125)
+    ('+4.0 pts', '-12.5 pts')
+    """
+    return MISSING if is_missing(x) else f"{float(x) * 100:+.1f} pts"
+
+
+def count(n: Any) -> str:
+    """A count with thousands separators: ``"12,345"``.
+
+    >>> count(12345), count(None)
+    ('12,345', '–')
+    """
+    return MISSING if is_missing(n) else f"{int(n):,}"

@@ -1,0 +1,328 @@
+"""What the diagnosis and comparison reports show, as plain values; rendered by :mod:`salesmining.present`.
+
+Compute here, render there: the templates receive strings and numbers only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import pandas as pd
+
+from salesmining.analysis.conform import Conformance
+from salesmining.analysis.discover import ProcessGraph
+from salesmining.analysis.stages import StageModel
+from salesmining.core.version import version
+from salesmining.findings.detect import FINDING_RULES, FindingRules, Findings, KPIs
+from salesmining.log.eventlog import EventLog
+from salesmining.present.report import graph_svg as _graph_svg
+from salesmining.present.report import render_template, strip_xml
+
+
+class DiagnosisView(Protocol):
+    """The parts of a :class:`~salesmining.Diagnosis` a report shows (typed here so no import circle exists)."""
+
+    @property
+    def log(self) -> EventLog: ...
+    @property
+    def stages(self) -> StageModel: ...
+    @property
+    def rules(self) -> FindingRules: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def graph(self) -> ProcessGraph: ...
+    @property
+    def conformance(self) -> Conformance: ...
+    @property
+    def findings(self) -> Findings: ...
+    @property
+    def kpis(self) -> KPIs: ...
+    @property
+    def series(self) -> Mapping[str, pd.DataFrame]: ...
+
+
+class ComparisonView(Protocol):
+    """The parts of a :class:`~salesmining.Comparison` a report shows."""
+
+    @property
+    def before(self) -> DiagnosisView: ...
+    @property
+    def after(self) -> DiagnosisView: ...
+    @property
+    def kpis(self) -> pd.DataFrame: ...
+    @property
+    def findings(self) -> pd.DataFrame: ...
+    @property
+    def edges(self) -> pd.DataFrame: ...
+    @property
+    def n_boot(self) -> int: ...
+    @property
+    def seed(self) -> int | None: ...
+
+
+__all__ = ["comparison_html", "comparison_summary_html", "diagnosis_html", "diagnosis_summary_html"]
+
+
+def _chart_svgs(d: DiagnosisView) -> list[tuple[str, str]]:
+    from salesmining.present import charts as _charts
+
+    s = d.series
+    stages = d.stages
+    sla_h = {k: v.total_seconds() / 3600 for k, v in stages.sla.items()}
+    figs = [
+        ("Funnel", _charts.funnel_chart(d.kpis.funnel)),
+        ("Time in stage", _charts.time_in_stage_chart(s["stage_dwell"], stages.stages, sla_hours=sla_h)),
+        ("Work in progress", _charts.wip_chart(s["wip"], stages.stages)),
+        ("Performance spectrum", _charts.performance_spectrum(s["segments"])),
+        ("Dotted chart", _charts.dotted_chart(s["dotted"])),
+    ]
+    return [(name, strip_xml(_charts.figure_to_svg(fig))) for name, fig in figs]
+
+
+def _fmt(v: Any, kind: str = "num") -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    if kind == "pct":
+        return f"{v:.1%}"
+    if kind == "pp":
+        return f"{v * 100:+.1f} pts"
+    if kind == "h":
+        return f"{v:,.1f} h" if abs(v) < 48 else f"{v / 24:,.1f} d"
+    if kind == "+h":
+        return f"{v:+,.1f} h" if abs(v) < 48 else f"{v / 24:+,.1f} d"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _kpi_rows(values: dict[str, float]) -> list[tuple[str, str]]:
+    labels = {
+        "win_rate": ("win rate", "pct"),
+        "cycle_time_median_days": ("cycle time, median (days)", "num"),
+        "cycle_time_p90_days": ("cycle time, 90th percentile (days)", "num"),
+        "avg_deal_size": ("average won deal", "num"),
+        "rework_rate": ("rework rate", "pct"),
+        "first_time_right_rate": ("first-time-right rate", "pct"),
+        "skip_rate": ("skip rate", "pct"),
+        "lead_response_median_hours": ("lead response, median (hours)", "num"),
+        "cases": ("cases", "int"),
+        "won": ("won", "int"),
+        "lost": ("lost", "int"),
+        "open": ("open", "int"),
+    }
+    out = []
+    for key, (label, kind) in labels.items():
+        if key in values:
+            v = values[key]
+            out.append((label, _fmt(int(v), "int") if kind == "int" and v == v else _fmt(v, kind)))
+    return out
+
+
+def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
+    """Everything the diagnosis templates need, as plain values (computed results only)."""
+    from salesmining.present.maps import legend_items, process_map
+
+    f = d.findings.to_frame()
+    evidence = d.findings.evidence
+    root = d.findings.root_causes
+    conf = d.conformance
+    k = d.kpis
+    graph_svg, graph_error = _graph_svg(process_map(d.graph, stages=d.stages, findings=d.findings, legend=False))
+    perf_svg = None
+    if full and graph_svg is not None:
+        perf_svg, _ = _graph_svg(
+            process_map(d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False)
+        )
+    findings = []
+    for r in f.to_dict("records"):
+        ev = evidence[
+            (evidence["kind"] == r["kind"]) & (evidence["rule"] == r["rule"]) & (evidence["where"] == r["where"])
+        ]
+        top_ev = ev.sort_values(["time_lost_s", "case_id"], ascending=[False, True]).head(5)
+        rc = root[(root["rank"] == r["rank"])] if len(root) else root
+        findings.append(
+            {
+                **r,
+                "rule_text": FINDING_RULES.get(r["kind"], {}).get(r["rule"], ""),
+                "share_txt": _fmt(r["share"], "pct"),
+                "lost_txt": _fmt(r["time_lost_hours"], "h"),
+                "per_case_txt": _fmt(r["time_lost_per_case_hours"], "h"),
+                "win_txt": _fmt(r["win_rate_effect"], "pp"),
+                "cycle_txt": _fmt(r["cycle_time_effect_hours"], "+h"),
+                "wr_a": _fmt(r["win_rate_affected"], "pct"),
+                "wr_u": _fmt(r["win_rate_unaffected"], "pct"),
+                "evidence": [
+                    (e["case_id"], _fmt(e["time_lost_s"] / 3600, "h"), e["detail"]) for e in top_ev.to_dict("records")
+                ],
+                "roots": [
+                    (
+                        x["attribute"],
+                        x["value"],
+                        x["affected_with"],
+                        x["affected"],
+                        x["all_with"],
+                        x["all"],
+                        f"{x['lift']:.1f}×",
+                    )
+                    for x in rc.to_dict("records")
+                ],
+            }
+        )
+    q = d.log.quality
+    return {
+        "title": d.title or f"Sales process diagnosis — {d.log.name or 'event log'}",
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "log": d.log,
+        "stages": d.stages,
+        "kpis": _kpi_rows(k.as_dict()),
+        "funnel": [
+            (r["stage"], f"{int(r['reached']):,}", _fmt(r["share_of_cases"], "pct"), _fmt(r["conversion"], "pct"))
+            for r in k.funnel.to_dict("records")
+        ],
+        "tis": [
+            (r["stage"], f"{int(r['visits']):,}", _fmt(r["median_hours"], "h"), _fmt(r["p90_hours"], "h"))
+            for r in k.time_in_stage.to_dict("records")
+        ],
+        "findings": findings,
+        "n_high": int((f["severity"] == "high").sum()),
+        "n_medium": int((f["severity"] == "medium").sum()),
+        "n_low": int((f["severity"] == "low").sum()),
+        "finding_warnings": d.findings.warnings,
+        "graph_svg": graph_svg,
+        "legend": legend_items(view="frequency", stat_label="", stages=True, findings=True),
+        "perf_legend": legend_items(view="performance", stat_label="median wait", stages=True, findings=False)[0],
+        "perf_svg": perf_svg,
+        "graph_error": graph_error,
+        "abstraction": d.graph.abstraction.describe() if d.graph.abstraction.is_abstracted else "",
+        "fitting": _fmt(conf.fitting_share, "pct"),
+        "mean_fitness": _fmt(conf.mean_fitness, "num"),
+        "skip_rates": [
+            (
+                r["stage"],
+                f"{int(r['cases']):,}",
+                f"{int(r['eligible']):,}",
+                _fmt(r["share"], "pct"),
+                f"{int(r['left_censored']):,}",
+            )
+            for r in conf.skip_rates.to_dict("records")
+        ],
+        "backtracks": [
+            (r["from"], r["to"], f"{int(r['cases']):,}", _fmt(r["share"], "pct"))
+            for r in conf.backtrack_rates.to_dict("records")
+        ],
+        "variants": [
+            (" → ".join(v), f"{int(c):,}", _fmt(s, "pct"), _fmt(m / 3600, "h"))
+            for v, c, s, m in d.graph.variants[["variant", "count", "share", "median_throughput_s"]]
+            .head(10)
+            .itertuples(index=False)
+        ],
+        "charts": _chart_svgs(d) if full else [],
+        "quality": q,
+        "reasons": [r for r in q.counts().itertuples(index=False) if r.rows],
+        "rejections": list(q.rejections.head(50).itertuples(index=False)),
+        "warnings": q.warnings,
+        "rules_table": [(kind, rule, text) for kind, rs in FINDING_RULES.items() for rule, text in rs.items()],
+        "rules": dataclasses.asdict(d.rules),
+        "meta": d.log.meta,
+        "history": d.log.history,
+    }
+
+
+def diagnosis_html(d: DiagnosisView) -> str:
+    """The full diagnosis report (self-contained HTML)."""
+    return render_template("diagnosis.html.j2", version=version(), **diagnosis_context(d))
+
+
+def diagnosis_summary_html(d: DiagnosisView) -> str:
+    """The notebook summary of a diagnosis: headline KPIs, top findings, the annotated map."""
+    return render_template("diagnosis_summary.html.j2", **diagnosis_context(d, full=False))
+
+
+def comparison_context(c: ComparisonView) -> dict[str, Any]:
+    from salesmining.present.maps import process_map
+
+    k = c.kpis
+
+    def row(r: Mapping[Any, Any]) -> tuple[str, ...]:
+        pct = r["metric"].endswith("rate") or r["metric"].startswith("share")
+        kind = "pct" if pct else "num"
+        delta = _fmt(r["delta"], "pp") if pct else _fmt(r["delta"], "num")
+        ci = (
+            "–"
+            if r["ci_low"] != r["ci_low"]
+            else (
+                f"[{r['ci_low'] * 100:+.1f}, {r['ci_high'] * 100:+.1f}] pts"
+                if pct
+                else f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+            )
+        )
+        return (
+            r["metric"],
+            _fmt(r["before"], kind),
+            _fmt(r["after"], kind),
+            delta,
+            ci,
+            r["verdict"],
+            f"{r['n_before']:,} / {r['n_after']:,}",
+        )
+
+    before_svg, err = _graph_svg(
+        process_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title="Before", legend=False)
+    )
+    after_svg, _ = _graph_svg(
+        process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title="After", legend=False)
+    )
+    f = c.findings
+    e = c.edges
+    return {
+        "title": f"Before / after — {c.before.log.name or 'before'} vs {c.after.log.name or 'after'}",
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "kpis": [row(r) for r in k.to_dict("records")],
+        "findings": [
+            (
+                r["status"],
+                r["kind"],
+                r["where"],
+                f"{r['cases_before']:,}",
+                f"{r['cases_after']:,}",
+                _fmt(r["share_before"], "pct"),
+                _fmt(r["share_after"], "pct"),
+                _fmt(r["time_lost_hours_before"], "h"),
+                _fmt(r["time_lost_hours_after"], "h"),
+            )
+            for r in f.to_dict("records")
+        ],
+        "edges": [
+            (
+                r["status"],
+                r["source"],
+                r["target"],
+                f"{r['count_before']:,}",
+                f"{r['count_after']:,}",
+                _fmt((r["wait_median_s_before"] or float("nan")) / 3600, "h"),
+                _fmt((r["wait_median_s_after"] or float("nan")) / 3600, "h"),
+            )
+            for r in e.to_dict("records")
+            if r["status"] != "both" or abs(r["wait_median_change_s"] or 0) > 3600
+        ],
+        "before_svg": before_svg,
+        "after_svg": after_svg,
+        "graph_error": err,
+        "n_boot": c.n_boot,
+        "seed": c.seed,
+        "before": c.before,
+        "after": c.after,
+    }
+
+
+def comparison_html(c: ComparisonView) -> str:
+    return render_template("comparison.html.j2", version=version(), **comparison_context(c))
+
+
+def comparison_summary_html(c: ComparisonView) -> str:
+    ctx = comparison_context(c)
+    return render_template("comparison_summary.html.j2", **ctx)

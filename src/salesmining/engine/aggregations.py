@@ -1,0 +1,506 @@
+"""Dataframe-engine layer: the heavy per-event aggregations, written once against narwhals.
+
+The log's events are handed to an engine (``polars`` by default; ``pandas``, ``duckdb`` and
+``pyspark`` run the same code) as an *encoded* table: integer case and activity codes,
+timestamps as integer microseconds since the epoch (``ts_us``) and the *clock* durations are
+measured on (``clock_us``: equal to ``ts_us`` in calendar time, working microseconds under a
+:class:`~salesmining.BusinessCalendar`). Every duration is exact integer arithmetic on every
+engine, and every order within a case is the explicit ``(ts_us, source_row)`` — SQL engines
+and Spark keep no input order.
+
+Statistics are defined once, engine-independently:
+
+* medians interpolate linearly between the two middle values (pandas, polars, DuckDB and
+  pm4py agree);
+* the 90th percentile is numpy's default (``method="linear"``): the engines pick the two
+  order statistics around the virtual index ``(n - 1) * 0.9`` exactly (ordinal ranks), and
+  numpy interpolates them, so every engine returns the same bits as :func:`numpy.quantile`;
+* totals are exact (whole seconds and microsecond remainders summed separately, so no
+  engine overflows int64); means are ``total / count``.
+
+narwhals has no list aggregation yet (narwhals issue #2660), so :func:`sequence_keys`, which
+joins each case's activity codes into one string, dispatches per engine; everything else is
+narwhals.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from salesmining.core.calendar import clock_us
+from salesmining.core.errors import EngineError
+from salesmining.core.schema import ACTIVITY, CASE, SOURCE_ROW, START, TIMESTAMP
+
+if TYPE_CHECKING:
+    from salesmining.core.calendar import BusinessCalendar
+
+
+class EventSource(Protocol):
+    """What the engine reads from an event log: its canonical sorted events (and cached sequences).
+
+    :class:`salesmining.EventLog` is one; the engine never imports it (it sits below the log layer).
+    """
+
+    @property
+    def _events(self) -> pd.DataFrame: ...
+
+    @property
+    def _sequences(self) -> pd.DataFrame: ...
+
+
+__all__ = [
+    "BACKENDS",
+    "EncodedEvents",
+    "case_sequences",
+    "decode_keys",
+    "encode_events",
+    "event_table",
+    "flow_stats",
+    "lerp_quantile",
+    "sequence_keys",
+    "service_stats",
+    "to_native",
+    "variant_stats",
+    "variants",
+]
+
+Backend = Literal["polars", "pandas", "duckdb", "pyspark"]
+BACKENDS: tuple[str, ...] = ("polars", "pandas", "duckdb", "pyspark")
+TS = "ts_us"
+CASE_ID = "case_id"
+ACT_ID = "activity_id"
+CLOCK = "clock_us"
+START_CLOCK = "start_clock_us"
+HAS_START = "has_start"
+ORDER = [TS, SOURCE_ROW]
+#: Separator of activities inside a sequence key (control characters are removed from names at ingest).
+SEP = "\x1f"
+#: The percentile reported as ``p90`` (numpy's default linear interpolation).
+P90 = 0.9
+_US = 1_000_000
+
+
+def _require(module: str, backend: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EngineError(f"the {backend!r} engine needs the package {module!r}: pip install {module}") from exc
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise EngineError(f"unknown engine {backend!r}; choose one of {BACKENDS}")
+
+
+# --- tables handed to the engines ---------------------------------------------------------
+def event_table(log: EventSource) -> pd.DataFrame:
+    """The minimal pandas table with names: CASE, ACTIVITY, ``ts_us`` (int64), SOURCE_ROW."""
+    ev = log._events
+    return pd.DataFrame(
+        {
+            CASE: ev[CASE],
+            ACTIVITY: ev[ACTIVITY],
+            TS: ev[TIMESTAMP].astype("int64").to_numpy(),
+            SOURCE_ROW: ev[SOURCE_ROW].to_numpy(),
+        }
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedEvents:
+    """The integer-coded event table the analyses run on, and the names to decode results.
+
+    ``frame`` columns: ``case_id``, ``activity_id`` (codes into ``case_names`` /
+    ``activity_names``, both sorted), ``ts_us``, ``source_row``, ``clock_us`` and, when the log
+    has start timestamps, ``start_clock_us`` (the clock at the start, the completion where no
+    start is known) and ``has_start`` (1/0).
+    """
+
+    frame: pd.DataFrame
+    case_names: np.ndarray
+    activity_names: np.ndarray
+    has_start: bool
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_names)
+
+    @property
+    def n_events(self) -> int:
+        return len(self.frame)
+
+
+def encode_events(log: EventSource, *, calendar: BusinessCalendar | None = None) -> EncodedEvents:
+    """Encode the log's events for the engines (vectorised; the clock follows ``calendar``)."""
+    ev = log._events
+    case_codes, case_names = pd.factorize(ev[CASE], sort=True)
+    act_codes, act_names = pd.factorize(ev[ACTIVITY], sort=True)
+    ts = ev[TIMESTAMP].astype("int64").to_numpy()
+    cols: dict[str, Any] = {
+        CASE_ID: case_codes.astype("int64"),
+        ACT_ID: act_codes.astype("int64"),
+        TS: ts,
+        SOURCE_ROW: ev[SOURCE_ROW].to_numpy().astype("int64"),
+        CLOCK: ts if calendar is None else clock_us(ev[TIMESTAMP], calendar),
+    }
+    has_start = START in ev.columns and bool(ev[START].notna().any())
+    if has_start:
+        present = ev[START].notna().to_numpy()
+        start = cols[CLOCK].copy()
+        start[present] = clock_us(ev[START][present], calendar)
+        cols[START_CLOCK] = start
+        cols[HAS_START] = present.astype("int64")
+    return EncodedEvents(
+        frame=pd.DataFrame(cols),
+        case_names=np.asarray(case_names, dtype=object),
+        activity_names=np.asarray(act_names, dtype=object),
+        has_start=has_start,
+    )
+
+
+def to_native(table: pd.DataFrame, backend: str, *, spark: Any = None) -> Any:
+    """Hand a pandas table to an engine, as that engine's (lazy where possible) frame."""
+    _check_backend(backend)
+    if backend == "pandas":
+        return table
+    if backend == "polars":
+        pl = _require("polars", backend)
+        return pl.from_pandas(table).lazy()
+    if backend == "duckdb":
+        duckdb = _require("duckdb", backend)
+        con = duckdb.connect()
+        con.register("events_df", table)
+        # A DuckDB table (not a view on pandas) lets every later query scan in parallel.
+        con.execute("create table events as select * from events_df")
+        con.unregister("events_df")
+        return con.table("events")
+    _require("pyspark", backend)
+    if spark is None:  # pragma: no cover - pyspark is optional
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.master("local[2]").appName("salesmining").getOrCreate()
+    return spark.createDataFrame(table)  # pragma: no cover
+
+
+def _lazy(native: Any) -> nw.LazyFrame[Any]:
+    frame = nw.from_native(native)
+    return frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+
+
+def _collect(frame: nw.LazyFrame[Any]) -> pd.DataFrame:
+    out: pd.DataFrame = frame.collect(backend="pandas").to_native()
+    return out
+
+
+# --- statistics defined once --------------------------------------------------------------
+def _with_sum_parts(frame: nw.LazyFrame[Any], col: str) -> nw.LazyFrame[Any]:
+    # pandas accepts only plain column reductions inside group_by: derive the parts first.
+    return frame.with_columns((nw.col(col) // _US).alias(f"_{col}_s"), (nw.col(col) % _US).alias(f"_{col}_r"))
+
+
+def _aggs(col: str, prefix: str) -> list[Any]:
+    return [
+        nw.col(col).median().alias(f"{prefix}_median"),
+        nw.col(col).max().alias(f"{prefix}_max"),
+        nw.col(col).min().alias(f"{prefix}_min"),
+        nw.col(f"_{col}_s").sum().alias(f"{prefix}_sum_s"),
+        nw.col(f"_{col}_r").sum().alias(f"{prefix}_sum_rem"),
+    ]
+
+
+def _quantile_bounds(frame: nw.LazyFrame[Any], keys: list[str], col: str, q: float, prefix: str) -> nw.LazyFrame[Any]:
+    """Per group: the order statistics at ``floor((n-1)q)`` and the next one (0-based), exactly.
+
+    Ordinal ranks within each group select the two rows; ties among equal values do not
+    matter because the selected *values* are the same.
+    """
+    num, den = _fraction(q)
+    n = nw.col("_n")
+    ranked = frame.select(*keys, col).with_columns(
+        nw.col(col).rank(method="ordinal").over(*keys).cast(nw.Int64).alias("_r"),
+        nw.col(col).count().over(*keys).cast(nw.Int64).alias("_n"),
+    )
+    ranked = ranked.with_columns(((n - 1) * num // den + 1).alias("_lo"))
+    ranked = ranked.with_columns(
+        (nw.col("_lo") + ((((n - 1) * num) % den) > 0).cast(nw.Int64)).alias("_hi"),
+    )
+    picked = ranked.filter((nw.col("_r") == nw.col("_lo")) | (nw.col("_r") == nw.col("_hi")))
+    return picked.group_by(*keys).agg(
+        nw.col(col).min().alias(f"{prefix}_qlo"),
+        nw.col(col).max().alias(f"{prefix}_qhi"),
+        nw.col("_n").max().alias(f"{prefix}_qn"),
+    )
+
+
+def _fraction(q: float) -> tuple[int, int]:
+    from fractions import Fraction
+
+    f = Fraction(str(q)).limit_denominator(1_000_000)
+    return f.numerator, f.denominator
+
+
+def lerp_quantile(lo: np.ndarray, hi: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """numpy's ``method="linear"`` quantile from the two order statistics around ``(n-1)q``.
+
+    >>> import numpy as np
+    >>> x = np.array([1, 2, 4, 8, 16, 32])
+    >>> float(lerp_quantile(np.array([16.0]), np.array([32.0]), np.array([6]), 0.9)[0]) == float(np.quantile(x, 0.9))
+    True
+    """
+    lo = lo.astype("float64")
+    hi = hi.astype("float64")
+    h = (n.astype("float64") - 1) * q
+    gamma = h - np.floor(h)
+    diff = hi - lo
+    # numpy._lerp: symmetric formula, exact at both ends
+    out: np.ndarray = np.where(gamma >= 0.5, hi - diff * (1 - gamma), lo + diff * gamma)
+    return out
+
+
+def _finish(df: pd.DataFrame, prefix: str, count: str, q: float = P90) -> pd.DataFrame:
+    """Turn raw microsecond aggregates into seconds: median, mean, p90, max, min, total."""
+    total_s = df.pop(f"{prefix}_sum_s").astype("float64").to_numpy()
+    rem = df.pop(f"{prefix}_sum_rem").astype("float64").to_numpy()
+    total = total_s + rem / _US
+    cnt = df[count].astype("float64").to_numpy()
+    lo = df.pop(f"{prefix}_qlo").to_numpy()
+    hi = df.pop(f"{prefix}_qhi").to_numpy()
+    qn = df.pop(f"{prefix}_qn").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnt > 0, total / cnt, np.nan)
+    df[f"{prefix}_median_s"] = df.pop(f"{prefix}_median").astype("float64") / _US
+    df[f"{prefix}_mean_s"] = mean
+    df[f"{prefix}_p90_s"] = lerp_quantile(lo, hi, qn, q) / _US
+    df[f"{prefix}_max_s"] = df.pop(f"{prefix}_max").astype("float64") / _US
+    df[f"{prefix}_min_s"] = df.pop(f"{prefix}_min").astype("float64") / _US
+    df[f"{prefix}_total_s"] = total
+    return df
+
+
+# --- directly-follows relation ------------------------------------------------------------
+def _impl(frame: nw.LazyFrame[Any]) -> str:
+    return str(frame.implementation.name).lower()
+
+
+def _with_neighbours(frame: nw.LazyFrame[Any], *, has_start: bool) -> nw.LazyFrame[Any]:
+    """Add the next activity, the clock at the next event, and first/last flags.
+
+    The order within a case is (``ts_us``, ``source_row``) on every engine. Polars and DuckDB
+    order the whole table once by (case, ts, source_row) and look one row ahead (much faster
+    there than a window per case); pandas and Spark use a window per case (Spark would move a
+    global window onto one partition). Both give the same rows.
+    """
+    nxt_clock = START_CLOCK if has_start else CLOCK
+    if _impl(frame) in {"polars", "duckdb"}:
+        o = [CASE_ID, *ORDER]
+        frame = frame.with_columns(
+            nw.col(CASE_ID).shift(-1).over(order_by=o).alias("_next_case"),
+            nw.col(CASE_ID).shift(1).over(order_by=o).alias("_prev_case"),
+            nw.col(ACT_ID).shift(-1).over(order_by=o).alias("_next_any"),
+            nw.col(nxt_clock).shift(-1).over(order_by=o).alias("_next_clock_any"),
+        )
+        same = (nw.col("_next_case") == nw.col(CASE_ID)).fill_null(value=False)
+        first = (nw.col("_prev_case") != nw.col(CASE_ID)).fill_null(value=True)
+        frame = frame.with_columns(
+            nw.when(same).then(nw.col("_next_any")).alias("_next"),
+            nw.when(same).then(nw.col("_next_clock_any")).alias("_next_clock"),
+            first.cast(nw.Int64).alias("_first"),
+        )
+    else:
+        frame = frame.with_columns(
+            nw.col(ACT_ID).shift(-1).over(CASE_ID, order_by=ORDER).alias("_next"),
+            nw.col(nxt_clock).shift(-1).over(CASE_ID, order_by=ORDER).alias("_next_clock"),
+            nw.col(ACT_ID).shift(1).over(CASE_ID, order_by=ORDER).is_null().cast(nw.Int64).alias("_first"),
+        )
+    return frame.with_columns(nw.col("_next").is_null().cast(nw.Int64).alias("_last"))
+
+
+def _pairs(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """One row per directly-follows pair: case, source, target, wait (µs, clipped at 0)."""
+    pairs = frame.filter(~nw.col("_next").is_null()).select(
+        nw.col(CASE_ID),
+        nw.col(ACT_ID).alias("source_id"),
+        nw.col("_next").cast(nw.Int64).alias("target_id"),
+        (nw.col("_next_clock").cast(nw.Int64) - nw.col(CLOCK)).clip(lower_bound=0).alias("_wait"),
+    )
+    return _with_sum_parts(pairs, "_wait")
+
+
+def _grouped_durations(
+    frame: nw.LazyFrame[Any], keys: list[str], col: str, prefix: str, counts: list[Any]
+) -> nw.LazyFrame[Any]:
+    """``counts`` plus the raw duration aggregates of ``col`` per group (see :func:`_finish`).
+
+    Polars and pandas give the two order statistics around the p90 directly (``lower`` /
+    ``higher`` quantiles, exact); DuckDB and Spark only interpolate, so they pick them by rank.
+    """
+    aggs = [*counts, *_aggs(col, prefix)]
+    if _impl(frame) in {"polars", "pandas"}:
+        return frame.group_by(*keys).agg(
+            *aggs,
+            nw.col(col).quantile(P90, interpolation="lower").alias(f"{prefix}_qlo"),
+            nw.col(col).quantile(P90, interpolation="higher").alias(f"{prefix}_qhi"),
+            nw.col(col).count().alias(f"{prefix}_qn"),
+        )
+    agg = frame.group_by(*keys).agg(*aggs)
+    return agg.join(_quantile_bounds(frame, keys, col, P90, prefix), on=keys, how="left")
+
+
+def flow_stats(native: Any, *, has_start: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes (per activity: events, cases, starts, ends) and edges (per pair: counts, waits).
+
+    Edge waits run from the source's completion to the target's start (its completion when
+    no start is known), clipped at zero like pm4py's performance DFG.
+    """
+    frame = _with_neighbours(_lazy(native), has_start=has_start)
+    nodes = frame.group_by(ACT_ID).agg(
+        nw.len().alias("events"),
+        nw.col(CASE_ID).n_unique().alias("cases"),
+        nw.col("_first").sum().alias("starts"),
+        nw.col("_last").sum().alias("ends"),
+    )
+    keys = ["source_id", "target_id"]
+    edges = _grouped_durations(
+        _pairs(frame), keys, "_wait", "wait", [nw.len().alias("count"), nw.col(CASE_ID).n_unique().alias("cases")]
+    )
+    nodes_pd = _ints(_collect(nodes), ["events", "cases", "starts", "ends"])
+    edges_pd = _finish(_ints(_collect(edges), ["count", "cases"]), "wait", "count")
+    return (
+        nodes_pd.sort_values(ACT_ID, kind="stable").reset_index(drop=True),
+        edges_pd.sort_values(keys, kind="stable").reset_index(drop=True),
+    )
+
+
+def service_stats(native: Any) -> pd.DataFrame:
+    """Per activity, over events with a start timestamp: ``service_count`` and service times (s)."""
+    frame = (
+        _lazy(native)
+        .filter(nw.col(HAS_START) == 1)
+        .select(nw.col(ACT_ID), (nw.col(CLOCK) - nw.col(START_CLOCK)).alias("_service"))
+    )
+    frame = _with_sum_parts(frame, "_service")
+    agg = _grouped_durations(frame, [ACT_ID], "_service", "service", [nw.len().alias("service_count")])
+    out = _finish(_ints(_collect(agg), ["service_count"]), "service", "service_count")
+    return out.sort_values(ACT_ID, kind="stable").reset_index(drop=True)
+
+
+# --- sequences and variants ---------------------------------------------------------------
+def sequence_keys(native: Any, backend: str) -> Any:
+    """Native frame (``case_id``, ``key``): each case's activity codes in (ts, source_row) order,
+    joined with :data:`SEP` — the one per-engine dispatch (no list aggregation in narwhals)."""
+    _check_backend(backend)
+    if backend == "polars":
+        pl = _require("polars", backend)
+        return native.group_by(CASE_ID).agg(pl.col(ACT_ID).sort_by(ORDER).cast(pl.String).str.join(SEP).alias("key"))
+    if backend == "pandas":
+        t = native.sort_values([CASE_ID, TS, SOURCE_ROW], kind="stable")
+        acts = t[ACT_ID].to_numpy()
+        cases = t[CASE_ID].to_numpy()
+        if not len(acts):
+            return pd.DataFrame({CASE_ID: pd.Series([], dtype="int64"), "key": pd.Series([], dtype="str")})
+        # string concatenation per case in C (np.add.reduceat), no Python loop per case
+        labels = np.array([f"{i}{SEP}" for i in range(int(acts.max()) + 1)], dtype=object)
+        starts = np.flatnonzero(np.r_[True, cases[1:] != cases[:-1]])
+        joined = np.add.reduceat(labels[acts], starts)
+        return pd.DataFrame({CASE_ID: cases[starts], "key": pd.Series(joined, dtype="str").str[:-1]})
+    if backend == "duckdb":
+        return native.query(
+            "ev",
+            f"select {CASE_ID}, string_agg(cast({ACT_ID} as varchar), chr(31) order by {TS}, {SOURCE_ROW}) as key "
+            f"from ev group by {CASE_ID}",
+        )
+    from pyspark.sql import functions as F  # noqa: N812  # pragma: no cover - pyspark is optional
+
+    seq = F.sort_array(F.collect_list(F.struct(F.col(TS), F.col(SOURCE_ROW), F.col(ACT_ID).cast("string").alias("a"))))
+    key = F.concat_ws(SEP, F.transform(seq, lambda x: x["a"])).alias("key")  # pragma: no cover
+    return native.groupBy(CASE_ID).agg(key)  # pragma: no cover
+
+
+def variant_stats(native: Any, backend: str, *, has_start: bool) -> pd.DataFrame:
+    """Per variant key: ``count``, throughput median/mean/p90/max/min/total (s), ``example_id``.
+
+    Throughput runs from the case's first start (or first timestamp) to its last timestamp.
+    ``example_id`` is the smallest case code with that variant.
+    """
+    frame = _lazy(native)
+    first = START_CLOCK if has_start else CLOCK
+    per_case = frame.group_by(CASE_ID).agg(nw.col(first).min().alias("_t0"), nw.col(CLOCK).max().alias("_t1"))
+    keys = _lazy(sequence_keys(native, backend))
+    cases = per_case.join(keys, on=CASE_ID, how="inner").select(
+        nw.col(CASE_ID), nw.col("key"), (nw.col("_t1") - nw.col("_t0")).alias("_thr")
+    )
+    cases = _with_sum_parts(cases, "_thr")
+    counts = [nw.len().alias("count"), nw.col(CASE_ID).min().alias("example_id")]
+    agg = _grouped_durations(cases, ["key"], "_thr", "throughput", counts)
+    out = _finish(_ints(_collect(agg), ["count", "example_id"]), "throughput", "count")
+    return out.sort_values("key", kind="stable").reset_index(drop=True)
+
+
+def decode_key(key: str, names: np.ndarray) -> tuple[str, ...]:
+    """A sequence key of activity codes → the tuple of activity names."""
+    return decode_keys([key], names)[0]
+
+
+def decode_keys(keys: Any, names: np.ndarray) -> list[tuple[str, ...]]:
+    """Sequence keys of activity codes → tuples of activity names (one dict lookup per code)."""
+    lookup = {str(i): str(n) for i, n in enumerate(names)}
+    get = lookup.__getitem__
+    return [tuple(map(get, k.split(SEP))) for k in keys]
+
+
+def _ints(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    for c in cols:
+        df[c] = df[c].astype("int64")
+    for c in ("source_id", "target_id", ACT_ID, CASE_ID):
+        if c in df.columns:
+            df[c] = df[c].astype("int64")
+    return df
+
+
+def case_sequences(log: EventSource, *, backend: str = "polars") -> pd.DataFrame:
+    """One row per case (sorted by case id): ``case:concept:name``, ``variant_id``.
+
+    ``variant_id`` indexes ``out.attrs["keys"]`` (activity names joined with :data:`SEP`); ids
+    are assigned in order of first appearance by sorted case id, so they are deterministic.
+    """
+    enc = encode_events(log)
+    native = to_native(enc.frame[[CASE_ID, ACT_ID, TS, SOURCE_ROW]], backend)
+    seq = _collect(_lazy(sequence_keys(native, backend))).sort_values(CASE_ID, kind="stable").reset_index(drop=True)
+    codes, uniques = pd.factorize(seq["key"], sort=False)
+    out = pd.DataFrame(
+        {CASE: pd.Series(enc.case_names[seq[CASE_ID].to_numpy()], dtype="str"), "variant_id": codes.astype("int64")}
+    )
+    out.attrs["keys"] = [SEP.join(t) for t in decode_keys(uniques, enc.activity_names)]
+    return out
+
+
+def variants(log: EventSource, *, backend: str = "polars") -> pd.DataFrame:
+    """Variant table: ``variant`` (tuple), ``count``, ``share``, ``length``, ``example_case``.
+
+    Sorted by count (descending), then by the variant itself, so the order is deterministic.
+    """
+    seq = case_sequences(log, backend=backend) if backend != "polars" else log._sequences
+    keys: list[str] = seq.attrs["keys"]
+    g = seq.groupby("variant_id", sort=True)
+    count = g.size()
+    example = g[CASE].first()
+    tuples = [tuple(keys[i].split(SEP)) for i in count.index]
+    n = max(len(seq), 1)
+    out = pd.DataFrame(
+        {
+            "variant": pd.Series(tuples, dtype="object"),
+            "count": count.to_numpy().astype("int64"),
+            "share": count.to_numpy() / n,
+            "length": np.array([len(t) for t in tuples], dtype="int64"),
+            "example_case": example.to_numpy().astype(object),
+            "variant_id": count.index.to_numpy(),
+        }
+    )
+    out = out.sort_values(["count", "variant"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return out.drop(columns="variant_id")

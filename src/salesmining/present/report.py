@@ -1,0 +1,114 @@
+"""Report output: packaged Jinja2 templates (autoescaping on), inline SVG, files and spreadsheet tables.
+
+Renders plain values handed to it; computes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+__all__ = ["graph_svg", "render_template", "strip_xml", "write_tables", "write_text"]
+
+_ENV: jinja2.Environment | None = None
+
+
+def _env() -> jinja2.Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = jinja2.Environment(
+            loader=jinja2.PackageLoader("salesmining.present", "templates"),
+            autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _ENV.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
+    return _ENV
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render a packaged template with autoescaping."""
+    return _env().get_template(name).render(**context)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text, creating parent folders."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+# --- diagnosis and comparison reports ------------------------------------------------------------
+def strip_xml(svg: str) -> str:
+    """Inline-able SVG: drop the XML declaration and DOCTYPE."""
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def graph_svg(dot: Any) -> tuple[str | None, str | None]:
+    """(inline SVG, None) or (None, reason) when Graphviz is unavailable."""
+    from salesmining.core.errors import RenderError
+    from salesmining.present.maps import svg_text
+
+    try:
+        return strip_xml(svg_text(dot)), None
+    except RenderError as exc:
+        return None, str(exc)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with an apostrophe."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            txt = s.astype("object")
+            mask = txt.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+            out[col] = txt.where(~mask, "'" + txt.astype(str))
+    return out
+
+
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path, *, fmt: str = "csv") -> list[Path]:
+    """Write tables as CSV files or one Excel workbook (formula-like text neutralised)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    clean = {name: _neutralise(_tuples_to_text(df)) for name, df in tables.items()}
+    if fmt == "csv":
+        for name, df in clean.items():
+            p = folder / f"{name}.csv"
+            df.to_csv(p, index=False, encoding="utf-8")
+            written.append(p)
+        return written
+    if fmt in ("xlsx", "excel"):
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError as exc:
+            from salesmining.core.errors import EngineError
+
+            raise EngineError("Excel export needs openpyxl: pip install 'salesmining[excel]'") from exc
+        p = folder / "salesmining_tables.xlsx"
+        with pd.ExcelWriter(p, engine="openpyxl") as xl:
+            for name, df in clean.items():
+                out = df.copy()
+                for col in out.columns:
+                    if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+                        out[col] = out[col].dt.tz_localize(None)
+                out.to_excel(xl, sheet_name=name[:31], index=False)
+        return [p]
+    raise ValueError(f"format must be 'csv' or 'xlsx', not {fmt!r}")
+
+
+def _tuples_to_text(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, tuple)).any():
+            out[col] = out[col].map(lambda v: " | ".join(map(str, v)) if isinstance(v, tuple) else v)
+    return out
