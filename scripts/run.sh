@@ -2,7 +2,8 @@
 # One entry point for a fresh machine (Debian/Ubuntu, root or not):
 #
 #   bash scripts/run.sh diagnose   # set up, then diagnose the bundled sample log → out/report.html
-#   bash scripts/run.sh test       # set up, then run the whole test suite (extra args go to pytest)
+#   bash scripts/run.sh test       # set up, run the quality gates, then the whole test suite (extra args go to pytest)
+#   bash scripts/run.sh lint       # set up, then only the quality gates
 #   bash scripts/run.sh setup      # only set up
 #
 # With SALESMINING_WITH_SPARK=1 (CI sets it) it also installs Java and the `spark` extra, so the
@@ -73,6 +74,21 @@ ensure_venv() {
   export PATH="$VIRTUAL_ENV/bin:$PATH"
 }
 
+# The quality gates CI runs before the tests; any failing gate fails the run.
+gates() {
+  local py="$VENV/bin/python" failed=()
+  say "gate: ruff check";        "$VENV/bin/ruff" check src tests scripts notebooks benchmarks sample_logs/*.py || failed+=("ruff check")
+  say "gate: ruff format";       "$VENV/bin/ruff" format --check src tests scripts notebooks benchmarks sample_logs/*.py || failed+=("ruff format --check")
+  say "gate: mypy (strict)";     "$VENV/bin/mypy" || failed+=("mypy")
+  say "gate: import layers";     "$VENV/bin/lint-imports" --no-cache || failed+=("lint-imports")
+  say "gate: no import cycles";  "$py" scripts/check_cycles.py || failed+=("import cycles")
+  if [ "${#failed[@]}" -gt 0 ]; then
+    say "failed gates: ${failed[*]}"
+    return 1
+  fi
+  say "all gates passed"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -84,10 +100,14 @@ case "$cmd" in
     "$VENV/bin/salesmining" diagnose sample_logs/opportunities.csv --stages sample_logs/stages.yaml \
       -o out/report.html --json out/findings.json "$@"
     say "report written to out/report.html" ;;
+  lint)
+    ensure_venv; gates ;;
   test)
     ensure_system; ensure_venv
-    "$VENV/bin/python" -m pytest "$@" ;;
+    gates
+    # two workers (CI has 2 cores); SALESMINING_TEST_WORKERS=0 runs in one process
+    "$VENV/bin/python" -m pytest -n "${SALESMINING_TEST_WORKERS:-2}" "$@" ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac

@@ -40,6 +40,33 @@ from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import REJECT_REASONS, WARNING_CODES, IngestReport, IngestWarning
 
 
+def _public_home() -> None:
+    # Public objects say they live in `salesmining` (reprs, tracebacks, help(), pickles), not in
+    # the layer module that defines them. A class's own methods follow, so doctest still finds
+    # their examples (under `salesmining`).
+    import contextlib
+    import functools
+
+    def rename(obj: object) -> None:
+        for f in (obj, getattr(obj, "__func__", None), getattr(obj, "fget", None), getattr(obj, "func", None)):
+            if f is not None and hasattr(f, "__module__"):
+                with contextlib.suppress(AttributeError, TypeError):  # builtins cannot be renamed
+                    f.__module__ = "salesmining"
+
+    for name in __all__:
+        obj = globals().get(name)
+        if isinstance(obj, type):
+            own = obj.__module__
+            for member in vars(obj).values():
+                inner = getattr(member, "__func__", None) or getattr(member, "fget", None) or member
+                inner = getattr(inner, "func", inner) if isinstance(member, functools.cached_property) else inner
+                if getattr(inner, "__module__", None) == own:
+                    rename(member)
+            rename(obj)
+        elif callable(obj):
+            rename(obj)
+
+
 def __getattr__(name: str) -> str:
     # __version__ is read from the installed metadata on first use (importlib.metadata is slow to import)
     if name == "__version__":
@@ -89,3 +116,5 @@ __all__ = [
     "read_xes",
     "write_xes",
 ]
+
+_public_home()

@@ -230,7 +230,7 @@ class StageModel:
     >>> sm.StageModel(["Lead", "Lead"])
     Traceback (most recent call last):
     ...
-    salesmining.core.errors.StageModelError: stages lists 'Lead' twice
+    salesmining.StageModelError: stages lists 'Lead' twice
     """
 
     stages: tuple[str, ...]
