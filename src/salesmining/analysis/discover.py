@@ -20,6 +20,7 @@ from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
 from salesmining.core.calendar import BusinessCalendar
 from salesmining.core.errors import ArgumentTypeError, OptionError
+from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
 from salesmining.engine import aggregations as _engine
 from salesmining.engine.aggregations import ACT_ID
@@ -165,27 +166,27 @@ class ProcessGraph:
     @property
     def nodes(self) -> pd.DataFrame:
         """Shown activities, most frequent first (see the class docstring for the columns)."""
-        return self._nodes.copy(deep=False)
+        return handout(self._nodes)
 
     @property
     def edges(self) -> pd.DataFrame:
         """Shown directly-follows paths, most frequent first."""
-        return self._edges.copy(deep=False)
+        return handout(self._edges)
 
     @property
     def variants(self) -> pd.DataFrame:
         """Variants of the whole log, most frequent first (ties by the sequence)."""
-        return self._variants.copy(deep=False)
+        return handout(self._variants)
 
     @property
     def hidden_nodes(self) -> pd.DataFrame:
         """Activities left out by abstraction: ``activity``, ``events``, ``cases``."""
-        return self._hidden_nodes.copy(deep=False)
+        return handout(self._hidden_nodes)
 
     @property
     def hidden_edges(self) -> pd.DataFrame:
         """Paths between shown activities left out by abstraction: ``source``, ``target``, ``count``, ``cases``."""
-        return self._hidden_edges.copy(deep=False)
+        return handout(self._hidden_edges)
 
     @property
     def start_activities(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ import pandas as pd
 from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
 from salesmining.core.errors import LogSchemaError, OptionError
+from salesmining.core.frames import handout
 from salesmining.core.plain import plain
 from salesmining.core.schema import (
     ACTIVITY,
@@ -139,7 +140,7 @@ class EventLog:
     @property
     def cases(self) -> pd.DataFrame:
         """The case table: ``case:concept:name``, ``outcome`` and case attributes (a copy)."""
-        return self._cases.copy(deep=False)
+        return handout(self._cases)
 
     @property
     def quality(self) -> IngestReport:
@@ -169,7 +170,7 @@ class EventLog:
     # --- frames ------------------------------------------------------------------------
     def to_frame(self, *, with_cases: bool = False) -> pd.DataFrame:
         """The events as a new DataFrame; ``with_cases=True`` joins case attributes as ``case:<name>``."""
-        ev = self._events.copy(deep=False)
+        ev = handout(self._events)
         if not with_cases:
             return ev
         extra = self._cases.rename(columns={c: f"case:{c}" for c in self._cases.columns if c != CASE})

@@ -19,6 +19,7 @@ import pandas as pd
 from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
 from salesmining.core.errors import LogSchemaError, OptionError
+from salesmining.core.frames import handout
 
 __all__ = ["REJECT_REASONS", "WARNING_CODES", "IngestReport", "IngestWarning"]
 
@@ -154,7 +155,7 @@ class IngestReport:
     @property
     def rejections(self) -> pd.DataFrame:
         """One row per rejected input row: ``row``, ``reason``, ``column``, ``value``, ``source``."""
-        return self._rejections.copy()
+        return handout(self._rejections)
 
     def counts(self) -> pd.DataFrame:
         """Rejections per reason (all reasons, zeros included): ``reason``, ``rows``, ``meaning``."""
@@ -262,17 +263,12 @@ class IngestReport:
 
     def __repr__(self) -> str:
         return (
-            f"<IngestReport {_one_line(self.source)}: {self.rows_read:,} read, {self.rows_kept:,} kept, "
+            f"<IngestReport {_fmt.one_line(self.source)}: {self.rows_read:,} read, {self.rows_kept:,} kept, "
             f"{self.rows_rejected:,} rejected, {len(self.warnings)} warnings>"
         )
 
     def _repr_html_(self) -> str:
         return _ingest_report_html(self)
-
-
-def _one_line(text: str) -> str:
-    """Text for a one-line repr: line breaks and other control characters shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def quality_context(rep: IngestReport) -> dict[str, Any]:
