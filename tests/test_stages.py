@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 import salesmining as sm
-from salesmining.analysis.stages import format_duration, parse_duration
+from salesmining.analysis.stages import parse_duration
+from salesmining.core.formatting import duration_spec as format_duration
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_logs"
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining.core.calendar import BusinessCalendar, clock_us, format_duration
+from salesmining.core.calendar import BusinessCalendar, clock_us
+from salesmining.core.formatting import duration as format_duration
 
 H = 3600.0
 

@@ -62,9 +62,12 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 import pandas as pd
 
-from salesmining.analysis.stages import StageModel
+from salesmining.analysis.stages import StageModel, as_stage_model
+from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
-from salesmining.core.errors import StageModelError
+from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
+from salesmining.core.frames import handout
+from salesmining.core.plain import plain, records
 from salesmining.core.schema import CASE, OUTCOME, TIMESTAMP
 from salesmining.interop import pm4py as _pm4py
 
@@ -138,7 +141,7 @@ def stage_model_edges(model: StageModel, *, end: str, entry: int = 0) -> tuple[i
     [(0, 1, 'A'), (1, 2, 'B'), (0, 1, None), (2, 3, 'W')]
     """
     if end not in ("won", "lost", "closed", "open"):
-        raise ValueError(f"end must be won, lost, closed or open, not {end!r}")
+        raise OptionError(f"end must be won, lost, closed or open, not {end!r}")
     n = len(model.stages)
     pos = {s: i for i, s in enumerate(model.stages)}
     stop = n + 1
@@ -150,7 +153,7 @@ def stage_model_edges(model: StageModel, *, end: str, entry: int = 0) -> tuple[i
     for f, t in model.allowed_backtracks:
         edges.append((pos[f] + 1, pos[t] + 1, t))
     if not 0 <= entry <= n:
-        raise ValueError(f"entry must be a state 0..{n}, not {entry}")
+        raise OptionError(f"entry must be a state 0..{n}, not {entry}")
     edges.extend((0, i, None) for i in range(1, entry + 1))
     if end in ("won", "closed"):
         edges.extend((n, stop, w) for w in model.won)
@@ -408,7 +411,7 @@ class Conformance:
         activity, else ``"open"``), ``throughput_s`` (first to last event, in seconds; working
         seconds with a calendar). Tuple columns hold stage / activity names.
         """
-        return cast(pd.DataFrame, self._cases.copy())
+        return handout(self._cases)
 
     @property
     def n_cases(self) -> int:
@@ -426,7 +429,7 @@ class Conformance:
         return float(self._cases["fitness"].mean()) if len(self._cases) else float("nan")
 
     # --- aggregates -----------------------------------------------------------------------
-    @functools.cached_property
+    @property
     def skip_rates(self) -> pd.DataFrame:
         """Per stage: how often it is skipped between recorded stages, and left-censored apart.
 
@@ -438,6 +441,39 @@ class Conformance:
         model (Petri net / BPMN) a "stage" is a visible transition, ``cases`` counts cases with
         a model move on it and ``eligible`` is every case.
         """
+        return handout(self._skip_rates)
+
+    @property
+    def backtrack_rates(self) -> pd.DataFrame:
+        """Per backward move ``from → to``: ``cases`` showing it, total ``moves``, ``eligible``
+        (cases that recorded ``from``) and ``share`` = ``cases / eligible``; most cases first.
+        Empty for a drawn model."""
+        return handout(self._backtrack_rates)
+
+    @property
+    def deviations(self) -> pd.DataFrame:
+        """Deviations ranked by how many cases show them, with what they cost.
+
+        One row per deviation (``kind``: skipped, backtrack, repeat, out_of_order, unknown,
+        reopened, and left_censored — a data gap rather than a process deviation, listed so its
+        impact can be judged). ``cases`` / ``share`` show it. Cost compares cases *with* and
+        *without* it among closed cases (outcome won or lost): ``closed_with`` /
+        ``closed_without`` counts, ``median_throughput_with`` / ``_without`` and
+        ``throughput_delta`` (with − without), ``won_with`` / ``won_without``,
+        ``win_rate_with`` / ``_without`` and ``win_rate_delta``. Sorted by cases (most first),
+        then by throughput delta (largest first). Durations are working time when
+        ``conform(calendar=...)`` was given.
+        """
+        return handout(self._deviations)
+
+    @property
+    def time_unit(self) -> str:
+        """``"calendar time"`` or ``"working time"`` — what ``throughput_s`` and the throughput columns measure."""
+        return "calendar time" if self.options.get("calendar") is None else _fmt.WORKING_TIME
+
+    # the aggregates are computed once; the public properties hand out copies
+    @functools.cached_property
+    def _skip_rates(self) -> pd.DataFrame:
         cs = self._cases
         if self.model is None:
             per_group = self._facts["skipped"] if len(self._facts) else pd.Series([], dtype=object)
@@ -469,10 +505,7 @@ class Conformance:
         return cast(pd.DataFrame, out)
 
     @functools.cached_property
-    def backtrack_rates(self) -> pd.DataFrame:
-        """Per backward move ``from → to``: ``cases`` showing it, total ``moves``, ``eligible``
-        (cases that recorded ``from``) and ``share`` = ``cases / eligible``; most cases first.
-        Empty for a drawn model."""
+    def _backtrack_rates(self) -> pd.DataFrame:
         cols = ["from", "to", "cases", "moves", "eligible", "share"]
         if self.model is None or not len(self._cases):
             return _empty_like({c: pd.Series([], dtype="str" if c in ("from", "to") else "float") for c in cols})
@@ -499,19 +532,25 @@ class Conformance:
         return cast(pd.DataFrame, out.reset_index(drop=True))
 
     @functools.cached_property
-    def deviations(self) -> pd.DataFrame:
-        """Deviations ranked by how many cases show them, with what they cost.
-
-        One row per deviation (``kind``: skipped, backtrack, repeat, out_of_order, unknown,
-        reopened, and left_censored — a data gap rather than a process deviation, listed so its
-        impact can be judged). ``cases`` / ``share`` show it. Cost compares cases *with* and
-        *without* it among closed cases (outcome won or lost): ``closed_with`` /
-        ``closed_without`` counts, ``median_throughput_with`` / ``_without`` and
-        ``throughput_delta`` (with − without), ``won_with`` / ``won_without``,
-        ``win_rate_with`` / ``_without`` and ``win_rate_delta``. Sorted by cases (most first),
-        then by throughput delta (largest first).
-        """
+    def _deviations(self) -> pd.DataFrame:
         return _deviation_table(self._cases, self._groups, self._facts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable data: what was compared, the options, the headline shares and
+        the aggregate tables (durations in seconds). The per-case table is :meth:`to_frame`."""
+        options = {k: (repr(v) if k == "calendar" and v is not None else plain(v)) for k, v in self.options.items()}
+        return {
+            "source": self.source,
+            "model": None if self.model is None else self.model.to_dict(),
+            "options": options,
+            "time_unit": self.time_unit,
+            "cases": self.n_cases,
+            "fitting_share": plain(self.fitting_share),
+            "mean_fitness": plain(self.mean_fitness),
+            "skip_rates": records(self._skip_rates),
+            "backtrack_rates": records(self._backtrack_rates),
+            "deviations": records(self._deviations),
+        }
 
     # --- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -529,22 +568,25 @@ class Conformance:
 
     def _repr_html_(self) -> str:
         cs = self._cases
+        working = self.options.get("calendar") is not None
         facts: list[tuple[str, object]] = [
-            ("cases", f"{self.n_cases:,}"),
-            ("follow the intended path", f"{self.fitting_share:.1%}" if len(cs) else "–"),
-            ("mean fitness", f"{self.mean_fitness:.3f}" if len(cs) else "–"),
-            ("reopened", f"{int(cs['reopened'].fillna(False).sum()):,}" if len(cs) else "–"),
+            ("cases", _fmt.count(self.n_cases)),
+            ("follow the intended path", _fmt.percent(self.fitting_share) if len(cs) else _fmt.MISSING),
+            ("mean fitness", f"{self.mean_fitness:.3f}" if len(cs) else _fmt.MISSING),
+            ("reopened", _fmt.count(int(cs["reopened"].fillna(False).sum())) if len(cs) else _fmt.MISSING),
         ]
-        dev = self.deviations.head(10)
+        if working:
+            facts.append(("durations", _fmt.WORKING_TIME))
+        dev = self._deviations.head(10)
         dev_rows = [
             (
                 r.deviation,
-                f"{r.cases:,}",
-                f"{r.share:.1%}",
-                _days(r.median_throughput_with),
-                _days(r.median_throughput_without),
-                _pct(r.win_rate_with),
-                _pct(r.win_rate_without),
+                _fmt.count(r.cases),
+                _fmt.percent(r.share),
+                _fmt.days(r.median_throughput_with, working=working),
+                _fmt.days(r.median_throughput_without, working=working),
+                _fmt.percent(r.win_rate_with),
+                _fmt.percent(r.win_rate_without),
             )
             for r in dev.itertuples(index=False)
         ]
@@ -558,12 +600,18 @@ class Conformance:
             else "<div>no deviations</div>",
         ]
         if self.model is not None and len(cs):
-            sk = self.skip_rates
+            sk = self._skip_rates
             sections.append(
                 _display.table(
                     ["stage", "skipped", "of eligible", "rate", "left-censored"],
                     [
-                        (r.stage, f"{r.cases:,}", f"{r.eligible:,}", _pct(r.share), f"{r.left_censored:,}")
+                        (
+                            r.stage,
+                            _fmt.count(r.cases),
+                            _fmt.count(r.eligible),
+                            _fmt.percent(r.share),
+                            _fmt.count(r.left_censored),
+                        )
                         for r in sk.itertuples(index=False)
                     ],
                     max_rows=30,
@@ -574,14 +622,6 @@ class Conformance:
 
 def _empty_like(columns: Mapping[str, Any]) -> pd.DataFrame:
     return cast(pd.DataFrame, pd.DataFrame(dict(columns)))
-
-
-def _days(td: Any) -> str:
-    return "–" if pd.isna(td) else f"{pd.Timedelta(td).total_seconds() / 86400:.1f} d"
-
-
-def _pct(x: Any) -> str:
-    return "–" if pd.isna(x) else f"{float(x):.1%}"
 
 
 def _deviation_labels(row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -904,26 +944,19 @@ def conform(
     cheapest complete run (Lead, Contact, Offer, Won). Case 3 was lost at Contact, which is
     allowed; case 5 is open and not penalised for Offer.
     """
-    if isinstance(stages, StageModel):
-        model: StageModel | None = stages
-    elif isinstance(stages, Mapping):
-        model = StageModel.from_dict(stages)
-    elif isinstance(stages, (str, os.PathLike)):
-        model = StageModel.from_yaml(stages)
-    else:
-        model = None
+    model = as_stage_model(stages) if isinstance(stages, (StageModel, Mapping, str, os.PathLike)) else None
     if model is not None:
         if method != "alignments":
-            raise ValueError("method applies to drawn models (Petri net / BPMN); a stage model is always aligned")
+            raise OptionError("method applies to drawn models (Petri net / BPMN); a stage model is always aligned")
         return _conform_stage_model(
             log, model, allow_late_entry=allow_late_entry, count_unknown=count_unknown, calendar=calendar
         )
     kind = _pm4py.drawn_model_kind(stages)
     if kind is None:
-        raise TypeError(
+        raise StageModelTypeError(
             "stages must be a StageModel, a dict or YAML path for one, a pm4py (net, initial_marking, "
             f"final_marking) tuple or a pm4py BPMN, not {type(stages).__name__}"
         )
     if method not in ("alignments", "token_replay"):
-        raise ValueError(f"method must be 'alignments' or 'token_replay', not {method!r}")
+        raise OptionError(f"method must be 'alignments' or 'token_replay', not {method!r}")
     return _conform_drawn(log, stages, kind, method=method, calendar=calendar)

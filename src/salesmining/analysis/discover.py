@@ -6,6 +6,7 @@ and Disco/Apromore-style abstraction, computed on the engine layer (:mod:`salesm
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,12 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
-from salesmining.core.calendar import BusinessCalendar, format_duration
+from salesmining.core.calendar import BusinessCalendar
+from salesmining.core.errors import ArgumentTypeError, OptionError
+from salesmining.core.frames import handout
+from salesmining.core.plain import plain, records
 from salesmining.engine import aggregations as _engine
 from salesmining.engine.aggregations import ACT_ID
 
@@ -161,27 +166,27 @@ class ProcessGraph:
     @property
     def nodes(self) -> pd.DataFrame:
         """Shown activities, most frequent first (see the class docstring for the columns)."""
-        return self._nodes.copy(deep=False)
+        return handout(self._nodes)
 
     @property
     def edges(self) -> pd.DataFrame:
         """Shown directly-follows paths, most frequent first."""
-        return self._edges.copy(deep=False)
+        return handout(self._edges)
 
     @property
     def variants(self) -> pd.DataFrame:
         """Variants of the whole log, most frequent first (ties by the sequence)."""
-        return self._variants.copy(deep=False)
+        return handout(self._variants)
 
     @property
     def hidden_nodes(self) -> pd.DataFrame:
         """Activities left out by abstraction: ``activity``, ``events``, ``cases``."""
-        return self._hidden_nodes.copy(deep=False)
+        return handout(self._hidden_nodes)
 
     @property
     def hidden_edges(self) -> pd.DataFrame:
         """Paths between shown activities left out by abstraction: ``source``, ``target``, ``count``, ``cases``."""
-        return self._hidden_edges.copy(deep=False)
+        return handout(self._hidden_edges)
 
     @property
     def start_activities(self) -> dict[str, int]:
@@ -203,6 +208,23 @@ class ProcessGraph:
     def to_frame(self) -> pd.DataFrame:
         """The shown edges as a new DataFrame (the same as :attr:`edges`)."""
         return self.edges
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable data: sizes, the time unit, the abstraction and every table
+        (durations in seconds, variants as lists of activities)."""
+        return {
+            "cases": self.n_cases,
+            "events": self.n_events,
+            "time_unit": self.time_unit,
+            "calendar": None if self.calendar is None else repr(self.calendar),
+            "backend": self.backend,
+            "abstraction": plain(dataclasses.asdict(self.abstraction)),
+            "nodes": records(self._nodes),
+            "edges": records(self._edges),
+            "variants": records(self._variants),
+            "hidden_nodes": records(self._hidden_nodes),
+            "hidden_edges": records(self._hidden_edges),
+        }
 
     def to_networkx(self) -> nx.DiGraph:
         """The shown graph as a :class:`networkx.DiGraph`.
@@ -358,7 +380,7 @@ def discover(
     _check_count("min_activity_count", min_activity_count)
     _check_count("min_edge_count", min_edge_count)
     if calendar is not None and not isinstance(calendar, BusinessCalendar):
-        raise TypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
+        raise ArgumentTypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
     _engine._check_backend(backend)
 
     enc = _engine.encode_events(log, calendar=calendar)
@@ -433,12 +455,12 @@ def discover(
 # --- helpers ------------------------------------------------------------------------------
 def _check_share(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a share between 0 and 1, not {value!r}")
+        raise OptionError(f"{name} must be a share between 0 and 1, not {value!r}")
 
 
 def _check_count(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        raise OptionError(f"{name} must be a non-negative integer, not {value!r}")
 
 
 def _keep(counts: np.ndarray, labels: np.ndarray, coverage: float, min_count: int) -> np.ndarray:
@@ -530,12 +552,18 @@ def _variants(native: Any, backend: str, enc: _engine.EncodedEvents) -> pd.DataF
 
 def _graph_html(g: ProcessGraph) -> str:
     nodes, edges, variants = g._nodes, g._edges, g._variants
+    working = g.calendar is not None
+
+    def dur(seconds: Any) -> str:
+        # working seconds have no fixed day length: shown as working hours, never as days
+        return _fmt.short_duration(seconds, working=True) if working else _fmt.duration(seconds)
+
     facts: list[tuple[str, object]] = [
-        ("cases", f"{g.n_cases:,}"),
-        ("events", f"{g.n_events:,}"),
-        ("activities", f"{len(nodes):,}"),
-        ("paths", f"{len(edges):,}"),
-        ("variants", f"{len(variants):,}"),
+        ("cases", _fmt.count(g.n_cases)),
+        ("events", _fmt.count(g.n_events)),
+        ("activities", _fmt.count(len(nodes))),
+        ("paths", _fmt.count(len(edges))),
+        ("variants", _fmt.count(len(variants))),
         ("durations", g.time_unit if g.calendar is None else f"{g.time_unit}: {g.calendar!r}"),
     ]
     note = f"<div style='margin:6px 0;color:#57606a'>{_display.esc(g.abstraction.describe())}</div>"
@@ -544,11 +572,11 @@ def _graph_html(g: ProcessGraph) -> str:
         [
             (
                 f"{r.source} → {r.target}",
-                f"{r.count:,}",
-                f"{r.case_share:.0%}",
-                format_duration(r.wait_median_s),
-                format_duration(r.wait_p90_s),
-                format_duration(r.wait_max_s),
+                _fmt.count(r.count),
+                _fmt.percent(r.case_share, digits=0),
+                dur(r.wait_median_s),
+                dur(r.wait_p90_s),
+                dur(r.wait_max_s),
             )
             for r in edges.itertuples(index=False)
         ],
@@ -556,17 +584,23 @@ def _graph_html(g: ProcessGraph) -> str:
     )
     cols = ["activity", "events", "cases", "starts", "ends"]
     node_rows: list[tuple[object, ...]] = [
-        (r.activity, f"{r.events:,}", f"{r.case_share:.0%}", f"{r.starts:,}", f"{r.ends:,}")
+        (
+            r.activity,
+            _fmt.count(r.events),
+            _fmt.percent(r.case_share, digits=0),
+            _fmt.count(r.starts),
+            _fmt.count(r.ends),
+        )
         for r in nodes[[*cols, "case_share"]].itertuples(index=False)
     ]
     if g.has_service_times:
         cols.append("median service")
-        node_rows = [(*row, format_duration(s)) for row, s in zip(node_rows, nodes["service_median_s"], strict=True)]
+        node_rows = [(*row, dur(s)) for row, s in zip(node_rows, nodes["service_median_s"], strict=True)]
     top_nodes = _display.table(cols, node_rows, max_rows=8)
     top_variants = _display.table(
         ["variant", "cases", "share", "median throughput"],
         [
-            (_short(r.variant), f"{r.count:,}", f"{r.share:.1%}", format_duration(r.median_throughput_s))
+            (_short(r.variant), _fmt.count(r.count), _fmt.percent(r.share), dur(r.median_throughput_s))
             for r in variants.itertuples(index=False)
         ],
         max_rows=5,

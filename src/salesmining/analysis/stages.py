@@ -41,13 +41,14 @@ import numpy as np
 import pandas as pd
 
 from salesmining.core import html as _display
-from salesmining.core.errors import StageModelError, StageModelTypeError
+from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
+from salesmining.core.formatting import duration_spec
 from salesmining.core.schema import CASE, OUTCOME
 
 if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
 
-__all__ = ["StageModel", "as_stage_model", "format_duration", "parse_duration"]
+__all__ = ["StageModel", "as_stage_model", "parse_duration"]
 
 _KEYS = ("name", "stages", "optional", "outcomes", "approvals", "anywhere", "allowed_backtracks", "sla", "approval_sla")
 _SEP = "\x1f"
@@ -106,24 +107,6 @@ def _parse_duration_text(text: str, what: str) -> pd.Timedelta:
         )
     td: pd.Timedelta = pd.Timedelta(seconds=secs)
     return td
-
-
-def format_duration(td: pd.Timedelta) -> str:
-    """The shortest exact text for a duration (``36h``, ``2w``, ``90m``); ISO 8601 for fractions of a second.
-
-    Examples
-    --------
-    >>> [format_duration(pd.Timedelta(hours=h)) for h in (36, 48, 336)]
-    ['36h', '2d', '14d']
-    """
-    ns = int(td.value)
-    if ns % 1_000_000_000:
-        return str(td.isoformat())
-    s = ns // 1_000_000_000
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s % size == 0:
-            return f"{s // size}{unit}"
-    return f"{s}s"
 
 
 def _yaml() -> Any:
@@ -403,8 +386,8 @@ class StageModel:
             "approvals": dict(self.approvals),
             "anywhere": list(self.anywhere),
             "allowed_backtracks": [list(p) for p in self.allowed_backtracks],
-            "sla": {k: format_duration(v) for k, v in self.sla.items()},
-            "approval_sla": {k: format_duration(v) for k, v in self.approval_sla.items()},
+            "sla": {k: duration_spec(v) for k, v in self.sla.items()},
+            "approval_sla": {k: duration_spec(v) for k, v in self.approval_sla.items()},
         }
 
     @classmethod
@@ -488,7 +471,7 @@ class StageModel:
         ('L', 'C', 'P')
         """
         if not 0 < min_share <= 1:
-            raise ValueError(f"min_share must be in (0, 1], not {min_share}")
+            raise OptionError(f"min_share must be in (0, 1], not {min_share}")
         seq = log._sequences
         keys: list[str] = seq.attrs["keys"]
         if not keys:
@@ -608,7 +591,7 @@ class StageModel:
             (
                 i + 1,
                 s + (" (optional)" if s in self.optional else ""),
-                format_duration(self.sla[s]) if s in self.sla else "–",
+                duration_spec(self.sla[s]) if s in self.sla else "–",
                 ", ".join(a for a, st in self.approvals.items() if st == s) or "–",
             )
             for i, s in enumerate(self.stages)

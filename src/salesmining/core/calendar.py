@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["BusinessCalendar", "clock_us", "format_duration"]
+from salesmining.core.errors import OptionError
+
+__all__ = ["BusinessCalendar", "clock_us"]
 
 _US_PER_DAY = 86_400_000_000
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
@@ -34,10 +36,10 @@ def _parse_time(value: str, *, what: str) -> int:
     """``"HH:MM"`` or ``"HH:MM:SS"`` (``"24:00"`` allowed) → microseconds since midnight."""
     m = _TIME.match(str(value).strip())
     if not m:
-        raise ValueError(f"{what} must look like 'HH:MM' or 'HH:MM:SS', not {value!r}")
+        raise OptionError(f"{what} must look like 'HH:MM' or 'HH:MM:SS', not {value!r}")
     h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     if mi > 59 or s > 59 or h > 24 or (h == 24 and (mi or s)):
-        raise ValueError(f"{what} {value!r} is not a time of day")
+        raise OptionError(f"{what} {value!r} is not a time of day")
     return ((h * 60 + mi) * 60 + s) * 1_000_000
 
 
@@ -89,32 +91,32 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         days = tuple(int(d) for d in self.workdays)
         if not days or any(d < 0 or d > 6 for d in days) or len(set(days)) != len(days):
-            raise ValueError(f"workdays must be distinct weekdays 0 (Monday) … 6 (Sunday), not {self.workdays!r}")
+            raise OptionError(f"workdays must be distinct weekdays 0 (Monday) … 6 (Sunday), not {self.workdays!r}")
         object.__setattr__(self, "workdays", tuple(sorted(days)))
         raw: Sequence[Any] = self.hours
         pairs = [raw] if len(raw) == 2 and all(isinstance(x, str) for x in raw) else list(raw)
         slots: list[tuple[int, int]] = []
         for pair in pairs:
             if isinstance(pair, str) or len(pair) != 2:
-                raise ValueError(f"hours must be ('HH:MM', 'HH:MM') or a sequence of such pairs, not {self.hours!r}")
+                raise OptionError(f"hours must be ('HH:MM', 'HH:MM') or a sequence of such pairs, not {self.hours!r}")
             lo, hi = _parse_time(pair[0], what="hours"), _parse_time(pair[1], what="hours")
             if lo >= hi:
-                raise ValueError(f"working hours {pair!r} end before they start (night shifts are not supported)")
+                raise OptionError(f"working hours {pair!r} end before they start (night shifts are not supported)")
             slots.append((lo, hi))
         slots.sort()
         for (_, a_end), (b_start, _) in itertools.pairwise(slots):
             if b_start < a_end:
-                raise ValueError(f"working hours overlap: {self.hours!r}")
+                raise OptionError(f"working hours overlap: {self.hours!r}")
         object.__setattr__(self, "_slots", tuple(slots))
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+            raise OptionError(f"unknown time zone {self.timezone!r}") from exc
         try:
             dates = [np.datetime64(pd.Timestamp(h).date(), "D") for h in self.holidays]
             hol = np.unique(np.array(dates, dtype="datetime64[D]"))
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"holidays must be dates, not {self.holidays!r}") from exc
+            raise OptionError(f"holidays must be dates, not {self.holidays!r}") from exc
         object.__setattr__(self, "_holiday_days", tuple(str(d) for d in hol))
 
     # --- facts ------------------------------------------------------------------------
@@ -139,7 +141,7 @@ class BusinessCalendar:
         """
         idx = _as_utc_index(timestamps)
         if idx.hasnans:
-            raise ValueError("clock_us needs timestamps without missing values")
+            raise OptionError("clock_us needs timestamps without missing values")
         if self.timezone != "UTC":
             idx = idx.tz_convert(self.timezone)
         local = idx.tz_localize(None).as_unit("us").asi8
@@ -165,7 +167,7 @@ class BusinessCalendar:
         """
         s, e = _as_utc_index(start), _as_utc_index(end)
         if len(s) != len(e):
-            raise ValueError(f"start and end have different lengths ({len(s)} and {len(e)})")
+            raise OptionError(f"start and end have different lengths ({len(s)} and {len(e)})")
         ok = ~(s.isna() | e.isna())
         out = np.full(len(s), np.nan)
         if ok.any():
@@ -200,34 +202,6 @@ def clock_us(timestamps: Any, calendar: BusinessCalendar | None = None) -> np.nd
         return calendar.clock_us(timestamps)
     idx = _as_utc_index(timestamps)
     if idx.hasnans:
-        raise ValueError("clock_us needs timestamps without missing values")
+        raise OptionError("clock_us needs timestamps without missing values")
     out: np.ndarray = idx.asi8.astype(np.int64)
     return out
-
-
-def format_duration(seconds: Any) -> str:
-    """A short human label for a duration in seconds (``"–"`` when missing).
-
-    >>> format_duration(93784.0), format_duration(150.0), format_duration(0.25), format_duration(float("nan"))
-    ('1d 2h', '2m 30s', '0.25s', '–')
-    """
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(value):
-        return "–"
-    sign = "-" if value < 0 else ""
-    s = abs(value)
-    if s < 1:
-        return f"{sign}{s:.2g}s"
-    units = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
-    parts: list[str] = []
-    for label, size in units:
-        if s >= size or parts:
-            q = int(s // size)
-            s -= q * size
-            parts.append(f"{q}{label}")
-        if len(parts) == 2:
-            break
-    return sign + " ".join(p for p in parts if not p.startswith("0") or p == parts[0])

@@ -23,6 +23,8 @@ __all__ = [
     "duration_spec",
     "hours",
     "is_missing",
+    "number",
+    "one_line",
     "percent",
     "points",
     "short_duration",
@@ -203,3 +205,26 @@ def count(n: Any) -> str:
     ('12,345', '–')
     """
     return MISSING if is_missing(n) else f"{int(n):,}"
+
+
+def number(x: Any) -> str:
+    """A plain number for tables: floats with two decimals, integers with thousands separators,
+    anything else as its text.
+
+    >>> number(1234.5), number(1234), number(float("nan")), number("n/a")
+    ('1,234.50', '1,234', '–', 'n/a')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return MISSING
+    if isinstance(x, float):
+        return f"{x:,.2f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def one_line(text: Any) -> str:
+    """Text for a one-line ``repr``: line breaks and other control characters shown escaped.
+
+    >>> one_line("a\\nb")
+    'a\\\\nb'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-__all__ = ["card", "esc", "fmt_int", "table"]
+__all__ = ["card", "esc", "table"]
 
 _STYLE = (
     "font-family:system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC',sans-serif;"
@@ -19,10 +19,6 @@ _STYLE = (
 def esc(value: object) -> str:
     """HTML-escape anything (quotes included)."""
     return html.escape(str(value), quote=True)
-
-
-def fmt_int(v: int) -> str:
-    return f"{v:,}"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, max_rows: int = 10) -> str:

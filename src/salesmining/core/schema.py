@@ -21,5 +21,3 @@ OWNER = "owner"
 OUTCOMES = ("won", "lost", "open")
 
 UTC_DTYPE: Final = "datetime64[us, UTC]"
-CORE_COLUMNS = (CASE, ACTIVITY, TIMESTAMP)
-OPTIONAL_COLUMNS = (START, RESOURCE, LIFECYCLE)

@@ -15,6 +15,7 @@ import pandas as pd
 from salesmining.analysis.conform import Conformance
 from salesmining.analysis.discover import ProcessGraph
 from salesmining.analysis.stages import StageModel
+from salesmining.core import formatting as _f
 from salesmining.core.version import version
 from salesmining.findings.detect import FINDING_RULES, FindingRules, Findings, KPIs
 from salesmining.log.eventlog import EventLog
@@ -83,20 +84,13 @@ def _chart_svgs(d: DiagnosisView) -> list[tuple[str, str]]:
     return [(name, strip_xml(_charts.figure_to_svg(fig))) for name, fig in figs]
 
 
-def _fmt(v: Any, kind: str = "num") -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return "–"
+def _value(v: Any, kind: str) -> str:
+    """One report number: a share (``pct``), a count (``int``) or a plain number."""
     if kind == "pct":
-        return f"{v:.1%}"
-    if kind == "pp":
-        return f"{v * 100:+.1f} pts"
-    if kind == "h":
-        return f"{v:,.1f} h" if abs(v) < 48 else f"{v / 24:,.1f} d"
-    if kind == "+h":
-        return f"{v:+,.1f} h" if abs(v) < 48 else f"{v / 24:+,.1f} d"
-    if isinstance(v, float):
-        return f"{v:,.2f}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
+        return _f.percent(v)
+    if kind == "int":
+        return _f.count(v)
+    return _f.number(v)
 
 
 def _kpi_rows(values: dict[str, float]) -> list[tuple[str, str]]:
@@ -118,7 +112,7 @@ def _kpi_rows(values: dict[str, float]) -> list[tuple[str, str]]:
     for key, (label, kind) in labels.items():
         if key in values:
             v = values[key]
-            out.append((label, _fmt(int(v), "int") if kind == "int" and v == v else _fmt(v, kind)))
+            out.append((label, _value(v, kind)))
     return out
 
 
@@ -131,6 +125,8 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
     root = d.findings.root_causes
     conf = d.conformance
     k = d.kpis
+    # durations measured on a business calendar's working clock are labelled as working time
+    working = d.graph.calendar is not None
     graph_svg, graph_error = _graph_svg(process_map(d.graph, stages=d.stages, findings=d.findings, legend=False))
     perf_svg = None
     if full and graph_svg is not None:
@@ -148,15 +144,15 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
             {
                 **r,
                 "rule_text": FINDING_RULES.get(r["kind"], {}).get(r["rule"], ""),
-                "share_txt": _fmt(r["share"], "pct"),
-                "lost_txt": _fmt(r["time_lost_hours"], "h"),
-                "per_case_txt": _fmt(r["time_lost_per_case_hours"], "h"),
-                "win_txt": _fmt(r["win_rate_effect"], "pp"),
-                "cycle_txt": _fmt(r["cycle_time_effect_hours"], "+h"),
-                "wr_a": _fmt(r["win_rate_affected"], "pct"),
-                "wr_u": _fmt(r["win_rate_unaffected"], "pct"),
+                "share_txt": _f.percent(r["share"]),
+                "lost_txt": _f.hours(r["time_lost_hours"]),
+                "per_case_txt": _f.hours(r["time_lost_per_case_hours"]),
+                "win_txt": _f.points(r["win_rate_effect"]),
+                "cycle_txt": _f.hours(r["cycle_time_effect_hours"], signed=True),
+                "wr_a": _f.percent(r["win_rate_affected"]),
+                "wr_u": _f.percent(r["win_rate_unaffected"]),
                 "evidence": [
-                    (e["case_id"], _fmt(e["time_lost_s"] / 3600, "h"), e["detail"]) for e in top_ev.to_dict("records")
+                    (e["case_id"], _f.hours(e["time_lost_s"] / 3600), e["detail"]) for e in top_ev.to_dict("records")
                 ],
                 "roots": [
                     (
@@ -180,11 +176,11 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "stages": d.stages,
         "kpis": _kpi_rows(k.as_dict()),
         "funnel": [
-            (r["stage"], f"{int(r['reached']):,}", _fmt(r["share_of_cases"], "pct"), _fmt(r["conversion"], "pct"))
+            (r["stage"], _f.count(r["reached"]), _f.percent(r["share_of_cases"]), _f.percent(r["conversion"]))
             for r in k.funnel.to_dict("records")
         ],
         "tis": [
-            (r["stage"], f"{int(r['visits']):,}", _fmt(r["median_hours"], "h"), _fmt(r["p90_hours"], "h"))
+            (r["stage"], _f.count(r["visits"]), _f.hours(r["median_hours"]), _f.hours(r["p90_hours"]))
             for r in k.time_in_stage.to_dict("records")
         ],
         "findings": findings,
@@ -197,25 +193,27 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "perf_legend": legend_items(view="performance", stat_label="median wait", stages=True, findings=False)[0],
         "perf_svg": perf_svg,
         "graph_error": graph_error,
+        "time_unit": _f.WORKING_TIME if working else "",
+        "calendar": repr(d.graph.calendar) if working else "",
         "abstraction": d.graph.abstraction.describe() if d.graph.abstraction.is_abstracted else "",
-        "fitting": _fmt(conf.fitting_share, "pct"),
-        "mean_fitness": _fmt(conf.mean_fitness, "num"),
+        "fitting": _f.percent(conf.fitting_share),
+        "mean_fitness": _f.number(conf.mean_fitness),
         "skip_rates": [
             (
                 r["stage"],
-                f"{int(r['cases']):,}",
-                f"{int(r['eligible']):,}",
-                _fmt(r["share"], "pct"),
-                f"{int(r['left_censored']):,}",
+                _f.count(r["cases"]),
+                _f.count(r["eligible"]),
+                _f.percent(r["share"]),
+                _f.count(r["left_censored"]),
             )
             for r in conf.skip_rates.to_dict("records")
         ],
         "backtracks": [
-            (r["from"], r["to"], f"{int(r['cases']):,}", _fmt(r["share"], "pct"))
+            (r["from"], r["to"], _f.count(r["cases"]), _f.percent(r["share"]))
             for r in conf.backtrack_rates.to_dict("records")
         ],
         "variants": [
-            (" → ".join(v), f"{int(c):,}", _fmt(s, "pct"), _fmt(m / 3600, "h"))
+            (" → ".join(v), _f.count(c), _f.percent(s), _f.hours(m / 3600, working=working))
             for v, c, s, m in d.graph.variants[["variant", "count", "share", "median_throughput_s"]]
             .head(10)
             .itertuples(index=False)
@@ -246,11 +244,12 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
     from salesmining.present.maps import process_map
 
     k = c.kpis
+    working = c.before.graph.calendar is not None or c.after.graph.calendar is not None
 
     def row(r: Mapping[Any, Any]) -> tuple[str, ...]:
         pct = r["metric"].endswith("rate") or r["metric"].startswith("share")
         kind = "pct" if pct else "num"
-        delta = _fmt(r["delta"], "pp") if pct else _fmt(r["delta"], "num")
+        delta = _f.points(r["delta"]) if pct else _f.number(r["delta"])
         ci = (
             "–"
             if r["ci_low"] != r["ci_low"]
@@ -262,12 +261,12 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
         )
         return (
             r["metric"],
-            _fmt(r["before"], kind),
-            _fmt(r["after"], kind),
+            _value(r["before"], kind),
+            _value(r["after"], kind),
             delta,
             ci,
             r["verdict"],
-            f"{r['n_before']:,} / {r['n_after']:,}",
+            f"{_f.count(r['n_before'])} / {_f.count(r['n_after'])}",
         )
 
     before_svg, err = _graph_svg(
@@ -287,12 +286,12 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
                 r["status"],
                 r["kind"],
                 r["where"],
-                f"{r['cases_before']:,}",
-                f"{r['cases_after']:,}",
-                _fmt(r["share_before"], "pct"),
-                _fmt(r["share_after"], "pct"),
-                _fmt(r["time_lost_hours_before"], "h"),
-                _fmt(r["time_lost_hours_after"], "h"),
+                _f.count(r["cases_before"]),
+                _f.count(r["cases_after"]),
+                _f.percent(r["share_before"]),
+                _f.percent(r["share_after"]),
+                _f.hours(r["time_lost_hours_before"]),
+                _f.hours(r["time_lost_hours_after"]),
             )
             for r in f.to_dict("records")
         ],
@@ -301,10 +300,10 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
                 r["status"],
                 r["source"],
                 r["target"],
-                f"{r['count_before']:,}",
-                f"{r['count_after']:,}",
-                _fmt((r["wait_median_s_before"] or float("nan")) / 3600, "h"),
-                _fmt((r["wait_median_s_after"] or float("nan")) / 3600, "h"),
+                _f.count(r["count_before"]),
+                _f.count(r["count_after"]),
+                _f.hours((r["wait_median_s_before"] or float("nan")) / 3600, working=working),
+                _f.hours((r["wait_median_s_after"] or float("nan")) / 3600, working=working),
             )
             for r in e.to_dict("records")
             if r["status"] != "both" or abs(r["wait_median_change_s"] or 0) > 3600
@@ -312,6 +311,7 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
         "before_svg": before_svg,
         "after_svg": after_svg,
         "graph_error": err,
+        "time_unit": _f.WORKING_TIME if working else "",
         "n_boot": c.n_boot,
         "seed": c.seed,
         "before": c.before,

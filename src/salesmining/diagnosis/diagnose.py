@@ -20,6 +20,10 @@ import pandas as pd
 from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.discover import ProcessGraph, discover
 from salesmining.analysis.stages import StageModel
+from salesmining.core import formatting as _fmt
+from salesmining.core.errors import OptionError
+from salesmining.core.frames import handout
+from salesmining.core.plain import records
 from salesmining.findings.detect import (
     PROCESS_LEVEL_RULES,
     FindingRules,
@@ -94,9 +98,13 @@ class Diagnosis:
             )
         return g
 
-    @functools.cached_property
+    @property
     def series(self) -> dict[str, pd.DataFrame]:
-        """The tidy data behind the charts."""
+        """The tidy data behind the charts (new copies on each access)."""
+        return {name: handout(frame) for name, frame in self._series.items()}
+
+    @functools.cached_property
+    def _series(self) -> dict[str, pd.DataFrame]:
         from salesmining.analysis import series as _series
 
         stages = self.stages
@@ -152,8 +160,15 @@ class Diagnosis:
             },
         }
 
+    def to_frame(self) -> pd.DataFrame:
+        """The findings, ranked (the same as ``findings.to_frame()``); every other table is in :meth:`tables`."""
+        return handout(self.findings.to_frame())
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table of the report, by name."""
+        """Every table of the report, by name (new copies)."""
+        return {name: handout(frame) for name, frame in self._tables().items()}
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
         return {
             "findings": self.findings.to_frame().assign(example_cases=lambda d: d["example_cases"].map(", ".join)),
             "evidence": self.findings.evidence,
@@ -195,7 +210,8 @@ class Diagnosis:
 
     def __repr__(self) -> str:
         return (
-            f"<Diagnosis {self.log.name or ''!s}: {self.log.n_cases:,} cases against {len(self.stages.stages)} stages>"
+            f"<Diagnosis {_fmt.one_line(self.log.name or '')}: {self.log.n_cases:,} cases "
+            f"against {len(self.stages.stages)} stages>"
         )
 
     def _repr_html_(self) -> str:
@@ -330,7 +346,7 @@ class Comparison:
         """``metric``, ``before``, ``after``, ``delta``, ``ci_low``, ``ci_high`` (95% bootstrap of the
         delta), ``significant`` (the interval excludes 0), ``better`` (the change goes the good
         way), ``verdict``."""
-        return self._kpis.copy()
+        return handout(self._kpis)
 
     @property
     def findings(self) -> pd.DataFrame:
@@ -338,13 +354,13 @@ class Comparison:
         sides. ``status`` is resolved / new / better / worse only when the share of affected cases
         changed by more than chance (two-proportion z-test, ``|z| > 1.96``; ``z`` and
         ``significant`` are columns); otherwise unchanged."""
-        return self._findings.copy()
+        return handout(self._findings)
 
     @property
     def edges(self) -> pd.DataFrame:
         """Transitions matched by (source, target): ``status`` appeared / disappeared / both, counts
         and median waits before and after."""
-        return self._edges.copy()
+        return handout(self._edges)
 
     def to_frame(self) -> pd.DataFrame:
         """The KPI comparison."""
@@ -363,7 +379,7 @@ class Comparison:
         return write_text(path, self.html())
 
     def to_dict(self) -> dict[str, Any]:
-        """Machine-readable comparison."""
+        """Machine-readable comparison (JSON-serialisable): KPI deltas, findings and transitions."""
         return {
             "kpis": [
                 {k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
@@ -373,6 +389,9 @@ class Comparison:
                 {k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
                 for r in self._findings.to_dict("records")
             ],
+            "edges": records(self._edges),
+            "n_boot": int(self.n_boot),
+            "seed": int(self.seed),
         }
 
     def __repr__(self) -> str:
@@ -411,7 +430,7 @@ def compare(
         if isinstance(before, Diagnosis):
             stages = before.stages
         else:
-            raise ValueError("compare needs the stage model (stages=...)")
+            raise OptionError("compare needs the stage model (stages=...)")
     model = _resolve(stages)
     db = before if isinstance(before, Diagnosis) else diagnose(before, model, rules=rules)
     da = after if isinstance(after, Diagnosis) else diagnose(after, model, rules=rules)

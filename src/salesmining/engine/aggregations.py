@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import narwhals as nw
 import numpy as np
@@ -70,7 +70,6 @@ __all__ = [
     "variants",
 ]
 
-Backend = Literal["polars", "pandas", "duckdb", "pyspark"]
 BACKENDS: tuple[str, ...] = ("polars", "pandas", "duckdb", "pyspark")
 TS = "ts_us"
 CASE_ID = "case_id"
@@ -440,11 +439,6 @@ def variant_stats(native: Any, backend: str, *, has_start: bool) -> pd.DataFrame
     agg = _grouped_durations(cases, ["key"], "_thr", "throughput", counts)
     out = _finish(_ints(_collect(agg), ["count", "example_id"]), "throughput", "count")
     return out.sort_values("key", kind="stable").reset_index(drop=True)
-
-
-def decode_key(key: str, names: np.ndarray) -> tuple[str, ...]:
-    """A sequence key of activity codes → the tuple of activity names."""
-    return decode_keys([key], names)[0]
 
 
 def decode_keys(keys: Any, names: np.ndarray) -> list[tuple[str, ...]]:

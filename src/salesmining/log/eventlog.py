@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
-from salesmining.core.errors import LogSchemaError
+from salesmining.core.errors import LogSchemaError, OptionError
+from salesmining.core.frames import handout
+from salesmining.core.plain import plain
 from salesmining.core.schema import (
     ACTIVITY,
     CASE,
@@ -135,7 +140,7 @@ class EventLog:
     @property
     def cases(self) -> pd.DataFrame:
         """The case table: ``case:concept:name``, ``outcome`` and case attributes (a copy)."""
-        return self._cases.copy(deep=False)
+        return handout(self._cases)
 
     @property
     def quality(self) -> IngestReport:
@@ -165,7 +170,7 @@ class EventLog:
     # --- frames ------------------------------------------------------------------------
     def to_frame(self, *, with_cases: bool = False) -> pd.DataFrame:
         """The events as a new DataFrame; ``with_cases=True`` joins case attributes as ``case:<name>``."""
-        ev = self._events.copy(deep=False)
+        ev = handout(self._events)
         if not with_cases:
             return ev
         extra = self._cases.rename(columns={c: f"case:{c}" for c in self._cases.columns if c != CASE})
@@ -177,6 +182,36 @@ class EventLog:
         if LIFECYCLE not in df.columns:
             df[LIFECYCLE] = "complete"
         return df
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable facts: sizes, activities, time range, outcomes, filters,
+        dataset facts and the ingest report (:meth:`IngestReport.to_dict`)."""
+        tr = self.time_range
+        outcomes = self._cases[OUTCOME].fillna("unknown").value_counts()
+        return {
+            "name": self._name,
+            "cases": self.n_cases,
+            "events": self.n_events,
+            "activities": list(self.activities),
+            "time_range": [tr[0].isoformat(), tr[1].isoformat()] if tr else None,
+            "outcomes": {str(k): int(v) for k, v in outcomes.items()},
+            "history": list(self._history),
+            "meta": plain(self._meta),
+            "quality": self._quality.to_dict(),
+        }
+
+    def quality_html(self, *, title: str | None = None) -> str:
+        """The data-quality page (self-contained HTML): what the log holds and how every input
+        row was accounted for (the ``salesmining quality`` command writes it)."""
+        from salesmining.log.report import quality_report_html
+
+        return quality_report_html(self, title=title)
+
+    def write_quality_html(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write :meth:`quality_html` to a file (UTF-8)."""
+        from salesmining.present.report import write_text
+
+        return write_text(Path(path), self.quality_html(title=title))
 
     def variants(self) -> pd.DataFrame:
         """Variants, most frequent first: ``variant`` (tuple), ``count``, ``share``, ``example_case``."""
@@ -258,7 +293,7 @@ class EventLog:
                     if hi is not None:
                         ok &= first < hi
                 else:
-                    raise ValueError(f"mode must be started, completed, contained, intersecting or trim, not {mode!r}")
+                    raise OptionError(f"mode must be started, completed, contained, intersecting or trim, not {mode!r}")
                 ev = ev[ev[CASE].isin(ok.index[ok])]
             steps.append(f"time {start or '…'} → {end or '…'} ({mode})")
         if activities is not None:
@@ -277,7 +312,7 @@ class EventLog:
             wanted = {outcome} if isinstance(outcome, str) else set(outcome)
             bad = wanted - set(OUTCOMES)
             if bad:
-                raise ValueError(f"outcome must be among {OUTCOMES}, not {sorted(bad)}")
+                raise OptionError(f"outcome must be among {OUTCOMES}, not {sorted(bad)}")
             ids = cs.loc[cs[OUTCOME].isin(wanted), CASE]
             ev = ev[ev[CASE].isin(ids)]
             steps.append(f"outcome in {sorted(wanted)}")
@@ -307,7 +342,7 @@ class EventLog:
         """
         won_s, lost_s = set(won), set(lost)
         if won_s & lost_s:
-            raise ValueError(f"activities both won and lost: {sorted(won_s & lost_s)}")
+            raise OptionError(f"activities both won and lost: {sorted(won_s & lost_s)}")
         ev = self._events
         term = ev[ev[ACTIVITY].isin(won_s | lost_s)]
         last = term.groupby(CASE, sort=False)[ACTIVITY].last()
@@ -432,19 +467,19 @@ def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray) -> pd.DataFra
 def _event_log_html(log: EventLog) -> str:
     tr = log.time_range
     facts: list[tuple[str, object]] = [
-        ("cases", _display.fmt_int(log.n_cases)),
-        ("events", _display.fmt_int(log.n_events)),
-        ("activities", _display.fmt_int(len(log.activities))),
-        ("from", f"{tr[0]:%Y-%m-%d %H:%M}" if tr else "–"),
-        ("to", f"{tr[1]:%Y-%m-%d %H:%M}" if tr else "–"),
+        ("cases", _fmt.count(log.n_cases)),
+        ("events", _fmt.count(log.n_events)),
+        ("activities", _fmt.count(len(log.activities))),
+        ("from", f"{tr[0]:%Y-%m-%d %H:%M}" if tr else _fmt.MISSING),
+        ("to", f"{tr[1]:%Y-%m-%d %H:%M}" if tr else _fmt.MISSING),
     ]
     q = log.quality
-    facts.append(("rows rejected", f"{q.rows_rejected:,} of {q.rows_read:,}"))
+    facts.append(("rows rejected", f"{_fmt.count(q.rows_rejected)} of {_fmt.count(q.rows_read)}"))
     outcomes = log.cases["outcome"].value_counts(dropna=False)
-    oc = ", ".join(f"{k if isinstance(k, str) else 'unknown'}: {v:,}" for k, v in outcomes.items())
+    oc = ", ".join(f"{k if isinstance(k, str) else 'unknown'}: {_fmt.count(v)}" for k, v in outcomes.items())
     acts = _display.table(
         ["activity", "events"],
-        [(a, f"{c:,}") for a, c in log._events["concept:name"].value_counts().items()],
+        [(a, _fmt.count(c)) for a, c in log._events["concept:name"].value_counts().items()],
         max_rows=8,
     )
     extra = f"<div style='margin:6px 0;color:#57606a'>outcomes — {_display.esc(oc)}</div>"
@@ -453,7 +488,8 @@ def _event_log_html(log: EventLog) -> str:
         warns = (
             "<div style='margin-top:6px'>"
             + "".join(
-                f"<div>⚠ {_display.esc(w.code)}: {_display.esc(w.message)} ({w.count:,})</div>" for w in q.warnings[:5]
+                f"<div>⚠ {_display.esc(w.code)}: {_display.esc(w.message)} ({_fmt.count(w.count)})</div>"
+                for w in q.warnings[:5]
             )
             + "</div>"
         )

@@ -8,34 +8,20 @@ that are suspicious but not wrong are *warnings*, also from a closed vocabulary
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
+from salesmining.core.errors import LogSchemaError, OptionError
+from salesmining.core.frames import handout
 
 __all__ = ["REJECT_REASONS", "WARNING_CODES", "IngestReport", "IngestWarning"]
-
-RejectReason = Literal[
-    "missing_case_id",
-    "missing_activity",
-    "missing_timestamp",
-    "unparsable_timestamp",
-    "implausible_timestamp",
-    "unparsable_start_timestamp",
-    "start_after_timestamp",
-    "duplicate_row",
-    "not_a_stage_change",
-    "unknown_stage",
-    "unmatched_reference",
-    "other_pipeline",
-    "duplicate_event",
-    "creation_marker",
-    "superseded_row",
-    "out_of_scope",
-]
 
 #: Why a row can be rejected, in the order the checks run (a row gets the first that applies).
 REJECT_REASONS: Mapping[str, str] = {
@@ -56,28 +42,6 @@ REJECT_REASONS: Mapping[str, str] = {
     "superseded_row": "an earlier row for the same record in a case-level table; the last row is used",
     "out_of_scope": "a kind of row the adapter does not turn into events (e.g. a file in a Pipedrive flow)",
 }
-
-WarningCode = Literal[
-    "assumed_utc",
-    "mixed_timezones",
-    "dst_ambiguous",
-    "inferred_dayfirst",
-    "epoch_timestamps",
-    "date_only",
-    "timestamp_ties",
-    "single_event_cases",
-    "inconsistent_case_attribute",
-    "unparsable_amount",
-    "encoding_fallback",
-    "loops_unobservable",
-    "history_absent",
-    "bulk_update",
-    "system_user",
-    "reopened_cases",
-    "left_censored",
-    "dropped_values",
-    "history_gaps",
-]
 
 #: What each warning means.
 WARNING_CODES: Mapping[str, str] = {
@@ -133,7 +97,17 @@ class IngestWarning:
 
     def __post_init__(self) -> None:
         if self.code not in WARNING_CODES:
-            raise ValueError(f"unknown warning code {self.code!r}")
+            raise OptionError(f"unknown warning code {self.code!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``code``, ``message``, ``count``, ``rows``, ``source``."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "count": int(self.count),
+            "rows": [int(r) for r in self.rows],
+            "source": self.source,
+        }
 
     def __repr__(self) -> str:
         return f"<IngestWarning {self.code}: {self.count:,} — {self.message}>"
@@ -169,7 +143,7 @@ class IngestReport:
         rej = self._rejections.reset_index(drop=True)[_REJECTION_COLUMNS]
         object.__setattr__(self, "_rejections", rej)
         if self.rows_read - self.rows_kept != len(rej):
-            raise AssertionError(
+            raise LogSchemaError(
                 f"ingest accounting broken: read {self.rows_read} - kept {self.rows_kept} != rejected {len(rej)}"
             )
 
@@ -181,7 +155,7 @@ class IngestReport:
     @property
     def rejections(self) -> pd.DataFrame:
         """One row per rejected input row: ``row``, ``reason``, ``column``, ``value``, ``source``."""
-        return self._rejections.copy()
+        return handout(self._rejections)
 
     def counts(self) -> pd.DataFrame:
         """Rejections per reason (all reasons, zeros included): ``reason``, ``rows``, ``meaning``."""
@@ -243,14 +217,74 @@ class IngestReport:
             notes=tuple(n for r in reps for n in r.notes),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable data: the counts, rejections per reason (non-zero only) and warnings."""
+        counts = self.counts()
+        return {
+            "source": self.source,
+            "encoding": self.encoding,
+            "rows_read": int(self.rows_read),
+            "rows_kept": int(self.rows_kept),
+            "rows_rejected": int(self.rows_rejected),
+            "rejections_by_reason": {
+                str(r): int(n) for r, n in zip(counts["reason"], counts["rows"], strict=True) if n
+            },
+            "warnings": [w.to_dict() for w in self.warnings],
+            "notes": list(self.notes),
+        }
+
+    def html(self, *, title: str | None = None) -> str:
+        """The data-quality page of this report alone (self-contained HTML): every input row
+        accounted for, warnings and reading notes. :meth:`salesmining.EventLog.quality_html`
+        adds what the log holds (activities, outcomes)."""
+        from salesmining.present.report import render_template
+
+        return render_template(
+            "quality.html.j2",
+            **quality_context(self),
+            title=title or f"Data quality — {self.source}",
+            facts=[
+                ("rows read", _fmt.count(self.rows_read)),
+                ("rows kept", _fmt.count(self.rows_kept)),
+                ("rows rejected", _fmt.count(self.rows_rejected)),
+            ],
+            activities=None,
+            outcomes=None,
+            case_columns=None,
+            history=(),
+            meta={},
+        )
+
+    def write_html(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write :meth:`html` to a file (UTF-8)."""
+        from salesmining.present.report import write_text
+
+        return write_text(Path(path), self.html(title=title))
+
     def __repr__(self) -> str:
         return (
-            f"<IngestReport {self.source}: {self.rows_read:,} read, {self.rows_kept:,} kept, "
+            f"<IngestReport {_fmt.one_line(self.source)}: {self.rows_read:,} read, {self.rows_kept:,} kept, "
             f"{self.rows_rejected:,} rejected, {len(self.warnings)} warnings>"
         )
 
     def _repr_html_(self) -> str:
         return _ingest_report_html(self)
+
+
+def quality_context(rep: IngestReport) -> dict[str, Any]:
+    """The report part of the data-quality page as plain values (for ``quality.html.j2``)."""
+    import datetime as _dt
+
+    rej = rep.rejections
+    return {
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "report": rep,
+        "reasons": list(rep.counts().itertuples(index=False)),
+        "rejections": list(rej.head(200).itertuples(index=False)),
+        "n_rejections": len(rej),
+        "warnings": rep.warnings,
+        "notes": rep.notes,
+    }
 
 
 def _sorted_warnings(items: Iterable[IngestWarning]) -> tuple[IngestWarning, ...]:
@@ -262,7 +296,7 @@ def make_rejections(
 ) -> pd.DataFrame:
     """Build a rejections table for one reason."""
     if reason not in REJECT_REASONS:
-        raise ValueError(f"unknown rejection reason {reason!r}")
+        raise OptionError(f"unknown rejection reason {reason!r}")
     rows_l = [int(r) for r in rows]
     return pd.DataFrame(
         {
@@ -284,16 +318,18 @@ def _isna(v: object) -> bool:
 
 def _ingest_report_html(rep: IngestReport) -> str:
     facts = [
-        ("rows read", _display.fmt_int(rep.rows_read)),
-        ("kept", _display.fmt_int(rep.rows_kept)),
-        ("rejected", _display.fmt_int(rep.rows_rejected)),
+        ("rows read", _fmt.count(rep.rows_read)),
+        ("kept", _fmt.count(rep.rows_kept)),
+        ("rejected", _fmt.count(rep.rows_rejected)),
         ("encoding", rep.encoding or "–"),
     ]
     counts = rep.counts()
     counts = counts[counts["rows"] > 0]
     reasons = _display.table(["reason", "rows", "meaning"], counts.itertuples(index=False)) if len(counts) else ""
     warns = (
-        _display.table(["warning", "count", "message"], [(w.code, f"{w.count:,}", w.message) for w in rep.warnings])
+        _display.table(
+            ["warning", "count", "message"], [(w.code, _fmt.count(w.count), w.message) for w in rep.warnings]
+        )
         if rep.warnings
         else ""
     )

@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from salesmining.core.errors import OptionError
+
 __all__ = ["graph_svg", "render_template", "strip_xml", "write_tables", "write_text"]
 
 _ENV: jinja2.Environment | None = None
@@ -103,7 +105,7 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path, *, fmt: str = "c
                         out[col] = out[col].dt.tz_localize(None)
                 out.to_excel(xl, sheet_name=name[:31], index=False)
         return [p]
-    raise ValueError(f"format must be 'csv' or 'xlsx', not {fmt!r}")
+    raise OptionError(f"format must be 'csv' or 'xlsx', not {fmt!r}")
 
 
 def _tuples_to_text(df: pd.DataFrame) -> pd.DataFrame:
