@@ -178,7 +178,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "log": d.log,
         "stages": d.stages,
-        "kpis": _kpi_rows(k.as_dict()),
+        "kpis": _kpi_rows(k.values),
         "funnel": [
             (r["stage"], f"{int(r['reached']):,}", _fmt(r["share_of_cases"], "pct"), _fmt(r["conversion"], "pct"))
             for r in k.funnel.to_dict("records")

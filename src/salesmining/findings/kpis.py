@@ -59,8 +59,8 @@ class KPIs:
         return {k: (None if math.isnan(v) else float(v)) for k, v in self._values.items()}
 
     def as_dict(self) -> dict[str, float]:
-        """Headline KPIs by name with NaN where missing: the old name of :meth:`to_dict`, kept until
-        its last callers move; use :meth:`to_dict`."""
+        """The old name of :meth:`to_dict`, kept until its last callers move: the same as :attr:`values`
+        (NaN where missing). Use :meth:`to_dict` (JSON-ready) or :attr:`values`."""
         return dict(self._values)
 
     def to_frame(self) -> pd.DataFrame:
