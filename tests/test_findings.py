@@ -375,7 +375,7 @@ def test_engines_agree_on_findings() -> None:
 def test_kpis_match_pandas() -> None:
     log = _read_sample("opportunities")
     model = sm.StageModel.from_yaml(SAMPLES / "stages.yaml")
-    k = sm.kpis(log, model).as_dict()
+    k = sm.kpis(log, model).to_dict()
     raw = pd.read_csv(SAMPLES / "opportunities.csv", parse_dates=["Timestamp"])
     last_outcome = (
         raw[raw["Activity"].isin(["Contract Signed", "Closed Lost"])].groupby("Opportunity ID")["Activity"].last()

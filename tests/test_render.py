@@ -248,3 +248,50 @@ def test_process_graph_display_without_dot_says_what_to_install(monkeypatch: pyt
     monkeypatch.setattr(shutil, "which", lambda name: None)
     html = g._repr_html_()
     assert "apt-get install graphviz" in html and "<svg" not in html
+
+
+def test_working_time_maps_say_working_time() -> None:
+    """Eight 8-hour working days (Mon 09:00 → Thu of the next week 09:00) are 64 working hours, not "2.7 d"."""
+    cal = sm.BusinessCalendar()  # Monday to Friday, 09:00-17:00 UTC; T0 is Monday 2024-01-01 00:00
+    log = _log([(str(c), a, 9 + h) for c in range(2) for a, h in (("Lead", 0.0), ("Offer", 240.0), ("Won", 241.0))])
+    g = sm.discover(log, calendar=cal)
+    assert g.time_unit == "working time"
+    src = _render.process_map(g, view="performance", stages=MODEL).source
+    lead, offer = _render.node_id("Lead"), _render.node_id("Offer")
+    assert re.search(rf"{lead} -> {offer} \[label=<64\.0 working h>", src)
+    assert "2.7 d" not in src
+    assert "durations in working time" in src  # the subtitle
+    assert "median wait in working time" in src  # the legend
+    # without a calendar the same wait is ten calendar days, and nothing says working time
+    plain = _render.process_map(sm.discover(log), view="performance", stages=MODEL).source
+    assert re.search(rf"{lead} -> {offer} \[label=<10\.0 d>", plain) and "working" not in plain
+
+
+def test_badges_are_placed_by_the_place_columns_not_by_parsing_where() -> None:
+    """A stage whose name contains the arrow of ``where`` still gets its node badge (with time lost)."""
+    odd = "Offer → sent"
+    model = sm.StageModel(["Lead", odd], outcomes={"won": ["Won"], "lost": ["Lost"]}, sla={odd: "1h"})
+    rows = []
+    for i in range(10):
+        rows += [(str(i), "Lead", 0), (str(i), odd, 1), (str(i), "Won", 30 if i < 5 else 1.5)]
+    log = _log(rows)
+    f = sm.find_bottlenecks(log, model)
+    top = f.to_frame().iloc[0]
+    assert (top["kind"], top["activity"], top["from_activity"]) == ("long_wait", odd, None)
+    src = _render.process_map(sm.discover(log), stages=model, findings=f).source
+    node = _render.node_id(odd)
+    label = re.search(rf"^\t{node} \[label=<(.*)>", src, flags=re.M)
+    assert label is not None and "#1 long wait 50% · " in label.group(1) and "d lost" in label.group(1)
+    assert re.search(rf"^\t{node} \[.*color=\"#b00020\"", src, flags=re.M)  # the top finding's node
+
+
+def test_bad_options_are_option_errors() -> None:
+    from salesmining.core.errors import OptionError
+
+    g = sm.discover(SMALL)
+    with pytest.raises(OptionError, match="view must be one of"):
+        _render.process_map(g, view="sideways")
+    with pytest.raises(OptionError, match="stat must be one of"):
+        _render.process_map(g, view="performance", stat="mode")
+    with pytest.raises(OptionError, match="unsupported graph format"):
+        _render.write_graph(_render.process_map(g), "m.gif")

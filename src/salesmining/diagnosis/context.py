@@ -174,7 +174,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "log": d.log,
         "stages": d.stages,
-        "kpis": _kpi_rows(k.as_dict()),
+        "kpis": _kpi_rows(k.values),
         "funnel": [
             (r["stage"], _f.count(r["reached"]), _f.percent(r["share_of_cases"]), _f.percent(r["conversion"]))
             for r in k.funnel.to_dict("records")

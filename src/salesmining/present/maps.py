@@ -15,12 +15,14 @@ import math
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
-from salesmining.core.errors import RenderError
+from salesmining.core import formatting
+from salesmining.core.errors import OptionError, RenderError
 
 if TYPE_CHECKING:
     import graphviz
@@ -42,6 +44,10 @@ class GraphLike(Protocol):
     def start_activities(self) -> Mapping[str, int]: ...
     @property
     def end_activities(self) -> Mapping[str, int]: ...
+    @property
+    def time_unit(self) -> str:
+        """``"calendar time"`` or ``"working time"`` (a business calendar's working clock)."""
+        ...
 
 
 class StagesLike(Protocol):
@@ -60,7 +66,8 @@ class StagesLike(Protocol):
 
 
 class FindingsLike(Protocol):
-    """Ranked findings (:class:`salesmining.Findings`)."""
+    """Ranked findings (:class:`salesmining.Findings`): ``to_frame()`` with ``kind``, ``rank``, ``share``,
+    ``time_lost_hours``, ``severity`` and the place columns ``activity``, ``from_activity``, ``to_activity``."""
 
     def to_frame(self) -> pd.DataFrame: ...
 
@@ -103,21 +110,6 @@ def _t(text: object, limit: int | None = None) -> str:
     return html.escape(s, quote=True).replace("\n", " ").replace("\r", " ")
 
 
-def fmt_duration(seconds: float, unit: str = "s") -> str:
-    """Compact duration: ``45 s``, ``12 min``, ``3.5 h``, ``2.1 d`` (``wh`` = working hours)."""
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
-        return "–"
-    if unit == "working seconds":
-        return f"{seconds / 3600:,.1f} wh"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
 def _bucket(value: float, lo: float, hi: float, n: int) -> int:
     if hi <= lo or math.isnan(value):
         return 0
@@ -125,29 +117,108 @@ def _bucket(value: float, lo: float, hi: float, n: int) -> int:
     return max(0, min(n - 1, int(x * (n - 1) + 0.5)))
 
 
-def _badges(findings: FindingsLike | None, max_per_place: int = 2) -> tuple[dict[str, list[str]], str | None]:
-    """Badge texts by place (``where``), and the place of the top finding. Edge badges are short
-    (rank, kind, share) because edge labels widen the layout; node badges add the time lost."""
-    """Badge texts by place (``where``), and the place of the top finding."""
+def _check_options(view: str, stat: str) -> None:
+    if view not in VIEWS:
+        raise OptionError(f"view must be one of {VIEWS}, not {view!r}")
+    if stat not in STATISTICS:
+        raise OptionError(f"stat must be one of {tuple(STATISTICS)}, not {stat!r}")
+
+
+# --- finding badges -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Badges:
+    """Badge texts by activity and by edge ``(source, target)``, and where the top finding sits."""
+
+    nodes: Mapping[str, list[str]] = field(default_factory=dict)
+    edges: Mapping[tuple[str, str], list[str]] = field(default_factory=dict)
+    top_node: str | None = None
+    top_edge: tuple[str, str] | None = None
+
+
+def _badges(findings: FindingsLike | None, max_per_place: int = 2) -> _Badges:
+    """Badges of the high and medium findings, placed by their ``activity`` or ``from_activity`` /
+    ``to_activity`` columns. Edge badges are short (rank, kind, share) because edge labels widen
+    the layout; node badges add the time lost."""
     if findings is None:
-        return {}, None
+        return _Badges()
     f = findings.to_frame()
     f = f[f["severity"].isin(["high", "medium"])]
-    out: dict[str, list[str]] = {}
+    nodes: dict[str, list[str]] = {}
+    edges: dict[tuple[str, str], list[str]] = {}
     for r in f.to_dict("records"):
-        place = str(r["where"]).removesuffix(" (open, stalled)")
         label = _KIND_BADGE.get(str(r["kind"]), str(r["kind"]))
-        if r["time_lost_hours"] > 0 and " → " not in place:
-            text = f"#{r['rank']} {label} {r['share']:.0%} · {r['time_lost_hours'] / 24:,.0f} d lost"
+        text = f"#{r['rank']} {label} {formatting.percent(r['share'], digits=0)}"
+        if _known(r["activity"]):
+            if r["time_lost_hours"] > 0:
+                text += f" · {r['time_lost_hours'] / 24:,.0f} d lost"
+            place = nodes.setdefault(str(r["activity"]), [])
         else:
-            text = f"#{r['rank']} {label} {r['share']:.0%}"
-        out.setdefault(place, [])
-        if len(out[place]) < max_per_place:
-            out[place].append(text)
-    top = str(f.iloc[0]["where"]).removesuffix(" (open, stalled)") if len(f) else None
-    return out, top
+            place = edges.setdefault(_edge_of(r), [])
+        if len(place) < max_per_place:
+            place.append(text)
+    if not len(f):
+        return _Badges(nodes, edges)
+    first = f.iloc[0]
+    if _known(first["activity"]):
+        return _Badges(nodes, edges, top_node=str(first["activity"]))
+    return _Badges(nodes, edges, top_edge=_edge_of(first))
 
 
+def _known(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _edge_of(r: Mapping[str, Any]) -> tuple[str, str]:
+    """The drawn edge a finding sits on; an unknown end matches no activity."""
+    src, dst = r["from_activity"], r["to_activity"]
+    return (str(src) if _known(src) else "\0", str(dst) if _known(dst) else "\0")
+
+
+# --- how the stage model places activities --------------------------------------------------------
+@dataclass(frozen=True)
+class _Layout:
+    """What the stage model (if any) says about each activity: stage order, outcome, approval, outside."""
+
+    modelled: bool = False
+    order: Mapping[str, int] = field(default_factory=dict)
+    won: frozenset[str] = frozenset()
+    outcomes: frozenset[str] = frozenset()
+    approvals: Mapping[str, str] = field(default_factory=dict)
+    known: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, stages: StagesLike | None) -> _Layout:
+        if stages is None:
+            return cls()
+        order = {s: i for i, s in enumerate(stages.stages)}
+        outcomes = frozenset(stages.won) | frozenset(stages.lost)
+        approvals = dict(stages.approvals)
+        known = frozenset(order) | outcomes | frozenset(approvals) | frozenset(stages.anywhere)
+        return cls(True, order, frozenset(stages.won), outcomes, approvals, known)
+
+    def outside(self, activity: str) -> bool:
+        """Not in the stage model (only when there is one)."""
+        return self.modelled and activity not in self.known
+
+    def sort_key(self, row: Mapping[str, Any]) -> tuple[int, int, float, str]:
+        """Stages in order, then outcomes, approvals and the rest, each by events."""
+        a = str(row["activity"])
+        group = 0 if a in self.order else 1 if a in self.outcomes else 2 if a in self.approvals else 3
+        return (group, self.order.get(a, 0), -float(row["events"]), a)
+
+
+@dataclass(frozen=True)
+class _Style:
+    """What every label needs: the view, the label limit, working time, the badges."""
+
+    view: str
+    stat_col: str
+    max_label: int
+    working: bool
+    badges: _Badges
+
+
+# --- the map --------------------------------------------------------------------------------------
 def process_map(
     graph: GraphLike,
     *,
@@ -178,27 +249,48 @@ def process_map(
         top finding highlighted, with a legend.
     legend:
         Draw the legend inside the graph (reports set ``False`` and print it as text).
+
+    Durations measured on a business calendar (``graph.time_unit == "working time"``) are
+    shown in working hours, and the subtitle and legend say so.
     """
     import graphviz
 
-    if view not in VIEWS:
-        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
-    if stat not in STATISTICS:
-        raise ValueError(f"stat must be one of {tuple(STATISTICS)}, not {stat!r}")
-    nodes = graph.nodes
-    edges = graph.edges
+    _check_options(view, stat)
     stat_col, stat_label = STATISTICS[stat]
-    unit = getattr(graph, "time_unit", "s")
-    badges, top = _badges(findings)
+    working = graph.time_unit == formatting.WORKING_TIME
+    style = _Style(view, stat_col, max_label, working, _badges(findings))
+    layout = _Layout.of(stages)
 
     dot = graphviz.Digraph(name="process_map", format="svg")
     heading = title or (
         "Process map — frequency" if view == "frequency" else f"Process map — {stat_label} between activities"
     )
-    subtitle = f"{graph.n_cases:,} cases · {graph.n_events:,} events"
+    _graph_attributes(dot, graph, heading, rankdir, working)
+    rows: list[dict[str, Any]] = sorted(_records(graph.nodes), key=layout.sort_key)
+    _add_activities(dot, rows, layout, style)
+    _add_start_and_end(dot, graph, rows)
+    _add_spine(dot, rows, layout)
+    _add_transitions(dot, graph, rows, layout, style)
+    if legend and (findings is not None or stages is not None):
+        _legend(
+            dot,
+            view=view,
+            stat_label=stat_label,
+            stages=stages is not None,
+            findings=findings is not None,
+            working=working,
+        )
+    return dot
+
+
+def _graph_attributes(dot: graphviz.Digraph, graph: GraphLike, heading: str, rankdir: str, working: bool) -> None:
+    """Title, subtitle (size, abstraction, working time) and the default node and edge styles."""
+    subtitle = f"{formatting.count(graph.n_cases)} cases · {formatting.count(graph.n_events)} events"
     abstraction = getattr(graph, "abstraction", None)
     if abstraction is not None and abstraction.is_abstracted:
         subtitle += f" · {abstraction.describe()}"
+    if working:
+        subtitle += f" · durations in {formatting.WORKING_TIME}"
     dot.attr(
         rankdir=rankdir,
         fontname=FONT,
@@ -211,73 +303,74 @@ def process_map(
     dot.attr("node", fontname=FONT, fontsize="11", shape="box", style="rounded,filled", penwidth="1")
     dot.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.7")
 
-    order = {s: i for i, s in enumerate(stages.stages)} if stages is not None else {}
-    outcomes = set(stages.won) | set(stages.lost) if stages is not None else set()
-    approvals = dict(stages.approvals) if stages is not None else {}
-    known = set(order) | outcomes | set(approvals) | (set(stages.anywhere) if stages is not None else set())
 
-    def sort_key(row: Mapping[str, Any]) -> tuple[int, int, float, str]:
-        a = str(row["activity"])
-        group = 0 if a in order else 1 if a in outcomes else 2 if a in approvals else 3
-        return (group, order.get(a, 0), -float(row["events"]), a)
+def _node_label(r: Mapping[str, Any], style: _Style) -> str:
+    a = str(r["activity"])
+    parts = [
+        f"<B>{_t(a, style.max_label)}</B>",
+        f"<FONT POINT-SIZE='9'>{formatting.count(r['events'])} events · {formatting.count(r['cases'])} cases</FONT>",
+    ]
+    if "service_median_s" in r and pd.notna(r.get("service_median_s")):
+        service = formatting.short_duration(float(r["service_median_s"]), working=style.working)
+        parts.append(f"<FONT POINT-SIZE='9'>service {service}</FONT>")
+    for b in style.badges.nodes.get(a, []):
+        parts.append(f"<FONT POINT-SIZE='9' COLOR='#b00020'>{_t(b)}</FONT>")
+    return "<" + "<BR/>".join(parts) + ">"
 
-    rows: list[dict[str, Any]] = sorted(_records(nodes), key=sort_key)
+
+def _add_node(target: graphviz.Digraph, r: Mapping[str, Any], layout: _Layout, style: _Style, max_events: int) -> None:
+    a = str(r["activity"])
+    shade = _BLUES[_bucket(float(r["events"]), 0, max_events, len(_BLUES))]
+    attrs = {"fillcolor": shade, "fontcolor": "black"}
+    if layout.outside(a):
+        attrs.update(fillcolor="#eeeeee", color="#999999", style="rounded,filled,dashed")
+    if a in layout.outcomes:
+        attrs.update(shape="box", style="filled", fillcolor="#d9f0d3" if a in layout.won else "#fde0dd")
+    if a == style.badges.top_node:
+        attrs.update(color="#b00020", penwidth="3")
+    target.node(node_id(a), label=_node_label(r, style), **attrs)
+
+
+def _add_activities(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _Layout, style: _Style) -> None:
+    """Stages, outcomes and others; approvals clustered by their stage; activities outside the model apart."""
     max_events = max((int(r["events"]) for r in rows), default=1)
-
-    def node_label(r: Mapping[str, Any]) -> str:
-        a = str(r["activity"])
-        parts = [
-            f"<B>{_t(a, max_label)}</B>",
-            f"<FONT POINT-SIZE='9'>{int(r['events']):,} events · {int(r['cases']):,} cases</FONT>",
-        ]
-        if "service_median_s" in r and pd.notna(r.get("service_median_s")):
-            parts.append(f"<FONT POINT-SIZE='9'>service {fmt_duration(float(r['service_median_s']), unit)}</FONT>")
-        for b in badges.get(a, []):
-            parts.append(f"<FONT POINT-SIZE='9' COLOR='#b00020'>{_t(b)}</FONT>")
-        return "<" + "<BR/>".join(parts) + ">"
-
-    def add_node(target: graphviz.Digraph, r: Mapping[str, Any]) -> None:
-        a = str(r["activity"])
-        shade = _BLUES[_bucket(float(r["events"]), 0, max_events, len(_BLUES))]
-        attrs = {"fillcolor": shade, "fontcolor": "black"}
-        if stages is not None and a not in known:
-            attrs.update(fillcolor="#eeeeee", color="#999999", style="rounded,filled,dashed")
-        if a in outcomes:
-            attrs.update(shape="box", style="filled", fillcolor="#d9f0d3" if a in stages.won else "#fde0dd")  # type: ignore[union-attr]
-        if a == top:
-            attrs.update(color="#b00020", penwidth="3")
-        target.node(node_id(a), label=node_label(r), **attrs)
-
-    spine = [r for r in rows if r["activity"] in order]
     for r in rows:
         a = str(r["activity"])
-        if a in approvals or (stages is not None and a not in known):
+        if a in layout.approvals or layout.outside(a):
             continue
-        add_node(dot, r)
-    if approvals:
-        for stage in sorted(
-            {approvals[str(r["activity"])] for r in rows if r["activity"] in approvals}, key=lambda s: order.get(s, 0)
-        ):
-            with dot.subgraph(name=f"cluster_approvals_{node_id(stage)}") as c:
-                c.attr(
-                    label=f"<<I>approvals · {_t(stage, max_label)}</I>>",
-                    style="rounded,dashed",
-                    color="#8888aa",
-                    fontsize="10",
-                )
-                for r in rows:
-                    if approvals.get(str(r["activity"])) == stage:
-                        add_node(c, r)
-    outside = [r for r in rows if stages is not None and r["activity"] not in known]
+        _add_node(dot, r, layout, style, max_events)
+    approval_stages = {layout.approvals[str(r["activity"])] for r in rows if r["activity"] in layout.approvals}
+    for stage in sorted(approval_stages, key=lambda s: layout.order.get(s, 0)):
+        with dot.subgraph(name=f"cluster_approvals_{node_id(stage)}") as c:
+            c.attr(
+                label=f"<<I>approvals · {_t(stage, style.max_label)}</I>>",
+                style="rounded,dashed",
+                color="#8888aa",
+                fontsize="10",
+            )
+            for r in rows:
+                if layout.approvals.get(str(r["activity"])) == stage:
+                    _add_node(c, r, layout, style, max_events)
+    outside = [r for r in rows if layout.outside(str(r["activity"]))]
     if outside:
         with dot.subgraph(name="cluster_outside_model") as c:
             c.attr(label="<<I>not in the stage model</I>>", style="rounded,dotted", color="#999999", fontsize="10")
             for r in outside:
-                add_node(c, r)
+                _add_node(c, r, layout, style, max_events)
 
-    # start / end
-    starts = graph.start_activities
-    ends = graph.end_activities
+
+def _width(count: int, max_count: int) -> str:
+    return f"{0.8 + 3.2 * math.log1p(count) / math.log1p(max_count):.2f}"
+
+
+def _max_count(graph: GraphLike) -> int:
+    edges = graph.edges
+    counts = [int(c) for c in edges["count"]]
+    return max([*counts, *graph.start_activities.values(), *graph.end_activities.values(), 1])
+
+
+def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]]) -> None:
+    """The start and end circles, with dotted edges to the activities cases start and end with."""
     dot.node(
         START,
         label="<▶ start>",
@@ -299,77 +392,83 @@ def process_map(
         width="0.4",
     )
     present = {str(r["activity"]) for r in rows}
-    max_count = max([int(c) for c in edges["count"]] + list(starts.values()) + list(ends.values()) + [1])
-    waits = [float(x) for x in edges[stat_col] if pd.notna(x)] if len(edges) else []
-    lo_w, hi_w = (min(waits), max(waits)) if waits else (0.0, 0.0)
-
-    def width(count: int) -> str:
-        return f"{0.8 + 3.2 * math.log1p(count) / math.log1p(max_count):.2f}"
-
+    starts, ends = graph.start_activities, graph.end_activities
+    max_count = _max_count(graph)
     for a in sorted(starts, key=lambda x: (-starts[x], x)):
         if a in present:
-            dot.edge(
-                START, node_id(a), label=f"<{starts[a]:,}>", penwidth=width(starts[a]), color="#777777", style="dotted"
-            )
+            label = f"<{formatting.count(starts[a])}>"
+            width = _width(starts[a], max_count)
+            dot.edge(START, node_id(a), label=label, penwidth=width, color="#777777", style="dotted")
     for a in sorted(ends, key=lambda x: (-ends[x], x)):
         if a in present:
-            dot.edge(node_id(a), END, label=f"<{ends[a]:,}>", penwidth=width(ends[a]), color="#777777", style="dotted")
+            label = f"<{formatting.count(ends[a])}>"
+            dot.edge(node_id(a), END, label=label, penwidth=_width(ends[a], max_count), color="#777777", style="dotted")
 
-    # the intended path as a straight spine
+
+def _add_spine(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _Layout) -> None:
+    """The intended path as a straight line of invisible heavy edges."""
+    spine = [r for r in rows if r["activity"] in layout.order]
     for s1, s2 in itertools.pairwise(spine):
         dot.edge(node_id(str(s1["activity"])), node_id(str(s2["activity"])), style="invis", weight="20")
 
-    erows = sorted(
-        edges.to_dict("records"), key=lambda e: (sort_key(_row(nodes, e["source"])), sort_key(_row(nodes, e["target"])))
-    )
-    for e in erows:
+
+def _add_transitions(
+    dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]], layout: _Layout, style: _Style
+) -> None:
+    """Every directly-follows edge, labelled by count or waiting time, marked as skip or backward move."""
+    edges = graph.edges
+    waits = [float(x) for x in edges[style.stat_col] if pd.notna(x)] if len(edges) else []
+    lo_w, hi_w = (min(waits), max(waits)) if waits else (0.0, 0.0)
+    max_count = _max_count(graph)
+    by_activity = {str(r["activity"]): r for r in rows}
+
+    def key(activity: Any) -> tuple[int, int, float, str]:
+        return layout.sort_key(by_activity.get(str(activity), {"activity": activity, "events": 0}))
+
+    for e in sorted(edges.to_dict("records"), key=lambda e: (key(e["source"]), key(e["target"]))):
         s, t = str(e["source"]), str(e["target"])
         count = int(e["count"])
-        attrs: dict[str, str] = {"penwidth": width(count), "color": "#4d4d4d"}
-        if view == "frequency":
-            text = f"{count:,}"
+        attrs: dict[str, str] = {"penwidth": _width(count, max_count), "color": "#4d4d4d"}
+        if style.view == "frequency":
+            text = formatting.count(count)
         else:
-            w = float(e[stat_col]) if pd.notna(e[stat_col]) else float("nan")
-            text = fmt_duration(w, unit)
+            w = float(e[style.stat_col]) if pd.notna(e[style.stat_col]) else float("nan")
+            text = formatting.short_duration(w, working=style.working)
             attrs["color"] = _HEAT[_bucket(w, lo_w, hi_w, len(_HEAT))] if not math.isnan(w) else "#999999"
-        if s in order and t in order:
-            gap = order[t] - order[s]
-            if gap > 1:
-                attrs.update(style="dashed", color="#2b6cb0", fontcolor="#2b6cb0")
-                text += f" · skips {gap - 1}"
-            elif gap < 0:
-                attrs.update(color="#c53030", fontcolor="#c53030", constraint="false")
-                text += " · back"
-            elif gap == 1:
-                attrs["weight"] = "10"
-        for b in badges.get(f"{s} → {t}", []):
-            text += f"\n{b}"
-        if f"{s} → {t}" == top:
+        text += _mark_intended_path(attrs, s, t, layout)
+        lines = [text, *style.badges.edges.get((s, t), [])]
+        if style.badges.top_edge == (s, t):
             attrs.update(color="#b00020", penwidth=f"{float(attrs['penwidth']) + 2:.2f}")
-        label = "<" + "<BR/>".join(_t(x) for x in text.split("\n")) + ">"
+        label = "<" + "<BR/>".join(_t(x) for x in "\n".join(lines).split("\n")) + ">"
         dot.edge(node_id(s), node_id(t), label=label, **attrs)
 
-    if legend and (findings is not None or stages is not None):
-        _legend(dot, view=view, stat_label=stat_label, stages=stages is not None, findings=findings is not None)
-    return dot
+
+def _mark_intended_path(attrs: dict[str, str], s: str, t: str, layout: _Layout) -> str:
+    """Style an edge between two stages (skip, backward move, next stage); the text to add to its label."""
+    if s not in layout.order or t not in layout.order:
+        return ""
+    gap = layout.order[t] - layout.order[s]
+    if gap > 1:
+        attrs.update(style="dashed", color="#2b6cb0", fontcolor="#2b6cb0")
+        return f" · skips {gap - 1}"
+    if gap < 0:
+        attrs.update(color="#c53030", fontcolor="#c53030", constraint="false")
+        return " · back"
+    if gap == 1:
+        attrs["weight"] = "10"
+    return ""
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
-def _row(nodes: pd.DataFrame, activity: str) -> Mapping[str, Any]:
-    m = nodes[nodes["activity"] == activity]
-    if len(m):
-        return dict(m.iloc[0])
-    return {"activity": activity, "events": 0}
-
-
-def legend_items(*, view: str, stat_label: str, stages: bool, findings: bool) -> list[str]:
-    """The legend's lines (also printed as text under maps in reports)."""
+def legend_items(*, view: str, stat_label: str, stages: bool, findings: bool, working: bool = False) -> list[str]:
+    """The legend's lines (also printed as text under maps in reports); ``working``: durations are working time."""
     items = []
     if view == "performance":
-        items.append(f"edge colour: {stat_label}, green (short) → red (long)")
+        unit = f" in {formatting.WORKING_TIME}" if working else ""
+        items.append(f"edge colour: {stat_label}{unit}, green (short) → red (long)")
     items.append("edge width: number of transitions; node shade: number of events")
     if stages:
         items += [
@@ -383,8 +482,10 @@ def legend_items(*, view: str, stat_label: str, stages: bool, findings: bool) ->
     return items
 
 
-def _legend(dot: graphviz.Digraph, *, view: str, stat_label: str, stages: bool, findings: bool) -> None:
-    items = legend_items(view=view, stat_label=stat_label, stages=stages, findings=findings)
+def _legend(
+    dot: graphviz.Digraph, *, view: str, stat_label: str, stages: bool, findings: bool, working: bool = False
+) -> None:
+    items = legend_items(view=view, stat_label=stat_label, stages=stages, findings=findings, working=working)
     body = "".join(f"<TR><TD ALIGN='LEFT'>{_t(x)}</TD></TR>" for x in items)
     with dot.subgraph(name="cluster_legend") as c:
         c.attr(label="", style="rounded", color="#cccccc")
@@ -428,7 +529,7 @@ def write_graph(
     p = Path(path)
     fmt = (fmt or p.suffix.lstrip(".") or "svg").lower()
     if fmt not in ("svg", "png", "pdf", "dot", "gv"):
-        raise ValueError(f"unsupported graph format {fmt!r}: use svg, png, pdf or dot")
+        raise OptionError(f"unsupported graph format {fmt!r}: use svg, png, pdf or dot")
     p.parent.mkdir(parents=True, exist_ok=True)
     if fmt in ("dot", "gv"):
         p.write_text(dot.source, encoding="utf-8")

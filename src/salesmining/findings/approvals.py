@@ -1,0 +1,111 @@
+"""Redundant-approval rules: repeats, approvals redone later or after a loop, chains, rubber stamps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.findings.context import FindingContext
+from salesmining.findings.evidence import at, between, evidence
+
+__all__ = ["approval_evidence"]
+
+
+def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
+    """``repeated_no_change``, ``redone_after_loop``, ``repeated_after_approval``, ``sequential_chain``
+    and ``rubber_stamp`` evidence."""
+    g = ctx.gaps
+    rep = g[g["gap_kind"] == "repeat"]
+    out = [
+        evidence(
+            "redundant_approval",
+            "repeated_no_change",
+            at(rep[ACTIVITY]),
+            rep[CASE],
+            rep["gap_s"],
+            "repeated with nothing in between",
+        )
+    ]
+    ap = g[g["is_approval"].astype(bool)].copy()
+    if not len(ap):
+        return out
+    out += _repeated_later(g, ap)
+    chain = _sequential_chains(ctx, g, ap)
+    if chain is not None:
+        out.append(chain)
+    out += _rubber_stamps(ctx, ap)
+    return out
+
+
+def _repeated_later(g: pd.DataFrame, ap: pd.DataFrame) -> list[pd.DataFrame]:
+    """An approval step approved again later although its earlier decision was not a rejection."""
+    # backward moves seen so far in the case, at every event
+    back = (g["is_stage"] == 1) & (g["order"] < g["prev_stage_order"])
+    g_back = back.astype(int).groupby(g[CASE]).cumsum()
+    ap["backs"] = g_back.loc[ap.index]
+    grp = ap.groupby([CASE, ACTIVITY], sort=False)
+    ap["prev_same_result"] = grp["result"].shift(1)
+    ap["prev_same_backs"] = grp["backs"].shift(1)
+    ap["has_prev_same"] = grp.cumcount() > 0
+    earlier_ok = ap["has_prev_same"] & ~ap["prev_same_result"].astype("object").isin(["rejected"])
+    later = earlier_ok & (ap["gap_kind"] != "repeat")
+    after_loop = later & (ap["backs"] > ap["prev_same_backs"])
+    plain = later & ~after_loop
+    out = []
+    for rule, m in (("redone_after_loop", after_loop), ("repeated_after_approval", plain)):
+        h = ap[m]
+        out.append(
+            evidence(
+                "redundant_approval",
+                rule,
+                at(h[ACTIVITY]),
+                h[CASE],
+                h["gap_s"].fillna(0),
+                "approved earlier in the case",
+            )
+        )
+    return out
+
+
+def _sequential_chains(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> pd.DataFrame | None:
+    """An approval directly after a different approval: in parallel, the shorter wait is saved."""
+    chain = ap[ap["prev_act"].isin(list(ctx.model.approvals)) & (ap["prev_act"] != ap[ACTIVITY])]
+    if not len(chain):
+        return None
+    prev_gap = g["gap_s"].shift(1).loc[chain.index]
+    saving = np.minimum(chain["gap_s"].fillna(0).to_numpy(), prev_gap.fillna(0).to_numpy())
+    return evidence(
+        "redundant_approval",
+        "sequential_chain",
+        between(chain["prev_act"], chain[ACTIVITY]),
+        chain[CASE],
+        saving,
+        "could run in parallel with the previous approval",
+    )
+
+
+def _rubber_stamps(ctx: FindingContext, ap: pd.DataFrame) -> list[pd.DataFrame]:
+    """An approval step that (almost) never rejects; needs decisions (an ``approval_result`` column)."""
+    decided = ap[ap["result"].isin(["approved", "rejected"])]
+    if not len(decided):
+        return []
+    stats = decided.groupby(ACTIVITY)["result"].agg(n="size", rejected=lambda s: int((s == "rejected").sum()))
+    stamps = stats[
+        (stats["n"] >= ctx.rules.rubber_stamp_min_decisions)
+        & (stats["rejected"] <= ctx.rules.rubber_stamp_max_reject * stats["n"])
+    ]
+    out = []
+    for act, row in stamps.iterrows():
+        h = ap[(ap[ACTIVITY] == act) & ap["gap_kind"].isin(["approval", "repeat"])]
+        out.append(
+            evidence(
+                "redundant_approval",
+                "rubber_stamp",
+                at(str(act)),
+                h[CASE],
+                h["gap_s"].fillna(0),
+                f"rejected {int(row['rejected'])} of {int(row['n'])} decisions",
+            )
+        )
+    return out

@@ -1,0 +1,170 @@
+"""From evidence to ranked findings: one row per ``(kind, rule, where)`` with its effects and severity.
+
+Effects compare closed cases *with* a finding against closed cases *without* it that reached the
+same place (:func:`comparison_base`); severity weighs the share of cases, the time lost and the
+win-rate drop (:class:`~salesmining.FindingRules`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.findings.context import FindingContext
+from salesmining.findings.evidence import LOCATION_COLUMNS
+from salesmining.findings.rules import FindingRules
+
+__all__ = ["FINDING_COLUMNS", "SEVERITY_ORDER", "assemble"]
+
+#: The columns of ``Findings.to_frame()``, in order.
+FINDING_COLUMNS = [
+    "kind",
+    "where",
+    "cases",
+    "share",
+    "time_lost_hours",
+    "win_rate_effect",
+    "cycle_time_effect_hours",
+    "severity",
+    "example_cases",
+    "rule",
+    "rank",
+    "time_lost_per_case_hours",
+    "closed_affected",
+    "closed_unaffected",
+    "win_rate_affected",
+    "win_rate_unaffected",
+    "detail",
+    *LOCATION_COLUMNS,
+]
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+Base = Callable[[str, Mapping[str, Any]], "pd.Series | None"]
+
+
+def effects(affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = None) -> dict[str, Any]:
+    """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison)."""
+    pool = cases if base is None else cases[base.to_numpy()]
+    closed = pool[pool["closed"]]
+    is_aff = closed["case_id"].isin(affected)
+    a, u = closed[is_aff], closed[~is_aff]
+    wr_a = float(a["won"].mean()) if len(a) else math.nan
+    wr_u = float(u["won"].mean()) if len(u) else math.nan
+    ct_a = float(a["throughput_s"].median()) / 3600 if len(a) else math.nan
+    ct_u = float(u["throughput_s"].median()) / 3600 if len(u) else math.nan
+    return {
+        "closed_affected": len(a),
+        "closed_unaffected": len(u),
+        "win_rate_affected": wr_a,
+        "win_rate_unaffected": wr_u,
+        "win_rate_effect": wr_a - wr_u,
+        "cycle_time_effect_hours": ct_a - ct_u,
+    }
+
+
+def comparison_base(ctx: FindingContext) -> Base:
+    """Which cases a finding is compared with: those that reached its place.
+
+    A skipped stage is compared among cases whose recorded path passes the stage (a stage
+    before it and one after it); a finding at a stage, a step out of a stage or a stalled stage
+    among cases that reached that stage (or a later one, or won); an approval finding among cases
+    with that approval; anything else among all cases. The place is the finding's ``activity``,
+    else its ``from_activity``.
+    """
+    order = {s: i for i, s in enumerate(ctx.model.stages)}
+    v, cases = ctx.visits, ctx.cases
+    ids = cases["case_id"]
+    # furthest stage recorded; a won case has passed every stage, a lost one only those it recorded
+    max_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].max()).fillna(-1)
+    max_order = max_order.where(~cases["won"], float(len(ctx.model.stages)))
+    min_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].min()).fillna(math.inf)
+    won = cases["won"]
+    approvals = ctx.gaps[ctx.gaps["is_approval"].astype(bool)]
+    with_activity = approvals.groupby(ACTIVITY)[CASE].agg(lambda s: set(s))
+
+    def base(kind: str, place: Mapping[str, Any]) -> pd.Series | None:
+        at = place["activity"] if place["activity"] is not None else place["from_activity"]
+        if at is None:
+            return None
+        if kind == "skipped_stage" and at in order:
+            k = order[at]
+            return (min_order < k) & (max_order > k)
+        if at in order:
+            return (max_order >= order[at]) | won
+        if at in with_activity.index:
+            return ids.isin(with_activity[at])
+        return None
+
+    return base
+
+
+def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules) -> str:
+    """``high``, ``medium`` or ``low`` (see :class:`~salesmining.FindingRules`)."""
+    drop = -row["win_rate_effect"] if not math.isnan(row["win_rate_effect"]) else 0.0
+    judged = row["closed_affected"] >= 10 and row["closed_unaffected"] >= 10
+    time_share = row["time_lost_hours"] / total_hours if total_hours > 0 else 0.0
+    if row["share"] >= rules.high_share and (
+        time_share >= rules.high_time_share or (judged and drop >= rules.high_win_rate_drop)
+    ):
+        return "high"
+    moves = row["time_lost_hours"] > 0 or (judged and abs(drop) >= rules.high_win_rate_drop / 2)
+    if row["cases"] >= rules.medium_min_cases and moves:
+        return "medium"
+    return "low"
+
+
+def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
+    """One row per ``(kind, rule, where)`` of the evidence, most severe first, with ``rank``."""
+    cases = ctx.cases
+    n = len(cases)
+    total_hours = float(cases["throughput_s"].sum()) / 3600
+    if not len(evidence):
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    base_of = comparison_base(ctx)
+    rows = []
+    for (kind, rule, where), ev in evidence.groupby(["kind", "rule", "where"], sort=True):
+        place = {c: ev[c].iloc[0] for c in LOCATION_COLUMNS}
+        per_case = ev.groupby("case_id")["time_lost_s"].sum().clip(lower=0)
+        affected = set(per_case.index)
+        eff = effects(affected, cases, base_of(str(kind), place))
+        ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
+        examples = ranked.set_index("case_id")["lost"]
+        details = ev["detail"].astype(str).value_counts()
+        rows.append(
+            {
+                "kind": kind,
+                "rule": rule,
+                "where": str(where),
+                "cases": len(affected),
+                "share": len(affected) / n if n else math.nan,
+                "time_lost_hours": float(per_case.sum()) / 3600,
+                "time_lost_per_case_hours": float(per_case.mean()) / 3600 if len(per_case) else 0.0,
+                "example_cases": tuple(str(c) for c in examples.index[: ctx.rules.examples]),
+                "detail": str(details.index[0]) if len(details) else "",
+                **eff,
+                **place,
+            }
+        )
+    df = pd.DataFrame(rows)
+    for c in ("activity", "from_activity", "to_activity"):
+        col = df[c].astype("object")
+        df[c] = col.where(col.notna(), None)
+    df["stalled"] = df["stalled"].astype(bool)
+    df["severity"] = [severity(r, total_hours, ctx.rules) for r in df.to_dict("records")]
+    df["_sev"] = df["severity"].map(SEVERITY_ORDER)
+    # stalled open deals rank after findings about finished work of the same severity: their time keeps
+    # growing and some of them are abandoned deals nobody closed
+    df["_stalled"] = df["rule"] == "stalled_open"
+    df = df.sort_values(
+        ["_sev", "_stalled", "time_lost_hours", "cases", "kind", "where"],
+        ascending=[True, True, False, False, True, True],
+        kind="stable",
+    ).drop(columns=["_sev", "_stalled"])
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df[FINDING_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,125 @@
+"""Waiting rules: slow first response, long stage dwell, long approval waits, stalled open cases.
+
+A stage is judged on its *net* dwell (approval waits, redundant repeats and handoff waits have
+rules of their own); the target is the SLA of the stage model, else a robust fence of the log's
+own durations (:func:`~salesmining.findings.context.fence`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesmining.core import formatting
+from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
+from salesmining.findings.context import FindingContext, fence, targets
+from salesmining.findings.evidence import at, between, evidence, evidence_by_rule
+
+__all__ = ["wait_evidence"]
+
+
+def _dur(seconds: float) -> str:
+    return formatting.short_duration(seconds, smallest="min")
+
+
+def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
+    """``slow_response``, ``long_wait`` (stage, approval) and ``stalled_open`` evidence."""
+    v = ctx.visits
+    st = v[(v["role"] == "stage") & ~v["behind"]].copy()
+    done = st[st["net_s"].notna()].copy()
+    done["first_visit"] = ~done.duplicated(["case", "stage"])
+    model = ctx.model
+    first, second = ctx.rules.response or (model.stages[0], model.stages[1] if len(model.stages) > 1 else None)
+    out = [_slow_response(ctx, done, first, second), _stage_dwell(ctx, done[done["stage"] != first].copy())]
+    approvals = _approval_waits(ctx)
+    if approvals is not None:
+        out.append(approvals)
+    stalled = _stalled_open(ctx, done)
+    if stalled is not None:
+        out.append(stalled)
+    return out
+
+
+def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: str | None) -> pd.DataFrame:
+    """The first visit of the first stage, judged as the time to the first response."""
+    model = ctx.model
+    resp = done[(done["stage"] == first) & done["first_visit"]].copy()
+    resp["target"] = targets(ctx, resp, "stage", "net_s", model.sla)
+    hit = resp[resp["net_s"] > resp["target"]]
+    rule = np.where(hit["stage"].map(lambda s: s in model.sla), "response_over_sla", "response_outlier")
+    return evidence_by_rule(
+        "slow_response",
+        rule,
+        between(first, second, target_text="next stage"),
+        hit["case"],
+        hit["net_s"] - hit["target"],
+        [f"first response after {_dur(x)}" for x in hit["net_s"]],
+    )
+
+
+def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
+    """Net dwell of every finished stage visit but the first stage's (that is the response time)."""
+    model = ctx.model
+    rest["target"] = targets(ctx, rest, "stage", "net_s", model.sla)
+    hit = rest[rest["net_s"] > rest["target"]]
+    rule = np.where(hit["stage"].map(lambda s: s in model.sla), "stage_over_sla", "stage_outlier")
+    return evidence_by_rule(
+        "long_wait",
+        rule,
+        at(hit["stage"]),
+        hit["case"],
+        hit["net_s"] - hit["target"],
+        [f"{_dur(x)} in stage (target {_dur(t)})" for x, t in zip(hit["net_s"], hit["target"], strict=True)],
+    )
+
+
+def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
+    g = ctx.gaps
+    ap = g[g["gap_kind"] == "approval"].copy()
+    if not len(ap):
+        return None
+    sla = ctx.model.approval_sla
+    ap["target"] = targets(ctx, ap, ACTIVITY, "gap_s", sla)
+    hit = ap[ap["gap_s"] > ap["target"]]
+    rule = np.where(hit[ACTIVITY].map(lambda s: s in sla), "approval_over_sla", "approval_outlier")
+    return evidence_by_rule(
+        "long_wait",
+        rule,
+        at(hit[ACTIVITY]),
+        hit[CASE],
+        hit["gap_s"] - hit["target"],
+        [f"decision after {_dur(x)}" for x in hit["gap_s"]],
+    )
+
+
+def _stalled_open(ctx: FindingContext, done: pd.DataFrame) -> pd.DataFrame | None:
+    """Open cases in their current stage beyond its target, as of ``rules.as_of`` (default: the log's end)."""
+    v, model = ctx.visits, ctx.model
+    as_of = ctx.rules.as_of
+    now = pd.Timestamp(as_of) if as_of is not None else ctx.log._events[TIMESTAMP].max()
+    if now.tzinfo is None:
+        now = now.tz_localize("UTC")
+    now_us = int(now.value // 1000)  # Timestamp.value is nanoseconds since the epoch
+    openv = v[(v["role"] == "stage") & v["exit_us"].isna() & ~v["outcome"].isin(["won", "lost"])].copy()
+    if not len(openv):
+        return None
+    openv["age_s"] = (now_us - openv["entry_us"]) / 1e6
+    ref = done[["stage", "net_s"]]
+    target = {
+        s: (
+            model.sla[s].total_seconds()
+            if s in model.sla
+            else fence(ref.loc[ref["stage"] == s, "net_s"], ctx.rules.outlier_k, ctx.rules.min_reference)
+        )
+        for s in openv["stage"].unique()
+    }
+    openv["target"] = openv["stage"].map(target).astype("float64")
+    hit = openv[openv["age_s"] > openv["target"]]
+    return evidence(
+        "long_wait",
+        "stalled_open",
+        at(hit["stage"], stalled=True),
+        hit["case"],
+        hit["age_s"] - hit["target"],
+        [f"in stage for {_dur(x)} so far" for x in hit["age_s"]],
+    )
