@@ -198,7 +198,7 @@ funnel is *skip-aware*: a deal has reached a stage when it recorded that stage o
 skipped stages do not break the conversion rates."""),
         code("""\
 kpis = d.kpis
-values = kpis.as_dict()
+values = kpis.values
 print(f"Win rate: {values['win_rate']:.1%} of {values['closed']:.0f} closed deals")
 print(
     f"Cycle time of closed deals: median {values['cycle_time_median_days']:.1f} days, "
@@ -554,7 +554,7 @@ in the first stage) is automatic in this system and means little."""),
         code("""\
 if HAVE_LOG:
     kpis = d.kpis
-    values = kpis.as_dict()
+    values = kpis.values
     print(f"Win rate (activated / closed): {values['win_rate']:.1%}")
     print(
         f"Cycle time of closed applications: median {values['cycle_time_median_days']:.2f} days, "

@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from salesmining.core.errors import OptionError
+
 __all__ = [
     "DEFAULT_RATES",
     "EVENT_COLUMNS",
@@ -587,10 +589,10 @@ def _check_rates(rates: Mapping[str, float] | None) -> dict[str, float]:
     if rates is not None:
         unknown = set(rates) - set(PROBLEM_KINDS)
         if unknown:
-            raise ValueError(f"unknown problem kind(s) in rates: {sorted(unknown)}; expected {PROBLEM_KINDS}")
+            raise OptionError(f"unknown problem kind(s) in rates: {sorted(unknown)}; expected {PROBLEM_KINDS}")
         for kind, value in rates.items():
             if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"rate for {kind!r} must be within [0, 1], got {value!r}")
+                raise OptionError(f"rate for {kind!r} must be within [0, 1], got {value!r}")
             merged[kind] = float(value)
     return merged
 
@@ -721,9 +723,9 @@ def generate_sales_log(
         For an unknown language, an unknown problem kind or a rate outside [0, 1].
     """
     if language not in ("en", "zh"):
-        raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
+        raise OptionError(f"language must be 'en' or 'zh', got {language!r}")
     if n_cases < 0:
-        raise ValueError("n_cases must be non-negative")
+        raise OptionError("n_cases must be non-negative")
     merged_rates = _check_rates(rates)
     zh = language == "zh"
     vocab = _ZH if zh else _EN
@@ -733,7 +735,7 @@ def generate_sales_log(
     end_s = _parse_time(end, end_of_day=True)
     lead_hi_s = end_s - 30 * 86_400
     if lead_hi_s <= lead_lo_s:
-        raise ValueError("the period from start to end must be longer than 30 days")
+        raise OptionError("the period from start to end must be longer than 30 days")
     export_s = end_s if export_time is None else _parse_time(export_time, end_of_day=True)
 
     rng = np.random.default_rng(seed)
@@ -846,7 +848,7 @@ def stages_yaml(language: str = "en") -> str:
         YAML document describing stages, outcomes, approvals and SLAs.
     """
     if language not in ("en", "zh"):
-        raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
+        raise OptionError(f"language must be 'en' or 'zh', got {language!r}")
     zh = language == "zh"
 
     def n(activity: str) -> str:

@@ -17,7 +17,8 @@ from salesmining.analysis.discover import ProcessGraph
 from salesmining.analysis.stages import StageModel
 from salesmining.core import formatting as _f
 from salesmining.core.version import version
-from salesmining.findings.detect import FINDING_RULES, FindingRules, Findings, KPIs
+from salesmining.core.vocabulary import FINDING_RULES
+from salesmining.findings.detect import FindingRules, Findings, KPIs
 from salesmining.log.eventlog import EventLog
 from salesmining.present.report import graph_svg as _graph_svg
 from salesmining.present.report import render_template, strip_xml
@@ -190,7 +191,9 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "finding_warnings": d.findings.warnings,
         "graph_svg": graph_svg,
         "legend": legend_items(view="frequency", stat_label="", stages=True, findings=True),
-        "perf_legend": legend_items(view="performance", stat_label="median wait", stages=True, findings=False)[0],
+        "perf_legend": legend_items(
+            view="performance", stat_label="median wait", stages=True, findings=False, working=working
+        )[0],
         "perf_svg": perf_svg,
         "graph_error": graph_error,
         "time_unit": _f.WORKING_TIME if working else "",

@@ -19,17 +19,16 @@ import pandas as pd
 
 from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.discover import ProcessGraph, discover
-from salesmining.analysis.stages import StageModel
+from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core import formatting as _fmt
 from salesmining.core.errors import OptionError
 from salesmining.core.frames import handout
 from salesmining.core.plain import records
+from salesmining.core.vocabulary import PROCESS_LEVEL_RULES
 from salesmining.findings.detect import (
-    PROCESS_LEVEL_RULES,
     FindingRules,
     Findings,
     KPIs,
-    _resolve,
     find_bottlenecks,
     kpis,
 )
@@ -133,7 +132,7 @@ class Diagnosis:
                 },
                 "warnings": [{"code": w.code, "count": w.count, "message": w.message} for w in q.warnings],
             },
-            "kpis": {k: _num(v) for k, v in self.kpis.as_dict().items()},
+            "kpis": {k: _num(v) for k, v in self.kpis.values.items()},
             "findings": [
                 {
                     "kind": r["kind"],
@@ -249,7 +248,7 @@ def diagnose(
     """
     return Diagnosis(
         log=log,
-        stages=_resolve(stages),
+        stages=as_stage_model(stages),
         rules=rules or FindingRules(),
         activity_coverage=activity_coverage,
         max_activities=max_activities,
@@ -431,7 +430,7 @@ def compare(
             stages = before.stages
         else:
             raise OptionError("compare needs the stage model (stages=...)")
-    model = _resolve(stages)
+    model = as_stage_model(stages)
     db = before if isinstance(before, Diagnosis) else diagnose(before, model, rules=rules)
     da = after if isinstance(after, Diagnosis) else diagnose(after, model, rules=rules)
     rng = np.random.default_rng(seed)

@@ -55,11 +55,6 @@ __all__ = [
 ]
 
 
-def _resolve(stages: StageModel | Mapping[str, Any] | str | Any) -> StageModel:
-    """Kept for ``diagnosis/diagnose.py``, which imports it from here; new code calls ``as_stage_model``."""
-    return as_stage_model(stages)
-
-
 def find_bottlenecks(
     log: EventLog,
     stages: StageModel | Mapping[str, Any] | str | Any,

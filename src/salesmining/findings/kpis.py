@@ -58,11 +58,6 @@ class KPIs:
         """Headline KPIs by name, JSON-ready (``None`` where a KPI cannot be computed, e.g. no closed cases)."""
         return {k: (None if math.isnan(v) else float(v)) for k, v in self._values.items()}
 
-    def as_dict(self) -> dict[str, float]:
-        """The old name of :meth:`to_dict`, kept until its last callers move: the same as :attr:`values`
-        (NaN where missing). Use :meth:`to_dict` (JSON-ready) or :attr:`values`."""
-        return dict(self._values)
-
     def to_frame(self) -> pd.DataFrame:
         """Headline KPIs as a two-column table: ``kpi``, ``value``."""
         return pd.DataFrame({"kpi": list(self._values), "value": list(self._values.values())})
