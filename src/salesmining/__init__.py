@@ -24,7 +24,8 @@ from salesmining.core.errors import (
     StageModelError,
 )
 from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
-from salesmining.diagnosis.diagnose import Comparison, Diagnosis, compare, diagnose
+from salesmining.diagnosis.compare import Comparison, compare
+from salesmining.diagnosis.diagnose import Diagnosis, diagnose
 from salesmining.findings.detect import (
     FINDING_KINDS,
     FINDING_RULES,

@@ -423,7 +423,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from salesmining.analysis.stages import StageModel
-    from salesmining.diagnosis.diagnose import compare
+    from salesmining.diagnosis.compare import compare
 
     model = StageModel.from_yaml(args.stages)
     if args.split_at:
