@@ -35,16 +35,11 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, RESOURCE, SOURCE_ROW, START, TIMESTAMP, UTC_DTYPE
-from salesmining.ingest.tabular import (
-    DEFAULT_PLAUSIBLE_RANGE,
-    _as_text,
-    _log_shape_warnings,
-    _read_bytes,
-    _source_name,
-    decode_bytes,
-    read_table_file,
-)
+from salesmining.ingest.files import decode_bytes, read_bytes, read_table_file, source_name
+from salesmining.ingest.frames import log_shape_warnings
+from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE
 from salesmining.ingest.timestamps import TimeParse, parse_timestamps
+from salesmining.ingest.values import as_text
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
@@ -166,8 +161,8 @@ def load_json(obj: Any, *, label: str, encoding: str | None) -> tuple[Any, str, 
     """
     if isinstance(obj, (Mapping, list)):
         return obj, label, None, []
-    source = _source_name(obj) if not isinstance(obj, bytes) else label
-    raw = _read_bytes(obj)
+    source = source_name(obj) if not isinstance(obj, bytes) else label
+    raw = read_bytes(obj)
     txt, used, warn = decode_bytes(raw, encoding=encoding, source=source)
     try:
         data = json.loads(txt)
@@ -226,14 +221,14 @@ def text(df: pd.DataFrame, col: str | None, *, activity: bool = False) -> pd.Ser
     """A column as clean text (NA for empty/missing tokens), positional index; all-NA if ``col`` is None."""
     if col is None:
         return pd.Series(pd.NA, index=range(len(df)), dtype="str")
-    return _as_text(df[col].reset_index(drop=True), activity=activity)
+    return as_text(df[col].reset_index(drop=True), activity=activity)
 
 
 def parse_bool(s: pd.Series) -> pd.Series:
     """``TRUE``/``FALSE``/``1``/``0``/``yes``/``no`` (any case) → nullable booleans; other values → NA."""
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.reset_index(drop=True).astype("boolean")
-    t = _as_text(s.reset_index(drop=True)).str.lower()
+    t = as_text(s.reset_index(drop=True)).str.lower()
     out = pd.Series(pd.NA, index=t.index, dtype="boolean")
     out[t.isin(_TRUE).to_numpy()] = True
     out[t.isin(_FALSE).to_numpy()] = False
@@ -551,7 +546,7 @@ def assemble(
     all_warnings += _system_warning(ev, parts)
     all_warnings += _case_warnings(ev, cases, parts)
     shape = ev[[CASE, TIMESTAMP, SOURCE_ROW]].assign(**{SOURCE_ROW: ev["input_row"]})
-    all_warnings += _log_shape_warnings(shape, parts[0].account.source)
+    all_warnings += log_shape_warnings(shape, parts[0].account.source)
 
     report = _reports(parts, ev, dropped_by_pipeline).with_warnings(all_warnings)
     if extra_notes:

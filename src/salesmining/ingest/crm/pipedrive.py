@@ -33,7 +33,7 @@ from salesmining.ingest.crm.common import (
     text,
     time_warnings,
 )
-from salesmining.ingest.tabular import parse_amount
+from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 

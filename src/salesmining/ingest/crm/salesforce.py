@@ -32,8 +32,8 @@ from salesmining.ingest.crm.common import (
     text,
     time_warnings,
 )
-from salesmining.ingest.tabular import parse_amount
 from salesmining.ingest.timestamps import TimeParse
+from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 
