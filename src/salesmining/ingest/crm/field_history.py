@@ -14,21 +14,13 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import CASE, OUTCOME
-from salesmining.ingest.crm.common import (
-    Input,
-    Part,
-    RowAccount,
-    assemble,
-    check_core,
-    duplicated_rows,
-    load_table,
-    make_events,
-    outcome_classes,
-    parse_time,
-    sort_stream,
-    text,
-    time_warnings,
-)
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import text
+from salesmining.ingest.crm.events import Part, make_events
+from salesmining.ingest.crm.inputs import Input, load_table
+from salesmining.ingest.crm.stages import outcome_classes, sort_stream
+from salesmining.ingest.crm.times import parse_time, time_warnings
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 

@@ -11,31 +11,13 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER
-from salesmining.ingest.crm.common import (
-    STAGE_TABLE_COLUMNS,
-    UNKNOWN_STATE,
-    Input,
-    Part,
-    RowAccount,
-    Source,
-    Table,
-    assemble,
-    check_core,
-    duplicated_rows,
-    human_or_system,
-    is_json_input,
-    load_json,
-    load_table,
-    lookup_stages,
-    make_events,
-    outcome_classes,
-    parse_bool,
-    parse_time,
-    resolve_columns,
-    sort_stream,
-    text,
-    time_warnings,
-)
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import human_or_system, parse_bool, resolve_columns, text
+from salesmining.ingest.crm.events import UNKNOWN_STATE, Part, make_events
+from salesmining.ingest.crm.inputs import Input, Source, Table, is_json_input, load_json, load_table
+from salesmining.ingest.crm.stages import STAGE_TABLE_COLUMNS, lookup_stages, outcome_classes, sort_stream
+from salesmining.ingest.crm.times import parse_time, time_warnings
 from salesmining.ingest.timestamps import parse_timestamps
 from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog

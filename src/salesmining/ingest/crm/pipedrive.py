@@ -11,28 +11,13 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER, TIMESTAMP
-from salesmining.ingest.crm.common import (
-    Input,
-    Part,
-    RowAccount,
-    Source,
-    Table,
-    assemble,
-    check_core,
-    duplicated_rows,
-    human_or_system,
-    is_json_input,
-    load_json,
-    load_table,
-    lookup_stages,
-    make_events,
-    norm_name,
-    parse_bool,
-    parse_time,
-    resolve_columns,
-    text,
-    time_warnings,
-)
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import human_or_system, norm_name, parse_bool, resolve_columns, text
+from salesmining.ingest.crm.events import Part, make_events
+from salesmining.ingest.crm.inputs import Input, Source, Table, is_json_input, load_json, load_table
+from salesmining.ingest.crm.stages import lookup_stages
+from salesmining.ingest.crm.times import parse_time, time_warnings
 from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning

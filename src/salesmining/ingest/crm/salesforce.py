@@ -10,28 +10,13 @@ import pandas as pd
 
 from salesmining.core.errors import AmbiguousDateError, LogSchemaError
 from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER, UTC_DTYPE
-from salesmining.ingest.crm.common import (
-    UNKNOWN_STATE,
-    Input,
-    Part,
-    RowAccount,
-    Source,
-    Table,
-    assemble,
-    check_core,
-    classes_from_flags,
-    duplicated_rows,
-    inferred_dayfirst,
-    load_table,
-    make_events,
-    norm_name,
-    outcome_classes,
-    parse_bool,
-    parse_time,
-    resolve_columns,
-    text,
-    time_warnings,
-)
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import norm_name, parse_bool, resolve_columns, text
+from salesmining.ingest.crm.events import UNKNOWN_STATE, Part, make_events
+from salesmining.ingest.crm.inputs import Input, Source, Table, load_table
+from salesmining.ingest.crm.stages import classes_from_flags, outcome_classes
+from salesmining.ingest.crm.times import inferred_dayfirst, parse_time, time_warnings
 from salesmining.ingest.timestamps import TimeParse
 from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog
