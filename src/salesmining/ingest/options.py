@@ -13,6 +13,8 @@ values are checked here, once, when the object is made:
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -21,7 +23,7 @@ import pandas as pd
 
 from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError
 
-__all__ = ["DEFAULT_PLAUSIBLE_RANGE", "ColumnMap", "ReadOptions", "check_timezone"]
+__all__ = ["DEFAULT_PLAUSIBLE_RANGE", "BulkRule", "ColumnMap", "ReadOptions", "check_timezone"]
 
 #: Timestamps outside [start, end) are rejected as implausible (sentinels like 1900-01-01, 9999-12-31, epoch 0).
 DEFAULT_PLAUSIBLE_RANGE = ("1971-01-01", "2100-01-01")
@@ -154,3 +156,22 @@ class ReadOptions:
         if lo is pd.NaT or hi is pd.NaT or not lo < hi:
             raise OptionError(f"plausible_range={tuple(rng)!r} must be (start, end) with start before end")
         return lo, hi
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRule:
+    """When the CRM readers call a burst of edits a bulk update: one user's events with gaps of at
+    most ``window`` seconds that touch ``min_cases`` cases or more (``min_cases=0`` turns it off)."""
+
+    min_cases: int = 10
+    window: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_cases, bool) or not isinstance(self.min_cases, numbers.Integral):
+            raise ArgumentTypeError(f"bulk_min_cases= takes a whole number, not {self.min_cases!r}")
+        if self.min_cases < 0:
+            raise OptionError(f"bulk_min_cases={self.min_cases} must be 0 (off) or more")
+        if isinstance(self.window, bool) or not isinstance(self.window, numbers.Real):
+            raise ArgumentTypeError(f"bulk_window= takes a number of seconds, not {self.window!r}")
+        if not math.isfinite(self.window) or self.window < 0:
+            raise OptionError(f"bulk_window={self.window} must be a finite number of seconds, 0 or more")

@@ -32,6 +32,7 @@ from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, RESOURCE, SOURCE_RO
 from salesmining.ingest.crm.events import EVENT_ATTRIBUTES, UNKNOWN_STATE, Part
 from salesmining.ingest.crm.stages import STAGE_TABLE_COLUMNS
 from salesmining.ingest.frames import log_shape_warnings
+from salesmining.ingest.options import BulkRule
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestReport, IngestWarning
 
@@ -45,6 +46,9 @@ _HIDDEN = ("_order", "_state", "_pipeline_id", "_input")
 _CLOSED = ("won", "lost")
 
 
+_DEFAULT_BULK = BulkRule()
+
+
 def assemble(
     parts: Sequence[Part],
     *,
@@ -53,8 +57,7 @@ def assemble(
     facts: pd.DataFrame | None = None,
     pipeline: str | None = None,
     system_users: Iterable[str] = (),
-    bulk_min_cases: int = 10,
-    bulk_window: float = 60.0,
+    bulk: BulkRule = _DEFAULT_BULK,
     meta: Mapping[str, Any] | None = None,
     stages: pd.DataFrame | None = None,
     warnings: Iterable[IngestWarning] = (),
@@ -75,9 +78,9 @@ def assemble(
         Keep only this pipeline (id or label).
     system_users:
         Resource ids/names of integration users (their events get ``resource_type="system"``).
-    bulk_min_cases, bulk_window:
-        A burst is one user's events with gaps of at most ``bulk_window`` seconds; a burst that
-        touches ``bulk_min_cases`` cases or more is a bulk update.
+    bulk:
+        A burst is one user's events with gaps of at most ``bulk.window`` seconds; a burst that
+        touches ``bulk.min_cases`` cases or more is a bulk update.
     stages:
         The stage definition (:data:`STAGE_TABLE_COLUMNS`), when the adapter has one; it becomes
         ``meta["stages"]`` (with the activity name each stage has in the log) and
@@ -123,8 +126,8 @@ def assemble(
         ev.loc[has_res & ~is_sys & ev["resource_type"].isna().to_numpy(), "resource_type"] = "human"
 
     all_warnings = list(warnings)
-    bulk, bulk_warnings = _bulk_updates(ev, parts, bulk_min_cases, bulk_window)
-    ev["bulk_update"] = bulk
+    bulk_flag, bulk_warnings = _bulk_updates(ev, parts, bulk.min_cases, bulk.window)
+    ev["bulk_update"] = bulk_flag
     all_warnings += bulk_warnings
     all_warnings += _system_warning(ev, parts)
     all_warnings += _case_warnings(ev, cases, parts, reopen)

@@ -22,7 +22,7 @@ from salesmining.ingest.crm.events import Part, make_events
 from salesmining.ingest.crm.inputs import Input, Table, load_table
 from salesmining.ingest.crm.stages import outcome_classes, sort_stream
 from salesmining.ingest.crm.times import parse_time, time_warnings
-from salesmining.ingest.options import ReadOptions
+from salesmining.ingest.options import BulkRule, ReadOptions
 from salesmining.ingest.timestamps import TimeParse
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
@@ -118,6 +118,7 @@ def read_field_history(
     >>> log.cases[["outcome", "first_stage", "left_censored"]].values.tolist()
     [['won', 'New', True]]
     """
+    bulk = BulkRule(bulk_min_cases, bulk_window)  # the option values are checked here, once
     options = ReadOptions(encoding=encoding, timezone=timezone, dayfirst=dayfirst, name=name)
     columns = FieldHistoryColumns(case, field, old_value, new_value, timestamp, resource, change_id, pipeline_column)
     table = load_table(history, label="field history", encoding=options.encoding)
@@ -152,8 +153,7 @@ def read_field_history(
         facts=facts,
         pipeline=pipeline,
         system_users=system_users,
-        bulk_min_cases=bulk_min_cases,
-        bulk_window=bulk_window,
+        bulk=bulk,
         warnings=_gaps(st, rows.src),
     )
 

@@ -19,6 +19,7 @@ from salesmining.ingest.crm.salesforce.history import History
 from salesmining.ingest.crm.salesforce.keys import case_keys
 from salesmining.ingest.crm.salesforce.opportunities import Opportunities, stage_classes
 from salesmining.ingest.crm.salesforce.stage_events import stage_events
+from salesmining.ingest.options import BulkRule, ReadOptions
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 
@@ -118,6 +119,8 @@ def read_salesforce(
     >>> log.quality.rejections[["row", "reason"]].to_dict("records")
     [{'row': 1, 'reason': 'not_a_stage_change'}]
     """
+    ReadOptions(encoding=encoding, timezone=timezone, dayfirst=dayfirst, name=name)
+    bulk = BulkRule(bulk_min_cases, bulk_window)  # the option values are checked here, once
     notes: list[str] = []
     warnings: list[IngestWarning] = []
     h = History.read(history, encoding=encoding, timezone=timezone, dayfirst=dayfirst)
@@ -178,8 +181,7 @@ def read_salesforce(
         name=name or h.table.source,
         facts=facts,
         system_users=system_users,
-        bulk_min_cases=bulk_min_cases,
-        bulk_window=bulk_window,
+        bulk=bulk,
         stages=stage_table,
         warnings=warnings,
         notes=notes,
