@@ -3,7 +3,7 @@
 Exit codes (a stable contract for scripts):
 
 * 0 — success
-* 2 — usage error (bad options)
+* 2 — usage error (bad options, including an option value the readers refuse)
 * 3 — the input could not be read as an event log (file, columns, encoding, dates...)
 * 4 — the input was read but rows were rejected and ``--strict`` was given
 * 5 — ``--fail-on SEVERITY`` was given and a finding of that severity (or worse) was found
@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from salesmining.core.errors import LogSchemaError, OptionError, SalesminingError
+from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError, SalesminingError
 from salesmining.ingest.frames import build_log
 from salesmining.ingest.options import ColumnMap, ReadOptions
 from salesmining.ingest.tabular import read_frame
@@ -314,10 +314,11 @@ def _read_crm(args: argparse.Namespace, path: Path, fmt: str) -> EventLog:
     unknown = sorted(set(extra) - set(params))
     if unknown:
         raise OptionError(f"the {fmt} reader takes no input named {unknown}; its options are {sorted(params)}")
+    read = read_options(args)
     options = {
-        k: getattr(args, k)
+        k: getattr(read, k)
         for k in ("encoding", "timezone", "dayfirst")
-        if k in params and getattr(args, k) is not None
+        if k in params and getattr(read, k) is not None
     }
     return reader(path, **options, **extra)
 
@@ -481,6 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "graph":
             return _cmd_graph(args)
+    except (OptionError, ArgumentTypeError) as exc:  # a bad option value: a usage error
+        print(f"salesmining: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LogSchemaError as exc:
         print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_STRICT if getattr(args, "strict", False) and exc.row is not None else EXIT_INPUT
