@@ -419,21 +419,21 @@ GOOD_CSV = "deal,stage,at\nD1,Lead,2024-01-02T09:00:00Z\nD1,Won,2024-01-05T09:00
 MAPPING = {"case": "deal", "activity": "stage", "timestamp": "at"}
 
 
-def _csv(**kw: object) -> sm.EventLog:
+def _opt_csv(**kw: object) -> sm.EventLog:
     return sm.read_csv(io.StringIO(GOOD_CSV), **{**MAPPING, **kw})  # type: ignore[arg-type]
 
 
-def _frame(**kw: object) -> sm.EventLog:
+def _opt_frame(**kw: object) -> sm.EventLog:
     df = pd.read_csv(io.StringIO(GOOD_CSV), dtype=str)
     return sm.from_dataframe(df, **{**MAPPING, **kw})  # type: ignore[arg-type]
 
 
-def _xes(**kw: object) -> sm.EventLog:
+def _opt_xes(**kw: object) -> sm.EventLog:
     # the options are checked before the file is opened: a bad option wins over a missing file
     return sm.read_xes("no-such-file.xes", **kw)  # type: ignore[arg-type]
 
 
-def _crm(reader: str) -> object:
+def _opt_crm(reader: str) -> object:
     def run(**kw: object) -> sm.EventLog:
         fn = getattr(sm, reader)
         return fn("no-such-export.csv", **kw)  # type: ignore[no-any-return]
@@ -443,35 +443,44 @@ def _crm(reader: str) -> object:
 
 _TYPE, _VALUE = ArgumentTypeError, OptionError
 BAD_OPTIONS = [
-    (_csv, {"case": None}, _TYPE),
-    (_csv, {"activity": ["stage"]}, _TYPE),
-    (_frame, {"timestamp": " "}, _VALUE),
-    (_frame, {"case_attributes": "segment"}, _TYPE),
-    (_frame, {"case_attributes": 3}, _TYPE),
-    (_frame, {"resource": True}, _TYPE),
-    (_csv, {"dayfirst": "yes"}, _TYPE),
-    (_csv, {"strict": "no"}, _TYPE),
-    (_csv, {"sep": ""}, _VALUE),
-    (_csv, {"encoding": 1252}, _TYPE),
-    (_csv, {"date_format": ""}, _VALUE),
-    (_csv, {"timezone": 2}, _TYPE),
-    (_csv, {"timezone": "Mars/Olympus"}, sm.LogSchemaError),
-    (_csv, {"plausible_range": ("2020-01-01",)}, _TYPE),
-    (_frame, {"plausible_range": ("2030-01-01", "2020-01-01")}, _VALUE),
-    (_frame, {"plausible_range": ("soon", "later")}, _VALUE),
-    (_xes, {"plausible_range": ("2030-01-01", "2020-01-01")}, _VALUE),
-    (_xes, {"strict": 1}, _TYPE),
+    (_opt_csv, {"case": None}, _TYPE),
+    (_opt_csv, {"activity": ["stage"]}, _TYPE),
+    (_opt_frame, {"timestamp": " "}, _VALUE),
+    (_opt_frame, {"case_attributes": "segment"}, _TYPE),
+    (_opt_frame, {"case_attributes": 3}, _TYPE),
+    (_opt_frame, {"resource": True}, _TYPE),
+    (_opt_csv, {"dayfirst": "yes"}, _TYPE),
+    (_opt_csv, {"strict": "no"}, _TYPE),
+    (_opt_csv, {"sep": ""}, _VALUE),
+    (_opt_csv, {"encoding": 1252}, _TYPE),
+    (_opt_csv, {"date_format": ""}, _VALUE),
+    (_opt_csv, {"timezone": 2}, _TYPE),
+    (_opt_csv, {"timezone": "Mars/Olympus"}, sm.LogSchemaError),
+    (_opt_csv, {"plausible_range": ("2020-01-01",)}, _TYPE),
+    (_opt_frame, {"plausible_range": ("2030-01-01", "2020-01-01")}, _VALUE),
+    (_opt_frame, {"plausible_range": ("soon", "later")}, _VALUE),
+    (_opt_xes, {"plausible_range": ("2030-01-01", "2020-01-01")}, _VALUE),
+    (_opt_xes, {"strict": 1}, _TYPE),
+    (lambda **kw: sm.from_dataframe([{"deal": "D1"}], **MAPPING), {"df": None}, _TYPE),  # type: ignore[arg-type]
+    (
+        lambda **kw: sm.read_salesforce(
+            pd.DataFrame({"OpportunityId": ["o1"], "StageName": ["A"], "CreatedDate": ["2024-01-01T00:00:00Z"]}),
+            **kw,
+        ),
+        {"approvals": (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())},
+        _TYPE,
+    ),
     *[
         case
         for reader in ("read_salesforce", "read_hubspot", "read_pipedrive", "read_field_history")
         for case in (
-            (_crm(reader), {"bulk_min_cases": -1}, _VALUE),
-            (_crm(reader), {"bulk_min_cases": 2.5}, _TYPE),
-            (_crm(reader), {"bulk_window": float("nan")}, _VALUE),
-            (_crm(reader), {"bulk_window": "60"}, _TYPE),
-            (_crm(reader), {"dayfirst": 1}, _TYPE),
-            (_crm(reader), {"timezone": "Nowhere/Town"}, sm.LogSchemaError),
-            (_crm(reader), {"encoding": b"utf-8"}, _TYPE),
+            (_opt_crm(reader), {"bulk_min_cases": -1}, _VALUE),
+            (_opt_crm(reader), {"bulk_min_cases": 2.5}, _TYPE),
+            (_opt_crm(reader), {"bulk_window": float("nan")}, _VALUE),
+            (_opt_crm(reader), {"bulk_window": "60"}, _TYPE),
+            (_opt_crm(reader), {"dayfirst": 1}, _TYPE),
+            (_opt_crm(reader), {"timezone": "Nowhere/Town"}, sm.LogSchemaError),
+            (_opt_crm(reader), {"encoding": b"utf-8"}, _TYPE),
         )
     ],
 ]
@@ -487,13 +496,13 @@ def test_bad_option_values_are_salesmining_errors(read: object, options: dict[st
     assert isinstance(exc, TypeError if error is _TYPE else ValueError)
     assert not isinstance(exc, ValueError if error is _TYPE else TypeError)
     key = next(iter(options))
-    assert key.split("_")[0] in str(exc) or "time zone" in str(exc)
+    assert key.split("_")[0] in str(exc) or "time zone" in str(exc) or "DataFrame" in str(exc)
 
 
 def test_good_option_values_still_read() -> None:
     """The checks refuse only what never worked: the defaults and ordinary values read as before."""
-    a = _csv(plausible_range=("2000-01-01", "2030-01-01"), dayfirst=False, strict=True, sep=",", encoding="utf-8")
-    b = _frame(case_attributes=[], timezone="Europe/Berlin", date_format=None)
+    a = _opt_csv(plausible_range=("2000-01-01", "2030-01-01"), dayfirst=False, strict=True, sep=",", encoding="utf-8")
+    b = _opt_frame(case_attributes=[], timezone="Europe/Berlin", date_format=None)
     assert a.n_events == b.n_events == 2
     assert a.quality.notes[-1] == b.quality.notes[-1] == "mapped: case='deal', activity='stage', timestamp='at'"
 

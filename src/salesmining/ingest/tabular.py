@@ -13,7 +13,7 @@ from typing import Literal, cast
 
 import pandas as pd
 
-from salesmining.core.errors import LogSchemaError
+from salesmining.core.errors import ArgumentTypeError
 from salesmining.ingest.files import PathOrBuffer, read_table_file
 from salesmining.ingest.frames import Origin, build_log
 from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE, ColumnMap, ReadOptions
@@ -136,7 +136,7 @@ def from_dataframe(
     """Build an :class:`EventLog` from a DataFrame (never modified), with the same mapping and
     checks as :func:`read_csv`. Row numbers in the report are 0-based positions in ``df``."""
     if not isinstance(df, pd.DataFrame):
-        raise LogSchemaError(f"from_dataframe needs a pandas DataFrame, not {type(df).__name__}")
+        raise ArgumentTypeError(f"from_dataframe needs a pandas DataFrame, not {type(df).__name__}")
     columns = ColumnMap(
         case=case,
         activity=activity,

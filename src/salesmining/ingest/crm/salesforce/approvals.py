@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesmining.core.errors import LogSchemaError
+from salesmining.core.errors import ArgumentTypeError
 from salesmining.ingest.crm.accounting import RowAccount, check_core
 from salesmining.ingest.crm.columns import norm_name, resolve_columns, text
 from salesmining.ingest.crm.events import Part, make_events
@@ -50,7 +50,10 @@ def _approval_inputs(approvals: Any) -> tuple[Any, Any]:
         isinstance(approvals, list) and len(approvals) == 2 and not all(isinstance(a, Mapping) for a in approvals)
     ):
         if len(approvals) != 2:
-            raise LogSchemaError("approvals= takes (ProcessInstance, ProcessInstanceStep) or one pre-joined table")
+            raise ArgumentTypeError(
+                f"approvals= takes (ProcessInstance, ProcessInstanceStep) or one pre-joined table, "
+                f"not a sequence of {len(approvals)}"
+            )
         return approvals[0], approvals[1]
     if isinstance(approvals, Mapping):
         keys = {norm_name(k): k for k in approvals}
