@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -78,57 +78,94 @@ def _examples(mask: np.ndarray, rows: np.ndarray | None = None) -> tuple[int, ..
 def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin: Origin) -> EventLog:
     """The shared ingest core of every tabular reader: map, clean, check and account for each row
     of ``df`` (never modified) and build the :class:`EventLog` with its :class:`IngestReport`."""
-    source, file_lines = origin.source, origin.file_lines
-    case, activity, timestamp = columns.case, columns.activity, columns.timestamp
-    start_timestamp, resource, lifecycle = columns.start_timestamp, columns.resource, columns.lifecycle
-    approval_result, outcome, amount, owner = columns.approval_result, columns.outcome, columns.amount, columns.owner
-    auto_case = columns.auto_case_attributes
-    case_attributes: tuple[str, ...] = () if isinstance(columns.case_attributes, str) else columns.case_attributes
-    timezone, dayfirst, date_format = options.timezone, options.dayfirst, options.date_format
+    source = origin.source
     mapping = columns.roles()
     check_columns(df, mapping, source)
-    n = len(df)
-    rows = np.arange(n, dtype="int64")
+    parsed = _parse(df, columns, options, source)
+    rejected, rejections = _reject(df, columns, parsed, source)
+    if options.strict and rejected.any():
+        _refuse(rejections, int(rejected.sum()), origin)
+    keep = ~rejected
+    raw = df.reset_index(drop=True)
+    case_cols, used = _case_columns(raw, keep, parsed.case, columns)
+    ev = _event_frame(df, raw, keep, parsed, columns, used)
 
-    case_s = as_text(df[case]).reset_index(drop=True)
-    act_s = clean_activity(df[activity]).reset_index(drop=True)
-    tp = parse_timestamps(
-        df[timestamp], column=timestamp, source=source, timezone=timezone, dayfirst=dayfirst, date_format=date_format
+    warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
+    cases_df, case_warnings = _case_table(
+        raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source
     )
+    warnings += case_warnings
+    warnings += log_shape_warnings(ev, source)
+
+    report = IngestReport(
+        source=source,
+        rows_read=len(df),
+        rows_kept=int(keep.sum()),
+        _rejections=rejections,
+        warnings=tuple(sorted(warnings, key=lambda w: (-w.count, w.code))),
+        encoding=origin.encoding,
+        notes=(*origin.notes, f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"),
+    )
+    return EventLog(ev, cases_df, quality=report, name=options.name)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """The key columns, cleaned and parsed once (positional, aligned with the input rows)."""
+
+    case: pd.Series
+    activity: pd.Series
+    time: TimeParse
+    start: TimeParse | None
+    implausible: np.ndarray
+
+
+def _parse(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, source: str) -> _Parsed:
+    def times(col: str) -> TimeParse:
+        return parse_timestamps(
+            df[col],
+            column=col,
+            source=source,
+            timezone=options.timezone,
+            dayfirst=options.dayfirst,
+            date_format=options.date_format,
+        )
+
+    case_s = as_text(df[columns.case]).reset_index(drop=True)
+    act_s = clean_activity(df[columns.activity]).reset_index(drop=True)
+    tp = times(columns.timestamp)
     lo, hi = options.bounds()
     ts = tp.values
     implausible = tp.out_of_range | (ts.notna() & ((ts < lo) | (ts >= hi))).to_numpy()
+    sp = times(columns.start_timestamp) if columns.start_timestamp is not None else None
+    return _Parsed(case_s, act_s, tp, sp, implausible)
 
-    sp: TimeParse | None = None
-    if start_timestamp is not None:
-        sp = parse_timestamps(
-            df[start_timestamp],
-            column=start_timestamp,
-            source=source,
-            timezone=timezone,
-            dayfirst=dayfirst,
-            date_format=date_format,
-        )
 
+def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's first failed check, in the documented order: (rejected mask, rejections by row)."""
+    n = len(df)
+    rows = np.arange(n, dtype="int64")
     raw = df.reset_index(drop=True)
     try:
         dup = raw.duplicated(keep="first").to_numpy()
     except TypeError:
         dup = raw.astype("str").duplicated(keep="first").to_numpy()
-
+    case, activity, timestamp = columns.case, columns.activity, columns.timestamp
+    tp, sp = parsed.time, parsed.start
     checks: list[tuple[str, str, np.ndarray, pd.Series]] = [
-        ("missing_case_id", case, case_s.isna().to_numpy(), df[case]),
-        ("missing_activity", activity, act_s.isna().to_numpy(), df[activity]),
+        ("missing_case_id", case, parsed.case.isna().to_numpy(), df[case]),
+        ("missing_activity", activity, parsed.activity.isna().to_numpy(), df[activity]),
         ("missing_timestamp", timestamp, tp.missing, df[timestamp]),
         ("unparsable_timestamp", timestamp, tp.unparsable, df[timestamp]),
-        ("implausible_timestamp", timestamp, implausible, df[timestamp]),
+        ("implausible_timestamp", timestamp, parsed.implausible, df[timestamp]),
     ]
-    if sp is not None and start_timestamp is not None:
+    start = columns.start_timestamp
+    if sp is not None and start is not None:
         st_bad = sp.unparsable | sp.out_of_range
-        after = (sp.values.notna() & ts.notna() & (sp.values > ts)).to_numpy()
+        after = (sp.values.notna() & tp.values.notna() & (sp.values > tp.values)).to_numpy()
         checks += [
-            ("unparsable_start_timestamp", start_timestamp, st_bad, df[start_timestamp]),
-            ("start_after_timestamp", start_timestamp, after, df[start_timestamp]),
+            ("unparsable_start_timestamp", start, st_bad, df[start]),
+            ("start_after_timestamp", start, after, df[start]),
         ]
     checks.append(("duplicate_row", "*", dup, pd.Series(["(whole row)"] * n)))
 
@@ -140,48 +177,62 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
             vals = values.reset_index(drop=True)[m]
             parts.append(make_rejections(rows[m], reason, column, vals, source))
             rejected |= m
-    rejections = pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
+    return rejected, pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
 
-    if options.strict and rejected.any():
-        first = rejections.iloc[0]
-        raise LogSchemaError(
-            f"{source}, {_row_label(int(first['row']), file_lines)}, column {first['column']!r}: "
-            f"{first['reason'].replace('_', ' ')} (value {first['value']!r}); {int(rejected.sum())} row(s) "
-            "would be rejected in all — fix them or call without strict=True to get them reported",
-            source=source,
-            row=int(first["row"]),
-            column=str(first["column"]),
-            value=first["value"],
-        )
 
-    keep = ~rejected
-    used = {c for c in mapping.values() if c is not None}
+def _refuse(rejections: pd.DataFrame, n_rejected: int, origin: Origin) -> NoReturn:
+    """``strict=True``: the first rejected row as a :class:`LogSchemaError` with its place."""
+    first = rejections.iloc[0]
+    raise LogSchemaError(
+        f"{origin.source}, {_row_label(int(first['row']), origin.file_lines)}, column {first['column']!r}: "
+        f"{first['reason'].replace('_', ' ')} (value {first['value']!r}); {n_rejected} row(s) "
+        "would be rejected in all — fix them or call without strict=True to get them reported",
+        source=origin.source,
+        row=int(first["row"]),
+        column=str(first["column"]),
+        value=first["value"],
+    )
+
+
+def _case_columns(
+    raw: pd.DataFrame, keep: np.ndarray, case_s: pd.Series, columns: ColumnMap
+) -> tuple[dict[str, str], set[Any]]:
+    """Case-table name → input column, and every input column used by the mapping or the case table."""
+    used: set[Any] = {c for c in columns.roles().values() if c is not None}
+    listed = () if isinstance(columns.case_attributes, str) else columns.case_attributes
     # pm4py convention: unmapped "case:<name>" columns are case attributes named <name>.
-    case_cols: dict[str, str] = {str(a): str(a) for a in case_attributes}
+    case_cols: dict[str, str] = {str(a): str(a) for a in listed}
     for col in raw.columns:
         name_ = str(col)
         if name_.startswith("case:") and col not in used and name_[5:] not in case_cols and name_ != CASE:
             case_cols[name_[5:]] = name_
             used.add(col)
-    if auto_case:
+    if columns.auto_case_attributes:
         for col in _constant_within_cases(raw[keep], case_s[keep], [c for c in raw.columns if c not in used]):
             case_cols[str(col)] = str(col)
             used.add(col)
+    return case_cols, used
+
+
+def _event_frame(
+    df: pd.DataFrame, raw: pd.DataFrame, keep: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
+) -> pd.DataFrame:
+    """The kept rows as events: canonical columns first, then every unused input column as it is."""
     events: dict[str, Any] = {
-        CASE: case_s[keep].to_numpy(),
-        ACTIVITY: act_s[keep].to_numpy(),
-        TIMESTAMP: ts[keep].to_numpy(),
+        CASE: parsed.case[keep].to_numpy(),
+        ACTIVITY: parsed.activity[keep].to_numpy(),
+        TIMESTAMP: parsed.time.values[keep].to_numpy(),
     }
-    if sp is not None:
-        events[START] = sp.values[keep].to_numpy()
-    if resource is not None:
-        events[RESOURCE] = as_text(df[resource]).reset_index(drop=True)[keep].to_numpy()
-    if lifecycle is not None:
-        events[LIFECYCLE] = as_text(df[lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
-    if approval_result is not None:
-        res = as_text(df[approval_result]).reset_index(drop=True)[keep].str.lower()
+    if parsed.start is not None:
+        events[START] = parsed.start.values[keep].to_numpy()
+    if columns.resource is not None:
+        events[RESOURCE] = as_text(df[columns.resource]).reset_index(drop=True)[keep].to_numpy()
+    if columns.lifecycle is not None:
+        events[LIFECYCLE] = as_text(df[columns.lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
+    if columns.approval_result is not None:
+        res = as_text(df[columns.approval_result]).reset_index(drop=True)[keep].str.lower()
         events[APPROVAL_RESULT] = res.replace(RESULT_WORDS).to_numpy()
-    events[SOURCE_ROW] = rows[keep]
+    events[SOURCE_ROW] = np.arange(len(df), dtype="int64")[keep]
     for col in raw.columns:
         if col in used:
             continue
@@ -191,14 +242,19 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     for col in (TIMESTAMP, START):
         if col in ev.columns:
             ev[col] = ev[col].astype("datetime64[us, UTC]")
+    return ev
 
-    warnings = list(origin.warnings)
+
+def _parse_warnings(parsed: _Parsed, keep: np.ndarray, timestamp: str, source: str) -> list[IngestWarning]:
+    """The timestamp parser's warnings (merged per code and column) and ``date_only``, on kept rows."""
+    warnings: list[IngestWarning] = []
 
     def warn(code: str, message: str, mask: np.ndarray) -> None:
         m = mask & keep
         if m.any():
             warnings.append(IngestWarning(code, message, int(m.sum()), _examples(m), source))
 
+    tp, sp = parsed.time, parsed.start
     merged: dict[tuple[str, str], tuple[str, np.ndarray]] = {}
     for code, message, mask in tp.warnings + (sp.warnings if sp is not None else []):
         key = (code, message.split(":", 1)[0])
@@ -212,21 +268,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
             f"{timestamp}: dates without a time of day; same-day events are ordered by source row",
             tp.date_only,
         )
-
-    cases_df, case_warnings = _case_table(raw[keep], case_s[keep], ev, case_cols, outcome, amount, owner, source)
-    warnings += case_warnings
-    warnings += log_shape_warnings(ev, source)
-
-    report = IngestReport(
-        source=source,
-        rows_read=n,
-        rows_kept=int(keep.sum()),
-        _rejections=rejections,
-        warnings=tuple(sorted(warnings, key=lambda w: (-w.count, w.code))),
-        encoding=origin.encoding,
-        notes=(*origin.notes, f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"),
-    )
-    return EventLog(ev, cases_df, quality=report, name=options.name)
+    return warnings
 
 
 def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: list[Any]) -> list[Any]:
