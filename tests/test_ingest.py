@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -438,6 +439,7 @@ def _opt_crm(reader: str) -> object:
         fn = getattr(sm, reader)
         return fn("no-such-export.csv", **kw)  # type: ignore[no-any-return]
 
+    run.reader = reader  # type: ignore[attr-defined]
     return run
 
 
@@ -486,7 +488,14 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("read", "options", "error"), BAD_OPTIONS, ids=lambda v: repr(v)[:40])
+def _option_id(case: tuple[Any, dict[str, object], type]) -> str:
+    read, options, error = case
+    reader = getattr(read, "reader", getattr(read, "__name__", "reader"))
+    shown = "-".join(f"{k}={v!r}" if not isinstance(v, tuple) else f"{k}=<{len(v)} items>" for k, v in options.items())
+    return f"{reader}-{shown}-{error.__name__}"
+
+
+@pytest.mark.parametrize(("read", "options", "error"), BAD_OPTIONS, ids=[_option_id(c) for c in BAD_OPTIONS])
 def test_bad_option_values_are_salesmining_errors(read: object, options: dict[str, object], error: type) -> None:
     with pytest.raises(error) as info:
         read(**options)  # type: ignore[operator]
