@@ -56,6 +56,24 @@ def test_exit_codes(tmp_path: Path) -> None:
     assert e.value.code == 2
 
 
+def test_bad_option_values_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Option values the readers refuse exit with 2 (usage) and say why; unreadable input stays 3."""
+    good = tmp_path / "good.csv"
+    good.write_text("deal,stage,at\nD1,Lead,2024-01-01T10:00:00Z\n", encoding="utf-8")
+    mapping = ["--case", "deal", "--activity", "stage", "--timestamp", "at", "-q"]
+    for extra, says in (
+        (["--sep", ""], "sep= must not be empty"),
+        (["--date-format", ""], "date_format= must not be empty"),
+        (["--format", "salesforce", "--with", "opportunities"], "--with expects NAME=FILE"),
+        (["--format", "hubspot", "--with", "tasks=t.csv"], "takes no input named ['tasks']"),
+    ):
+        assert main(["quality", str(good), *mapping, *extra]) == 2, extra
+        assert says in capsys.readouterr().err, extra
+    assert main(["quality", str(good), *mapping, "--timezone", "Nowhere/Town"]) == 3
+    assert "unknown time zone" in capsys.readouterr().err
+    assert main(["quality", str(good), *mapping, "--dayfirst", "--timezone", "Europe/Berlin"]) == 0
+
+
 def test_console_script_help_runs() -> None:
     exe = Path(sys.executable).with_name("salesmining")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "salesmining.cli"]

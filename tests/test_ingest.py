@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 import salesmining as sm
 from salesmining import REJECT_REASONS
+from salesmining.core.errors import ArgumentTypeError, OptionError
 
 CASE, ACT, TS = "case:concept:name", "concept:name", "time:timestamp"
 
@@ -411,3 +413,130 @@ def test_iso_fast_path_agrees_with_the_general_parser() -> None:
     pd.testing.assert_series_equal(fast.values, general.values.iloc[:-1])
     assert not fast.unparsable.any() and not general.unparsable.any()
     assert [c for c, _, _ in fast.warnings] == ["mixed_timezones"]
+
+
+# --- option values: checked once, every error a SalesminingError ----------------------------------
+GOOD_CSV = "deal,stage,at\nD1,Lead,2024-01-02T09:00:00Z\nD1,Won,2024-01-05T09:00:00Z\n"
+MAPPING = {"case": "deal", "activity": "stage", "timestamp": "at"}
+
+
+def _opt_csv(**kw: object) -> sm.EventLog:
+    return sm.read_csv(io.StringIO(GOOD_CSV), **{**MAPPING, **kw})  # type: ignore[arg-type]
+
+
+def _opt_frame(**kw: object) -> sm.EventLog:
+    df = pd.read_csv(io.StringIO(GOOD_CSV), dtype=str)
+    return sm.from_dataframe(df, **{**MAPPING, **kw})  # type: ignore[arg-type]
+
+
+def _opt_xes(**kw: object) -> sm.EventLog:
+    # the options are checked before the file is opened: a bad option wins over a missing file
+    return sm.read_xes("no-such-file.xes", **kw)  # type: ignore[arg-type]
+
+
+def _opt_crm(reader: str) -> object:
+    def run(**kw: object) -> sm.EventLog:
+        fn = getattr(sm, reader)
+        return fn("no-such-export.csv", **kw)  # type: ignore[no-any-return]
+
+    run.reader = reader  # type: ignore[attr-defined]
+    return run
+
+
+_TYPE, _VALUE = ArgumentTypeError, OptionError
+BAD_OPTIONS = [
+    (_opt_csv, {"case": None}, _TYPE),
+    (_opt_csv, {"activity": ["stage"]}, _TYPE),
+    (_opt_frame, {"timestamp": " "}, _VALUE),
+    (_opt_frame, {"case_attributes": "segment"}, _TYPE),
+    (_opt_frame, {"case_attributes": 3}, _TYPE),
+    (_opt_frame, {"resource": True}, _TYPE),
+    (_opt_csv, {"dayfirst": "yes"}, _TYPE),
+    (_opt_csv, {"strict": "no"}, _TYPE),
+    (_opt_csv, {"sep": ""}, _VALUE),
+    (_opt_csv, {"encoding": 1252}, _TYPE),
+    (_opt_csv, {"date_format": ""}, _VALUE),
+    (_opt_csv, {"timezone": 2}, _TYPE),
+    (_opt_csv, {"timezone": "Mars/Olympus"}, sm.LogSchemaError),
+    (_opt_csv, {"plausible_range": ("2020-01-01",)}, _TYPE),
+    (_opt_frame, {"plausible_range": ("2030-01-01", "2020-01-01")}, _VALUE),
+    (_opt_frame, {"plausible_range": ("soon", "later")}, _VALUE),
+    (_opt_xes, {"plausible_range": ("2030-01-01", "2020-01-01")}, _VALUE),
+    (_opt_xes, {"strict": 1}, _TYPE),
+    (lambda **kw: sm.from_dataframe([{"deal": "D1"}], **MAPPING), {"df": None}, _TYPE),  # type: ignore[arg-type]
+    (
+        lambda **kw: sm.read_salesforce(
+            pd.DataFrame({"OpportunityId": ["o1"], "StageName": ["A"], "CreatedDate": ["2024-01-01T00:00:00Z"]}),
+            **kw,
+        ),
+        {"approvals": (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())},
+        _TYPE,
+    ),
+    *[
+        case
+        for reader in ("read_salesforce", "read_hubspot", "read_pipedrive", "read_field_history")
+        for case in (
+            (_opt_crm(reader), {"bulk_min_cases": -1}, _VALUE),
+            (_opt_crm(reader), {"bulk_min_cases": 2.5}, _TYPE),
+            (_opt_crm(reader), {"bulk_window": float("nan")}, _VALUE),
+            (_opt_crm(reader), {"bulk_window": "60"}, _TYPE),
+            (_opt_crm(reader), {"dayfirst": 1}, _TYPE),
+            (_opt_crm(reader), {"timezone": "Nowhere/Town"}, sm.LogSchemaError),
+            (_opt_crm(reader), {"encoding": b"utf-8"}, _TYPE),
+        )
+    ],
+]
+
+
+def _option_id(case: tuple[Any, dict[str, object], type]) -> str:
+    read, options, error = case
+    reader = getattr(read, "reader", getattr(read, "__name__", "reader"))
+    shown = "-".join(f"{k}={v!r}" if not isinstance(v, tuple) else f"{k}=<{len(v)} items>" for k, v in options.items())
+    return f"{reader}-{shown}-{error.__name__}"
+
+
+@pytest.mark.parametrize(("read", "options", "error"), BAD_OPTIONS, ids=[_option_id(c) for c in BAD_OPTIONS])
+def test_bad_option_values_are_salesmining_errors(read: object, options: dict[str, object], error: type) -> None:
+    with pytest.raises(error) as info:
+        read(**options)  # type: ignore[operator]
+    exc = info.value
+    assert isinstance(exc, sm.SalesminingError)
+    # the built-in base callers catch: a wrong type is a TypeError, a wrong value a ValueError
+    assert isinstance(exc, TypeError if error is _TYPE else ValueError)
+    assert not isinstance(exc, ValueError if error is _TYPE else TypeError)
+    key = next(iter(options))
+    assert key.split("_")[0] in str(exc) or "time zone" in str(exc) or "DataFrame" in str(exc)
+
+
+def test_good_option_values_still_read() -> None:
+    """The checks refuse only what never worked: the defaults and ordinary values read as before."""
+    a = _opt_csv(plausible_range=("2000-01-01", "2030-01-01"), dayfirst=False, strict=True, sep=",", encoding="utf-8")
+    b = _opt_frame(case_attributes=[], timezone="Europe/Berlin", date_format=None)
+    assert a.n_events == b.n_events == 2
+    assert a.quality.notes[-1] == b.quality.notes[-1] == "mapped: case='deal', activity='stage', timestamp='at'"
+
+
+def test_options_are_frozen_values() -> None:
+    from salesmining.ingest.options import BulkRule, ColumnMap, ReadOptions
+
+    cols = ColumnMap(case="deal", activity="stage", timestamp="at", case_attributes=["segment"])
+    assert cols.case_attributes == ("segment",) and not cols.auto_case_attributes
+    assert ColumnMap(case="d", activity="s", timestamp="t", case_attributes="auto").auto_case_attributes
+    assert list(cols.roles()) == [
+        "case",
+        "activity",
+        "timestamp",
+        "start_timestamp",
+        "resource",
+        "lifecycle",
+        "approval_result",
+        "outcome",
+        "amount",
+        "owner",
+        "case attribute 'segment'",
+    ]
+    opts = ReadOptions(timezone="UTC")
+    assert opts.bounds() == (pd.Timestamp("1971-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
+    for obj, attr in ((cols, "case"), (opts, "strict"), (BulkRule(), "window")):
+        with pytest.raises(AttributeError):
+            setattr(obj, attr, None)

@@ -3,7 +3,7 @@
 Exit codes (a stable contract for scripts):
 
 * 0 — success
-* 2 — usage error (bad options)
+* 2 — usage error (bad options, including an option value the readers refuse)
 * 3 — the input could not be read as an event log (file, columns, encoding, dates...)
 * 4 — the input was read but rows were rejected and ``--strict`` was given
 * 5 — ``--fail-on SEVERITY`` was given and a finding of that severity (or worse) was found
@@ -17,11 +17,14 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from salesmining.core.errors import LogSchemaError, SalesminingError
-from salesmining.ingest import tabular as _io
+from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError, SalesminingError
+from salesmining.ingest.frames import build_log
+from salesmining.ingest.options import ColumnMap, ReadOptions
+from salesmining.ingest.tabular import read_frame
 from salesmining.log.eventlog import EventLog
 
 __all__ = ["build_parser", "main"]
@@ -244,8 +247,9 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
         from salesmining.ingest.xes import read_xes
 
         return read_xes(path, strict=args.strict)
-    frame, source, used, warns, notes = _io.read_table_file(path, encoding=args.encoding, sep=args.sep)
-    cols = [str(c) for c in frame.columns]
+    options = read_options(args)
+    frame, origin = read_frame(path, options)
+    source, cols = origin.source, [str(c) for c in frame.columns]
     mapping: dict[str, str | None] = {}
     for role in ("case", "activity", "timestamp"):
         given = getattr(args, role)
@@ -262,30 +266,29 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
     guessed = {k: v for k, v in {**mapping, **optional}.items() if v and not getattr(args, k)}
     if guessed:
         _progress(args, "guessed columns: " + ", ".join(f"{k}={v!r}" for k, v in guessed.items()))
-    return _io._ingest(
-        frame,
-        source=source,
-        encoding=used,
-        extra_warnings=warns,
-        notes=notes,
+    columns = ColumnMap(
         case=str(mapping["case"]),
         activity=str(mapping["activity"]),
         timestamp=str(mapping["timestamp"]),
         start_timestamp=args.start_timestamp,
         resource=resource,
-        lifecycle=None,
         approval_result=result,
-        case_attributes=args.case_attribute if args.case_attribute is not None else "auto",
         outcome=args.outcome,
         amount=amount,
-        owner=None,
+        case_attributes=tuple(args.case_attribute) if args.case_attribute is not None else "auto",
+    )
+    return build_log(frame, columns, replace(options, name=source), origin)
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The reading options given on the command line (checked once, here)."""
+    return ReadOptions(
         timezone=args.timezone,
         dayfirst=args.dayfirst,
         date_format=args.date_format,
+        encoding=args.encoding,
+        sep=args.sep,
         strict=args.strict,
-        plausible_range=_io.DEFAULT_PLAUSIBLE_RANGE,
-        name=source,
-        file_lines=True,
     )
 
 
@@ -298,7 +301,7 @@ def _read_crm(args: argparse.Namespace, path: Path, fmt: str) -> EventLog:
     for item in args.extra:
         name, sep, file = item.partition("=")
         if not sep or not name or not file:
-            raise LogSchemaError(f"--with expects NAME=FILE, not {item!r}")
+            raise OptionError(f"--with expects NAME=FILE, not {item!r}")
         extra[name.strip().replace("-", "_")] = file
     readers: dict[str, Any] = {
         "salesforce": sm.read_salesforce,
@@ -310,11 +313,12 @@ def _read_crm(args: argparse.Namespace, path: Path, fmt: str) -> EventLog:
     params = inspect.signature(reader).parameters
     unknown = sorted(set(extra) - set(params))
     if unknown:
-        raise LogSchemaError(f"the {fmt} reader takes no input named {unknown}; its options are {sorted(params)}")
+        raise OptionError(f"the {fmt} reader takes no input named {unknown}; its options are {sorted(params)}")
+    read = read_options(args)
     options = {
-        k: getattr(args, k)
+        k: getattr(read, k)
         for k in ("encoding", "timezone", "dayfirst")
-        if k in params and getattr(args, k) is not None
+        if k in params and getattr(read, k) is not None
     }
     return reader(path, **options, **extra)
 
@@ -428,11 +432,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     model = StageModel.from_yaml(args.stages)
     if args.split_at:
         if args.after:
-            raise LogSchemaError("give either two logs or one log with --split-at, not both")
+            raise OptionError("give either two logs or one log with --split-at, not both")
         before, after = read_log_arg(args, args.before).split(at=args.split_at)
     else:
         if not args.after:
-            raise LogSchemaError("compare needs two logs (BEFORE AFTER), or one log with --split-at DATE")
+            raise OptionError("compare needs two logs (BEFORE AFTER), or one log with --split-at DATE")
         before, after = read_log_arg(args, args.before), read_log_arg(args, args.after)
     _progress(args, f"before: {before.n_cases:,} cases; after: {after.n_cases:,} cases; bootstrapping")
     c = compare(before, after, model, n_boot=args.bootstrap, seed=args.seed)
@@ -455,7 +459,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     log = load_log(args)
     model = StageModel.from_yaml(args.stages) if args.stages else None
     if args.findings and model is None:
-        raise LogSchemaError("--findings needs --stages")
+        raise OptionError("--findings needs --stages")
     shown = log.filter(exclude_activities=model.anywhere) if model is not None and model.anywhere else log
     g = discover(shown, activity_coverage=args.coverage)
     f = find_bottlenecks(log, model) if args.findings and model is not None else None
@@ -478,6 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "graph":
             return _cmd_graph(args)
+    except (OptionError, ArgumentTypeError) as exc:  # a bad option value: a usage error
+        print(f"salesmining: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LogSchemaError as exc:
         print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_STRICT if getattr(args, "strict", False) and exc.row is not None else EXIT_INPUT

@@ -24,7 +24,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from salesmining.core.errors import AmbiguousDateError, LogSchemaError
+from salesmining.core.errors import AmbiguousDateError
+from salesmining.ingest.options import check_timezone
 
 __all__ = ["MISSING_TOKENS", "TimeParse", "parse_timestamps"]
 
@@ -75,7 +76,7 @@ def parse_timestamps(
     column-level problems (ambiguous day/month order, unknown time zone)."""
     n = len(s)
     s = s.reset_index(drop=True)
-    _check_timezone(timezone)
+    check_timezone(timezone)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         vals = s.dt.tz_convert("UTC").astype(UTC_DTYPE)
         miss = vals.isna().to_numpy()
@@ -129,17 +130,6 @@ def _to_text(v: object) -> object:
     if isinstance(v, pd.Timestamp):
         return v.isoformat()
     return str(v).strip()
-
-
-def _check_timezone(timezone: str | None) -> None:
-    if timezone is None:
-        return
-    try:
-        pd.Timestamp("2024-01-01").tz_localize(timezone)
-    except Exception as exc:
-        raise LogSchemaError(
-            f"unknown time zone {timezone!r}: pass an IANA name such as 'Europe/Berlin' or 'UTC'"
-        ) from exc
 
 
 def _localize(

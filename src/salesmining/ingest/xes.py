@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from salesmining.core.schema import ACTIVITY, CASE, LIFECYCLE, RESOURCE, TIMESTAMP
-from salesmining.ingest.tabular import DEFAULT_PLAUSIBLE_RANGE, _ingest
+from salesmining.ingest.frames import Origin, build_log
+from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE, ColumnMap, ReadOptions
 from salesmining.interop import pm4py as _pm4py
 from salesmining.log.eventlog import EventLog
 
@@ -26,32 +28,18 @@ def read_xes(
     :attr:`EventLog.cases`); event attributes stay on the events. Every event is accounted for
     in ``log.quality`` exactly as with :func:`read_csv` (row = the event's position in the file).
     """
+    options = ReadOptions(strict=strict, plausible_range=plausible_range, name=name)
     df = _pm4py.read_xes_frame(path)
     source = Path(path).name
-    return _ingest(
-        df,
-        source=source,
-        encoding=None,
-        extra_warnings=[],
-        notes=[f"read {source} with pm4py's XES reader"],
+    columns = ColumnMap(
         case=CASE,
         activity=ACTIVITY,
         timestamp=TIMESTAMP,
-        start_timestamp=None,
         resource=RESOURCE if RESOURCE in df.columns else None,
         lifecycle=LIFECYCLE if LIFECYCLE in df.columns else None,
-        case_attributes=(),
-        outcome=None,
-        amount=None,
-        owner=None,
-        timezone=None,
-        dayfirst=None,
-        date_format=None,
-        strict=strict,
-        plausible_range=plausible_range,
-        name=name or source,
-        file_lines=False,
     )
+    origin = Origin(source, notes=(f"read {source} with pm4py's XES reader",))
+    return build_log(df, columns, replace(options, name=name or source), origin)
 
 
 def write_xes(log: EventLog, path: str | os.PathLike[str]) -> None:

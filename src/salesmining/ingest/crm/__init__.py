@@ -4,6 +4,10 @@ Each reader takes the raw exports a consultant receives (paths, JSON or DataFram
 an event log whose stage events use the stage label as activity, whose case table has
 ``outcome`` in won/lost/open, and whose ``quality`` report accounts for every input row.
 The same functions are available from the top-level ``salesmining`` namespace.
+
+Shared by every reader: ``inputs`` (tables and JSON), ``columns`` (aliases, clean values),
+``times``, ``accounting`` (row account, core checks), ``events`` (candidate events, ``Part``),
+``stages`` (outcome classes, stage tables) and ``assemble`` (the rules common to all CRMs).
 """
 
 from __future__ import annotations

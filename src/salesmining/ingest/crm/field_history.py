@@ -7,6 +7,7 @@ home-grown CRMs; see ``docs/crm/field-history.md`` for the recipes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,21 +15,15 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import CASE, OUTCOME
-from salesmining.ingest.crm.common import (
-    Input,
-    Part,
-    RowAccount,
-    assemble,
-    check_core,
-    duplicated_rows,
-    load_table,
-    make_events,
-    outcome_classes,
-    parse_time,
-    sort_stream,
-    text,
-    time_warnings,
-)
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import text
+from salesmining.ingest.crm.events import Part, make_events
+from salesmining.ingest.crm.inputs import Input, Table, load_table
+from salesmining.ingest.crm.stages import outcome_classes, sort_stream
+from salesmining.ingest.crm.times import parse_time, time_warnings
+from salesmining.ingest.options import BulkRule, ReadOptions
+from salesmining.ingest.timestamps import TimeParse
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 
@@ -123,36 +118,113 @@ def read_field_history(
     >>> log.cases[["outcome", "first_stage", "left_censored"]].values.tolist()
     [['won', 'New', True]]
     """
-    table = load_table(history, label="field history", encoding=encoding)
+    bulk = BulkRule(bulk_min_cases, bulk_window)  # the option values are checked here, once
+    options = ReadOptions(encoding=encoding, timezone=timezone, dayfirst=dayfirst, name=name)
+    columns = FieldHistoryColumns(case, field, old_value, new_value, timestamp, resource, change_id, pipeline_column)
+    table = load_table(history, label="field history", encoding=options.encoding)
+    rows = _parse_rows(table, columns, options, stage_field=stage_field, status_field=status_field)
+    labels = {str(k): str(v) for k, v in (stage_labels or {}).items()}
+    classes = outcome_classes(stage_map or {}, what="stage_map")
+    status_cls = outcome_classes(status_map or {}, what="status_map")
+
+    stage_frame, st = _stage_changes(rows, labels, classes)
+    status_frame, srows = _status_changes(rows, status_cls)
+    frames = [stage_frame, status_frame]
+    used = np.zeros(rows.n, dtype=bool)
+    used[st["row"].to_numpy()] = True
+    used[srows] = True
+    other = rows.acc.keep & ~used
+    if field_changes:
+        frames.append(_field_change_events(rows, np.flatnonzero(other)))
+    else:
+        rows.acc.reject("not_a_stage_change", rows.fcol or new_value, other, rows.fld)
+    table.warnings += time_warnings(rows.tp, rows.acc.keep, rows.src, timestamp)
+    parts = [Part.from_table(table, "field history", pd.concat(frames, ignore_index=True), rows.acc)]
+
+    facts = _left_censored_hints(st, labels)
+    if cases is not None:
+        cpart, cfacts = _cases(cases, case, options)
+        parts.append(cpart)
+        facts = cfacts.merge(facts, on=CASE, how="outer")
+    return assemble(
+        parts,
+        source_system=source_system,
+        name=options.name or rows.src,
+        facts=facts,
+        pipeline=pipeline,
+        system_users=system_users,
+        bulk=bulk,
+        warnings=_gaps(st, rows.src),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldHistoryColumns:
+    """Which column of a field-change table holds what (``None``: the table has no such column)."""
+
+    case: str
+    field: str | None
+    old_value: str | None
+    new_value: str
+    timestamp: str
+    resource: str | None
+    change_id: str | None
+    pipeline_column: str | None
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The input rows, parsed once: positional series and arrays aligned with the table."""
+
+    src: str
+    n: int
+    fcol: str | None  # the field column, when the table has one
+    new_col: str  # the new-value column
+    rec: pd.Series  # case id
+    fld: pd.Series  # field name (``stage_field`` everywhere when there is no field column)
+    old: pd.Series
+    new: pd.Series
+    tp: TimeParse
+    order: np.ndarray  # tie-breaker: the change id, else the input row
+    who: pd.Series
+    pipe: pd.Series
+    is_stage: np.ndarray
+    is_status: np.ndarray
+    acc: RowAccount
+
+
+def _parse_rows(
+    table: Table, columns: FieldHistoryColumns, options: ReadOptions, *, stage_field: str, status_field: str | None
+) -> _Rows:
+    """Check the columns, parse every value once and apply the core checks (row account)."""
     df = table.df.reset_index(drop=True)
     src = table.source
+    c = columns
     _require(
         df,
         src,
-        case=case,
-        new_value=new_value,
-        timestamp=timestamp,
-        change_id=change_id,
-        pipeline_column=pipeline_column,
+        case=c.case,
+        new_value=c.new_value,
+        timestamp=c.timestamp,
+        change_id=c.change_id,
+        pipeline_column=c.pipeline_column,
     )
-    if field is not None and field != "field":
-        _require(df, src, field=field)
-    if old_value is not None and old_value != "old_value":
-        _require(df, src, old_value=old_value)
-    if resource is not None and resource != "changed_by":
-        _require(df, src, resource=resource)
-    fcol = field if field is not None and field in df.columns else None
-    ocol = old_value if old_value is not None and old_value in df.columns else None
-    rcol = resource if resource is not None and resource in df.columns else None
+    # columns with a default name may be absent; a name given explicitly must exist
+    for role, default in (("field", "field"), ("old_value", "old_value"), ("resource", "changed_by")):
+        col = getattr(c, role)
+        if col is not None and col != default:
+            _require(df, src, **{role: col})
+    fcol, ocol, rcol = (
+        col if col is not None and col in df.columns else None for col in (c.field, c.old_value, c.resource)
+    )
     n = len(df)
-    rec = text(df, case)
+    rec = text(df, c.case)
     fld = text(df, fcol) if fcol else pd.Series(stage_field, index=range(n), dtype="str")
-    old = text(df, ocol, activity=True)
-    new = text(df, new_value, activity=True)
-    tp = parse_time(df, timestamp, source=src, timezone=timezone, dayfirst=dayfirst)
+    new = text(df, c.new_value, activity=True)
+    tp = parse_time(df, c.timestamp, source=src, timezone=options.timezone, dayfirst=options.dayfirst)
     acc = RowAccount(n, src)
     check_core(
-        acc, df, case=rec, case_col=case, tp=tp, ts_col=timestamp, activity=fld if fcol else None, activity_col=fcol
+        acc, df, case=rec, case_col=c.case, tp=tp, ts_col=c.timestamp, activity=fld if fcol else None, activity_col=fcol
     )
     is_stage = _field_is(fld, stage_field)
     if fcol and not is_stage.any():
@@ -162,71 +234,100 @@ def read_field_history(
             source=src,
             column=fcol,
         )
-    is_status = _field_is(fld, status_field) if status_field else np.zeros(n, dtype=bool)
-    acc.reject("missing_activity", new_value, is_stage & new.isna().to_numpy(), new)
+    acc.reject("missing_activity", c.new_value, is_stage & new.isna().to_numpy(), new)
     order = (
-        pd.to_numeric(text(df, change_id), errors="coerce").fillna(-1).astype("int64").to_numpy()
-        if change_id
+        pd.to_numeric(text(df, c.change_id), errors="coerce").fillna(-1).astype("int64").to_numpy()
+        if c.change_id
         else np.arange(n, dtype="int64")
     )
-    labels = {str(k): str(v) for k, v in (stage_labels or {}).items()}
-    classes = outcome_classes(stage_map or {}, what="stage_map")
-    status_cls = outcome_classes(status_map or {}, what="status_map")
-    who = text(df, rcol)
-    pipe = text(df, pipeline_column)
-
-    keep = acc.keep
-    s = sort_stream(
-        pd.DataFrame({"case": rec, "ts": tp.values, "order": order, "row": np.arange(n), "stage": new, "old": old})[
-            keep & is_stage
-        ]
+    return _Rows(
+        src=src,
+        n=n,
+        fcol=fcol,
+        new_col=c.new_value,
+        rec=rec,
+        fld=fld,
+        old=text(df, ocol, activity=True),
+        new=new,
+        tp=tp,
+        order=order,
+        who=text(df, rcol),
+        pipe=text(df, c.pipeline_column),
+        is_stage=is_stage,
+        is_status=_field_is(fld, status_field) if status_field else np.zeros(n, dtype=bool),
+        acc=acc,
     )
-    acc.reject("not_a_stage_change", new_value, np.isin(np.arange(n), s.loc[~s["change"], "row"]), new)
+
+
+def _stage_changes(
+    rows: _Rows, labels: Mapping[str, str], classes: Mapping[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage events (a row that repeats its record's previous stage is ``not_a_stage_change``),
+    and the stage stream they come from (``first``/``prev`` per row)."""
+    n = rows.n
+    s = sort_stream(
+        pd.DataFrame(
+            {
+                "case": rows.rec,
+                "ts": rows.tp.values,
+                "order": rows.order,
+                "row": np.arange(n),
+                "stage": rows.new,
+                "old": rows.old,
+            }
+        )[rows.acc.keep & rows.is_stage]
+    )
+    rows.acc.reject("not_a_stage_change", rows.new_col, np.isin(np.arange(n), s.loc[~s["change"], "row"]), rows.new)
     st = s[s["change"].to_numpy()]
     label = _label(st["stage"], labels)
     from_label = _label(st["old"], labels).fillna(_label(st["prev"], labels))
     state = label.map(classes).astype("str").fillna(st["stage"].map(classes).astype("str").reset_index(drop=True))
     if classes:  # stages the map does not list are open
         state = state.fillna("open")
-    rows = st["row"].to_numpy()
-    frames = [
-        make_events(
-            len(st),
-            case=st["case"],
-            activity=label,
-            ts=st["ts"],
-            input_row=rows,
-            source_object="field history",
-            event_type="stage_change",
-            order=st["order"],
-            resource=who.iloc[rows],
-            stage_id=st["stage"],
-            stage_label=label,
-            pipeline=pipe.iloc[rows],
-            pipeline_id=pipe.iloc[rows],
-            field=fld.iloc[rows],
-            from_value=from_label,
-            to_value=label,
-            state=state,
-        )
-    ]
-    warnings = _gaps(st, src)
+    idx = st["row"].to_numpy()
+    events = make_events(
+        len(st),
+        case=st["case"],
+        activity=label,
+        ts=st["ts"],
+        input_row=idx,
+        source_object="field history",
+        event_type="stage_change",
+        order=st["order"],
+        resource=rows.who.iloc[idx],
+        stage_id=st["stage"],
+        stage_label=label,
+        pipeline=rows.pipe.iloc[idx],
+        pipeline_id=rows.pipe.iloc[idx],
+        field=rows.fld.iloc[idx],
+        from_value=from_label,
+        to_value=label,
+        state=state,
+    )
+    return events, st
+
+
+def _left_censored_hints(st: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """Records whose first stage change has an old value were in that stage before their history starts."""
     lead = st[st["first"].to_numpy() & st["old"].notna().to_numpy()]
-    hints = pd.DataFrame(
+    return pd.DataFrame(
         {CASE: lead["case"], "first_stage": _label(lead["old"], labels).to_numpy(), "left_censored": True}
     )
 
-    # status rows: Won / Lost / Reopened; open → open and unmapped values are plain field changes
+
+def _status_changes(rows: _Rows, status_cls: Mapping[str, str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Status rows: ``Won`` / ``Lost`` / ``Reopened`` events; open → open and unmapped values are
+    left to :func:`_field_change_events`. Returns the events and their input rows."""
     stt = pd.DataFrame(
         {
-            "case": rec,
-            "ts": tp.values,
-            "order": order,
-            "row": np.arange(n),
-            "cls": new.map(status_cls).astype("str"),
-            "old_cls": old.map(status_cls).astype("str"),
+            "case": rows.rec,
+            "ts": rows.tp.values,
+            "order": rows.order,
+            "row": np.arange(rows.n),
+            "cls": rows.new.map(status_cls).astype("str"),
+            "old_cls": rows.old.map(status_cls).astype("str"),
         }
-    )[keep & is_status]
+    )[rows.acc.keep & rows.is_status]
     stt = stt.sort_values(["case", "ts", "order", "row"], kind="stable")
     prev = stt.groupby("case", sort=False)["cls"].shift()
     before = stt["old_cls"].fillna(prev)
@@ -234,70 +335,44 @@ def read_field_history(
     closing = stt["cls"].isin(["won", "lost"]).to_numpy()
     sig = stt[reopen | closing]
     act = sig["cls"].map(_STATUS_ACTIVITY).astype("str").fillna("Reopened")
-    srows = sig["row"].to_numpy()
-    frames.append(
-        make_events(
-            len(sig),
-            case=sig["case"],
-            activity=act,
-            ts=sig["ts"],
-            input_row=srows,
-            source_object="field history",
-            event_type="status_change",
-            order=sig["order"],
-            resource=who.iloc[srows],
-            field=fld.iloc[srows],
-            from_value=old.iloc[srows],
-            to_value=new.iloc[srows],
-            state=sig["cls"],
-            pipeline=pipe.iloc[srows],
-            pipeline_id=pipe.iloc[srows],
-        )
+    idx = sig["row"].to_numpy()
+    events = make_events(
+        len(sig),
+        case=sig["case"],
+        activity=act,
+        ts=sig["ts"],
+        input_row=idx,
+        source_object="field history",
+        event_type="status_change",
+        order=sig["order"],
+        resource=rows.who.iloc[idx],
+        field=rows.fld.iloc[idx],
+        from_value=rows.old.iloc[idx],
+        to_value=rows.new.iloc[idx],
+        state=sig["cls"],
+        pipeline=rows.pipe.iloc[idx],
+        pipeline_id=rows.pipe.iloc[idx],
     )
-    used = np.zeros(n, dtype=bool)
-    used[rows] = True
-    used[srows] = True
-    other = acc.keep & ~used
-    if field_changes:
-        sel = np.flatnonzero(other)
-        frames.append(
-            make_events(
-                len(sel),
-                case=rec.iloc[sel],
-                activity=fld.iloc[sel] + " changed",
-                ts=tp.values.iloc[sel],
-                input_row=sel,
-                source_object="field history",
-                event_type="field_change",
-                order=order[sel],
-                resource=who.iloc[sel],
-                field=fld.iloc[sel],
-                from_value=old.iloc[sel],
-                to_value=new.iloc[sel],
-                pipeline=pipe.iloc[sel],
-                pipeline_id=pipe.iloc[sel],
-            )
-        )
-    else:
-        acc.reject("not_a_stage_change", fcol or new_value, other, fld)
-    table.warnings += time_warnings(tp, acc.keep, src, timestamp)
-    parts = [Part.from_table(table, "field history", pd.concat(frames, ignore_index=True), acc)]
+    return events, idx
 
-    facts = hints
-    if cases is not None:
-        cpart, cfacts = _cases(cases, case, encoding, timezone, dayfirst)
-        parts.append(cpart)
-        facts = cfacts.merge(hints, on=CASE, how="outer")
-    return assemble(
-        parts,
-        source_system=source_system,
-        name=name or src,
-        facts=facts,
-        pipeline=pipeline,
-        system_users=system_users,
-        bulk_min_cases=bulk_min_cases,
-        bulk_window=bulk_window,
-        warnings=warnings,
+
+def _field_change_events(rows: _Rows, sel: np.ndarray) -> pd.DataFrame:
+    """``"<field> changed"`` events for the rows ``sel`` (``field_changes=True``)."""
+    return make_events(
+        len(sel),
+        case=rows.rec.iloc[sel],
+        activity=rows.fld.iloc[sel] + " changed",
+        ts=rows.tp.values.iloc[sel],
+        input_row=sel,
+        source_object="field history",
+        event_type="field_change",
+        order=rows.order[sel],
+        resource=rows.who.iloc[sel],
+        field=rows.fld.iloc[sel],
+        from_value=rows.old.iloc[sel],
+        to_value=rows.new.iloc[sel],
+        pipeline=rows.pipe.iloc[sel],
+        pipeline_id=rows.pipe.iloc[sel],
     )
 
 
@@ -342,10 +417,9 @@ def _gaps(st: pd.DataFrame, src: str) -> list[IngestWarning]:
     ]
 
 
-def _cases(
-    obj: Input, case: str, encoding: str | None, timezone: str | None, dayfirst: bool | None
-) -> tuple[Part, pd.DataFrame]:
-    table = load_table(obj, label="cases", encoding=encoding)
+def _cases(obj: Input, case: str, options: ReadOptions) -> tuple[Part, pd.DataFrame]:
+    """The optional case table: outcomes, creation dates and attributes, one row per case (the last wins)."""
+    table = load_table(obj, label="cases", encoding=options.encoding)
     df = table.df.reset_index(drop=True)
     key = case if case in df.columns else CASE
     _require(df, table.source, case=key)
@@ -357,7 +431,7 @@ def _cases(
         if col == OUTCOME:
             facts[OUTCOME] = text(df, col).str.lower().where(lambda s: s.isin(["won", "lost", "open"]))
         elif col == "created_at":
-            tp = parse_time(df, col, source=table.source, timezone=timezone, dayfirst=dayfirst)
+            tp = parse_time(df, col, source=table.source, timezone=options.timezone, dayfirst=options.dayfirst)
             facts["created_at"] = tp.values.array
             facts["created_date_only"] = tp.date_only
         else:

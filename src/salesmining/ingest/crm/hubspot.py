@@ -11,33 +11,16 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER
-from salesmining.ingest.crm.common import (
-    STAGE_TABLE_COLUMNS,
-    UNKNOWN_STATE,
-    Input,
-    Part,
-    RowAccount,
-    Source,
-    Table,
-    assemble,
-    check_core,
-    duplicated_rows,
-    human_or_system,
-    is_json_input,
-    load_json,
-    load_table,
-    lookup_stages,
-    make_events,
-    outcome_classes,
-    parse_bool,
-    parse_time,
-    resolve_columns,
-    sort_stream,
-    text,
-    time_warnings,
-)
-from salesmining.ingest.tabular import parse_amount
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import human_or_system, parse_bool, resolve_columns, text
+from salesmining.ingest.crm.events import UNKNOWN_STATE, Part, make_events
+from salesmining.ingest.crm.inputs import Input, Source, Table, is_json_input, load_json, load_table
+from salesmining.ingest.crm.stages import STAGE_TABLE_COLUMNS, lookup_stages, outcome_classes, sort_stream
+from salesmining.ingest.crm.times import parse_time, time_warnings
+from salesmining.ingest.options import BulkRule, ReadOptions
 from salesmining.ingest.timestamps import parse_timestamps
+from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 
@@ -163,6 +146,8 @@ def read_hubspot(
     >>> log.cases["outcome"].tolist()
     ['won']
     """
+    ReadOptions(encoding=encoding, timezone=timezone, dayfirst=dayfirst, name=name)
+    bulk = BulkRule(bulk_min_cases, bulk_window)  # the option values are checked here, once
     notes: list[str] = []
     warnings: list[IngestWarning] = []
     stages, stage_notes, from_definition = _pipelines(pipelines, encoding)
@@ -191,8 +176,7 @@ def read_hubspot(
         facts=facts,
         pipeline=pipeline,
         system_users=system_users,
-        bulk_min_cases=bulk_min_cases,
-        bulk_window=bulk_window,
+        bulk=bulk,
         meta=meta,
         stages=stages if from_definition else None,
         warnings=warnings,

@@ -11,29 +11,15 @@ import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
 from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER, TIMESTAMP
-from salesmining.ingest.crm.common import (
-    Input,
-    Part,
-    RowAccount,
-    Source,
-    Table,
-    assemble,
-    check_core,
-    duplicated_rows,
-    human_or_system,
-    is_json_input,
-    load_json,
-    load_table,
-    lookup_stages,
-    make_events,
-    norm_name,
-    parse_bool,
-    parse_time,
-    resolve_columns,
-    text,
-    time_warnings,
-)
-from salesmining.ingest.tabular import parse_amount
+from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
+from salesmining.ingest.crm.assemble import assemble
+from salesmining.ingest.crm.columns import human_or_system, norm_name, parse_bool, resolve_columns, text
+from salesmining.ingest.crm.events import Part, make_events
+from salesmining.ingest.crm.inputs import Input, Source, Table, is_json_input, load_json, load_table
+from salesmining.ingest.crm.stages import lookup_stages
+from salesmining.ingest.crm.times import parse_time, time_warnings
+from salesmining.ingest.options import BulkRule, ReadOptions
+from salesmining.ingest.values import parse_amount
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestWarning
 
@@ -155,6 +141,8 @@ def read_pipedrive(
     >>> log.cases["outcome"].tolist()
     ['won']
     """
+    ReadOptions(encoding=encoding, timezone=timezone, dayfirst=dayfirst, name=name)
+    bulk = BulkRule(bulk_min_cases, bulk_window)  # the option values are checked here, once
     stage_table = _stages(stages, encoding)
     kind, table = _source_table(source, encoding)
     deal_table = load_table(deals, label="deals", encoding=encoding) if deals is not None else None
@@ -167,8 +155,7 @@ def read_pipedrive(
             facts=export_facts,
             pipeline=pipeline,
             system_users=system_users,
-            bulk_min_cases=bulk_min_cases,
-            bulk_window=bulk_window,
+            bulk=bulk,
             meta={"history_absent": True},
             stages=stage_table,
             warnings=warns,
@@ -195,8 +182,7 @@ def read_pipedrive(
         facts=facts,
         pipeline=pipeline,
         system_users=system_users,
-        bulk_min_cases=bulk_min_cases,
-        bulk_window=bulk_window,
+        bulk=bulk,
         stages=stage_table,
     )
 

@@ -1,0 +1,159 @@
+"""Reading input files: bytes from paths, buffers and ``.gz``; text encodings; the field separator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+
+from salesmining.core.errors import EncodingError, LogSchemaError
+from salesmining.log.quality import IngestWarning
+
+__all__ = ["PathOrBuffer", "decode_bytes", "read_bytes", "read_table_file", "source_name"]
+
+#: What the file readers accept: a path, an open text or binary file, or the bytes themselves.
+PathOrBuffer = str | os.PathLike[str] | IO[str] | IO[bytes] | bytes
+
+_WESTERN = ("cp1252", "latin_1", "iso8859_15", "iso8859_1", "windows-1252")
+_CJK_AND_OTHERS = (
+    "gb18030",
+    "gbk",
+    "gb2312",
+    "big5",
+    "big5hkscs",
+    "shift_jis",
+    "cp932",
+    "euc_jp",
+    "euc_kr",
+    "cp949",
+    "utf_16",
+    "utf_32",
+)
+
+
+def source_name(obj: object) -> str:
+    """The file name of a path or open file (``"<buffer>"`` when it has none)."""
+    if isinstance(obj, (str, os.PathLike)):
+        return Path(obj).name
+    name = getattr(obj, "name", None)
+    return Path(name).name if isinstance(name, str) else "<buffer>"
+
+
+def read_bytes(obj: PathOrBuffer) -> bytes | str:
+    """The content of a path (``.gz`` decompressed), a buffer or bytes; a missing file is a :class:`LogSchemaError`."""
+    if isinstance(obj, bytes):
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        p = Path(obj)
+        if not p.exists():
+            raise LogSchemaError(f"no such file: {p}", source=str(p))
+        data = p.read_bytes()
+        if p.suffix == ".gz" or data[:2] == b"\x1f\x8b":
+            import gzip
+
+            data = gzip.decompress(data)
+        return data
+    content = obj.read()
+    return content
+
+
+def decode_bytes(
+    data: bytes | str, *, encoding: str | None, source: str
+) -> tuple[str, str | None, IngestWarning | None]:
+    """Decode a file's bytes: the given encoding, else UTF-8 (BOM or not), else a *confidently*
+    detected fallback (reported), else an :class:`EncodingError` that says what to pass."""
+    if isinstance(data, str):
+        return data.lstrip("\ufeff"), None, None
+    if encoding is not None:
+        try:
+            return data.decode(encoding).lstrip("\ufeff"), encoding, None
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise EncodingError(f"{source} cannot be read as {encoding!r}: {exc}", source=source) from exc
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(enc).lstrip("\ufeff"), enc, None
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8"), "utf-8", None
+    except UnicodeDecodeError as exc:
+        bad_at = exc.start
+    line = data[:bad_at].count(b"\n") + 1
+    chosen = _detect_fallback(data)
+    if chosen is None:
+        raise EncodingError(
+            f"{source} is not valid UTF-8 (first bad byte 0x{data[bad_at]:02x} on line {line}) and its encoding "
+            "cannot be told safely; pass encoding=... — Salesforce and Excel exports on Windows are usually "
+            "encoding='cp1252', Chinese ones encoding='gb18030'",
+            source=source,
+            row=max(line - 2, 0),
+        )
+    text = data.decode(chosen)
+    warn = IngestWarning(
+        "encoding_fallback",
+        f"{source} is not UTF-8 (first non-UTF-8 byte on line {line}); decoded as {chosen} "
+        f"(pass encoding=... to override)",
+        1,
+        source=source,
+    )
+    return text.lstrip("\ufeff"), chosen, warn
+
+
+def _detect_fallback(data: bytes) -> str | None:
+    """Pick cp1252/latin-1 for Western text, a CJK codec for Chinese/Japanese/Korean; None if unsure."""
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data, cp_isolation=None))
+    names = [r.encoding for r in results]
+    best = results[0] if results else None
+    if best is not None and best.encoding in _CJK_AND_OTHERS and best.chaos < 0.1:
+        return str(best.encoding)
+    if any(n in _WESTERN for n in names) or (
+        best is not None
+        and best.language in ("English", "Spanish", "French", "German", "Portuguese", "Italian", "Dutch")
+    ):
+        try:
+            data.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    return None
+
+
+def _sniff_sep(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_table_file(
+    path_or_buffer: PathOrBuffer, *, encoding: str | None = None, sep: str | None = None
+) -> tuple[pd.DataFrame, str, str | None, list[IngestWarning], list[str]]:
+    """Read a delimited text file as all-string columns (nothing converted, nothing dropped).
+
+    Returns (frame, source name, encoding used, warnings, notes).
+    """
+    source = source_name(path_or_buffer)
+    text, used, warn = decode_bytes(read_bytes(path_or_buffer), encoding=encoding, source=source)
+    delimiter = sep or _sniff_sep(text)
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True
+        )
+    except pd.errors.ParserError as exc:
+        raise LogSchemaError(
+            f"{source} is not a well-formed delimited file ({exc}); check the separator (sep=...) and quoting",
+            source=source,
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise LogSchemaError(f"{source} is empty", source=source) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    notes = [f"read {source} as {used or 'text'} with separator {delimiter!r}"]
+    return df, source, used, [warn] if warn else [], notes

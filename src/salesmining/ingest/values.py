@@ -1,0 +1,81 @@
+"""Cleaning input values: text (NFC, trimmed, missing tokens), activity names, money amounts,
+and the words that read as an approval decision or a case outcome."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+from salesmining.ingest.timestamps import MISSING_TOKENS
+
+__all__ = ["OUTCOME_WORDS", "RESULT_WORDS", "as_text", "clean_activity", "parse_amount"]
+
+RESULT_WORDS = {
+    "approve": "approved",
+    "yes": "approved",
+    "ok": "approved",
+    "accepted": "approved",
+    "granted": "approved",
+    "reject": "rejected",
+    "declined": "rejected",
+    "denied": "rejected",
+    "no": "rejected",
+    "refused": "rejected",
+}
+OUTCOME_WORDS = {"won": "won", "win": "won", "lost": "lost", "lose": "lost", "open": "open"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def as_text(s: pd.Series, *, activity: bool = False) -> pd.Series:
+    """Values as clean strings (NFC, trimmed; for activities also control characters and runs of
+    white space folded); missing tokens → NA. Integral floats lose their '.0'. Work is done once
+    per distinct value."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        integral = np.isfinite(arr) & (arr == np.round(arr))
+        txt = np.where(integral, np.char.mod("%d", np.where(integral, arr, 0).astype("int64")), s.astype("str"))
+        txt_obj = np.asarray(txt, dtype=object)
+        txt_obj[~np.isfinite(arr)] = None
+        s = pd.Series(txt_obj, index=s.index, dtype="object")
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    cleaned: list[str | None] = []
+    for u in uniques:
+        v = unicodedata.normalize("NFC", str(u)).strip()
+        if activity:
+            v = " ".join(_CONTROL.sub(" ", v).split())
+        cleaned.append(None if v in MISSING_TOKENS else v)
+    lookup = np.array([*cleaned, None], dtype=object)
+    return pd.Series(lookup[codes], index=s.index, dtype="str")
+
+
+def clean_activity(s: pd.Series) -> pd.Series:
+    """Activity names as clean text: :func:`as_text` with control characters and runs of white space folded."""
+    return as_text(s, activity=True)
+
+
+def parse_amount(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from money strings: ``$12,400.00``, ``12.400,00 €``, ``42,000``, ``-1 250,5``.
+
+    Returns (values, unparsable mask for non-empty values that did not parse).
+    """
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("float64"), np.zeros(len(s), dtype=bool)
+    t = as_text(s)
+    present = t.notna().to_numpy()
+    x = t.str.replace(r"[^\d,.\-]", "", regex=True)
+    both = x.str.contains(",", regex=False) & x.str.contains(".", regex=False)
+    comma_dec = both & (x.str.rfind(",") > x.str.rfind("."))
+    only_comma = x.str.contains(",", regex=False) & ~x.str.contains(".", regex=False)
+    comma_thousands = only_comma & x.str.fullmatch(r"-?\d{1,3}(,\d{3})+")
+    y = x.where(~comma_dec, x.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    y = y.where(~(both & ~comma_dec), y.str.replace(",", "", regex=False))
+    y = y.where(~comma_thousands.fillna(False), y.str.replace(",", "", regex=False))
+    y = y.where(~(only_comma & ~comma_thousands.fillna(False)), y.str.replace(",", ".", regex=False))
+    only_dots = ~x.str.contains(",", regex=False) & (x.str.count(r"\.") > 1)
+    y = y.where(~only_dots.fillna(False), y.str.replace(".", "", regex=False))
+    vals = pd.to_numeric(y, errors="coerce").astype("float64")
+    bad = present & vals.isna().to_numpy()
+    return vals, bad
