@@ -362,16 +362,13 @@ def _print_summary(log: EventLog) -> None:
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
-    from salesmining.log.report import quality_report_html
-    from salesmining.present.report import write_text
-
     log = load_log(args)
     if args.json:
         _write_json(args.json, {"log": log_summary(log)})
     if args.json != "-":
         _print_summary(log)
     if args.output:
-        p = write_text(args.output, quality_report_html(log))
+        p = log.write_quality_html(args.output)
         _progress(args, f"wrote {p}")
     return EXIT_OK
 
