@@ -21,7 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError, SalesminingError
+from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError, OutputError, SalesminingError
+from salesmining.core.files import write_atomic
 from salesmining.ingest.frames import build_log
 from salesmining.ingest.options import ColumnMap, ReadOptions
 from salesmining.ingest.tabular import read_frame
@@ -29,7 +30,7 @@ from salesmining.log.eventlog import EventLog
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_STRICT, EXIT_FINDINGS = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_STRICT, EXIT_FINDINGS, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5, 6
 CRM_FORMATS = ("salesforce", "hubspot", "pipedrive", "field-history")
 
 # Column names tried, in order, when a mapping option is not given (compared case-insensitively,
@@ -346,7 +347,7 @@ def _write_json(target: str, payload: dict[str, Any]) -> None:
     if target == "-":
         print(text)
     else:
-        Path(target).write_text(text + "\n", encoding="utf-8")
+        write_atomic(target, text + "\n")
 
 
 def _print_summary(log: EventLog) -> None:
@@ -479,6 +480,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "graph":
             return _cmd_graph(args)
+    except OutputError as exc:  # a report, table, map or JSON file could not be written
+        print(f"salesmining: error: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     except (OptionError, ArgumentTypeError) as exc:  # a bad option value: a usage error
         print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,7 +12,8 @@ so ``except salesmining.SalesminingError`` catches all of them::
     ├── OptionError             an option has a value it cannot take (also a ValueError)
     ├── ArgumentTypeError       an argument has the wrong type (also a TypeError)
     ├── EngineError             a dataframe engine is missing or refused an operation
-    └── RenderError             a graph or chart cannot be drawn (e.g. no ``dot``)
+    ├── RenderError             a graph or chart cannot be drawn (e.g. no ``dot``)
+    └── OutputError             a file cannot be written (also an OSError); nothing is half-written
 
 Each class also derives from the built-in exception callers expect (``ValueError``,
 ``TypeError`` or ``RuntimeError``), so ``except ValueError`` keeps working. The classes not in
@@ -31,6 +32,7 @@ __all__ = [
     "EngineError",
     "LogSchemaError",
     "OptionError",
+    "OutputError",
     "RenderError",
     "SalesminingError",
     "StageModelError",
@@ -97,3 +99,11 @@ class EngineError(SalesminingError, RuntimeError):
 
 class RenderError(SalesminingError, RuntimeError):
     """A graph or chart cannot be produced (for example Graphviz's ``dot`` is not installed)."""
+
+
+class OutputError(SalesminingError, OSError):
+    """A report, table, map or JSON file cannot be written: the message names the path and the reason.
+
+    Writes are atomic (:func:`salesmining.core.files.write_atomic`), so a failed write leaves any
+    earlier file unchanged.
+    """

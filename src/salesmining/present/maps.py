@@ -23,6 +23,7 @@ import pandas as pd
 
 from salesmining.core import formatting
 from salesmining.core.errors import OptionError, RenderError
+from salesmining.core.files import write_atomic
 
 if TYPE_CHECKING:
     import graphviz
@@ -530,12 +531,8 @@ def write_graph(
     fmt = (fmt or p.suffix.lstrip(".") or "svg").lower()
     if fmt not in ("svg", "png", "pdf", "dot", "gv"):
         raise OptionError(f"unsupported graph format {fmt!r}: use svg, png, pdf or dot")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if fmt in ("dot", "gv"):
-        p.write_text(dot.source, encoding="utf-8")
-    else:
-        p.write_bytes(render_bytes(dot, fmt, dpi=dpi))
-    return p
+    data = dot.source if fmt in ("dot", "gv") else render_bytes(dot, fmt, dpi=dpi)
+    return write_atomic(p, data)
 
 
 def svg_text(dot: graphviz.Digraph) -> str:

@@ -5,6 +5,7 @@ Renders plain values handed to it; computes nothing.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import jinja2
 import pandas as pd
 
 from salesmining.core.errors import OptionError
+from salesmining.core.files import prepare_folder, write_atomic
 
 __all__ = ["graph_svg", "render_template", "strip_xml", "write_tables", "write_text"]
 
@@ -38,11 +40,8 @@ def render_template(name: str, **context: Any) -> str:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write UTF-8 text, creating parent folders."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text, encoding="utf-8")
-    return p
+    """Write UTF-8 text atomically, creating parent folders (:func:`salesmining.core.files.write_atomic`)."""
+    return write_atomic(path, text)
 
 
 # --- diagnosis and comparison reports ------------------------------------------------------------
@@ -80,32 +79,31 @@ def _neutralise(df: pd.DataFrame) -> pd.DataFrame:
 
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path, *, fmt: str = "csv") -> list[Path]:
     """Write tables as CSV files or one Excel workbook (formula-like text neutralised)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    if fmt not in ("csv", "xlsx", "excel"):
+        raise OptionError(f"format must be 'csv' or 'xlsx', not {fmt!r}")
+    prepare_folder(folder)
     written: list[Path] = []
     clean = {name: _neutralise(_tuples_to_text(df)) for name, df in tables.items()}
     if fmt == "csv":
         for name, df in clean.items():
-            p = folder / f"{name}.csv"
-            df.to_csv(p, index=False, encoding="utf-8")
-            written.append(p)
+            text = df.to_csv(index=False, lineterminator="\n")
+            written.append(write_atomic(folder / f"{name}.csv", text))
         return written
-    if fmt in ("xlsx", "excel"):
-        try:
-            import openpyxl  # noqa: F401
-        except ImportError as exc:
-            from salesmining.core.errors import EngineError
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:
+        from salesmining.core.errors import EngineError
 
-            raise EngineError("Excel export needs openpyxl: pip install 'salesmining[excel]'") from exc
-        p = folder / "salesmining_tables.xlsx"
-        with pd.ExcelWriter(p, engine="openpyxl") as xl:
-            for name, df in clean.items():
-                out = df.copy()
-                for col in out.columns:
-                    if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                        out[col] = out[col].dt.tz_localize(None)
-                out.to_excel(xl, sheet_name=name[:31], index=False)
-        return [p]
-    raise OptionError(f"format must be 'csv' or 'xlsx', not {fmt!r}")
+        raise EngineError("Excel export needs openpyxl: pip install 'salesmining[excel]'") from exc
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as xl:
+        for name, df in clean.items():
+            out = df.copy()
+            for col in out.columns:
+                if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+                    out[col] = out[col].dt.tz_localize(None)
+            out.to_excel(xl, sheet_name=name[:31], index=False)
+    return [write_atomic(folder / "salesmining_tables.xlsx", buffer.getvalue())]
 
 
 def _tuples_to_text(df: pd.DataFrame) -> pd.DataFrame:
