@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError, OutputError, SalesminingError
 from salesmining.core.files import write_atomic
+from salesmining.core.formatting import one_line
 from salesmining.ingest.frames import build_log
 from salesmining.ingest.options import ColumnMap, ReadOptions
 from salesmining.ingest.tabular import read_frame
@@ -83,7 +84,7 @@ def guess_column(columns: Sequence[str], role: str) -> str | None:
 
 def _progress(args: argparse.Namespace, msg: str) -> None:
     if not args.quiet:
-        print(f"[salesmining {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+        _print(f"[salesmining {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _add_input_options(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
@@ -342,6 +343,12 @@ def log_summary(log: EventLog) -> dict[str, Any]:
     }
 
 
+def _print(*parts: object, file: Any = None, flush: bool = False) -> None:
+    """Print for a person: data from the export (stage names, owners, ids) cannot reach the terminal
+    as control sequences — line breaks, escapes and other control characters are shown escaped."""
+    print(*(one_line(p) for p in parts), file=file if file is not None else sys.stdout, flush=flush)
+
+
 def _write_json(target: str, payload: dict[str, Any]) -> None:
     text = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
     if target == "-":
@@ -352,14 +359,14 @@ def _write_json(target: str, payload: dict[str, Any]) -> None:
 
 def _print_summary(log: EventLog) -> None:
     q = log.quality
-    print(repr(log))
-    print(f"rows: {q.rows_read:,} read, {q.rows_kept:,} kept, {q.rows_rejected:,} rejected")
+    _print(repr(log))
+    _print(f"rows: {q.rows_read:,} read, {q.rows_kept:,} kept, {q.rows_rejected:,} rejected")
     counts = q.counts()
     for reason, rows, meaning in zip(counts["reason"], counts["rows"], counts["meaning"], strict=False):
         if rows:
-            print(f"  rejected {int(rows):>8,}  {reason}: {meaning}")
+            _print(f"  rejected {int(rows):>8,}  {reason}: {meaning}")
     for w in q.warnings:
-        print(f"  warning  {w.count:>8,}  {w.code}: {w.message}")
+        _print(f"  warning  {w.count:>8,}  {w.code}: {w.message}")
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
@@ -412,7 +419,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     if args.json != "-":
         _print_summary(log)
         for r in f.head(10).to_dict("records"):
-            print(
+            _print(
                 f"  #{r['rank']:<3} {r['severity']:<6} {r['kind']:<18} {r['where']}  "
                 f"({r['cases']:,} cases, {r['time_lost_hours']:,.0f} h lost)"
             )
@@ -444,7 +451,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _write_json(args.json, c.to_dict())
     if args.json != "-":
         for r in c.kpis.to_dict("records"):
-            print(f"  {r['metric']:<42} {r['before']:>10.3f} → {r['after']:>10.3f}  {r['verdict']}")
+            _print(f"  {r['metric']:<42} {r['before']:>10.3f} → {r['after']:>10.3f}  {r['verdict']}")
     return EXIT_OK
 
 
@@ -481,16 +488,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "graph":
             return _cmd_graph(args)
     except OutputError as exc:  # a report, table, map or JSON file could not be written
-        print(f"salesmining: error: {exc}", file=sys.stderr)
+        _print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     except (OptionError, ArgumentTypeError) as exc:  # a bad option value: a usage error
-        print(f"salesmining: error: {exc}", file=sys.stderr)
+        _print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LogSchemaError as exc:
-        print(f"salesmining: error: {exc}", file=sys.stderr)
+        _print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_STRICT if getattr(args, "strict", False) and exc.row is not None else EXIT_INPUT
     except SalesminingError as exc:
-        print(f"salesmining: error: {exc}", file=sys.stderr)
+        _print(f"salesmining: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     parser.error(f"unknown command {args.command!r}")
     return EXIT_USAGE  # pragma: no cover
