@@ -471,8 +471,8 @@ class _CaseSimulator:
     def plan_late(self, plan: _Plan, *, designed: bool = False) -> None:
         """Decide handoff and long-wait problems once the path is known.
 
-        With a ``designed`` handoff (SDR -> account executive after Contact) the injected
-        handoff is never on that designed step.
+        When the log has ``designed`` handoffs (SDR -> account executive after Contact), the
+        injected handoff is never on that step, in any case.
         """
         path = plan.path
         transitions = list(itertools.pairwise(path[2 if designed else 1 :]))  # Lead -> Contact excluded
@@ -1062,7 +1062,8 @@ def generate_sales_log(
             events = _backfilled_events(nrng, lead_local, vocab.reps[region][int(nrng.integers(3))])
         else:
             plan = sim.plan(segment, amount)
-            sim.plan_late(plan, designed=neg.sdr is not None)
+            # with designed handoffs in the log, an injected handoff is never on the designed step
+            sim.plan_late(plan, designed=neg_rates["designed_handoff"] > 0.0)
             if any_negative and tie_wanted:
                 neg.tie_stages = _tie_stages(nrng, plan)
             events = sim.timeline(
