@@ -468,7 +468,7 @@ def test_negatives_off_is_the_classic_log() -> None:
         ev2, gt2 = generate_sales_log(seed=3, n_cases=200, negatives=off)
         pd.testing.assert_frame_equal(ev, ev2)
         pd.testing.assert_frame_equal(gt, gt2)
-    ev3, gt3 = generate_sales_log(seed=3, n_cases=200, negatives=True)
+    _, gt3 = generate_sales_log(seed=3, n_cases=200, negatives=True)
     assert set(gt3["kind"]) == set(PROBLEM_KINDS) | set(NEGATIVE_KINDS)
     assert set(DEFAULT_NEGATIVES) == set(NEGATIVE_KINDS) == set(NEGATIVE_MUST_NOT_RAISE)
     with pytest.raises(ValueError, match="unknown negative"):
@@ -566,7 +566,7 @@ def test_backfilled_deals_match_events(neg_log: tuple[pd.DataFrame, pd.DataFrame
     rows = ev[ev["Opportunity ID"].isin(quick)]
     assert (rows.groupby("Opportunity ID")["Activity"].last() == "Contract Signed").all()
     assert (rows.groupby("Opportunity ID")["Owner"].nunique() == 1).all()
-    assert not rows["Activity"].isin(APPROVALS + ["Call", "Email"]).any()
+    assert not rows["Activity"].isin([*APPROVALS, "Call", "Email"]).any()
     assert not set(back.index) & set(gt.loc[gt["kind"].isin(PROBLEM_KINDS), "case_id"])
 
 
