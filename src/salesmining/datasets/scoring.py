@@ -179,8 +179,8 @@ def score_findings(
     >>> truth = pd.DataFrame({"case_id": ["c1", "c2"], "kind": ["loop", "bulk_update_tie"],
     ...     "where": ["B -> A", "A -> B"], "detail": ["", ""], "must_not_raise": ["", "loop"]})
     >>> s = score_findings(F(), truth, kinds=["loop"])
-    >>> s.to_frame().iloc[0][["predicted", "support", "precision", "recall"]].tolist()
-    [1, 1, 1.0, 1.0]
+    >>> {k: s.to_dict()["per_kind"][0][k] for k in ("predicted", "support", "precision", "recall")}
+    {'predicted': 1, 'support': 1, 'precision': 1.0, 'recall': 1.0}
     >>> s.fired_by_negative()
     {'bulk_update_tie': 0}
     """
@@ -224,17 +224,18 @@ def score_findings(
     place = place.assign(token=place["token"].astype("str"))
     fired = tokens.merge(place[["kind", "rule", "case_id", "token"]], on=["case_id", "kind", "token"], how="inner")
     by_neg = fired.groupby("neg_id")
-    fired_kinds = by_neg["kind"].agg(lambda s: " ".join(sorted(set(s))))
-    fired_rules = by_neg["rule"].agg(lambda s: " ".join(sorted(set(s))))
+    fired_kinds = {int(k): " ".join(sorted(set(v))) for k, v in by_neg["kind"]}
+    fired_rules = {int(k): " ".join(sorted(set(v))) for k, v in by_neg["rule"]}
+    ids = [int(i) for i in neg["neg_id"]]
     negatives_out = pd.DataFrame(
         {
             "case_id": neg["case_id"].to_numpy(),
             "negative": neg["kind"].to_numpy(),
             "where": neg["where"].to_numpy(),
             "must_not_raise": neg["must_not_raise"].to_numpy(),
-            "fired": neg["neg_id"].isin(fired_kinds.index).to_numpy(),
-            "fired_kinds": neg["neg_id"].map(fired_kinds).fillna("").to_numpy(),
-            "fired_rules": neg["neg_id"].map(fired_rules).fillna("").to_numpy(),
+            "fired": [i in fired_kinds for i in ids],
+            "fired_kinds": pd.Series([fired_kinds.get(i, "") for i in ids], dtype="object"),
+            "fired_rules": pd.Series([fired_rules.get(i, "") for i in ids], dtype="object"),
         },
         columns=_NEGATIVE_COLUMNS,
     )
