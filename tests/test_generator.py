@@ -14,7 +14,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from salesmining.datasets import DEFAULT_RATES, PROBLEM_KINDS, generate_sales_log, write_sample_logs
+from salesmining.datasets import (
+    DEFAULT_NEGATIVES,
+    DEFAULT_RATES,
+    NEGATIVE_KINDS,
+    NEGATIVE_MUST_NOT_RAISE,
+    PROBLEM_KINDS,
+    generate_sales_log,
+    write_sample_logs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = ROOT / "sample_logs"
@@ -131,7 +139,8 @@ def test_deterministic_for_equal_seed_and_differs_for_other_seed() -> None:
 def test_columns_types_and_sorting(log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ev, gt = log
     assert list(ev.columns) == EVENT_COLUMNS
-    assert list(gt.columns) == ["case_id", "kind", "where", "detail"]
+    assert list(gt.columns) == ["case_id", "kind", "where", "detail", "must_not_raise"]
+    assert (gt["must_not_raise"] == "").all()
     assert str(ev["Timestamp"].dt.tz) == "UTC"
     assert (ev["Timestamp"].dt.microsecond == 0).all()
     assert ev["Opportunity ID"].str.fullmatch(r"OPP-\d{6}").all()
@@ -332,7 +341,7 @@ def test_rate_zero_disables_kind(kind: str) -> None:
 def test_rates_change_counts_and_are_validated() -> None:
     _, none = generate_sales_log(seed=5, n_cases=300, rates=dict.fromkeys(PROBLEM_KINDS, 0.0))
     assert none.empty
-    assert list(none.columns) == ["case_id", "kind", "where", "detail"]
+    assert list(none.columns) == ["case_id", "kind", "where", "detail", "must_not_raise"]
     _, many = generate_sales_log(seed=5, n_cases=300, rates={"loop": 0.5})
     _, few = generate_sales_log(seed=5, n_cases=300)
     assert (many["kind"] == "loop").sum() > 2 * (few["kind"] == "loop").sum()
@@ -395,6 +404,8 @@ def test_committed_sample_logs_are_up_to_date(tmp_path: Path) -> None:
         "opportunities_after_ground_truth.csv",
         "opportunities_zh.csv",
         "opportunities_zh_ground_truth.csv",
+        "opportunities_artefacts.csv",
+        "opportunities_artefacts_ground_truth.csv",
         "stages.yaml",
         "stages_zh.yaml",
     }
@@ -437,3 +448,161 @@ def test_committed_sample_logs_content() -> None:
     assert spec_zh["stages"] == [ZH[s] for s in STAGES]
     assert set(spec_zh["approval_sla"]) == {ZH[a] for a in APPROVALS}
     assert SPEC["stages"] == STAGES and SPEC["allowed_backtracks"] == []
+
+
+# --------------------------------------------------------------------------
+# negatives: artefacts that are not problems, recounted from the events
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def neg_log() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return generate_sales_log(seed=31, n_cases=1500, negatives=True)
+
+
+def _neg(gt: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return cast(pd.DataFrame, gt[gt["kind"] == kind].set_index("case_id"))
+
+
+def test_negatives_off_is_the_classic_log() -> None:
+    ev, gt = generate_sales_log(seed=3, n_cases=200)
+    for off in (None, False, dict.fromkeys(NEGATIVE_KINDS, 0.0)):
+        ev2, gt2 = generate_sales_log(seed=3, n_cases=200, negatives=off)
+        pd.testing.assert_frame_equal(ev, ev2)
+        pd.testing.assert_frame_equal(gt, gt2)
+    _, gt3 = generate_sales_log(seed=3, n_cases=200, negatives=True)
+    assert set(gt3["kind"]) == set(PROBLEM_KINDS) | set(NEGATIVE_KINDS)
+    assert set(DEFAULT_NEGATIVES) == set(NEGATIVE_KINDS) == set(NEGATIVE_MUST_NOT_RAISE)
+    with pytest.raises(ValueError, match="unknown negative"):
+        generate_sales_log(n_cases=5, negatives={"bots": 0.1})
+    with pytest.raises(ValueError, match="within"):
+        generate_sales_log(n_cases=5, negatives={"system_user": 2.0})
+    with pytest.raises(ValueError, match="mapping"):
+        generate_sales_log(n_cases=5, negatives=0.5)  # type: ignore[arg-type]
+
+
+def test_negative_rows_are_labelled(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, gt = neg_log
+    is_neg = gt["kind"].isin(NEGATIVE_KINDS)
+    assert (gt.loc[~is_neg, "must_not_raise"] == "").all()
+    expected = gt.loc[is_neg, "kind"].map(lambda k: " ".join(NEGATIVE_MUST_NOT_RAISE[k]))
+    assert (gt.loc[is_neg, "must_not_raise"] == expected).all()
+    assert not gt.duplicated(["case_id", "kind"]).any()
+    counts = gt["kind"].value_counts()
+    n = 1500
+    assert counts["system_user"] > 0.5 * n
+    assert counts["designed_handoff"] > 0.6 * n
+    for kind in ("bulk_update_tie", "backfilled_deal", "censored_open"):
+        assert 0.4 * DEFAULT_NEGATIVES[kind] * n <= counts[kind] <= 1.6 * DEFAULT_NEGATIVES[kind] * n, kind
+
+
+def test_system_user_matches_events(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ev, gt = neg_log
+    sys_rows = ev[ev["Owner"] == "System"]
+    assert (sys_rows["Activity"] == "Archived").all()
+    assert set(sys_rows["Opportunity ID"]) == set(_neg(gt, "system_user").index)
+    assert not sys_rows["Opportunity ID"].duplicated().any()
+    e = _with_prev(ev)
+    arch = e[e["Activity"] == "Archived"]
+    assert arch["prev_activity"].isin(OUTCOMES).all()
+    assert arch["wait"].between(30 * DAY, 31 * DAY + pd.Timedelta(hours=3)).all()
+    assert (e.groupby("Opportunity ID")["Activity"].last().loc[arch["Opportunity ID"]] == "Archived").all()
+    where = _neg(gt, "system_user")["where"]
+    assert (where == arch.set_index("Opportunity ID")["prev_activity"] + " -> Archived").all()
+
+
+def test_designed_handoff_matches_events(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ev, gt = neg_log
+    st = ev[ev["Activity"].isin(STAGES)].copy()
+    # the ground truth names places in the intended order: tied stage events sorted by stage order
+    st["order"] = st["Activity"].map({s: i for i, s in enumerate(STAGES)})
+    st = st.sort_values(["Opportunity ID", "Timestamp", "order"], kind="stable")
+    grp = st.groupby("Opportunity ID", sort=False)
+    st["prev_activity"], st["prev_owner"] = grp["Activity"].shift(1), grp["Owner"].shift(1)
+    after_contact = st[st["prev_activity"] == "Contact"].set_index("Opportunity ID")
+    changed = after_contact[after_contact["Owner"] != after_contact["prev_owner"]]
+    designed = _neg(gt, "designed_handoff")
+    assert set(changed.index) == set(designed.index)
+    assert (designed["where"] == "Contact -> " + changed["Activity"]).all()
+    # nearly every case that leaves Contact forwards changes owner there: the process's design
+    assert len(changed) / len(after_contact) > 0.9
+    # at a normal pace: the Contact dwell before the designed step stays below the SLA
+    st["gap"] = st["Timestamp"] - grp["Timestamp"].shift(1)
+    gap = st.loc[st["prev_activity"] == "Contact"].set_index("Opportunity ID")["gap"]
+    gap = gap.drop(set(gt.loc[gt["kind"] == "long_wait", "case_id"]) & set(gap.index))  # injected long Contact dwells
+    with_change = gap.index.isin(changed.index)
+    assert gap[with_change].max() <= 0.95 * STAGE_SLA["Contact"]
+    # the injected handoff delays are never on the designed step, and the SDR never owns a later stage
+    ho = gt[gt["kind"] == "handoff_delay"]
+    assert not ho["where"].str.startswith("Contact -> ").any()
+    sdr_of = changed["prev_owner"]
+    later = st[st["Opportunity ID"].isin(sdr_of.index) & ~st["Activity"].isin(["Lead", "Contact"])]
+    assert (later["Owner"] != later["Opportunity ID"].map(sdr_of)).all()
+
+
+def test_bulk_update_ties_match_events(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ev, gt = neg_log
+    order = {s: i for i, s in enumerate(STAGES)}
+    st = ev[ev["Activity"].isin(STAGES)]
+    dup = st[st.duplicated(["Opportunity ID", "Timestamp"], keep=False)]
+    ties = _neg(gt, "bulk_update_tie")
+    assert set(dup["Opportunity ID"]) == set(ties.index)
+    for case, rows in dup.groupby("Opportunity ID"):
+        stages = list(rows["Activity"])
+        assert len(stages) in (2, 3)
+        # exported in a row order that is never the intended one, listed in the intended order
+        assert stages != sorted(stages, key=order.__getitem__)
+        assert ties.loc[case, "where"] == " -> ".join(sorted(stages, key=order.__getitem__))
+    # the only equal timestamps of the log are these ties; the cases have no loop and no skip
+    assert not ev[~ev.index.isin(dup.index)].duplicated(["Opportunity ID", "Timestamp"]).any()
+    assert not set(ties.index) & (_cases(gt, "loop") | _cases(gt, "skipped_stage"))
+
+
+def test_backfilled_deals_match_events(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ev, gt = neg_log
+    span = ev.groupby("Opportunity ID")["Timestamp"].agg(lambda s: s.max() - s.min())
+    n_stages = ev[ev["Activity"].isin(STAGES)].groupby("Opportunity ID").size()
+    quick = set(span[span < pd.Timedelta(hours=1)].index) & set(n_stages[n_stages >= 5].index)
+    back = _neg(gt, "backfilled_deal")
+    assert quick == set(back.index)
+    rows = ev[ev["Opportunity ID"].isin(quick)]
+    assert (rows.groupby("Opportunity ID")["Activity"].last() == "Contract Signed").all()
+    assert (rows.groupby("Opportunity ID")["Owner"].nunique() == 1).all()
+    assert not rows["Activity"].isin([*APPROVALS, "Call", "Email"]).any()
+    assert not set(back.index) & set(gt.loc[gt["kind"].isin(PROBLEM_KINDS), "case_id"])
+
+
+def test_censored_open_deals_are_young(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ev, gt = neg_log
+    export = pd.Timestamp("2024-12-31 23:59:59", tz="UTC")
+    young = _neg(gt, "censored_open")
+    rows = ev[ev["Opportunity ID"].isin(young.index)]
+    assert not rows["Activity"].isin(OUTCOMES).any()
+    st = rows[rows["Activity"].isin(STAGES)].groupby("Opportunity ID").last()
+    assert (st["Activity"] == young["where"]).all()
+    age = export - st["Timestamp"]
+    assert (age < st["Activity"].map(STAGE_SLA) * 0.95).all()
+    # shorter than closed cases can take in that stage (their normal dwell never reaches 0.95 x SLA)
+    assert (age > pd.Timedelta(0)).all()
+
+
+def test_positives_stay_visible_with_negatives(neg_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ev, gt = neg_log
+    assert _cases(gt, "loop") == _backtrack_cases(ev)
+    assert _cases(gt, "skipped_stage") == _skip_cases(ev)
+    assert _cases(gt, "redundant_approval") == _consecutive_manager(ev)
+    # injected handoffs: an owner change between stages after the first stage after Contact
+    st = ev[ev["Activity"].isin(STAGES)].copy()
+    grp = st.groupby("Opportunity ID", sort=False)
+    st["prev_owner"], st["prev_activity"] = grp["Owner"].shift(1), grp["Activity"].shift(1)
+    st["gap"] = st["Timestamp"] - grp["Timestamp"].shift(1)
+    change = st[st["prev_owner"].notna() & (st["Owner"] != st["prev_owner"]) & ~st["prev_activity"].isin(["Contact"])]
+    handoffs = gt[gt["kind"] == "handoff_delay"].set_index("case_id")
+    assert set(change["Opportunity ID"]) == set(handoffs.index)
+    assert change["gap"].between(5 * DAY, 12 * DAY).all()
+
+
+def test_negatives_keep_the_positive_rates() -> None:
+    _, off = generate_sales_log(seed=41, n_cases=2500)
+    _, on = generate_sales_log(seed=41, n_cases=2500, negatives=True)
+    a, b = off["kind"].value_counts(), on["kind"].value_counts()
+    for kind in PROBLEM_KINDS:
+        assert 0.75 < b[kind] / a[kind] < 1.25, (kind, a[kind], b[kind])

@@ -20,6 +20,11 @@ Timing rules (all durations are calendar time):
   ``handoff_delay`` 5-12 days between the two stage events;
   ``long_wait`` on a stage 4-8 x its SLA, on an approval 6-15 days;
   ``redundant_approval`` repeats come 1-3 days after the previous approval.
+
+With ``negatives=`` the log also carries artefacts that are not problems (system users,
+a designed SDR -> account-executive handoff, bulk-update ties, back-filled deals, young
+open deals censored by the export), each in the ground truth with the finding kinds that
+must not be raised for it; :mod:`salesmining.datasets.scoring` scores findings against both.
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ import pandas as pd
 from salesmining.core.errors import OptionError
 
 __all__ = [
+    "DEFAULT_NEGATIVES",
     "DEFAULT_RATES",
     "EVENT_COLUMNS",
     "GROUND_TRUTH_COLUMNS",
+    "NEGATIVE_KINDS",
+    "NEGATIVE_MUST_NOT_RAISE",
     "PROBLEM_KINDS",
     "SAMPLE_LOGS_DIR",
     "generate_sales_log",
@@ -67,6 +75,36 @@ DEFAULT_RATES: dict[str, float] = {
     "handoff_delay": 0.06,
 }
 
+#: Artefacts a real CRM export has that are *not* process problems (negatives): each is recorded
+#: in the ground truth with the finding kinds that must not be raised for it (see
+#: :func:`generate_sales_log`, ``negatives=``).
+NEGATIVE_KINDS: tuple[str, ...] = (
+    "system_user",
+    "designed_handoff",
+    "bulk_update_tie",
+    "backfilled_deal",
+    "censored_open",
+)
+
+#: Rate of each negative when ``negatives=True`` (the meaning of each rate is in
+#: :func:`generate_sales_log`).
+DEFAULT_NEGATIVES: dict[str, float] = {
+    "system_user": 0.9,
+    "designed_handoff": 0.95,
+    "bulk_update_tie": 0.06,
+    "backfilled_deal": 0.03,
+    "censored_open": 0.05,
+}
+
+#: The finding kinds that must not be raised for a negative, at the place named in its ``where``.
+NEGATIVE_MUST_NOT_RAISE: dict[str, tuple[str, ...]] = {
+    "system_user": ("handoff_delay",),
+    "designed_handoff": ("handoff_delay",),
+    "bulk_update_tie": ("loop", "skipped_stage"),
+    "backfilled_deal": PROBLEM_KINDS,
+    "censored_open": ("long_wait",),
+}
+
 #: Column order of the events table.
 EVENT_COLUMNS: tuple[str, ...] = (
     "Opportunity ID",
@@ -82,7 +120,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 #: Column order of the ground-truth table.
-GROUND_TRUTH_COLUMNS: tuple[str, ...] = ("case_id", "kind", "where", "detail")
+GROUND_TRUTH_COLUMNS: tuple[str, ...] = ("case_id", "kind", "where", "detail", "must_not_raise")
 
 #: ``sample_logs/`` directory of a source checkout (may not exist when installed).
 SAMPLE_LOGS_DIR: Path = Path(__file__).resolve().parents[3] / "sample_logs"
@@ -102,6 +140,7 @@ MANAGER = "Manager Approval"
 LEGAL = "Legal Review"
 CALL = "Call"
 EMAIL = "Email"
+ARCHIVED = "Archived"  # the automation user's nightly clean-up, outside the stage model
 
 STAGES: tuple[str, ...] = (LEAD, CONTACT, NEEDS, PROPOSAL, QUOTE)
 APPROVALS: tuple[str, ...] = (DISCOUNT, MANAGER, LEGAL)
@@ -131,6 +170,7 @@ ZH_NAMES: dict[str, str] = {
     LEGAL: "法务审核",
     CALL: "电话",
     EMAIL: "邮件",
+    ARCHIVED: "已归档",
 }
 
 _SLA_COMMENT = (
@@ -202,6 +242,9 @@ _ELIGIBLE_SHARE: dict[str, float] = {
     "handoff_delay": 0.81,
 }
 
+#: Share of cases with two consecutive stages after Contact (handoff eligibility next to a designed handoff).
+_DESIGNED_HANDOFF_ELIGIBLE_SHARE = 0.70
+
 
 @dataclass(frozen=True)
 class _Vocabulary:
@@ -215,6 +258,8 @@ class _Vocabulary:
     products: tuple[str, ...]
     product_p: tuple[float, ...]
     case_prefix: str
+    sdrs: tuple[tuple[str, ...], ...]  # per region: sales development reps (designed handoff)
+    system_user: str
 
 
 _EN = _Vocabulary(
@@ -237,6 +282,15 @@ _EN = _Vocabulary(
     products=("CloudSuite CRM", "DataHub Analytics", "SecureLink Gateway", "FieldOps Mobile", "Integration Services"),
     product_p=(0.30, 0.25, 0.15, 0.15, 0.15),
     case_prefix="OPP-",
+    sdrs=(
+        ("Jonas Fischer", "Lea Wagner"),
+        ("Harry Evans", "Chloe Price"),
+        ("Louis Bernard", "Eva Janssen"),
+        ("Nils Berg", "Freja Lund"),
+        ("Marco Conti", "Ana Ferreira"),
+        ("Jordan Lee", "Ashley Diaz"),
+    ),
+    system_user="System",
 )
 
 _ZH = _Vocabulary(
@@ -258,6 +312,8 @@ _ZH = _Vocabulary(
     products=("云CRM套件", "数据分析平台", "安全网关", "移动外勤应用", "系统集成服务"),
     product_p=(0.30, 0.25, 0.15, 0.15, 0.15),
     case_prefix="OPP-ZH-",
+    sdrs=(("钱进", "沈悦"), ("韩冰", "冯雷"), ("曹颖", "彭涛"), ("曾亮", "谢雨"), ("蒋欣", "唐宁")),
+    system_user="系统",
 )
 
 
@@ -310,6 +366,7 @@ class _Event:
     owner: str
     result: str | None = None
     tags: list[str] = field(default_factory=list)  # evidence of injected problems
+    tie: bool = False  # part of a bulk update: shares its timestamp with the next/previous stage event
 
 
 @dataclass
@@ -411,11 +468,18 @@ class _CaseSimulator:
             plan.redundant_extra = 1 if self._bern(0.65) else 2
         return plan
 
-    def plan_late(self, plan: _Plan) -> None:
-        """Decide handoff and long-wait problems once the path is known."""
+    def plan_late(self, plan: _Plan, *, designed: bool = False) -> None:
+        """Decide handoff and long-wait problems once the path is known.
+
+        When the log has ``designed`` handoffs (SDR -> account executive after Contact), the
+        injected handoff is never on that step, in any case.
+        """
         path = plan.path
-        transitions = list(itertools.pairwise(path[1:]))  # Lead -> Contact excluded
-        if transitions and self._bern(self.p_inject["handoff_delay"]):
+        transitions = list(itertools.pairwise(path[2 if designed else 1 :]))  # Lead -> Contact excluded
+        p_handoff = self.p_inject["handoff_delay"]
+        if designed:  # fewer cases are eligible: keep the rate a share of all cases
+            p_handoff = min(1.0, p_handoff * _ELIGIBLE_SHARE["handoff_delay"] / _DESIGNED_HANDOFF_ELIGIBLE_SHARE)
+        if transitions and self._bern(p_handoff):
             plan.handoff = transitions[int(self.rng.integers(len(transitions)))]
         stage_cands = [s for s in path[1:] if plan.handoff is None or s != plan.handoff[0]]
         appr_cands = [a for a in plan.approvals if a in (DISCOUNT, LEGAL)]
@@ -454,8 +518,16 @@ class _CaseSimulator:
         lead_t: float,
         reps: tuple[str, ...],
         approvers: Mapping[str, tuple[str, ...]],
+        *,
+        sdr: str | None = None,
+        tie_stages: tuple[str, ...] = (),
     ) -> list[_Event]:
-        """Lay out the events of a planned case in local time."""
+        """Lay out the events of a planned case in local time.
+
+        ``sdr`` owns Lead and Contact (the designed handoff: the rep takes over at the first
+        stage after Contact); each stage in ``tie_stages`` (first pass only) lasts zero seconds,
+        so its entry and the next stage's entry share one timestamp (a bulk update).
+        """
         rep0 = self._choice(reps)
         rep1 = self._choice([r for r in reps if r != rep0]) if plan.handoff else rep0
 
@@ -488,12 +560,19 @@ class _CaseSimulator:
                 if stage == plan.long_wait and kind == ("final" if stage == QUOTE else "first")
             )
 
+        designed_k = next((k for k in range(1, len(visits)) if visits[k - 1][0] == CONTACT), len(visits))
+        zero_k = {k for k, (stage, kind) in enumerate(visits) if stage in tie_stages and kind == "first"}
+
         events: list[_Event] = []
         t = lead_t
         for k, (stage, kind) in enumerate(visits):
             owner = rep1 if 0 <= handoff_k <= k else rep0
-            events.append(_Event(t, stage, owner, tags=entry_tags[k]))
+            if sdr is not None and k < designed_k:
+                owner = sdr
+            events.append(_Event(t, stage, owner, tags=entry_tags[k], tie=k in zero_k or k - 1 in zero_k))
             entry = t
+            if k in zero_k:  # a bulk update: the next stage is entered at the same moment
+                continue
             sla = STAGE_SLA_H[stage]
             handing_off = k + 1 == handoff_k
             if stage == LEAD and plan.slow_response:
@@ -597,6 +676,152 @@ def _check_rates(rates: Mapping[str, float] | None) -> dict[str, float]:
     return merged
 
 
+def _check_negatives(negatives: Mapping[str, float] | bool | None) -> dict[str, float]:
+    if negatives is None or negatives is False:
+        return dict.fromkeys(NEGATIVE_KINDS, 0.0)
+    merged = dict(DEFAULT_NEGATIVES)
+    if negatives is True:
+        return merged
+    if not isinstance(negatives, Mapping):
+        raise OptionError(f"negatives must be True, False, None or a mapping of rates, got {negatives!r}")
+    unknown = set(negatives) - set(NEGATIVE_KINDS)
+    if unknown:
+        raise OptionError(f"unknown negative(s) {sorted(unknown)}; expected {NEGATIVE_KINDS}")
+    for kind, value in negatives.items():
+        if not 0.0 <= float(value) <= 1.0:
+            raise OptionError(f"rate for negative {kind!r} must be within [0, 1], got {value!r}")
+        merged[kind] = float(value)
+    return merged
+
+
+#: Approximate share of cases that can carry a bulk-update tie (no loop, no skip, reach
+#: Solution Proposal or beyond with the tied stages free of other problems).
+_TIE_ELIGIBLE_SHARE = 0.5
+
+
+@dataclass
+class _CaseNegatives:
+    """The negatives one case carries (decided with the negatives' own random generator)."""
+
+    backfilled: bool = False
+    censored: bool = False
+    sdr: str | None = None
+    tie_stages: tuple[str, ...] = ()
+    archived: bool = False
+
+
+def _tie_stages(nrng: np.random.Generator, plan: _Plan) -> tuple[str, ...]:
+    """Stages whose dwell a bulk update collapses to zero (their next stage entered at once)."""
+    if plan.n_loops or plan.skipped:
+        return ()
+    path = plan.path
+    busy = {plan.long_wait, *(plan.handoff or ())}
+    cands = [s for s in (NEEDS, PROPOSAL) if s in path[:-1] and s not in busy and path[path.index(s) + 1] not in busy]
+    if len(cands) == 2 and float(nrng.random()) < 0.3:
+        return (NEEDS, PROPOSAL)  # three stage events at one timestamp
+    return (cands[int(nrng.integers(len(cands)))],) if cands else ()
+
+
+def _backfilled_events(nrng: np.random.Generator, lead_t: float, rep: str) -> list[_Event]:
+    """A deal typed in after the fact: every stage and the win within minutes, nothing else."""
+    events = []
+    t = lead_t
+    for activity in (*STAGES, WON):
+        events.append(_Event(t, activity, rep))
+        t += float(nrng.uniform(1.0, 10.0)) / 60.0
+    return events
+
+
+def _censor_shift(nrng: np.random.Generator, events: list[_Event], export_local: float) -> tuple[float, int] | None:
+    """Shift (hours) that puts the export inside a normal-length stage visit, and that visit's entry index."""
+    stage_idx = [j for j, e in enumerate(events) if e.activity in STAGES or e.activity in (WON, LOST)]
+    cands = []
+    for j, j2 in itertools.pairwise(stage_idx):
+        stage = events[j].activity
+        if stage in STAGES and events[j2].t - events[j].t <= _DWELL_HARD_FRAC * STAGE_SLA_H[stage]:
+            cands.append((j, j2))
+    if not cands:
+        return None
+    j, j2 = cands[int(nrng.integers(len(cands)))]
+    frac = float(nrng.uniform(0.1, 0.9))
+    now_in_case = events[j].t + frac * (events[j2].t - events[j].t)
+    return export_local - now_in_case, j
+
+
+def _negative_rows(
+    kept: list[_Event], kept_s: list[int], neg: _CaseNegatives, export_s: int, zh: bool, system_user: str
+) -> list[tuple[str, str, str]]:
+    """Ground-truth rows (kind, where, detail) of the negatives visible in ``kept``."""
+
+    def name(activity: str) -> str:
+        return ZH_NAMES.get(activity, activity) if zh else activity
+
+    rows: list[tuple[str, str, str]] = []
+    acts = [e.activity for e in kept]
+    if neg.archived and ARCHIVED in acts:
+        j = acts.index(ARCHIVED)
+        days = (kept_s[j] - kept_s[j - 1]) / 86_400.0
+        out = name(kept[j - 1].activity)
+        detail = (
+            f"{system_user}在{out}后 {days:.1f} 天自动归档"
+            if zh
+            else f"archived by {system_user} {days:.1f} days after {out}"
+        )
+        rows.append(("system_user", f"{out} -> {name(ARCHIVED)}", detail))
+    if neg.sdr is not None:
+        k_ae = next(
+            (
+                m
+                for m in range(1, len(kept))
+                if kept[m].activity in STAGES and kept[m - 1].owner == neg.sdr and kept[m].owner != neg.sdr
+            ),
+            None,
+        )
+        if k_ae is not None:
+            ae = kept[k_ae].owner
+            detail = f"{neg.sdr} -> {ae}，设计的交接" if zh else f"{neg.sdr} -> {ae}, the designed SDR -> AE step"
+            rows.append(("designed_handoff", f"{name(CONTACT)} -> {name(kept[k_ae].activity)}", detail))
+    ties = [m for m, e in enumerate(kept) if e.tie]
+    if ties and len({kept_s[m] for m in ties}) == 1 and len(ties) == len(neg.tie_stages) + 1:
+        stamp = pd.Timestamp(kept_s[ties[0]], unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        where = " -> ".join(name(kept[m].activity) for m in ties)
+        detail = f"{len(ties)} 个阶段事件同一时间 {stamp}" if zh else f"{len(ties)} stage events at {stamp}"
+        rows.append(("bulk_update_tie", where, detail))
+    if neg.backfilled and len(kept) >= 3:
+        minutes = (kept_s[-1] - kept_s[0]) / 60.0
+        detail = (
+            f"{len(kept)} 个事件在 {minutes:.0f} 分钟内补录"
+            if zh
+            else f"{len(kept)} events within {minutes:.0f} min, entered after the fact"
+        )
+        rows.append(("backfilled_deal", " -> ".join(name(a) for a in acts), detail))
+    if neg.censored:
+        j = max(m for m, a in enumerate(acts) if a in STAGES)
+        days = (export_s - kept_s[j]) / 86_400.0
+        sla_d = STAGE_SLA_H[acts[j]] / _DAY
+        stage = name(acts[j])
+        detail = (
+            f"导出时未结束：在{stage}已 {days:.1f} 天（SLA {sla_d:g} 天）"
+            if zh
+            else f"open at export: {days:.1f} days in {stage} so far (SLA {sla_d:g}d)"
+        )
+        rows.append(("censored_open", stage, detail))
+    return rows
+
+
+def _output_order(kept: list[_Event], kept_s: list[int], nrng: np.random.Generator) -> list[int]:
+    """Row order of a case in the export: a bulk update's tied stage events never in the intended order."""
+    order = list(range(len(kept)))
+    ties = [m for m, e in enumerate(kept) if e.tie]
+    if len(ties) >= 2 and len({kept_s[m] for m in ties}) == 1:
+        scrambled = ties[::-1] if len(ties) == 2 else ties
+        while scrambled == ties:
+            scrambled = [ties[int(x)] for x in nrng.permutation(len(ties))]
+        for m, src in zip(ties, scrambled, strict=True):
+            order[m] = src
+    return order
+
+
 def _detail(kind: str, where_key: str, value: float, count: int, owners: tuple[str, str], zh: bool) -> str:
     """Short human-readable description of one injected problem."""
     name = ZH_NAMES.get(where_key, where_key) if zh else where_key
@@ -678,6 +903,7 @@ def generate_sales_log(
     rates: Mapping[str, float] | None = None,
     export_time: str | None = None,
     case_prefix: str | None = None,
+    negatives: Mapping[str, float] | bool | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate a synthetic B2B opportunity event log with injected problems.
 
@@ -705,28 +931,64 @@ def generate_sales_log(
         Time of the export; later events are not in the log. Defaults to ``end``.
     case_prefix : str, optional
         Prefix of the case ids, ``"OPP-"`` (en) or ``"OPP-ZH-"`` (zh) by default.
+    negatives : bool or Mapping[str, float], optional
+        Artefacts of real CRM exports that are *not* process problems and must not be
+        reported as such (:data:`NEGATIVE_KINDS`). ``None``/``False`` (default): none, and
+        the log is exactly the one without this option; ``True``: every negative at its
+        :data:`DEFAULT_NEGATIVES` rate; a mapping overrides some of those rates (0 disables).
+        They draw from their own random stream. Rates:
+
+        * ``system_user`` — share of closed cases (not cut open) that the automation user
+          (``System``, zh ``系统``) archives: an ``Archived`` event (outside the stage model)
+          at 02:00 local, 30-31 days after the outcome. Must not raise ``handoff_delay``.
+        * ``designed_handoff`` — share of cases owned by a sales development rep in Lead and
+          Contact and handed to the account executive at the first stage after Contact, with
+          a normal dwell (the process's design). Injected ``handoff_delay`` is then never on
+          that step. Must not raise ``handoff_delay`` there.
+        * ``bulk_update_tie`` — share of cases where a bulk update enters 2 or 3 consecutive
+          stages (Needs Analysis -> Solution Proposal [-> Quote & Negotiation]) at one
+          timestamp, exported in a scrambled row order (never the intended one); only cases
+          without loop, skip, long wait or handoff at those stages. Must not raise ``loop`` or
+          ``skipped_stage`` there.
+        * ``backfilled_deal`` — share of cases typed in after the fact: every stage and
+          ``Contract Signed`` 1-10 minutes apart, one owner, nothing else; no injected problem.
+          Must not raise any kind.
+        * ``censored_open`` — share of cases that are young and open at the export: the case
+          is shifted in time so that the export falls 10-90 % into a stage visit of normal
+          length (< 0.95 x its SLA, i.e. shorter than closed cases can take there). Must not
+          raise ``long_wait`` (e.g. ``stalled_open``) at that stage. Their leads may fall after
+          ``end - 30 days``.
 
     Returns
     -------
     events : pandas.DataFrame
         One row per event with the columns :data:`EVENT_COLUMNS`, sorted by
         (``Opportunity ID``, ``Timestamp``); ``Timestamp`` is tz-aware UTC with
-        second precision, strictly increasing within a case; ``Approval Result``
-        is missing on non-approval rows.
+        second precision, strictly increasing within a case (except the tied stage
+        events of a ``bulk_update_tie``); ``Approval Result`` is missing on
+        non-approval rows.
     ground_truth : pandas.DataFrame
-        One row per (case, injected problem) visible in ``events``, with the
-        columns :data:`GROUND_TRUTH_COLUMNS`.
+        One row per (case, injected problem) and per (case, negative) visible in
+        ``events``, with the columns :data:`GROUND_TRUTH_COLUMNS`: ``kind`` is a
+        :data:`PROBLEM_KINDS` entry (a problem a finding must report; ``must_not_raise``
+        empty) or a :data:`NEGATIVE_KINDS` entry (an artefact; ``must_not_raise`` lists,
+        space-separated, the finding kinds that must not name the case at ``where``);
+        ``where`` is a stage or a step ``"A -> B"`` (a chain ``"A -> B -> C"`` for ties
+        and back-filled deals). Problems of a case come first, in the order of
+        :data:`PROBLEM_KINDS`, then its negatives in the order of :data:`NEGATIVE_KINDS`.
 
     Raises
     ------
     ValueError
-        For an unknown language, an unknown problem kind or a rate outside [0, 1].
+        For an unknown language, an unknown problem kind or negative, or a rate
+        outside [0, 1].
     """
     if language not in ("en", "zh"):
         raise OptionError(f"language must be 'en' or 'zh', got {language!r}")
     if n_cases < 0:
         raise OptionError("n_cases must be non-negative")
     merged_rates = _check_rates(rates)
+    neg_rates = _check_negatives(negatives)
     zh = language == "zh"
     vocab = _ZH if zh else _EN
     prefix = vocab.case_prefix if case_prefix is None else case_prefix
@@ -740,6 +1002,10 @@ def generate_sales_log(
 
     rng = np.random.default_rng(seed)
     sim = _CaseSimulator(rng, merged_rates)
+    # the negatives draw from their own stream: without them the log is exactly the classic one
+    nrng = np.random.default_rng([seed, 14])
+    any_negative = any(v > 0.0 for v in neg_rates.values())
+    export_local_offsets = vocab.region_utc_offset_h
 
     # ---- case attributes (vectorised)
     seg_idx = rng.choice(len(SEGMENTS), size=n_cases, p=_SEGMENT_P)
@@ -757,7 +1023,7 @@ def generate_sales_log(
     rows_owner: list[str] = []
     rows_result: list[str | None] = []
     rows_attr: list[int] = []  # index into per-case attribute arrays
-    gt_rows: list[tuple[str, str, str, str]] = []
+    gt_rows: list[tuple[str, str, str, str, str]] = []
 
     def name(activity: str) -> str:
         return ZH_NAMES.get(activity, activity) if zh else activity
@@ -779,21 +1045,58 @@ def generate_sales_log(
         lead_local = (lo_s + float(lead_u[i]) * (hi_s - lo_s)) / 3600.0 + offset
         lead_local = sim.place(lead_local, lo_s / 3600.0 + offset, hi_s / 3600.0 + offset)
 
-        plan = sim.plan(segment, amount)
-        sim.plan_late(plan)
-        events = sim.timeline(plan, segment, lead_local, vocab.reps[region], vocab.approvers)
+        neg = _CaseNegatives()
+        if any_negative:
+            u = nrng.random(5)
+            neg.backfilled = bool(u[0] < neg_rates["backfilled_deal"])
+            neg.censored = not neg.backfilled and bool(u[1] < neg_rates["censored_open"])
+            if not neg.backfilled and u[2] < neg_rates["designed_handoff"]:
+                sdrs = vocab.sdrs[region]
+                neg.sdr = sdrs[int(nrng.integers(len(sdrs)))]
+            p_tie = min(1.0, neg_rates["bulk_update_tie"] / _TIE_ELIGIBLE_SHARE)
+            tie_wanted = not (neg.backfilled or neg.censored) and bool(u[3] < p_tie)
+            neg.archived = not (neg.backfilled or neg.censored or open_flags[i]) and bool(
+                u[4] < neg_rates["system_user"]
+            )
+        if neg.backfilled:
+            events = _backfilled_events(nrng, lead_local, vocab.reps[region][int(nrng.integers(3))])
+        else:
+            plan = sim.plan(segment, amount)
+            # with designed handoffs in the log, an injected handoff is never on the designed step
+            sim.plan_late(plan, designed=neg_rates["designed_handoff"] > 0.0)
+            if any_negative and tie_wanted:
+                neg.tie_stages = _tie_stages(nrng, plan)
+            events = sim.timeline(
+                plan, segment, lead_local, vocab.reps[region], vocab.approvers, sdr=neg.sdr, tie_stages=neg.tie_stages
+            )
         events.sort(key=lambda e: e.t)  # stable: keeps generation order on ties
+        if neg.archived and events[-1].activity in (WON, LOST):
+            # the automation user's nightly job archives the record 30 days after the outcome, at 02:00
+            night = (math.floor((events[-1].t + 30 * _DAY) / _DAY) + 1) * _DAY + 2.0
+            events.append(_Event(night + float(nrng.uniform(0.0, 0.05)), ARCHIVED, vocab.system_user))
+        censored_open = False
+        if neg.censored:
+            shifted = _censor_shift(nrng, events, export_s / 3600.0 + export_local_offsets[region])
+            if shifted is not None and (events[0].t + shifted[0] - offset) * 3600.0 >= lead_lo_s:
+                for ev in events:
+                    ev.t += shifted[0]
+                censored_open = True
+        neg.censored = censored_open
 
         secs: list[int] = []
         last = -(2**62)
+        prev_ev: _Event | None = None
         for ev in events:
             s = round((ev.t - offset) * 3600.0)
-            if s <= last:
+            tied = ev.tie and prev_ev is not None and prev_ev.tie and ev.t == prev_ev.t
+            if tied:
+                s = last
+            elif s <= last:
                 s = last + 1
             secs.append(s)
-            last = s
+            last, prev_ev = s, ev
         cut = export_s + 1
-        if open_flags[i] and len(secs) > 1:
+        if open_flags[i] and not (neg.backfilled or neg.censored) and len(secs) > 1:
             cut = min(cut, int(secs[0] + 1 + float(rng.random()) * (secs[-1] - secs[0] - 1)))
         keep = [k for k, s in enumerate(secs) if s < cut]
         if not keep:
@@ -803,7 +1106,12 @@ def generate_sales_log(
         kept = [events[k] for k in keep]
         kept_s = [secs[k] for k in keep]
         for kind, where, detail in _visible_problems(kept, kept_s, zh):
-            gt_rows.append((case_id, kind, where, detail))
+            gt_rows.append((case_id, kind, where, detail, ""))
+        if any_negative:
+            for kind, where, detail in _negative_rows(kept, kept_s, neg, export_s, zh, vocab.system_user):
+                gt_rows.append((case_id, kind, where, detail, " ".join(NEGATIVE_MUST_NOT_RAISE[kind])))
+            order = _output_order(kept, kept_s, nrng)
+            kept = [kept[m] for m in order]
 
         for ev, s in zip(kept, kept_s, strict=True):
             rows_case.append(case_id)
@@ -908,6 +1216,17 @@ _SAMPLE_SPECS: tuple[tuple[str, dict[str, object]], ...] = (
         },
     ),
     ("opportunities_zh", {"seed": 21, "n_cases": 400, "start": "2024-01-01", "end": "2024-12-31", "language": "zh"}),
+    (
+        "opportunities_artefacts",
+        {
+            "seed": 31,
+            "n_cases": 800,
+            "start": "2024-01-01",
+            "end": "2024-12-31",
+            "case_prefix": "OPP-N-",
+            "negatives": True,
+        },
+    ),
 )
 
 
