@@ -51,6 +51,7 @@ class Diagnosis:
     map_anywhere: bool = False
     backend: str = "polars"
     title: str | None = None
+    currency_rates: Mapping[str, float] | None = None
 
     @functools.cached_property
     def conformance(self) -> Conformance:
@@ -67,7 +68,14 @@ class Diagnosis:
     @functools.cached_property
     def kpis(self) -> KPIs:
         """Sales KPIs."""
-        return kpis(self.log, self.stages, conformance=self.conformance, backend=self.backend)
+        return kpis(
+            self.log,
+            self.stages,
+            conformance=self.conformance,
+            backend=self.backend,
+            rules=self.rules,
+            currency_rates=self.currency_rates,
+        )
 
     @functools.cached_property
     def map_log(self) -> EventLog:
@@ -225,6 +233,7 @@ def diagnose(
     map_anywhere: bool = False,
     backend: str = "polars",
     title: str | None = None,
+    currency_rates: Mapping[str, float] | None = None,
 ) -> Diagnosis:
     """Diagnose a sales process: quality, discovery, conformance, findings and KPIs in one object.
 
@@ -241,6 +250,9 @@ def diagnose(
         at most this many activities (the counts of what is hidden are stated on the map).
     map_anywhere:
         Draw the model's "anywhere" activities (calls, e-mails) on the map too.
+    currency_rates:
+        ``{currency code: factor}`` converting won amounts into one reporting currency; without
+        it amounts in several currencies are shown per currency, never added up.
     """
     return Diagnosis(
         log=log,
@@ -251,4 +263,5 @@ def diagnose(
         map_anywhere=map_anywhere,
         backend=backend,
         title=title,
+        currency_rates=None if currency_rates is None else dict(currency_rates),
     )
