@@ -177,6 +177,8 @@ def _population(cases: pd.DataFrame, is_aff: np.ndarray) -> tuple[np.ndarray, st
     if "closed" not in cases.columns:
         return np.ones(len(cases), dtype=bool), "all cases"
     closed = cases["closed"].to_numpy(dtype=bool)
+    if closed.all() or not closed.any():
+        return np.ones(len(cases), dtype=bool), "all cases"
     share = closed[is_aff].mean() if is_aff.any() else 0.0
     if share >= _STATUS_SHARE:
         return closed, "closed cases"
