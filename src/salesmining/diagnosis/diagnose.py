@@ -160,6 +160,13 @@ class Diagnosis:
                 "backtrack_rates": {
                     f"{r['from']} → {r['to']}": plain(r["share"]) for r in conf.backtrack_rates.to_dict("records")
                 },
+                "fit": conf.fit.to_dict(),
+            },
+            "kpi_notes": self.kpis.notes,
+            "stage_model": {
+                **self.stages.to_dict(),
+                "inferred": self.stages.inferred,
+                "basis": list(self.stages.basis),
             },
         }
 
@@ -212,9 +219,11 @@ class Diagnosis:
         return write_text(path, self.html())
 
     def __repr__(self) -> str:
+        inferred = " (inferred)" if self.stages.inferred else ""
+        fit = f"; model fit {self.conformance.fit.verdict}" if "conformance" in self.__dict__ else ""
         return (
             f"<Diagnosis {_fmt.one_line(self.log.name or '')}: {self.log.n_cases:,} cases "
-            f"against {len(self.stages.stages)} stages>"
+            f"against {len(self.stages.stages)} stages{inferred}{fit}>"
         )
 
     def _repr_html_(self) -> str:
