@@ -275,8 +275,11 @@ def test_deviation_costs_match_a_direct_recount(hand: sm.Conformance) -> None:
 def test_result_protocol(hand_log: sm.EventLog, hand: sm.Conformance) -> None:
     r = repr(hand)
     assert "\n" not in r
+    # issue 14: the repr ends with the model-fit verdict (and its first warning when not good)
+    fit = hand.fit
+    said = f": {fit.warnings[0]}" if fit.warnings else ""
     assert r == "<Conformance vs stage model 'hand': 13 cases, 46.2% follow the intended path, mean fitness " + (
-        f"{hand.to_frame()['fitness'].mean():.3f}>"
+        f"{hand.to_frame()['fitness'].mean():.3f}; model fit {fit.verdict}{said}>"
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         hand.model = None  # type: ignore[misc]

@@ -240,7 +240,8 @@ def test_protocol_filter_and_escaping() -> None:
     assert "<b>x</b>" not in f._repr_html_()
     k = sm.kpis(log, MODEL)
     assert "\n" not in repr(k) and "win rate" in repr(k)
-    assert k.to_frame().columns.tolist() == ["kpi", "value"]
+    # issue 14: each KPI comes with its definition and a note (why n/a)
+    assert k.to_frame().columns.tolist() == ["kpi", "value", "definition", "note"]
 
 
 def test_root_causes_point_at_the_over_represented_segment() -> None:

@@ -63,7 +63,8 @@ def test_summary_repr_html_shows_kpis_findings_and_map(diagnosis: sm.Diagnosis) 
 
 def test_json_contract(diagnosis: sm.Diagnosis) -> None:
     d = json.loads(json.dumps(diagnosis.to_dict()))
-    assert set(d) == {"log", "kpis", "findings", "conformance"}
+    # issue 14: the stage model (inferred or not, and why) and the KPI notes (why n/a) are part of the contract
+    assert set(d) == {"log", "kpis", "findings", "conformance", "kpi_notes", "stage_model"}
     assert {"cases", "events", "activities", "rows_read", "rows_rejected"} <= set(d["log"])
     assert d["log"]["cases"] == 400
     assert {

@@ -387,8 +387,23 @@ def _stage_model(args: argparse.Namespace, log: EventLog) -> Any:
     if args.stages:
         return StageModel.from_yaml(args.stages)
     model = StageModel.infer(log)
-    _progress(args, f"no --stages given: using a stage model inferred from the log: {' → '.join(model.stages)}")
+    if args.json != "-":
+        print(
+            f"no --stages given: using a stage model INFERRED from the log (review it; --stages to give one): {model!r}"
+        )
+        for line in model.basis:
+            print(f"  inferred: {line}")
     return model
+
+
+def _print_fit(conf: Any) -> None:
+    """The model-fit verdict, its numbers and what to do, before any finding."""
+    fit = conf.fit
+    print(fit.headline)
+    for w in fit.warnings:
+        print(f"  WARNING: {w}")
+    for n in fit.notes:
+        print(f"  note: {n}")
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
@@ -418,6 +433,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         _write_json(args.json, d.to_dict())
     if args.json != "-":
         _print_summary(log)
+        _print_fit(d.conformance)
         for r in f.head(10).to_dict("records"):
             _print(
                 f"  #{r['rank']:<3} {r['severity']:<6} {r['kind']:<18} {r['where']}  "

@@ -62,13 +62,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.fit import ModelFit, model_fit
 from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
-from salesmining.core.schema import CASE, OUTCOME, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, TIMESTAMP
 from salesmining.interop import pm4py as _pm4py
 
 if TYPE_CHECKING:
@@ -399,6 +400,7 @@ class Conformance:
     _cases: pd.DataFrame = dataclasses.field(repr=False)
     _groups: np.ndarray = dataclasses.field(repr=False)  # per case: its row in _facts
     _facts: pd.DataFrame = dataclasses.field(repr=False)  # per group of variants with the same facts
+    _fit: ModelFit | None = dataclasses.field(default=None, repr=False)
 
     # --- per case ------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -427,6 +429,26 @@ class Conformance:
     def mean_fitness(self) -> float:
         """Mean per-case fitness; NaN for no cases."""
         return float(self._cases["fitness"].mean()) if len(self._cases) else float("nan")
+
+    @property
+    def fit(self) -> ModelFit:
+        """Does the model fit the log? Stages never seen, events outside the model, cases touching
+        it, fitting share, a verdict and warnings (:class:`~salesmining.analysis.fit.ModelFit`)."""
+        if self._fit is None:  # a Conformance built by hand, without the log
+            return ModelFit(
+                stages=tuple(self.model.stages) if self.model is not None else (),
+                stages_never_seen=(),
+                outcomes_never_seen=(),
+                events=0,
+                events_outside=0,
+                outside_activities=(),
+                cases=self.n_cases,
+                cases_touching=self.n_cases,
+                cases_closed=int(self._cases["outcome"].isin(["won", "lost"]).sum()),
+                fitting_share=self.fitting_share,
+                mean_fitness=self.mean_fitness,
+            )
+        return self._fit
 
     # --- aggregates -----------------------------------------------------------------------
     @property
@@ -547,6 +569,7 @@ class Conformance:
             "cases": self.n_cases,
             "fitting_share": plain(self.fitting_share),
             "mean_fitness": plain(self.mean_fitness),
+            "fit": self.fit.to_dict(),
             "skip_rates": records(self._skip_rates),
             "backtrack_rates": records(self._backtrack_rates),
             "deviations": records(self._deviations),
@@ -556,9 +579,12 @@ class Conformance:
     def __repr__(self) -> str:
         if not len(self._cases):
             return f"<Conformance vs {self._against()}: no cases>"
+        fit = self.fit
+        said = f": {fit.warnings[0]}" if fit.warnings else ""
         return (
             f"<Conformance vs {self._against()}: {self.n_cases:,} cases, "
-            f"{self.fitting_share:.1%} follow the intended path, mean fitness {self.mean_fitness:.3f}>"
+            f"{self.fitting_share:.1%} follow the intended path, mean fitness {self.mean_fitness:.3f}; "
+            f"model fit {fit.verdict}{said}>"
         )
 
     def _against(self) -> str:
@@ -569,7 +595,11 @@ class Conformance:
     def _repr_html_(self) -> str:
         cs = self._cases
         working = self.options.get("calendar") is not None
+        fit = self.fit
         facts: list[tuple[str, object]] = [
+            ("model fit", fit.verdict),
+            ("events outside the model", _fmt.percent(fit.share_outside)),
+            ("stages never seen", ", ".join(fit.stages_never_seen) or "–"),
             ("cases", _fmt.count(self.n_cases)),
             ("follow the intended path", _fmt.percent(self.fitting_share) if len(cs) else _fmt.MISSING),
             ("mean fitness", f"{self.mean_fitness:.3f}" if len(cs) else _fmt.MISSING),
@@ -590,8 +620,9 @@ class Conformance:
             )
             for r in dev.itertuples(index=False)
         ]
+        warn = "".join(f"<div style='margin:6px 0;color:#9a6700'>&#9888; {_display.esc(w)}</div>" for w in fit.warnings)
         sections = [
-            f"<div style='margin:6px 0;color:#57606a'>compared with {_display.esc(self._against())}</div>",
+            f"<div style='margin:6px 0;color:#57606a'>compared with {_display.esc(self._against())}</div>{warn}",
             _display.table(
                 ["deviation", "cases", "share", "median throughput with", "without", "win rate with", "without"],
                 dev_rows,
@@ -819,6 +850,17 @@ def _conform_stage_model(
             "throughput_s": base["throughput_s"],
         }
     )
+    ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
+    fit = model_fit(
+        events=ev[ACTIVITY],
+        cases=ev[CASE],
+        stages=model.stages,
+        outcomes=(*model.won, *model.lost),
+        known=model.activities,
+        closed=int(cases["outcome"].isin(["won", "lost"]).sum()),
+        fitting_share=float(cases["conforms"].mean()) if len(cases) else float("nan"),
+        mean_fitness=float(cases["fitness"].mean()) if len(cases) else float("nan"),
+    )
     return Conformance(
         model=model,
         source="stage model",
@@ -826,6 +868,7 @@ def _conform_stage_model(
         _cases=cases,
         _groups=group,
         _facts=per_group,
+        _fit=fit,
     )
 
 
@@ -867,6 +910,19 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
             "throughput_s": base["throughput_s"],
         }
     )
+    ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
+    labels = sorted(str(x) for x in net_labels)
+    drawn_fit = model_fit(
+        events=ev[ACTIVITY],
+        cases=ev[CASE],
+        stages=labels,
+        outcomes=(),
+        known=labels,
+        closed=int(cases["outcome"].isin(["won", "lost"]).sum()),
+        fitting_share=float(cases["conforms"].mean()) if len(cases) else float("nan"),
+        mean_fitness=float(cases["fitness"].mean()) if len(cases) else float("nan"),
+        has_outcomes=True,
+    )
     return Conformance(
         model=None,
         source=f"{kind} ({method.replace('_', ' ')})",
@@ -874,6 +930,7 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
         _cases=cases,
         _groups=vid,
         _facts=per_variant,
+        _fit=drawn_fit,
     )
 
 
@@ -931,7 +988,7 @@ def conform(
     >>> model = sm.StageModel(["Lead", "Contact", "Offer"], outcomes={"won": ["Won"], "lost": ["Lost"]})
     >>> res = sm.conform(log, model)
     >>> res
-    <Conformance vs stage model: 5 cases, 60.0% follow the intended path, mean fitness 0.921>
+    <Conformance vs stage model: 5 cases, 60.0% follow the intended path, mean fitness 0.921; model fit good>
     >>> res.to_frame()[["case_id", "fitness", "skipped", "backtracks", "conforms"]].round(3)
       case_id  fitness     skipped           backtracks  conforms
     0       1    1.000          ()                   ()      True

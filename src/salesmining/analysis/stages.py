@@ -192,6 +192,10 @@ class StageModel:
     name:
         A label for the model.
 
+    The attribute ``basis`` is empty for a model you give; for one made by :meth:`infer` it
+    says, one sentence each, where its stages, order and outcomes came from (not compared, not
+    written to YAML: an edited model is yours).
+
     Raises
     ------
     StageModelError
@@ -225,6 +229,7 @@ class StageModel:
     sla: Mapping[str, pd.Timedelta]
     approval_sla: Mapping[str, pd.Timedelta]
     name: str | None
+    basis: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
     def __init__(
         self,
@@ -315,6 +320,7 @@ class StageModel:
         set_(self, "sla", types.MappingProxyType({s: sl[s] for s in st if s in sl}))
         set_(self, "approval_sla", types.MappingProxyType({a: asl[a] for a in ap if a in asl}))
         set_(self, "name", name)
+        set_(self, "basis", ())
 
     def __hash__(self) -> int:
         return hash(
@@ -433,6 +439,11 @@ class StageModel:
         return text
 
     # --- inference -----------------------------------------------------------------------
+    @property
+    def inferred(self) -> bool:
+        """Whether :meth:`infer` made this model (then :attr:`basis` says how)."""
+        return bool(self.basis)
+
     @classmethod
     def infer(
         cls,
@@ -444,17 +455,30 @@ class StageModel:
         anywhere: Iterable[str] | None = None,
         name: str | None = None,
     ) -> StageModel:
-        """A suggested model from a log: its common activities in their most common order.
+        """A suggested model from a log: its stages in their intended order, and its outcomes.
 
-        A starting point to review and edit, not a finding. The steps, all computed per variant:
+        A starting point to review and edit, not a finding; :attr:`basis` lists, one sentence
+        each, where every part came from (the report and the command line print it). The
+        steps, all computed per variant:
 
-        1. Outcome activities: ``won`` / ``lost`` when given; otherwise, from the case table's
-           ``outcome``, the activity found in the most won (lost) cases, if it occurs in at least
-           half of them and in under a tenth of the other cases.
-        2. Reference cases: the won cases when there are any (they went the whole way), else all.
-        3. Stages: activities found in at least ``min_share`` of the reference cases (outcomes
-           excluded). Those that occur twice or more in most cases containing them are suggested
-           as ``anywhere`` (calls, e-mails) unless ``anywhere`` is given.
+        1. Outcome activities, from the first source that has them: ``won`` / ``lost`` when
+           given; the CRM's own flags (``log.meta["stage_classes"]``, which the CRM readers fill
+           from ``IsWon``/``IsClosed``, HubSpot/Pipedrive stage probabilities or status); the
+           case table's ``outcome`` (the activity found in the most won (lost) cases, if it
+           occurs in at least half of them and in under a tenth of the other cases); else a
+           guess from activity names (``won``, ``approved``, ``signed``... / ``lost``,
+           ``declined``, ``cancelled``...) kept only for activities that occur at most once
+           per case and a won and a lost activity that share under a tenth of their cases.
+        2. Reference cases: the won cases when there are any (they went the whole way), else
+           all; cases whose history starts late (``left_censored`` in the case table) are left
+           out of the reference while others remain.
+        3. Stages: with a CRM stage definition (``log.meta["stages"]``), its open stages — in
+           the CRM's order when it gives one for every stage, else those seen in the log, in
+           the order of step 4. Otherwise the activities found in at least ``min_share`` of the
+           reference cases (outcomes excluded); those that occur twice or more in most cases
+           containing them are suggested as ``anywhere`` (calls, e-mails) unless ``anywhere``
+           is given, and activities that in most reference cases come only after the won
+           outcome (post-sale steps) are ``anywhere`` too.
         4. Order: ``a`` goes before ``b`` when, among reference cases with both, ``a`` is first
            seen before ``b`` more often than not; stages are ranked by how many others they
            precede (ties by mean first position).
@@ -467,8 +491,11 @@ class StageModel:
         >>> df = pd.DataFrame(rows, columns=["case", "act"])
         >>> df["ts"] = pd.date_range("2024-01-01", periods=len(df), freq="h", tz="UTC")
         >>> log = sm.from_dataframe(df, case="case", activity="act", timestamp="ts")
-        >>> StageModel.infer(log, won=["W"]).stages
+        >>> m = StageModel.infer(log, won=["W"])
+        >>> m.stages
         ('L', 'C', 'P')
+        >>> m.basis[0]
+        'won/lost outcomes as given'
         """
         if not 0 < min_share <= 1:
             raise OptionError(f"min_share must be in (0, 1], not {min_share}")
@@ -476,82 +503,58 @@ class StageModel:
         keys: list[str] = seq.attrs["keys"]
         if not keys:
             raise StageModelError("cannot infer a stage model from an empty log")
-        variants = [k.split(_SEP) for k in keys]
-        vid = seq["variant_id"].to_numpy()
-        outcome = seq[CASE].map(log.cases.set_index(CASE)[OUTCOME]).to_numpy(dtype=object)
-        n_var = len(keys)
-        # case counts per variant and outcome
-        cnt = {
-            oc: np.bincount(vid[outcome == oc], minlength=n_var) if oc else np.bincount(vid, minlength=n_var)
-            for oc in ("won", "lost", "")
-        }
-        acts = sorted({a for v in variants for a in v})
-        a_idx = {a: i for i, a in enumerate(acts)}
-        has = np.zeros((n_var, len(acts)), dtype=bool)
-        for i, v in enumerate(variants):
-            has[i, [a_idx[a] for a in set(v)]] = True
-
-        def pick(target: str) -> tuple[str, ...]:
-            inside = cnt[target]
-            if inside.sum() == 0:
-                return ()
-            others = cnt[""] - inside
-            share_in = (has * inside[:, None]).sum(0) / inside.sum()
-            share_out = (has * others[:, None]).sum(0) / max(int(others.sum()), 1)
-            ok = (share_in >= 0.5) & (share_out < 0.1)
-            if not ok.any():
-                return ()
-            return (acts[int(np.argmax(np.where(ok, share_in, -1)))],)
-
-        won_t = _names(won, "won") if won is not None else pick("won")
-        lost_t = _names(lost, "lost") if lost is not None else pick("lost")
-        won_cases = cnt["won"].copy()
+        v = _Variants.of(log, keys)
+        basis: list[str] = []
+        won_t, lost_t = _infer_outcomes(log, v, won, lost, basis)
+        won_cases = v.cnt["won"].copy()
         if won is not None or (won_cases.sum() == 0 and won_t):
-            won_cases = np.where(has[:, [a_idx[a] for a in won_t if a in a_idx]].any(1), cnt[""], 0)
-        ref = won_cases if won_cases.sum() > 0 else cnt[""]
-        n_ref = int(ref.sum())
-        share = (has * ref[:, None]).sum(0) / n_ref
+            won_cases = np.where(v.has[:, [v.a_idx[a] for a in won_t if a in v.a_idx]].any(1), v.cnt[""], 0)
+        ref = won_cases if won_cases.sum() > 0 else v.cnt[""]
+        if v.censored.sum() and (ref - v.censored).clip(0).sum() > 0:
+            ref = (ref - np.minimum(ref, v.censored)).astype(np.int64)
+            basis.append("cases whose history starts late (left-censored) left out of the reference")
         terminal = set(won_t) | set(lost_t)
-        cand = [a for a in acts if share[a_idx[a]] >= min_share and a not in terminal]
-        if anywhere is None:
-            anyw: list[str] = []
-            for a in cand:
-                counts = np.array([v.count(a) for v in variants])
-                m = (counts > 0) & (ref > 0)
-                reps = np.repeat(counts[m], ref[m])
-                if len(reps) and float(np.median(reps)) >= 2:
-                    anyw.append(a)
+        crm = _crm_stages(log, terminal)
+        if crm is not None:
+            ordered, stage_list = crm
+            anyw = list(_names(anywhere, "anywhere")) if anywhere is not None else []
+            cand = [a for a in stage_list if a not in anyw and (ordered or a in v.a_idx)]
+            if not cand:
+                raise StageModelError("the CRM stage definition has no open stage seen in the log")
+            if ordered:
+                stages = cand
+                basis.append("stages and their order from the CRM's stage definition (log.meta['stages'])")
+            else:
+                all_ref = v.cnt[""] - np.minimum(v.cnt[""], v.censored)
+                stages = _order(cand, v, all_ref if all_ref.sum() else v.cnt[""])
+                basis.append(
+                    "stages from the CRM's stage list (log.meta['stages']); the export gives no stage order, "
+                    "so they are ordered as the log's cases first reach them"
+                )
         else:
-            anyw = list(_names(anywhere, "anywhere"))
-        cand = [a for a in cand if a not in anyw]
-        if not cand:
-            raise StageModelError(
-                f"no activity occurs in at least {min_share:.0%} of the reference cases; lower min_share"
+            n_ref = int(ref.sum())
+            share = (v.has * ref[:, None]).sum(0) / n_ref
+            cand = [a for a in v.acts if share[v.a_idx[a]] >= min_share and a not in terminal]
+            if anywhere is None:
+                anyw = _repeating(cand, v, ref) + _after_won(cand, v, ref, won_t)
+                if anyw:
+                    basis.append(f"suggested as anywhere (repeating, or after the won outcome): {', '.join(anyw)}")
+            else:
+                anyw = list(_names(anywhere, "anywhere"))
+            cand = [a for a in cand if a not in anyw]
+            if not cand:
+                raise StageModelError(
+                    f"no activity occurs in at least {min_share:.0%} of the reference cases; lower min_share"
+                )
+            stages = _order(cand, v, ref)
+            basis.append(
+                f"stages: activities in at least {min_share:.0%} of the {int(ref.sum()):,} reference cases, "
+                "in their majority order"
             )
-        k = len(cand)
-        c_idx = {a: i for i, a in enumerate(cand)}
-        before = np.zeros((k, k))
-        pos_sum = np.zeros(k)
-        pos_n = np.zeros(k)
-        for i, v in enumerate(variants):
-            w = ref[i]
-            if w == 0:
-                continue
-            first: dict[str, int] = {}
-            for j, a in enumerate(v):
-                if a in c_idx and a not in first:
-                    first[a] = j
-            order = sorted(first, key=first.__getitem__)
-            for r, a in enumerate(order):
-                pos_sum[c_idx[a]] += w * r
-                pos_n[c_idx[a]] += w
-                for b in order[r + 1 :]:
-                    before[c_idx[a], c_idx[b]] += w
-        wins = (before > before.T).sum(1)
-        mean_pos = pos_sum / np.maximum(pos_n, 1)
-        stages = sorted(cand, key=lambda a: (-wins[c_idx[a]], mean_pos[c_idx[a]], a))
         label = name if name is not None else f"inferred from {log.name}" if log.name else "inferred"
-        return cls(stages, outcomes={"won": won_t, "lost": lost_t}, anywhere=anyw, name=label)
+        model = cls(stages, outcomes={"won": won_t, "lost": lost_t}, anywhere=anyw, name=label)
+        object.__setattr__(model, "basis", tuple(basis))
+        return model
 
     # --- display -------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -608,6 +611,229 @@ class StageModel:
             facts,
             _display.table(["#", "stage", "SLA", "approvals"], rows, max_rows=50),
         )
+
+
+# --- inference helpers ---------------------------------------------------------------------
+#: Words (whole tokens of an activity name, any case) that mark a won / lost outcome when the
+#: log has no outcome column and no CRM flags. English first, a few common CRM languages after.
+WON_WORDS = frozenset(
+    [
+        "won",
+        "win",
+        "approved",
+        "accepted",
+        "signed",
+        "ganado",
+        "ganada",
+        "firmado",
+        "firmada",
+        "aprobado",
+        "aprobada",
+        "aceptado",
+        "aceptada",
+        "gewonnen",
+        "gagne",
+        "gagné",
+        "goedgekeurd",
+    ]
+)
+LOST_WORDS = frozenset(
+    [
+        "lost",
+        "lose",
+        "declined",
+        "cancelled",
+        "canceled",
+        "rejected",
+        "refused",
+        "dropped",
+        "abandoned",
+        "withdrawn",
+        "perdido",
+        "perdida",
+        "rechazado",
+        "rechazada",
+        "cancelado",
+        "cancelada",
+        "verloren",
+        "perdu",
+        "afgewezen",
+    ]
+)
+_TOKENS = re.compile(r"[^\W_]+", re.UNICODE)
+_EXCLUSIVE = 0.1  # a won and a lost activity share under this share of the smaller one's cases
+_ONCE = 0.95  # an outcome activity occurs at most once in at least this share of its cases
+
+
+@dataclasses.dataclass(frozen=True)
+class _Variants:
+    """Per variant: activity presence and counts, case counts by outcome and left-censored cases."""
+
+    acts: list[str]
+    a_idx: dict[str, int]
+    variants: list[list[str]]
+    has: np.ndarray  # (variants, activities) bool
+    counts: np.ndarray  # (variants, activities) occurrences
+    cnt: dict[str, np.ndarray]  # "won" / "lost" / "" (all): cases per variant
+    censored: np.ndarray  # left-censored cases per variant
+
+    @classmethod
+    def of(cls, log: EventLog, keys: list[str]) -> _Variants:
+        seq = log._sequences
+        variants = [k.split(_SEP) for k in keys]
+        vid = seq["variant_id"].to_numpy()
+        table = log.cases.set_index(CASE)
+        outcome = seq[CASE].map(table[OUTCOME]).to_numpy(dtype=object)
+        n_var = len(keys)
+        cnt = {
+            oc: np.bincount(vid[outcome == oc], minlength=n_var) if oc else np.bincount(vid, minlength=n_var)
+            for oc in ("won", "lost", "")
+        }
+        if "left_censored" in table.columns:
+            cens = seq[CASE].map(table["left_censored"]).astype("boolean").fillna(False).to_numpy(dtype=bool)
+            censored = np.bincount(vid[cens], minlength=n_var)
+        else:
+            censored = np.zeros(n_var, dtype=np.int64)
+        acts = sorted({a for v in variants for a in v})
+        a_idx = {a: i for i, a in enumerate(acts)}
+        counts = np.zeros((n_var, len(acts)), dtype=np.int64)
+        for i, v in enumerate(variants):
+            idx, n = np.unique([a_idx[a] for a in v], return_counts=True)
+            counts[i, idx] = n
+        return cls(acts, a_idx, variants, counts > 0, counts, cnt, censored)
+
+
+def _pick_by_outcome(v: _Variants, target: str) -> tuple[str, ...]:
+    inside = v.cnt[target]
+    if inside.sum() == 0:
+        return ()
+    others = v.cnt[""] - inside
+    share_in = (v.has * inside[:, None]).sum(0) / inside.sum()
+    share_out = (v.has * others[:, None]).sum(0) / max(int(others.sum()), 1)
+    ok = (share_in >= 0.5) & (share_out < 0.1)
+    if not ok.any():
+        return ()
+    return (v.acts[int(np.argmax(np.where(ok, share_in, -1)))],)
+
+
+def _pick_by_name(v: _Variants) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A won activity and the lost activities it excludes, guessed from activity names."""
+    n = v.cnt[""]
+    cases = (v.has * n[:, None]).sum(0)
+    once = ((v.counts == 1) * n[:, None]).sum(0) >= _ONCE * np.maximum(cases, 1)
+
+    def words(a: str) -> set[str]:
+        return {t.lower() for t in _TOKENS.findall(a)}
+
+    won_c = [i for i, a in enumerate(v.acts) if once[i] and words(a) & WON_WORDS and not words(a) & LOST_WORDS]
+    lost_c = [i for i, a in enumerate(v.acts) if once[i] and words(a) & LOST_WORDS and not words(a) & WON_WORDS]
+    if not won_c or not lost_c:
+        return (), ()
+    both = (v.has[:, won_c, None] & v.has[:, None, lost_c]) * n[:, None, None]
+    shared = both.sum(0)  # (won, lost) cases with both
+    smaller = np.minimum(cases[won_c][:, None], cases[lost_c][None, :])
+    excl = shared < _EXCLUSIVE * np.maximum(smaller, 1)
+    score = [(int((excl[w] * cases[lost_c]).sum()), int(cases[i]), -w) for w, i in enumerate(won_c)]
+    best = max(range(len(won_c)), key=lambda w: score[w])
+    if not excl[best].any():
+        return (), ()
+    lost = tuple(v.acts[lost_c[j]] for j in range(len(lost_c)) if excl[best, j])
+    return (v.acts[won_c[best]],), lost
+
+
+def _infer_outcomes(
+    log: EventLog, v: _Variants, won: Iterable[str] | None, lost: Iterable[str] | None, basis: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if won is not None or lost is not None:
+        basis.append("won/lost outcomes as given")
+    classes = {a: c for a, c in (log.meta.get("stage_classes") or {}).items() if c in ("won", "lost")}
+    seen = [a for a in classes if a in v.a_idx]
+    if seen:
+        won_t = tuple(a for a in seen if classes[a] == "won")
+        lost_t = tuple(a for a in seen if classes[a] == "lost")
+        how = "won/lost stages from the CRM's own flags (log.meta['stage_classes'])"
+    elif v.cnt["won"].sum() or v.cnt["lost"].sum():
+        won_t, lost_t = _pick_by_outcome(v, "won"), _pick_by_outcome(v, "lost")
+        how = "won/lost activities from the case table's outcome column"
+    else:
+        won_t, lost_t = _pick_by_name(v)
+        how = "won/lost guessed from activity names (each at most once per case, rarely together)"
+    won_t = _names(won, "won") if won is not None else won_t
+    lost_t = _names(lost, "lost") if lost is not None else lost_t
+    if (won is None or lost is None) and (won_t or lost_t):
+        basis.append(how)
+    elif not won_t and not lost_t:
+        basis.append("no won or lost outcome found: pass won=/lost= to StageModel.infer, or edit the model")
+    return won_t, lost_t
+
+
+def _crm_stages(log: EventLog, terminal: set[str]) -> tuple[bool, list[str]] | None:
+    """(whether every stage has its CRM order, open stage activities in that order) from ``log.meta``."""
+    recs = [r for r in (log.meta.get("stages") or []) if isinstance(r, Mapping) and r.get("activity")]
+    open_ = [r for r in recs if r.get("outcome") not in ("won", "lost") and str(r["activity"]) not in terminal]
+    if not open_:
+        return None
+    ordered = all(r.get("order") is not None for r in open_)
+    if ordered:
+        open_ = sorted(open_, key=lambda r: (str(r.get("pipeline")), int(r["order"])))
+    return ordered, list(dict.fromkeys(str(r["activity"]) for r in open_))
+
+
+def _repeating(cand: list[str], v: _Variants, ref: np.ndarray) -> list[str]:
+    out: list[str] = []
+    for a in cand:
+        counts = v.counts[:, v.a_idx[a]]
+        m = (counts > 0) & (ref > 0)
+        reps = np.repeat(counts[m], ref[m])
+        if len(reps) and float(np.median(reps)) >= 2:
+            out.append(a)
+    return out
+
+
+def _after_won(cand: list[str], v: _Variants, ref: np.ndarray, won: tuple[str, ...]) -> list[str]:
+    """Activities that, in most reference cases with both, are first seen after the won outcome."""
+    if not won:
+        return []
+    out: list[str] = []
+    for a in cand:
+        after = total = 0
+        for i, var in enumerate(v.variants):
+            if not ref[i] or a not in var:
+                continue
+            w = [var.index(x) for x in won if x in var]
+            if not w:
+                continue
+            total += int(ref[i])
+            after += int(ref[i]) if var.index(a) > min(w) else 0
+        if total and after > total / 2:
+            out.append(a)
+    return out
+
+
+def _order(cand: list[str], v: _Variants, ref: np.ndarray) -> list[str]:
+    """``cand`` in majority precedence order among the reference cases (ties by mean first position)."""
+    k = len(cand)
+    c_idx = {a: i for i, a in enumerate(cand)}
+    before = np.zeros((k, k))
+    pos_sum = np.zeros(k)
+    pos_n = np.zeros(k)
+    for i, var in enumerate(v.variants):
+        w = ref[i]
+        if w == 0:
+            continue
+        first: dict[str, int] = {}
+        for j, a in enumerate(var):
+            if a in c_idx and a not in first:
+                first[a] = j
+        order = sorted(first, key=first.__getitem__)
+        for r, a in enumerate(order):
+            pos_sum[c_idx[a]] += w * r
+            pos_n[c_idx[a]] += w
+            for b in order[r + 1 :]:
+                before[c_idx[a], c_idx[b]] += w
+    wins = (before > before.T).sum(1)
+    mean_pos = pos_sum / np.maximum(pos_n, 1)
+    return sorted(cand, key=lambda a: (-wins[c_idx[a]], mean_pos[c_idx[a]], a))
 
 
 def as_stage_model(stages: object, *, what: str = "stages") -> StageModel:

@@ -95,6 +95,13 @@ def _value(v: Any, kind: str) -> str:
 
 
 def _kpi_rows(values: dict[str, float]) -> list[tuple[str, str]]:
+    """(label, value) of the headline KPIs, ``n/a`` where a KPI cannot be computed."""
+    return [(label, value) for label, value, _, _ in _kpi_table(values, {}, {})]
+
+
+def _kpi_table(
+    values: dict[str, float], definitions: dict[str, str], notes: dict[str, str]
+) -> list[tuple[str, str, str, str]]:
     labels = {
         "win_rate": ("win rate", "pct"),
         "cycle_time_median_days": ("cycle time, median (days)", "num"),
@@ -113,8 +120,19 @@ def _kpi_rows(values: dict[str, float]) -> list[tuple[str, str]]:
     for key, (label, kind) in labels.items():
         if key in values:
             v = values[key]
-            out.append((label, _value(v, kind)))
+            text = "n/a" if _f.is_missing(v) else _value(v, kind)
+            out.append((label, text, definitions.get(key, ""), notes.get(key, "")))
     return out
+
+
+def _fit_line(fit: Any) -> str:
+    seen = len(fit.stages) - len(fit.stages_never_seen)
+    outside = _f.percent(fit.share_outside)
+    return (
+        f"{_f.percent(fit.fitting_share)} of cases follow the intended path · mean fitness "
+        f"{_f.number(round(float(fit.mean_fitness), 2))} · {outside} of events outside the model · "
+        f"{seen} of {len(fit.stages)} stages seen · {_f.count(fit.cases_closed)} of {_f.count(fit.cases)} cases closed"
+    )
 
 
 def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
@@ -176,6 +194,19 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "log": d.log,
         "stages": d.stages,
         "kpis": _kpi_rows(k.values),
+        "kpi_table": _kpi_table(k.values, k.definitions, k.notes),
+        "amounts": [
+            (
+                r["currency"],
+                _f.count(r["won_with_amount"]),
+                _f.number(r["avg_deal_size"]),
+                _f.number(r["won_amount_total"]),
+            )
+            for r in k.amounts.to_dict("records")
+        ],
+        "fit": conf.fit,
+        "fit_line": _fit_line(conf.fit),
+        "model_basis": list(d.stages.basis),
         "funnel": [
             (r["stage"], _f.count(r["reached"]), _f.percent(r["share_of_cases"]), _f.percent(r["conversion"]))
             for r in k.funnel.to_dict("records")

@@ -51,6 +51,7 @@ class Diagnosis:
     map_anywhere: bool = False
     backend: str = "polars"
     title: str | None = None
+    currency_rates: Mapping[str, float] | None = None
 
     @functools.cached_property
     def conformance(self) -> Conformance:
@@ -67,7 +68,14 @@ class Diagnosis:
     @functools.cached_property
     def kpis(self) -> KPIs:
         """Sales KPIs."""
-        return kpis(self.log, self.stages, conformance=self.conformance, backend=self.backend)
+        return kpis(
+            self.log,
+            self.stages,
+            conformance=self.conformance,
+            backend=self.backend,
+            rules=self.rules,
+            currency_rates=self.currency_rates,
+        )
 
     @functools.cached_property
     def map_log(self) -> EventLog:
@@ -152,6 +160,13 @@ class Diagnosis:
                 "backtrack_rates": {
                     f"{r['from']} → {r['to']}": plain(r["share"]) for r in conf.backtrack_rates.to_dict("records")
                 },
+                "fit": conf.fit.to_dict(),
+            },
+            "kpi_notes": self.kpis.notes,
+            "stage_model": {
+                **self.stages.to_dict(),
+                "inferred": self.stages.inferred,
+                "basis": list(self.stages.basis),
             },
         }
 
@@ -204,9 +219,11 @@ class Diagnosis:
         return write_text(path, self.html())
 
     def __repr__(self) -> str:
+        inferred = " (inferred)" if self.stages.inferred else ""
+        fit = f"; model fit {self.conformance.fit.verdict}" if "conformance" in self.__dict__ else ""
         return (
             f"<Diagnosis {_fmt.one_line(self.log.name or '')}: {self.log.n_cases:,} cases "
-            f"against {len(self.stages.stages)} stages>"
+            f"against {len(self.stages.stages)} stages{inferred}{fit}>"
         )
 
     def _repr_html_(self) -> str:
@@ -225,6 +242,7 @@ def diagnose(
     map_anywhere: bool = False,
     backend: str = "polars",
     title: str | None = None,
+    currency_rates: Mapping[str, float] | None = None,
 ) -> Diagnosis:
     """Diagnose a sales process: quality, discovery, conformance, findings and KPIs in one object.
 
@@ -241,6 +259,9 @@ def diagnose(
         at most this many activities (the counts of what is hidden are stated on the map).
     map_anywhere:
         Draw the model's "anywhere" activities (calls, e-mails) on the map too.
+    currency_rates:
+        ``{currency code: factor}`` converting won amounts into one reporting currency; without
+        it amounts in several currencies are shown per currency, never added up.
     """
     return Diagnosis(
         log=log,
@@ -251,4 +272,5 @@ def diagnose(
         map_anywhere=map_anywhere,
         backend=backend,
         title=title,
+        currency_rates=None if currency_rates is None else dict(currency_rates),
     )

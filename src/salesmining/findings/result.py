@@ -126,15 +126,19 @@ class Findings:
         """For the top findings: case attributes over-represented among affected cases.
 
         Columns ``rank``, ``kind``, ``where``, ``attribute``, ``value``, ``affected_with``,
-        ``affected``, ``all_with``, ``all``, ``lift`` = (affected_with/affected)/(all_with/all);
-        kept when lift ≥ 1.5 and at least 3 affected cases have the value; three per finding.
-        A correlation, not a cause.
+        ``affected``, ``all_with``, ``all``, ``lift`` = (affected_with/affected)/(all_with/all),
+        ``population`` (what ``all`` counts: closed cases for a finding about closed cases, open
+        cases for stalled deals, else all cases); kept with the support and lift of
+        ``FindingRules.root_cause_*``; three per finding; no outcome-derived, stage-name or
+        id-like attribute, dates in date bands. A correlation, not a cause.
         """
         return self._root_causes.copy()
 
     @functools.cached_property
     def _root_causes(self) -> pd.DataFrame:
-        return _root_causes(self._evidence, self._findings, self._cases, top=10)
+        return _root_causes(
+            self._evidence, self._findings, self._cases, top=10, rules=self.rules, activities=self.model.activities
+        )
 
     def __len__(self) -> int:
         return len(self._findings)

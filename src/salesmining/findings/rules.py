@@ -38,6 +38,10 @@ class FindingRules:
         ``(first stage, response stage)`` for ``slow_response``; default: the model's first two.
     as_of:
         The "now" for stalled open cases; default: the last timestamp of the log.
+    root_cause_min_cases, root_cause_min_share, root_cause_min_lift:
+        A root-cause hint needs at least ``root_cause_min_cases`` affected cases holding the
+        value, at least ``root_cause_min_share`` of the affected cases, and a lift of at least
+        ``root_cause_min_lift`` against the cases of the same status (closed / open / all).
     """
 
     outlier_k: float = 2.0
@@ -52,3 +56,6 @@ class FindingRules:
     examples: int = 5
     response: tuple[str, str] | None = None
     as_of: str | pd.Timestamp | None = None
+    root_cause_min_cases: int = 3
+    root_cause_min_share: float = 0.2
+    root_cause_min_lift: float = 1.5
