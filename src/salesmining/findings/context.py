@@ -65,7 +65,7 @@ def build_context(
     visits = _visits.stage_visits(gaps, log)
     outcome = cases.set_index("case_id")["outcome"]
     visits["outcome"] = visits["case"].map(outcome).to_numpy()
-    backfilled = backfilled_cases(visits, rules)
+    backfilled = backfilled_cases(gaps, rules)
     return FindingContext(log, model, rules, gaps, visits, cases, conf, backfilled)
 
 

@@ -153,6 +153,18 @@ def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, ty
     return "low"
 
 
+def _typical_detail(ev: pd.DataFrame) -> str:
+    """The description of the median case: the evidence row at the (lower) median time lost.
+
+    Per-case descriptions carry that case's numbers; the most common text among them is an
+    accident of rounding (``23 min in stage`` where half the cases lost hours), the median one is not.
+    """
+    if not len(ev):
+        return ""
+    order = ev.sort_values(["time_lost_s", "case_id"], kind="stable")
+    return str(order["detail"].iloc[(len(order) - 1) // 2])
+
+
 def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     """One row per ``(kind, rule, where)`` of the evidence, most severe first, with ``rank``."""
     cases = ctx.cases
@@ -169,7 +181,6 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
         eff = effects(affected, cases, base_of(str(kind), place))
         ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
         examples = ranked.set_index("case_id")["lost"]
-        details = ev["detail"].astype(str).value_counts()
         rows.append(
             {
                 "kind": kind,
@@ -180,7 +191,7 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
                 "time_lost_hours": float(per_case.sum()) / 3600,
                 "time_lost_per_case_hours": float(per_case.mean()) / 3600 if len(per_case) else 0.0,
                 "example_cases": tuple(str(c) for c in examples.index[: ctx.rules.examples]),
-                "detail": str(details.index[0]) if len(details) else "",
+                "detail": _typical_detail(ev),
                 **eff,
                 **place,
             }
