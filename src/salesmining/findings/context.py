@@ -109,7 +109,8 @@ def targets(
         if ref.notna().sum() < min_n:
             ref = grp.loc[usable.loc[grp.index], durations]
         fences[name] = fence(ref, k, min_n)
-    limit = pd.Series({**fences, **{name: td.total_seconds() for name, td in sla.items()}}, dtype="float64")
+    limits: dict[object, float] = {**fences, **{name: td.total_seconds() for name, td in sla.items()}}
+    limit = pd.Series(limits, dtype="float64")
     return values[key].map(limit).fillna(math.inf).astype("float64")
 
 

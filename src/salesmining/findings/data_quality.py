@@ -40,5 +40,7 @@ def without_backfilled(evidence_rows: pd.DataFrame, ctx: FindingContext) -> pd.D
     """Evidence less the waits and skips of back-filled cases (their times are data-entry times)."""
     if not len(ctx.backfilled) or not len(evidence_rows):
         return evidence_rows
-    drop = evidence_rows["kind"].isin(JUDGED_ELSEWHERE) & evidence_rows["case_id"].astype(str).isin(ctx.backfilled.index.astype(str))
+    drop = evidence_rows["kind"].isin(JUDGED_ELSEWHERE) & evidence_rows["case_id"].astype(str).isin(
+        ctx.backfilled.index.astype(str)
+    )
     return evidence_rows[~drop.to_numpy()].reset_index(drop=True)

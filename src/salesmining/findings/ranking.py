@@ -132,9 +132,7 @@ def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, ty
     """
     drop = -row["win_rate_effect"] if not math.isnan(row["win_rate_effect"]) else 0.0
     judged = (
-        row["closed_affected"] >= 10
-        and row["closed_unaffected"] >= 10
-        and abs(win_rate_z(row)) >= rules.win_rate_z
+        row["closed_affected"] >= 10 and row["closed_unaffected"] >= 10 and abs(win_rate_z(row)) >= rules.win_rate_z
     )
     time_share = row["time_lost_hours"] / total_hours if total_hours > 0 else 0.0
     per_case = row["time_lost_per_case_hours"]
