@@ -1,12 +1,13 @@
 """Back-filled cases: deals entered after the fact, several stages recorded within minutes.
 
-A case is *back-filled* when its first ``backfill_min_stages`` stage or outcome entries follow one
-another with no other event between them and all fall within ``backfill_window``, while in the
-log as a whole the same number of entries typically (median over the cases that have them) takes
-at least ``backfill_contrast`` times as long. Where nearly every case moves that fast (an automated intake, a bulk-loaded demo org) the
-speed is the process or the export, not a back-fill, and nothing is flagged here. The stage times
-of back-filled cases are data-entry times: they are not judged as waits or skips and are not
-used as references for limits (see :mod:`salesmining.findings.context`).
+A case is *back-filled* when its first ``backfill_min_stages`` stage or outcome entries follow
+one another with no other event between them and all fall within ``backfill_window``, while in
+the log as a whole the same number of entries typically (the median over the cases that have
+them) takes at least ``backfill_contrast`` times as long. Where nearly every case moves that fast
+(an automated intake, a bulk-loaded demo org) the speed is the process or the export, not a
+back-fill, and nothing is flagged here. The stage times of back-filled cases are data-entry
+times: they are not judged as waits or skips and are not used as references for limits (see
+:mod:`salesmining.findings.context`).
 """
 
 from __future__ import annotations
