@@ -19,6 +19,7 @@ FINDING_KINDS: tuple[str, ...] = (
     "redundant_approval",
     "slow_response",
     "handoff_delay",
+    "data_quality",
 )
 
 #: Every rule, by kind, with the plain-language test it applies.
@@ -58,6 +59,11 @@ FINDING_RULES: Mapping[str, Mapping[str, str]] = {
     "handoff_delay": {
         "handoff_wait": "the case changed owner and the new owner's first event came later than the "
         "handoff quantile of the same step without a change; time lost = excess over that step's median",
+    },
+    "data_quality": {
+        "backfilled": "a case entered after the fact: its first stage entries (3 by default) within minutes "
+        "(1 h) where the log typically takes a day or more for them; its stage times are not judged as "
+        "waits or skips nor used as references; no time lost",
     },
 }
 

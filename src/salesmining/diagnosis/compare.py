@@ -1,8 +1,13 @@
-"""Before/after: :func:`compare` two logs (or one split at a date) → :class:`Comparison`.
+"""Before/after or segment A vs B: :func:`compare` two logs (or one split at a date) → :class:`Comparison`.
 
-KPI deltas with bootstrap confidence intervals and verdicts, findings resolved / new / better /
-worse (only when a two-proportion z-test says the change is significant), and the process-graph
-difference. Rendering lives in :mod:`salesmining.present`; :mod:`salesmining.diagnosis.context`
+KPI deltas with confidence intervals and verdicts, findings resolved / new / better / worse, and
+the process-graph difference. Both sides are compared over an **equal follow-up window** (the
+*horizon*): a case counts only when its log observed it for at least that long after it started,
+and its outcome is read *as of* that horizon — so the later of two periods, whose deals have had
+less time to close, is not called better because only its quick deals have closed yet. Every
+share (a KPI rate or the share of cases with a finding) is judged by one test, the difference of
+two proportions with its 95% interval, so the same quantity gets the same verdict in every table;
+medians by a case bootstrap. Rendering lives in :mod:`salesmining.present`; :mod:`salesmining.diagnosis.context`
 prepares what the report shows.
 """
 
@@ -21,6 +26,7 @@ from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core.errors import OptionError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
+from salesmining.core.schema import CASE, TIMESTAMP
 from salesmining.core.vocabulary import PROCESS_LEVEL_RULES
 from salesmining.diagnosis.diagnose import Diagnosis, diagnose
 from salesmining.findings.detect import (
@@ -28,23 +34,39 @@ from salesmining.findings.detect import (
 )
 from salesmining.log.eventlog import EventLog
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["MODES", "Comparison", "compare", "horizon_days", "proportion_test", "within_horizon"]
+
+#: The two-sided 95% normal quantile.
+Z95 = 1.959963984540054
+
+#: Finding kinds whose share of affected cases is compared.
+_SHARE_KINDS = ("loop", "redundant_approval", "slow_response", "long_wait", "handoff_delay", "skipped_stage")
 
 
-#: KPIs compared before/after: name → (per-case metric, statistic, higher is better).
+#: The comparison modes: time-ordered periods, or two segments of the same period.
+MODES = ("auto", "before_after", "segments")
+
+#: KPIs compared: name → (per-case metric, statistic, higher is better). ``win_rate`` is among
+#: the cases closed within the horizon; ``cycle_time_median_days`` the median time to close within
+#: it (a case still open at the horizon counts as the horizon); ``closed_within_horizon`` the share
+#: of cases closed by then.
 _COMPARED: Mapping[str, tuple[str, str, bool]] = {
-    "win_rate": ("won", "mean_closed", True),
-    "cycle_time_median_days": ("cycle_days", "median_closed", False),
+    "win_rate": ("won_h", "mean", True),
+    "cycle_time_median_days": ("close_days_h", "median", False),
+    "closed_within_horizon_rate": ("closed_h", "mean", True),
     "rework_rate": ("rework", "mean", False),
-    "first_time_right_rate": ("conforms", "mean_closed", True),
+    "first_time_right_rate": ("conforms", "mean", True),
     "skip_rate": ("skipped_any", "mean", False),
     "lead_response_median_hours": ("response_hours", "median", False),
 }
 
 
 def _per_case(d: Diagnosis) -> pd.DataFrame:
-    """Per-case metrics for bootstrapping: one row per case."""
+    """Per-case metrics: one row per case, with its start and how long its log followed it."""
     conf = d.conformance.to_frame()
+    ev = d.log._events
+    start = ev.groupby(CASE)[TIMESTAMP].min()
+    end = ev[TIMESTAMP].max()
     out = pd.DataFrame(
         {
             "case_id": conf["case_id"],
@@ -56,16 +78,59 @@ def _per_case(d: Diagnosis) -> pd.DataFrame:
             "skipped_any": (conf["skipped"].map(len) > 0).astype(float),
         }
     )
+    started = out["case_id"].map(start)
+    out["follow_up_days"] = ((end - started).dt.total_seconds() / 86400).astype("float64")
     dwell = d.series["stage_dwell"]
     first = dwell[dwell["stage"] == d.stages.stages[0]].drop_duplicates("case_id").set_index("case_id")["dwell_hours"]
     out["response_hours"] = out["case_id"].map(first)
     f = d.findings.to_frame()
-    for kind in ("loop", "redundant_approval", "slow_response", "long_wait", "handoff_delay", "skipped_stage"):
+    for kind in _SHARE_KINDS:
         # process-level rules (approval design, stalled open deals) are not events that happened to a case
         rules = [r for r in f.loc[f["kind"] == kind, "rule"].unique() if r not in PROCESS_LEVEL_RULES]
         ids = d.findings.cases_for(kind, rules=rules)
         out[f"share_{kind}"] = out["case_id"].isin(ids).astype(float)
     return out
+
+
+def horizon_days(pa: pd.DataFrame, pb: pd.DataFrame, given: Any = None) -> float:
+    """The equal follow-up window (days) both sides are compared over.
+
+    ``given`` (a duration such as ``"90d"``) when the caller sets one; else the shorter of the 90th
+    percentile of the closed cases' cycle time (both sides pooled) and each side's median follow-up
+    — so at least half of each side's cases are observed for the whole window.
+    """
+    if given is not None:
+        return float(pd.Timedelta(given).total_seconds()) / 86400
+    closed = pd.concat([pa.loc[pa["closed"], "cycle_days"], pb.loc[pb["closed"], "cycle_days"]]).dropna()
+    cands = [float(pa["follow_up_days"].median()), float(pb["follow_up_days"].median())]
+    if len(closed):
+        cands.append(float(np.quantile(closed.to_numpy(dtype=float), 0.9)))
+    h = min(c for c in cands if not math.isnan(c)) if any(not math.isnan(c) for c in cands) else math.nan
+    return h
+
+
+def within_horizon(p: pd.DataFrame, h: float) -> pd.DataFrame:
+    """The cases followed for at least ``h`` days, with their outcome as of ``h`` days after their start."""
+    q = p[p["follow_up_days"] >= h].copy() if not math.isnan(h) else p.copy()
+    closed_h = q["closed"] & (q["cycle_days"] <= h)
+    q["closed_h"] = closed_h.astype(float)
+    q["won_h"] = q["won"].where(closed_h)
+    q["close_days_h"] = q["cycle_days"].where(closed_h, h)
+    q["conforms"] = q["conforms"].where(closed_h)
+    return q
+
+
+def proportion_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:
+    """(before, after, delta, ci_low, ci_high): the difference of two proportions with its 95%
+    normal interval (unpooled). The one test every share in a comparison is judged by."""
+    a = a[~np.isnan(a)]
+    b = b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return (math.nan,) * 5
+    pa, pb = float(a.mean()), float(b.mean())
+    se = math.sqrt(pa * (1 - pa) / len(a) + pb * (1 - pb) / len(b))
+    d = pb - pa
+    return pa, pb, d, d - Z95 * se, d + Z95 * se
 
 
 def _stat(values: np.ndarray, how: str) -> np.ndarray | float:
@@ -103,20 +168,33 @@ class Comparison:
     _kpis: pd.DataFrame = dataclasses.field(repr=False)
     _findings: pd.DataFrame = dataclasses.field(repr=False)
     _edges: pd.DataFrame = dataclasses.field(repr=False)
+    #: ``before_after`` (time-ordered periods) or ``segments`` (A vs B, not time-ordered)
+    mode: str = "before_after"
+    #: the equal follow-up window both sides are compared over, in days (see :func:`horizon_days`)
+    horizon_days: float = math.nan
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """What the two sides are called: ``("before", "after")``, or ``("A", "B")`` for segments."""
+        return ("A", "B") if self.mode == "segments" else ("before", "after")
 
     @property
     def kpis(self) -> pd.DataFrame:
-        """``metric``, ``before``, ``after``, ``delta``, ``ci_low``, ``ci_high`` (95% bootstrap of the
-        delta), ``significant`` (the interval excludes 0), ``better`` (the change goes the good
-        way), ``verdict``."""
+        """``metric``, ``before``, ``after``, ``delta``, ``ci_low``, ``ci_high`` (95% interval of the
+        delta: the two-proportion interval for rates and shares, a case bootstrap for medians),
+        ``test``, ``significant`` (the interval excludes 0), ``better`` (the change goes the good
+        way), ``verdict``, ``n_before``/``n_after`` (cases within the horizon that the metric
+        counts). In ``segments`` mode ``before`` is segment A and ``after`` segment B."""
         return handout(self._kpis)
 
     @property
     def findings(self) -> pd.DataFrame:
         """Findings matched by ``(kind, rule, where)``, with cases, shares and hours lost on both
         sides. ``status`` is resolved / new / better / worse only when the share of affected cases
-        changed by more than chance (two-proportion z-test, ``|z| > 1.96``; ``z`` and
-        ``significant`` are columns); otherwise unchanged."""
+        *among the cases within the horizon* (``affected_before``/``eligible_before``, ...) changed
+        by more than chance — the same two-proportion test as the KPI table (``z`` is the delta
+        over its standard error, ``significant`` when ``|z| > 1.96``); otherwise unchanged. In
+        ``segments`` mode resolved / new read "only in A" / "only in B"."""
         return handout(self._findings)
 
     @property
@@ -155,13 +233,16 @@ class Comparison:
             "edges": records(self._edges),
             "n_boot": int(self.n_boot),
             "seed": int(self.seed),
+            "mode": self.mode,
+            "horizon_days": plain(self.horizon_days),
         }
 
     def __repr__(self) -> str:
         sig = self._kpis[self._kpis["significant"]]
         better = int(sig["better"].sum())
+        label = "A vs B" if self.mode == "segments" else "before/after"
         return (
-            f"<Comparison: {len(self._kpis)} metrics, {better} significantly better, "
+            f"<Comparison {label}: {len(self._kpis)} metrics, {better} significantly better, "
             f"{len(sig) - better} significantly worse; {int((self._findings['status'] == 'resolved').sum())} "
             f"findings resolved, {int((self._findings['status'] == 'new').sum())} new>"
         )
@@ -180,15 +261,26 @@ def compare(
     rules: FindingRules | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    mode: str = "auto",
+    horizon: str | pd.Timedelta | None = None,
 ) -> Comparison:
-    """Compare a process before and after a change.
+    """Compare a process before and after a change, or two segments of it (A vs B).
 
-    KPIs and the share of cases affected by each finding kind are compared with a case-level
-    bootstrap (``n_boot`` resamples of each period's cases, fixed ``seed``): the 95% interval of
-    the difference after − before decides the verdict (significant when it excludes 0).
+    ``mode``: ``"before_after"`` for two periods, ``"segments"`` for two groups of cases that are
+    not time-ordered (regions, teams, products); ``"auto"`` (default) reads it from the logs:
+    before/after when at most 10% of the second log's cases started before the first log's last
+    case start (``log.split(at=...)`` gives none), segments otherwise.
+
+    Both sides are compared over an equal follow-up window, the *horizon* (``horizon=``, e.g.
+    ``"90d"``; default :func:`horizon_days`): only cases followed at least that long count, with
+    their outcome as of that many days after their start. Rates and shares are judged by the
+    difference of two proportions (95% interval); medians by a case bootstrap (``n_boot``
+    resamples, fixed ``seed``). A verdict is better/worse only when the interval excludes 0.
     Findings are matched by ``(kind, rule, where)``; transitions by ``(source, target)``.
     Works on one log split in two: ``compare(*log.split(at="2024-07-01"), stages)``.
     """
+    if mode not in MODES:
+        raise OptionError(f"mode must be one of {MODES}, not {mode!r}")
     if stages is None:
         if isinstance(before, Diagnosis):
             stages = before.stages
@@ -197,20 +289,24 @@ def compare(
     model = as_stage_model(stages)
     db = before if isinstance(before, Diagnosis) else diagnose(before, model, rules=rules)
     da = after if isinstance(after, Diagnosis) else diagnose(after, model, rules=rules)
+    if mode == "auto":
+        mode = _detect_mode(db.log, da.log)
     rng = np.random.default_rng(seed)
-    pa, pb = _per_case(db), _per_case(da)
+    pa_all, pb_all = _per_case(db), _per_case(da)
+    h = horizon_days(pa_all, pb_all, horizon)
+    pa, pb = within_horizon(pa_all, h), within_horizon(pb_all, h)
     rows = []
     metrics: list[tuple[str, str, str, bool]] = [(name, col, how, up) for name, (col, how, up) in _COMPARED.items()]
-    metrics += [
-        (f"share of cases with {k.replace('_', ' ')}", f"share_{k}", "mean", False)
-        for k in ("loop", "redundant_approval", "slow_response", "long_wait", "handoff_delay", "skipped_stage")
-    ]
+    metrics += [(f"share of cases with {k.replace('_', ' ')}", f"share_{k}", "mean", False) for k in _SHARE_KINDS]
     for name, col, how, up in metrics:
-        a = pa.loc[pa["closed"], col] if how.endswith("closed") else pa[col]
-        b = pb.loc[pb["closed"], col] if how.endswith("closed") else pb[col]
-        sa, sb, delta, lo, hi = _bootstrap(
-            a.to_numpy(dtype=float), b.to_numpy(dtype=float), how, n_boot=n_boot, rng=rng
-        )
+        a, b = pa[col], pb[col]
+        av, bv = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+        if how == "mean":
+            test = "two proportions"
+            sa, sb, delta, lo, hi = proportion_test(av, bv)
+        else:
+            test = "bootstrap"
+            sa, sb, delta, lo, hi = _bootstrap(av, bv, how, n_boot=n_boot, rng=rng)
         significant = bool(not math.isnan(lo) and (lo > 0 or hi < 0))
         better = bool(significant and ((delta > 0) == up))
         if math.isnan(delta):
@@ -232,10 +328,28 @@ def compare(
                 "verdict": verdict,
                 "n_before": int(a.notna().sum()),
                 "n_after": int(b.notna().sum()),
+                "test": test,
             }
         )
     kpi_frame = pd.DataFrame(rows)
+    m = _findings_table(db, da, set(pa["case_id"]), set(pb["case_id"]), mode)
+    e = _edges_table(db, da)
+    return Comparison(db, da, n_boot, seed, kpi_frame, m, e, mode=mode, horizon_days=h)
 
+
+def _detect_mode(a: EventLog, b: EventLog) -> str:
+    """``before_after`` when at most 10% of ``b``'s cases started before ``a``'s last case start."""
+    sa = a._events.groupby(CASE)[TIMESTAMP].min()
+    sb = b._events.groupby(CASE)[TIMESTAMP].min()
+    if not len(sa) or not len(sb):
+        return "before_after"
+    overlap = float((sb < sa.max()).mean())
+    return "before_after" if overlap <= 0.10 else "segments"
+
+
+def _findings_table(db: Diagnosis, da: Diagnosis, ids_b: set[Any], ids_a: set[Any], mode: str) -> pd.DataFrame:
+    """Findings matched by (kind, rule, where); status by the two-proportion test on the cases
+    within the horizon (``ids_b``/``ids_a``: the before's and the after's)."""
     fb, fa = db.findings.to_frame(), da.findings.to_frame()
     key = ["kind", "rule", "where"]
     m = fb[[*key, "cases", "share", "time_lost_hours", "severity"]].merge(
@@ -245,27 +359,35 @@ def compare(
         m[c] = m[c].fillna(0).astype("int64")
     for c in ("share_before", "share_after", "time_lost_hours_before", "time_lost_hours_after"):
         m[c] = m[c].fillna(0.0)
-    # is the change in the share of affected cases more than chance? a two-proportion z-test
-    nb, na = max(db.log.n_cases, 1), max(da.log.n_cases, 1)
-    pooled = (m["cases_before"] + m["cases_after"]) / (nb + na)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / nb + 1 / na))
-    z = (m["cases_after"] / na - m["cases_before"] / nb) / se.where(se > 0)
+    for side, d, ids in (("before", db, ids_b), ("after", da, ids_a)):
+        ev = d.findings.evidence
+        ev = ev[ev["case_id"].isin({str(i) for i in ids})]
+        counts = ev.drop_duplicates([*key, "case_id"]).groupby(key).size()
+        idx = pd.MultiIndex.from_frame(m[key])
+        m[f"affected_{side}"] = counts.reindex(idx).fillna(0).astype("int64").to_numpy()
+        m[f"eligible_{side}"] = len(ids)
+    nb, na = m["eligible_before"].clip(lower=1), m["eligible_after"].clip(lower=1)
+    pb, pa = m["affected_before"] / nb, m["affected_after"] / na
+    se = np.sqrt(pb * (1 - pb) / nb + pa * (1 - pa) / na)
+    z = (pa - pb) / se.where(se > 0)
     m["z"] = z
-    m["significant"] = z.abs() > 1.96
+    m["significant"] = z.abs() > Z95
     sig = m["significant"].fillna(False).astype(bool)
-    status = np.select(
+    gone, fresh = ("only in A", "only in B") if mode == "segments" else ("resolved", "new")
+    m["status"] = np.select(
         [
-            (m["cases_before"] == 0) & sig,
-            (m["cases_after"] == 0) & sig,
+            (m["affected_before"] == 0) & sig,
+            (m["affected_after"] == 0) & sig,
             sig & (z < 0),
             sig & (z > 0),
         ],
-        ["new", "resolved", "better", "worse"],
+        [fresh, gone, "better", "worse"],
         default="unchanged",
     )
-    m["status"] = status
-    m = m.sort_values(["status", "kind", "where"], kind="stable").reset_index(drop=True)
+    return m.sort_values(["status", "kind", "where"], kind="stable").reset_index(drop=True)
 
+
+def _edges_table(db: Diagnosis, da: Diagnosis) -> pd.DataFrame:
     eb, ea = db.graph.edges, da.graph.edges
     e = eb[["source", "target", "count", "wait_median_s"]].merge(
         ea[["source", "target", "count", "wait_median_s"]],
@@ -278,5 +400,4 @@ def compare(
     )
     e[["count_before", "count_after"]] = e[["count_before", "count_after"]].fillna(0).astype("int64")
     e["wait_median_change_s"] = e["wait_median_s_after"] - e["wait_median_s_before"]
-    e = e.sort_values(["status", "source", "target"], kind="stable").reset_index(drop=True)
-    return Comparison(db, da, n_boot, seed, kpi_frame, m, e)
+    return e.sort_values(["status", "source", "target"], kind="stable").reset_index(drop=True)

@@ -64,6 +64,12 @@ class ComparisonView(Protocol):
     def n_boot(self) -> int: ...
     @property
     def seed(self) -> int | None: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def horizon_days(self) -> float: ...
+    @property
+    def labels(self) -> tuple[str, str]: ...
 
 
 __all__ = ["comparison_html", "comparison_summary_html", "diagnosis_html", "diagnosis_summary_html"]
@@ -303,16 +309,23 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
             f"{_f.count(r['n_before'])} / {_f.count(r['n_after'])}",
         )
 
+    la, lb = c.labels
     before_svg, err = _graph_svg(
-        process_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title="Before", legend=False)
+        process_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title=la, legend=False)
     )
     after_svg, _ = _graph_svg(
-        process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title="After", legend=False)
+        process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title=lb, legend=False)
     )
+    segments = c.mode == "segments"
+    heading = "Segments A vs B" if segments else "Before / after"
     f = c.findings
     e = c.edges
     return {
-        "title": f"Before / after — {c.before.log.name or 'before'} vs {c.after.log.name or 'after'}",
+        "title": f"{heading} — {c.before.log.name or la} vs {c.after.log.name or lb}",
+        "label_a": la,
+        "label_b": lb,
+        "segments": segments,
+        "horizon": _f.days(c.horizon_days * 86400),
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "kpis": [row(r) for r in k.to_dict("records")],
         "findings": [

@@ -20,12 +20,13 @@ from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.stages import StageModel
 from salesmining.core.errors import StageModelError
 from salesmining.core.schema import CASE, OUTCOME
+from salesmining.findings.backfill import backfilled_cases
 from salesmining.findings.rules import FindingRules
 
 if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
 
-__all__ = ["FindingContext", "build_context", "fence", "targets"]
+__all__ = ["FindingContext", "build_context", "fence", "reference_rows", "stall_limits", "targets"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,8 @@ class FindingContext:
     visits: pd.DataFrame  # one row per stage (or approval/other) visit
     cases: pd.DataFrame  # case_id, outcome, throughput_s, closed, won + attributes
     conformance: Conformance
+    #: back-filled cases (see :mod:`salesmining.findings.backfill`): span of their first entries, seconds
+    backfilled: pd.Series = dataclasses.field(default_factory=lambda: pd.Series(dtype="float64"))
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
@@ -62,7 +65,8 @@ def build_context(
     visits = _visits.stage_visits(gaps, log)
     outcome = cases.set_index("case_id")["outcome"]
     visits["outcome"] = visits["case"].map(outcome).to_numpy()
-    return FindingContext(log, model, rules, gaps, visits, cases, conf)
+    backfilled = backfilled_cases(gaps, rules)
+    return FindingContext(log, model, rules, gaps, visits, cases, conf, backfilled)
 
 
 def fence(values: pd.Series, k: float, min_n: int) -> float:
@@ -75,13 +79,55 @@ def fence(values: pd.Series, k: float, min_n: int) -> float:
     return float(np.exp(q3 + k * (q3 - q1)))
 
 
+def _case_column(values: pd.DataFrame) -> str:
+    return "case" if "case" in values.columns else CASE
+
+
+def reference_rows(ctx: FindingContext, values: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Which rows of ``values`` may serve as references for a limit: (closed cases', all finished).
+
+    Both leave out back-filled cases, whose times are data-entry times. A limit is learned from
+    the rows of *closed* cases (a deal still open may yet take much longer, and ends nothing);
+    the second mask (every row not back-filled) is the fallback when too few closed rows exist.
+    """
+    case = values[_case_column(values)]
+    usable = ~case.isin(ctx.backfilled.index)
+    closed_ids = ctx.cases.loc[ctx.cases["closed"].to_numpy(), "case_id"]
+    return usable & case.isin(closed_ids), usable
+
+
 def targets(
     ctx: FindingContext, values: pd.DataFrame, key: str, durations: str, sla: Mapping[str, pd.Timedelta]
 ) -> pd.Series:
-    """Per row: the target duration (seconds) — the SLA of its key, else the robust fence."""
-    fences = {
-        name: fence(grp[durations], ctx.rules.outlier_k, ctx.rules.min_reference)
-        for name, grp in values.groupby(key, sort=True)
-    }
-    sla_s = {k: td.total_seconds() for k, td in sla.items()}
-    return values[key].map(lambda k: sla_s.get(k, fences.get(k, math.inf))).astype("float64")
+    """Per row: the target duration (seconds) — the SLA of its key, else the robust fence of the same
+    key's durations in closed cases (in all finished ones when fewer than ``min_reference`` closed)."""
+    closed, usable = reference_rows(ctx, values)
+    k, min_n = ctx.rules.outlier_k, ctx.rules.min_reference
+    fences: dict[object, float] = {}
+    for name, grp in values.groupby(key, sort=True):
+        ref = grp.loc[closed.loc[grp.index], durations]
+        if ref.notna().sum() < min_n:
+            ref = grp.loc[usable.loc[grp.index], durations]
+        fences[name] = fence(ref, k, min_n)
+    limits: dict[object, float] = {**fences, **{name: td.total_seconds() for name, td in sla.items()}}
+    limit = pd.Series(limits, dtype="float64")
+    return values[key].map(limit).fillna(math.inf).astype("float64")
+
+
+def stall_limits(ctx: FindingContext, stages: pd.Series) -> pd.Series:
+    """Per stage in ``stages``: how long (seconds) an open case may sit in it before it is stalled.
+
+    The SLA where the model has one; otherwise the ``stall_quantile`` (0.9) of the time *closed*
+    cases spent in the same stage — their visits' full dwell, as an open case's age is measured —
+    needing ``min_reference`` of them. Without enough closed cases there is no limit (``inf``):
+    an open case can be called stalled only against cases that did close.
+    """
+    v = ctx.visits
+    closed, _ = reference_rows(ctx, v)
+    ref = v[closed & (v["role"] == "stage") & v["dwell_s"].notna() & ~v["behind"].astype(bool)]
+    counts = ref.groupby("stage")["dwell_s"].size()
+    q = ref.groupby("stage")["dwell_s"].quantile(ctx.rules.stall_quantile)
+    q = q[counts.reindex(q.index).fillna(0) >= ctx.rules.min_reference]
+    limits = {s: td.total_seconds() for s, td in ctx.model.sla.items()}
+    uniq = pd.unique(stages)
+    return pd.Series({s: limits.get(s, float(q.get(s, math.inf))) for s in uniq}, dtype="float64")

@@ -29,6 +29,7 @@ from salesmining.core.errors import OptionError
 from salesmining.core.vocabulary import FINDING_KINDS, FINDING_RULES, PROCESS_LEVEL_RULES
 from salesmining.findings.approvals import approval_evidence
 from salesmining.findings.context import build_context
+from salesmining.findings.data_quality import data_quality_evidence, without_backfilled
 from salesmining.findings.evidence import tidy
 from salesmining.findings.handoffs import handoff_evidence
 from salesmining.findings.kpis import KPIs, kpis
@@ -116,7 +117,9 @@ def find_bottlenecks(
         parts += handoff_evidence(ctx)
     if "redundant_approval" in wanted:
         parts += approval_evidence(ctx)
-    evidence = tidy(parts)
+    if "data_quality" in wanted:
+        parts += data_quality_evidence(ctx)
+    evidence = without_backfilled(tidy(parts), ctx)
     findings = assemble(evidence, ctx)
     warnings = []
     if log.meta.get("loops_unobservable"):

@@ -104,19 +104,63 @@ def comparison_base(ctx: FindingContext) -> Base:
     return base
 
 
-def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules) -> str:
-    """``high``, ``medium`` or ``low`` (see :class:`~salesmining.FindingRules`)."""
+def typical_case_hours(cases: pd.DataFrame, rules: FindingRules) -> float:
+    """The log's typical case duration (hours): the median of closed cases, of all cases when
+    fewer than ``min_reference`` are closed."""
+    closed = cases.loc[cases["closed"].to_numpy(), "throughput_s"].dropna()
+    pool = closed if len(closed) >= rules.min_reference else cases["throughput_s"].dropna()
+    return float(pool.median()) / 3600 if len(pool) else 0.0
+
+
+def win_rate_z(row: Mapping[str, Any]) -> float:
+    """Two-proportion z of the win rate of affected against comparable unaffected closed cases."""
+    na, nu = row["closed_affected"], row["closed_unaffected"]
+    wa, wu = row["win_rate_affected"], row["win_rate_unaffected"]
+    if not na or not nu or math.isnan(wa) or math.isnan(wu):
+        return 0.0
+    pooled = (wa * na + wu * nu) / (na + nu)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nu))
+    return (wa - wu) / se if se > 0 else 0.0
+
+
+def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, typical_hours: float = 0.0) -> str:
+    """``high``, ``medium`` or ``low`` (see :class:`~salesmining.FindingRules`).
+
+    Time counts only when it is material: at least ``material_time_share`` of all case time and,
+    per affected case, at least ``material_case_share`` of the typical case duration. A win-rate
+    move counts only with at least 10 closed cases on each side and a significant z-test.
+    """
     drop = -row["win_rate_effect"] if not math.isnan(row["win_rate_effect"]) else 0.0
-    judged = row["closed_affected"] >= 10 and row["closed_unaffected"] >= 10
+    judged = (
+        row["closed_affected"] >= 10 and row["closed_unaffected"] >= 10 and abs(win_rate_z(row)) >= rules.win_rate_z
+    )
     time_share = row["time_lost_hours"] / total_hours if total_hours > 0 else 0.0
+    per_case = row["time_lost_per_case_hours"]
+    material = (
+        row["time_lost_hours"] > 0
+        and time_share >= rules.material_time_share
+        and per_case >= rules.material_case_share * typical_hours
+    )
     if row["share"] >= rules.high_share and (
-        time_share >= rules.high_time_share or (judged and drop >= rules.high_win_rate_drop)
+        (material and time_share >= rules.high_time_share) or (judged and drop >= rules.high_win_rate_drop)
     ):
         return "high"
-    moves = row["time_lost_hours"] > 0 or (judged and abs(drop) >= rules.high_win_rate_drop / 2)
+    moves = material or (judged and abs(drop) >= rules.high_win_rate_drop / 2)
     if row["cases"] >= rules.medium_min_cases and moves:
         return "medium"
     return "low"
+
+
+def _typical_detail(ev: pd.DataFrame) -> str:
+    """The description of the median case: the evidence row at the (lower) median time lost.
+
+    Per-case descriptions carry that case's numbers; the most common text among them is an
+    accident of rounding (``23 min in stage`` where half the cases lost hours), the median one is not.
+    """
+    if not len(ev):
+        return ""
+    order = ev.sort_values(["time_lost_s", "case_id"], kind="stable")
+    return str(order["detail"].iloc[(len(order) - 1) // 2])
 
 
 def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
@@ -135,7 +179,6 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
         eff = effects(affected, cases, base_of(str(kind), place))
         ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
         examples = ranked.set_index("case_id")["lost"]
-        details = ev["detail"].astype(str).value_counts()
         rows.append(
             {
                 "kind": kind,
@@ -146,7 +189,7 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
                 "time_lost_hours": float(per_case.sum()) / 3600,
                 "time_lost_per_case_hours": float(per_case.mean()) / 3600 if len(per_case) else 0.0,
                 "example_cases": tuple(str(c) for c in examples.index[: ctx.rules.examples]),
-                "detail": str(details.index[0]) if len(details) else "",
+                "detail": _typical_detail(ev),
                 **eff,
                 **place,
             }
@@ -156,7 +199,8 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
         col = df[c].astype("object")
         df[c] = col.where(col.notna(), None)
     df["stalled"] = df["stalled"].astype(bool)
-    df["severity"] = [severity(r, total_hours, ctx.rules) for r in df.to_dict("records")]
+    typical = typical_case_hours(cases, ctx.rules)
+    df["severity"] = [severity(r, total_hours, ctx.rules, typical) for r in df.to_dict("records")]
     df["_sev"] = df["severity"].map(SEVERITY_ORDER)
     # stalled open deals rank after findings about finished work of the same severity: their time keeps
     # growing and some of them are abandoned deals nobody closed

@@ -42,6 +42,24 @@ class FindingRules:
         A root-cause hint needs at least ``root_cause_min_cases`` affected cases holding the
         value, at least ``root_cause_min_share`` of the affected cases, and a lift of at least
         ``root_cause_min_lift`` against the cases of the same status (closed / open / all).
+    material_time_share, material_case_share:
+        Materiality: a finding is *medium* or *high* on time only when its time lost is at least
+        ``material_time_share`` of all case time **and** at least ``material_case_share`` of the
+        log's typical case duration (the median of closed cases) per affected case; otherwise it
+        needs a win-rate move to be more than *low*.
+    win_rate_z:
+        A win-rate move counts for severity only when a two-proportion z-test of affected against
+        comparable unaffected closed cases gives ``|z|`` at least this (1.96: 95%).
+    stall_quantile:
+        Without an SLA, an open case is stalled when it has been in its stage longer than this
+        quantile of the time *closed* cases spent in the same stage (needs ``min_reference`` of
+        them; no closed reference, no stall verdict). Outlier fences are learned from the closed
+        cases' durations too (from all finished ones when fewer than ``min_reference`` closed).
+    backfill_min_stages, backfill_window, backfill_contrast:
+        A case is back-filled (entered after the fact) when its first ``backfill_min_stages``
+        stage/outcome entries fall within ``backfill_window`` while the log's median time for
+        the same number of entries is at least ``backfill_contrast`` times that window; its
+        stage times are then not judged as waits or skips, nor used as references.
     """
 
     outlier_k: float = 2.0
@@ -59,3 +77,11 @@ class FindingRules:
     root_cause_min_cases: int = 3
     root_cause_min_share: float = 0.2
     root_cause_min_lift: float = 1.5
+    # --- materiality, limits without an SLA, back-filled cases (issue 14, items 4, 5, 11)
+    material_time_share: float = 0.005
+    material_case_share: float = 0.05
+    win_rate_z: float = 1.96
+    stall_quantile: float = 0.9
+    backfill_min_stages: int = 3
+    backfill_window: str | pd.Timedelta = "1h"
+    backfill_contrast: float = 24.0

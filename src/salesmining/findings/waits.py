@@ -12,7 +12,7 @@ import pandas as pd
 
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
-from salesmining.findings.context import FindingContext, fence, targets
+from salesmining.findings.context import FindingContext, stall_limits, targets
 from salesmining.findings.evidence import at, between, evidence, evidence_by_rule
 
 __all__ = ["wait_evidence"]
@@ -20,6 +20,14 @@ __all__ = ["wait_evidence"]
 
 def _dur(seconds: float) -> str:
     return formatting.short_duration(seconds, smallest="min")
+
+
+def _limit_text(stage: str, limit_s: float, ctx: FindingContext) -> str:
+    """Where a stall limit comes from, with its number: the SLA, or the closed cases' quantile."""
+    if stage in ctx.model.sla:
+        return f"SLA {_dur(limit_s)}"
+    share = formatting.percent(ctx.rules.stall_quantile, digits=0)
+    return f"limit {_dur(limit_s)}: {share} of closed cases left this stage sooner"
 
 
 def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
@@ -34,7 +42,7 @@ def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     approvals = _approval_waits(ctx)
     if approvals is not None:
         out.append(approvals)
-    stalled = _stalled_open(ctx, done)
+    stalled = _stalled_open(ctx)
     if stalled is not None:
         out.append(stalled)
     return out
@@ -53,7 +61,10 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
         between(first, second, target_text="next stage"),
         hit["case"],
         hit["net_s"] - hit["target"],
-        [f"first response after {_dur(x)}" for x in hit["net_s"]],
+        [
+            f"first response after {_dur(x)} (target {_dur(t)})"
+            for x, t in zip(hit["net_s"], hit["target"], strict=True)
+        ],
     )
 
 
@@ -88,13 +99,13 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
         at(hit[ACTIVITY]),
         hit[CASE],
         hit["gap_s"] - hit["target"],
-        [f"decision after {_dur(x)}" for x in hit["gap_s"]],
+        [f"decision after {_dur(x)} (target {_dur(t)})" for x, t in zip(hit["gap_s"], hit["target"], strict=True)],
     )
 
 
-def _stalled_open(ctx: FindingContext, done: pd.DataFrame) -> pd.DataFrame | None:
+def _stalled_open(ctx: FindingContext) -> pd.DataFrame | None:
     """Open cases in their current stage beyond its target, as of ``rules.as_of`` (default: the log's end)."""
-    v, model = ctx.visits, ctx.model
+    v = ctx.visits
     as_of = ctx.rules.as_of
     now = pd.Timestamp(as_of) if as_of is not None else ctx.log._events[TIMESTAMP].max()
     if now.tzinfo is None:
@@ -104,16 +115,8 @@ def _stalled_open(ctx: FindingContext, done: pd.DataFrame) -> pd.DataFrame | Non
     if not len(openv):
         return None
     openv["age_s"] = (now_us - openv["entry_us"]) / 1e6
-    ref = done[["stage", "net_s"]]
-    target = {
-        s: (
-            model.sla[s].total_seconds()
-            if s in model.sla
-            else fence(ref.loc[ref["stage"] == s, "net_s"], ctx.rules.outlier_k, ctx.rules.min_reference)
-        )
-        for s in openv["stage"].unique()
-    }
-    openv["target"] = openv["stage"].map(target).astype("float64")
+    # the limit: the stage's SLA, else what closed cases took there (stall_quantile); see stall_limits
+    openv["target"] = openv["stage"].map(stall_limits(ctx, openv["stage"])).astype("float64")
     hit = openv[openv["age_s"] > openv["target"]]
     return evidence(
         "long_wait",
@@ -121,5 +124,8 @@ def _stalled_open(ctx: FindingContext, done: pd.DataFrame) -> pd.DataFrame | Non
         at(hit["stage"], stalled=True),
         hit["case"],
         hit["age_s"] - hit["target"],
-        [f"in stage for {_dur(x)} so far" for x in hit["age_s"]],
+        [
+            f"in stage for {_dur(x)} so far ({_limit_text(s, t, ctx)})"
+            for x, s, t in zip(hit["age_s"], hit["stage"], hit["target"], strict=True)
+        ],
     )

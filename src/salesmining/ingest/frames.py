@@ -141,15 +141,24 @@ def _parse(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, source: s
     return _Parsed(case_s, act_s, tp, sp, implausible)
 
 
+def _duplicate_rows(df: pd.DataFrame) -> np.ndarray:
+    """Rows equal to an earlier row in *every* column of the source — a named index (an event id
+    set as the index) included, since it is data; a plain positional index is not."""
+    named = any(name is not None for name in df.index.names)
+    raw = df.reset_index(drop=not named)
+    if named:
+        raw.columns = range(raw.shape[1])  # an index level named like a column stays a column of its own
+    try:
+        return raw.duplicated(keep="first").to_numpy()
+    except TypeError:
+        return raw.astype("str").duplicated(keep="first").to_numpy()
+
+
 def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's first failed check, in the documented order: (rejected mask, rejections by row)."""
     n = len(df)
     rows = np.arange(n, dtype="int64")
-    raw = df.reset_index(drop=True)
-    try:
-        dup = raw.duplicated(keep="first").to_numpy()
-    except TypeError:
-        dup = raw.astype("str").duplicated(keep="first").to_numpy()
+    dup = _duplicate_rows(df)
     case, activity, timestamp = columns.case, columns.activity, columns.timestamp
     tp, sp = parsed.time, parsed.start
     checks: list[tuple[str, str, np.ndarray, pd.Series]] = [
