@@ -101,6 +101,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     ev = _event_frame(df, raw, keep, parsed, columns, used)
 
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
+    warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
     cases_df, case_warnings = _case_table(
         raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source
     )
@@ -279,6 +280,29 @@ def _parse_warnings(parsed: _Parsed, keep: np.ndarray, timestamp: str, source: s
             tp.date_only,
         )
     return warnings
+
+
+_EXCEL_NUMBER = r"^[+-]?\d(?:[.,]\d+)?[Ee]\+\d{1,3}$"
+
+
+def _excel_id_warnings(case_s: pd.Series, keep: np.ndarray, column: str, source: str) -> list[IngestWarning]:
+    """``excel_mangled_ids``: case ids that Excel turned into scientific notation (``1.23457E+17``):
+    the digits after the sixth are gone, so different opportunities may have become one case."""
+    mangled = (case_s.str.match(_EXCEL_NUMBER).fillna(False).to_numpy(dtype=bool)) & keep
+    if not mangled.any():
+        return []
+    ids = case_s[mangled]
+    return [
+        IngestWarning(
+            "excel_mangled_ids",
+            f"{column}: {ids.nunique():,} case id(s) such as {ids.iloc[0]!r} are numbers in scientific notation, "
+            "as Excel saves long ids; their last digits are lost and different cases may have merged — "
+            "export again without opening the file in Excel, or format the id column as text",
+            int(mangled.sum()),
+            _examples(mangled),
+            source,
+        )
+    ]
 
 
 def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: list[Any]) -> list[Any]:
