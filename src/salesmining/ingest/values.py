@@ -79,8 +79,8 @@ def approval_results(s: pd.Series) -> pd.Series:
     ['approved', 'rejected', 'rejected', 'recalled', nan, 'escalated']
     """
     low = as_text(s).str.lower()
-    key = low.str.replace("_", " ", regex=False).str.split().str.join(" ")
-    return key.map(RESULT_WORDS).fillna(low).astype("str")
+    table = {v: RESULT_WORDS.get(" ".join(v.replace("_", " ").split()), v) for v in pd.unique(low.dropna())}
+    return low.map(table).astype("str")
 
 
 def clean_activity(s: pd.Series) -> pd.Series:
