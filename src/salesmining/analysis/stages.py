@@ -22,16 +22,15 @@ starting suggestion, and it round-trips to YAML (Unicode kept as is)::
       Discount Approval: 2d
 
 Durations are written ``90s``, ``90m`` (minutes), ``36h``, ``1d``, ``2w``, combinations such as
-``1d12h``, or ISO 8601 (``P2D``, ``PT36H``, ``P1DT12H``); years and months are refused because
-their length depends on the calendar.
+``1d12h``, ISO 8601 (``P2D``, ``PT36H``, ``P1DT12H``), or in words (``3 days``, ``1 day 12 hours``,
+``3天``, ``1天12小时``; :mod:`salesmining.core.durations`); years and months are refused because
+their length depends on the calendar. An approval step's target may be given under ``sla`` too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import os
-import re
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from salesmining.core import durations as _durations
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
 from salesmining.core.formatting import duration_spec
@@ -52,61 +52,22 @@ __all__ = ["StageModel", "as_stage_model", "parse_duration"]
 
 _KEYS = ("name", "stages", "optional", "outcomes", "approvals", "anywhere", "allowed_backtracks", "sla", "approval_sla")
 _SEP = "\x1f"
-_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
-_SHORT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(min|[wdhms])", re.IGNORECASE)
-_ISO = re.compile(
-    r"^P(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$",
-    re.IGNORECASE,
-)
 
 
 # --- durations -----------------------------------------------------------------------------
 def parse_duration(value: object, *, what: str = "duration") -> pd.Timedelta:
-    """A positive duration from ``"36h"``, ``"1d12h"``, ``"P2D"``, a ``timedelta`` or a ``Timedelta``.
+    """A positive duration from ``"36h"``, ``"1d12h"``, ``"P2D"``, ``"3 days"``, ``"1 day 12 hours"``,
+    ``"3天"``, a ``timedelta`` or a ``Timedelta`` (:mod:`salesmining.core.durations`); an
+    unreadable one is a :class:`StageModelError`.
 
     Examples
     --------
     >>> parse_duration("1d12h")
     Timedelta('1 days 12:00:00')
-    >>> parse_duration("PT90M") == parse_duration("90m")
+    >>> parse_duration("PT90M") == parse_duration("90m") == parse_duration("90 minutes")
     True
     """
-    td: pd.Timedelta
-    if isinstance(value, (pd.Timedelta, _dt.timedelta)):
-        td = pd.Timedelta(value)
-    elif isinstance(value, str):
-        td = _parse_duration_text(value.strip(), what)
-    else:
-        raise StageModelError(
-            f"{what}: {value!r} is not a duration; write it with a unit, e.g. '2d', '36h', '90m' or 'P2D'"
-        )
-    if pd.isna(td) or td <= pd.Timedelta(0):
-        raise StageModelError(f"{what}: {value!r} must be a positive duration")
-    return td
-
-
-def _parse_duration_text(text: str, what: str) -> pd.Timedelta:
-    iso = _ISO.match(text)
-    if iso and text.upper() not in ("P", "PT") and not text.upper().endswith("T"):
-        secs = sum(float(v) * _UNITS[k] for k, v in iso.groupdict().items() if v is not None)
-        out: pd.Timedelta = pd.Timedelta(seconds=secs)
-        return out
-    if re.search(r"\dM(?!IN|in)", text):
-        raise StageModelError(f"{what}: {text!r} is ambiguous (M = months or minutes?); write 'm' for minutes")
-    pos, secs, found = 0, 0.0, False
-    for m in _SHORT.finditer(text):
-        if m.start() != pos:
-            break
-        secs += float(m.group(1)) * _UNITS[m.group(2).lower()]
-        pos, found = m.end(), True
-    if not found or text[pos:].strip():
-        hint = " (years and months have no fixed length; use days or weeks)" if re.search(r"\d\s*[YyM]", text) else ""
-        raise StageModelError(
-            f"{what}: cannot read {text!r} as a duration{hint}; use e.g. '2d', '36h', '90m', '1d12h', '2w' or 'P2D'"
-        )
-    td: pd.Timedelta = pd.Timedelta(seconds=secs)
-    return td
+    return _durations.parse_duration(value, what=what, error=StageModelError)
 
 
 def _yaml() -> Any:
@@ -185,8 +146,9 @@ class StageModel:
         ``(from, to)`` pairs of stages: backward moves (or, with ``from == to``, repeated
         entries of a stage) that the process allows.
     sla:
-        Target dwell time per stage (``"5d"``, ``"36h"``, ``"P2D"``, a ``timedelta``...),
-        stored as :class:`pandas.Timedelta`.
+        Target dwell time per stage (``"5d"``, ``"36h"``, ``"P2D"``, ``"3 days"``, ``"3天"``, a
+        ``timedelta``...), stored as :class:`pandas.Timedelta`. An approval step named here is
+        taken as its approval SLA.
     approval_sla:
         Target time per approval activity, from the previous event to the approval.
     name:
@@ -299,15 +261,27 @@ class StageModel:
             if (f, t) not in bts:
                 bts.append((f, t))
         sl: dict[str, pd.Timedelta] = {}
-        for s, v in _mapping(sla, "sla").items():
-            if s not in pos:
-                raise StageModelError(f"sla names {s!r}, which is not a stage; stages are {list(st)}")
-            sl[s] = parse_duration(v, what=f"sla of {s!r}")
         asl: dict[str, pd.Timedelta] = {}
         for a, v in _mapping(approval_sla, "approval_sla").items():
             if a not in ap:
                 raise StageModelError(f"approval_sla names {a!r}, which is not an approval; approvals are {list(ap)}")
             asl[a] = parse_duration(v, what=f"approval_sla of {a!r}")
+        for s, v in _mapping(sla, "sla").items():
+            if s in ap:  # an approval step's target given with the stages' SLAs: it is an approval SLA
+                td = parse_duration(v, what=f"sla of approval {s!r}")
+                if s in asl and asl[s] != td:
+                    raise StageModelError(
+                        f"sla and approval_sla give approval {s!r} two targets ({duration_spec(td)} and "
+                        f"{duration_spec(asl[s])}); keep it in approval_sla only"
+                    )
+                asl[s] = td
+                continue
+            if s not in pos:
+                raise StageModelError(
+                    f"sla names {s!r}, which is not a stage; stages are {list(st)} "
+                    f"(targets of approval steps go in approval_sla, approvals are {list(ap)})"
+                )
+            sl[s] = parse_duration(v, what=f"sla of {s!r}")
         if name is not None and not isinstance(name, str):
             raise StageModelError(f"name must be text, not {name!r}")
         set_ = object.__setattr__

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from pathlib import Path
 from typing import IO
 
@@ -84,7 +85,7 @@ def decode_bytes(
     except UnicodeDecodeError as exc:
         bad_at = exc.start
     line = data[:bad_at].count(b"\n") + 1
-    chosen = _detect_fallback(data)
+    chosen = _utf16_without_bom(data) or _detect_fallback(data)
     if chosen is None:
         raise EncodingError(
             f"{source} is not valid UTF-8 (first bad byte 0x{data[bad_at]:02x} on line {line}) and its encoding "
@@ -104,6 +105,46 @@ def decode_bytes(
     return text.lstrip("\ufeff"), chosen, warn
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 without a byte-order mark (some Excel "Unicode text" exports): text whose every
+    other byte is NUL in the first kilobytes, decoded as little- or big-endian UTF-16."""
+    head = data[:4096]
+    if len(head) < 8 or len(head) % 2:
+        head = head[: len(head) - len(head) % 2]
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for enc, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) == 0:
+            try:
+                data.decode(enc)
+            except UnicodeDecodeError:
+                return None
+            return enc
+    return None
+
+
+# Characters a Western (cp1252) export holds beyond ASCII: Latin-1 letters and common punctuation.
+_WESTERN_CHARS = re.compile(
+    r"[\u00a0-\u00ff\u20ac\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2022\u0152\u0153\u0160\u0161\u017d\u017e\u0178]"
+)
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _looks_western(data: bytes) -> bool:
+    """cp1252 text with isolated accented letters (``Präsentation``, ``geprüft``): every non-ASCII
+    character is a Latin-1 letter or common punctuation and most runs of them are one character
+    long (the two-byte characters of GBK, Big5 or Shift-JIS come in runs of two or more)."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    runs = _NON_ASCII_RUN.findall(text)
+    if not runs or any(_WESTERN_CHARS.sub("", r) for r in runs):
+        return False
+    return sum(len(r) == 1 for r in runs) >= 0.6 * len(runs)
+
+
 def _detect_fallback(data: bytes) -> str | None:
     """Pick cp1252/latin-1 for Western text, a CJK codec for Chinese/Japanese/Korean; None if unsure."""
     from charset_normalizer import from_bytes
@@ -113,9 +154,13 @@ def _detect_fallback(data: bytes) -> str | None:
     best = results[0] if results else None
     if best is not None and best.encoding in _CJK_AND_OTHERS and best.chaos < 0.1:
         return str(best.encoding)
-    if any(n in _WESTERN for n in names) or (
-        best is not None
-        and best.language in ("English", "Spanish", "French", "German", "Portuguese", "Italian", "Dutch")
+    if (
+        any(n in _WESTERN for n in names)
+        or (
+            best is not None
+            and best.language in ("English", "Spanish", "French", "German", "Portuguese", "Italian", "Dutch")
+        )
+        or _looks_western(data)
     ):
         try:
             data.decode("cp1252")
@@ -149,11 +194,38 @@ def read_table_file(
         )
     except pd.errors.ParserError as exc:
         raise LogSchemaError(
-            f"{source} is not a well-formed delimited file ({exc}); check the separator (sep=...) and quoting",
+            f"{source} is not a well-formed delimited file ({str(exc).strip()}); "
+            "check the separator (sep=...) and quoting",
             source=source,
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise LogSchemaError(f"{source} is empty", source=source) from exc
+    except (ValueError, csv.Error) as exc:  # e.g. a separator pandas refuses, a field beyond the size limit
+        raise LogSchemaError(f"{source} cannot be read as a delimited file: {exc}", source=source) from exc
+    _refuse_duplicate_header(text, delimiter, source)
     df.columns = [str(c).strip() for c in df.columns]
     notes = [f"read {source} as {used or 'text'} with separator {delimiter!r}"]
     return df, source, used, [warn] if warn else [], notes
+
+
+def _refuse_duplicate_header(text: str, delimiter: str, source: str) -> None:
+    """A column name that appears twice (after trimming) is a :class:`LogSchemaError` naming it:
+    which copy holds the data cannot be told, and pandas would silently rename one ``name.1``."""
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except csv.Error:
+        return
+    names = [h.strip() for h in header]
+    seen: set[str] = set()
+    dups: list[str] = []
+    for n in names:
+        if n in seen and n not in dups:
+            dups.append(n)
+        seen.add(n)
+    if dups:
+        where = "; ".join(f"{d!r} in columns {[i + 1 for i, n in enumerate(names) if n == d]}" for d in dups)
+        raise LogSchemaError(
+            f"{source}: the header names {where} more than once; rename the copies so each column has one name",
+            source=source,
+            column=dups[0],
+        )

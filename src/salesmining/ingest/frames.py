@@ -30,7 +30,7 @@ from salesmining.core.schema import (
 )
 from salesmining.ingest.options import ColumnMap, ReadOptions
 from salesmining.ingest.timestamps import MISSING_TOKENS, TimeParse, parse_timestamps
-from salesmining.ingest.values import OUTCOME_WORDS, RESULT_WORDS, as_text, clean_activity, parse_amount
+from salesmining.ingest.values import OUTCOME_WORDS, approval_results, as_text, clean_activity, parse_amount
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
@@ -52,6 +52,13 @@ class Origin:
 def check_columns(df: pd.DataFrame, mapping: dict[str, str | None], source: str) -> None:
     """Every mapped column exists, else a :class:`LogSchemaError` naming the closest one."""
     cols = [str(c) for c in df.columns]
+    dups = sorted({c for c in cols if cols.count(c) > 1})
+    if dups:
+        raise LogSchemaError(
+            f"{source}: the column name(s) {dups} appear more than once; rename the copies so each column has one name",
+            source=source,
+            column=dups[0],
+        )
     for role, col in mapping.items():
         if col is None or col in df.columns:
             continue
@@ -59,6 +66,9 @@ def check_columns(df: pd.DataFrame, mapping: dict[str, str | None], source: str)
             col.lower(), [c.lower() for c in cols], n=1, cutoff=0.5
         )
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        seps = [d for d in (";", ",", "\t", "|") if len(cols) == 1 and d in cols[0]]
+        if seps:
+            hint += f" The file looks separated by {seps[0]!r}, not by what was used; pass sep={seps[0]!r}."
         raise LogSchemaError(
             f"{source}: the {role} column {col!r} does not exist.{hint} Columns present: {cols}",
             source=source,
@@ -91,6 +101,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     ev = _event_frame(df, raw, keep, parsed, columns, used)
 
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
+    warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
     cases_df, case_warnings = _case_table(
         raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source
     )
@@ -239,8 +250,8 @@ def _event_frame(
     if columns.lifecycle is not None:
         events[LIFECYCLE] = as_text(df[columns.lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
     if columns.approval_result is not None:
-        res = as_text(df[columns.approval_result]).reset_index(drop=True)[keep].str.lower()
-        events[APPROVAL_RESULT] = res.replace(RESULT_WORDS).to_numpy()
+        res = approval_results(df[columns.approval_result]).reset_index(drop=True)[keep]
+        events[APPROVAL_RESULT] = res.to_numpy()
     events[SOURCE_ROW] = np.arange(len(df), dtype="int64")[keep]
     for col in raw.columns:
         if col in used:
@@ -278,6 +289,29 @@ def _parse_warnings(parsed: _Parsed, keep: np.ndarray, timestamp: str, source: s
             tp.date_only,
         )
     return warnings
+
+
+_EXCEL_NUMBER = r"^[+-]?\d(?:[.,]\d+)?[Ee]\+\d{1,3}$"
+
+
+def _excel_id_warnings(case_s: pd.Series, keep: np.ndarray, column: str, source: str) -> list[IngestWarning]:
+    """``excel_mangled_ids``: case ids that Excel turned into scientific notation (``1.23457E+17``):
+    the digits after the sixth are gone, so different opportunities may have become one case."""
+    mangled = (case_s.str.match(_EXCEL_NUMBER).fillna(False).to_numpy(dtype=bool)) & keep
+    if not mangled.any():
+        return []
+    ids = case_s[mangled]
+    return [
+        IngestWarning(
+            "excel_mangled_ids",
+            f"{column}: {ids.nunique():,} case id(s) such as {ids.iloc[0]!r} are numbers in scientific notation, "
+            "as Excel saves long ids; their last digits are lost and different cases may have merged — "
+            "export again without opening the file in Excel, or format the id column as text",
+            int(mangled.sum()),
+            _examples(mangled),
+            source,
+        )
+    ]
 
 
 def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: list[Any]) -> list[Any]:

@@ -13,7 +13,7 @@ from typing import Literal, cast
 
 import pandas as pd
 
-from salesmining.core.errors import ArgumentTypeError
+from salesmining.core.errors import ArgumentTypeError, LogSchemaError
 from salesmining.ingest.files import PathOrBuffer, read_table_file
 from salesmining.ingest.frames import Origin, build_log
 from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE, ColumnMap, ReadOptions
@@ -164,6 +164,10 @@ def from_dataframe(
 def read_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tuple[pd.DataFrame, Origin]:
     """A delimited file as all-string columns with its :class:`Origin` (rows are file lines)."""
     df, source, used, warns, notes = read_table_file(path_or_buffer, encoding=options.encoding, sep=options.sep)
+    if not len(df):
+        raise LogSchemaError(
+            f"{source} has column names ({', '.join(map(repr, df.columns[:8]))}) but no data rows", source=source
+        )
     return df, Origin(source, used, tuple(warns), tuple(notes), file_lines=True)
 
 

@@ -148,14 +148,50 @@ def _localize(
                 )
             )
         return naive.dt.tz_localize("UTC").astype(UTC_DTYPE), warns
-    probe = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-    amb = probe.isna().to_numpy() & present
-    loc = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward")
+    standard = np.zeros(len(naive), dtype=bool)
+    amb = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").isna().to_numpy() & present
+    gap = naive.dt.tz_localize(timezone, ambiguous=standard, nonexistent="NaT").isna().to_numpy() & present
+    loc = naive.dt.tz_localize(timezone, ambiguous=standard, nonexistent="shift_forward")
     if amb.any():
         warns.append(
-            ("dst_ambiguous", f"{column}: local times that occur twice at a DST change, read as standard time", amb)
+            (
+                "dst_ambiguous",
+                f"{column}: local times that occur twice at a DST change in {timezone}, read as standard time",
+                amb,
+            )
+        )
+    if gap.any():
+        warns.append(
+            (
+                "dst_nonexistent",
+                f"{column}: local times that do not exist in {timezone} (skipped when clocks go forward), "
+                "moved forward to the first time that exists",
+                gap,
+            )
         )
     return loc.dt.tz_convert("UTC").astype(UTC_DTYPE), warns
+
+
+def _offset_warning(offset_min: np.ndarray, column: str) -> tuple[str, str, np.ndarray] | None:
+    """``mixed_timezones`` when the values' UTC offsets (minutes; NaN = none) cannot come from one
+    clock: more than two offsets, or two that are not a standard/daylight-saving pair (30 or 60
+    minutes apart). Each value is converted by its own offset either way."""
+    aware = ~np.isnan(offset_min)
+    distinct = np.unique(offset_min[aware])
+    if len(distinct) < 2 or (len(distinct) == 2 and distinct[1] - distinct[0] in (30.0, 60.0)):
+        return None
+
+    def label(m: float) -> str:
+        sign = "-" if m < 0 else "+"
+        return "Z" if m == 0 else f"{sign}{int(abs(m)) // 60:02d}:{int(abs(m)) % 60:02d}"
+
+    shown = ", ".join(label(float(m)) for m in distinct[:6]) + (" …" if len(distinct) > 6 else "")
+    return (
+        "mixed_timezones",
+        f"{column}: values carry {len(distinct)} different UTC offsets ({shown}); each was converted to UTC by "
+        "its own offset — check that they come from one clock",
+        aware.copy(),
+    )
 
 
 def _from_epoch(
@@ -176,7 +212,9 @@ def _from_epoch(
         warns.append(
             (
                 "epoch_timestamps",
-                f"{column}: numbers read as Unix epoch {'seconds' if sec.any() else 'milliseconds'}",
+                f"{column}: numbers read as Unix epoch "
+                f"{' and '.join(u for u, m in (('seconds', sec), ('milliseconds', ms)) if m.any())}"
+                " (10 digits = seconds, 13 = milliseconds)",
                 ok.copy(),
             )
         )
@@ -265,6 +303,11 @@ def _parse_unique(
         bad = naive.isna().to_numpy() | bad_clock
         offset_min = _zone_minutes(p["zone"])
         aware = offset_min.notna().to_numpy()
+        offsets = _offset_warning(offset_min.to_numpy(dtype="float64")[~(bad | oor)], column)
+        if offsets is not None:
+            full = _empty_mask(n)
+            full[np.flatnonzero(matched)[~(bad | oor)]] = offsets[2]
+            warns.append((offsets[0], offsets[1], full))
         res = pd.Series(pd.NaT, index=range(len(p)), dtype=UTC_DTYPE)
         if aware.any():
             shifted = naive[aware] - pd.to_timedelta(offset_min[aware].to_numpy(), unit="min")
@@ -324,6 +367,10 @@ def _iso_fast_path(u: pd.Series, column: str, timezone: str | None) -> _Unique |
         if bool(parsed.isna().any()):
             return None
         values[aware] = parsed.astype(UTC_DTYPE).to_numpy()
+        zone = u.str.extract(r"(?P<zone>Z|[+-]\d{2}:?\d{2})$")["zone"]
+        offsets = _offset_warning(_zone_minutes(zone).to_numpy(dtype="float64"), column)
+        if offsets is not None:
+            warns.append(offsets)
     if (~aware).any():
         naive = pd.to_datetime(u[~aware], format="ISO8601", errors="coerce")
         if bool(naive.isna().any()):
@@ -436,7 +483,8 @@ def _dateutil_fallback(
     """Values with a month name ("Mar 5, 2024 10:00 AM"), parsed one unique value at a time."""
     from dateutil import parser as du  # pandas depends on python-dateutil
 
-    naive_hits = _empty_mask(len(u))
+    naive_at: list[int] = []
+    naive_values: list[pd.Timestamp] = []
     for i in np.flatnonzero(unparsable):
         text = str(u.iloc[i])
         if not any(ch.isalpha() for ch in text.replace("T", "").replace("Z", "")):
@@ -446,15 +494,16 @@ def _dateutil_fallback(
         except (ValueError, OverflowError, TypeError):
             continue
         if ts.tzinfo is None:
-            ts = ts.tz_localize(timezone or "UTC")
-            naive_hits[i] = True
-        values.iloc[int(i)] = ts.tz_convert("UTC")
+            naive_at.append(int(i))
+            naive_values.append(ts)
+        else:
+            values.iloc[int(i)] = ts.tz_convert("UTC")
         unparsable[i] = False
-    if naive_hits.any() and timezone is None:
-        warns.append(
-            (
-                "assumed_utc",
-                f"{column}: timestamps without a time zone were taken as UTC (pass timezone=...)",
-                naive_hits,
-            )
-        )
+    if naive_at:
+        naive = pd.Series(naive_values, dtype="datetime64[us]")
+        loc, lw = _localize(naive, timezone, column, np.ones(len(naive), dtype=bool))
+        values.iloc[naive_at] = loc.to_numpy()
+        for code, msg, m in lw:
+            full = _empty_mask(len(u))
+            full[np.asarray(naive_at)[m]] = True
+            warns.append((code, msg, full))

@@ -11,19 +11,39 @@ import pandas as pd
 
 from salesmining.ingest.timestamps import MISSING_TOKENS
 
-__all__ = ["OUTCOME_WORDS", "RESULT_WORDS", "as_text", "clean_activity", "parse_amount"]
+__all__ = ["OUTCOME_WORDS", "RESULT_WORDS", "approval_results", "as_text", "clean_activity", "parse_amount"]
 
-RESULT_WORDS = {
-    "approve": "approved",
-    "yes": "approved",
-    "ok": "approved",
-    "accepted": "approved",
-    "granted": "approved",
-    "reject": "rejected",
-    "declined": "rejected",
-    "denied": "rejected",
-    "no": "rejected",
-    "refused": "rejected",
+_APPROVED = (
+    "approve|approved|yes|y|ok|okay|accept|accepted|granted|pass|passed|aprobado|aprobada|approuvé|approuvée|"
+    "validé|validée|accepté|genehmigt|freigegeben|akzeptiert|aprovado|aprovada|approvato|approvata|goedgekeurd|"
+    "通过|批准|同意|已通过|已批准|已同意|审批通过|核准|准予|承認|承认|通過"
+)
+_REJECTED = (
+    "reject|rejected|declined|decline|denied|deny|no|n|refused|not approved|failed|rechazado|rechazada|denegado|"
+    "denegada|refusé|refusée|rejeté|rejetée|abgelehnt|zurückgewiesen|rejeitado|rejeitada|reprovado|reprovada|"
+    "recusado|respinto|respinta|afgewezen|驳回|拒绝|不通过|未通过|不同意|不批准|已驳回|已拒绝|否决|駁回|拒絕|却下|不通過"
+)
+_RECALLED = (
+    "recalled|recall|removed|withdrawn|withdraw|cancelled|canceled|retirado|retirada|cancelado|cancelada|annulé|"
+    "zurückgezogen|撤回|已撤回|撤销|已撤销|取消"
+)
+_PENDING = (
+    "pending|started|submitted|in progress|waiting|noresponse|no response|held|reassigned|pendiente|en attente|"
+    "ausstehend|pendente|待审批|审批中|待审核|审核中|处理中|未审批|待处理"
+)
+#: Approval decisions as CRMs and people write them (lower-cased, NFC, ``_`` read as a space) →
+#: the canonical words ``approved``, ``rejected``, ``recalled`` (withdrawn or removed before a
+#: decision) and ``pending``: English, Salesforce's StepStatus values, Spanish, French, German,
+#: Portuguese, Italian, Dutch, Chinese and Japanese. Other values are kept, lower-cased.
+RESULT_WORDS: dict[str, str] = {
+    w: target
+    for target, words in (
+        ("approved", _APPROVED),
+        ("rejected", _REJECTED),
+        ("recalled", _RECALLED),
+        ("pending", _PENDING),
+    )
+    for w in words.split("|")
 }
 OUTCOME_WORDS = {"won": "won", "win": "won", "lost": "lost", "lose": "lost", "open": "open"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -49,6 +69,18 @@ def as_text(s: pd.Series, *, activity: bool = False) -> pd.Series:
         cleaned.append(None if v in MISSING_TOKENS else v)
     lookup = np.array([*cleaned, None], dtype=object)
     return pd.Series(lookup[codes], index=s.index, dtype="str")
+
+
+def approval_results(s: pd.Series) -> pd.Series:
+    """Approval decisions as the canonical lower-case words of :data:`RESULT_WORDS`
+    (``Approved``, ``通过``, ``Rechazado``, ``Recalled`` ...); other values lower-cased, missing → NA.
+
+    >>> approval_results(pd.Series(["Approved", "驳回", "Rechazado", "Removed", None, "Escalated"])).tolist()
+    ['approved', 'rejected', 'rejected', 'recalled', nan, 'escalated']
+    """
+    low = as_text(s).str.lower()
+    table = {v: RESULT_WORDS.get(" ".join(v.replace("_", " ").split()), v) for v in pd.unique(low.dropna())}
+    return low.map(table).astype("str")
 
 
 def clean_activity(s: pd.Series) -> pd.Series:

@@ -8,7 +8,9 @@ Spanish stage names render.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,10 +39,52 @@ _PREFERRED = (
 )
 
 
+_CJK = ("Noto Sans CJK", "WenQuanYi", "Microsoft YaHei", "Source Han Sans", "Noto Sans SC")
+_CJK_FILE = re.compile(r"cjk|wqy|wenquanyi|sourcehan|msyh|yahei|notosanssc|notosanstc", re.IGNORECASE)
+_font_cache_checked = False
+
+
+def _cjk_files_missing_from_cache(font_manager: Any) -> list[str]:
+    """Installed CJK font files that matplotlib's font cache does not know: fonts installed after
+    the cache was written (matplotlib never looks again, so charts fall back to DejaVu Sans and
+    warn about missing glyphs). Empty when the cache has a CJK family already."""
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if any(name.startswith(_CJK) for name in known):
+        return []
+    cached = {str(f.fname) for f in font_manager.fontManager.ttflist}
+    return sorted(p for p in font_manager.findSystemFonts() if _CJK_FILE.search(Path(p).name) and p not in cached)
+
+
+def _refresh_font_cache() -> list[str]:
+    """Once per process: add installed CJK fonts that matplotlib's font cache is missing to the
+    live font manager and write the cache again (so later runs know them at once); returns the
+    files added."""
+    global _font_cache_checked
+    if _font_cache_checked:
+        return []
+    _font_cache_checked = True
+    import matplotlib
+    from matplotlib import font_manager
+
+    missing = _cjk_files_missing_from_cache(font_manager)
+    added: list[str] = []
+    for path in missing:
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # an unreadable font file: skip it
+            continue
+        added.append(path)
+    if added:
+        cache = Path(matplotlib.get_cachedir(), f"fontlist-v{font_manager.FontManager.__version__}.json")
+        font_manager.json_dump(font_manager.fontManager, cache)  # logs (does not raise) if it cannot write
+    return added
+
+
 def _fonts() -> list[str]:
     """Installed families in order of preference (asking for a missing one makes matplotlib log)."""
     from matplotlib import font_manager
 
+    _refresh_font_cache()
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return [f for f in _PREFERRED if f in installed] or ["sans-serif"]
 
