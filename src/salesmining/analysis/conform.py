@@ -744,7 +744,7 @@ def _case_basics(log: EventLog, calendar: _Calendar | None) -> tuple[pd.DataFram
 def _tie_keys(log: EventLog, model: StageModel, base: pd.DataFrame, keys: list[str]) -> tuple[list[str], np.ndarray]:
     """The variant keys with cases whose stage events tie re-read in model order: the keys
     (new ones appended) and each case's index into them (its variant id when unchanged)."""
-    idx = base["variant_id"].to_numpy(dtype=np.int64)
+    idx = base["variant_id"].to_numpy(dtype=np.int64).copy()
     table = event_table(log)
     if not len(table):
         return keys, idx

@@ -74,9 +74,16 @@ def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
         sel = charged[charged["rule"] == rule]
         ctx.claims.append(claims("loop", rule, sel["label"], sel[CASE], sel["gap"], sel["gap_s"]))
         per = behind[behind["rule"] == rule].groupby(["case", "label"], sort=True).agg(lost=("dwell_s", "sum"))
+        # every move (or reopen) is listed, also one that only continues an excursion already charged
+        began = back if rule == "backward_move" else st["reopen_from"].notna()
+        src = st["backward_from"] if rule == "backward_move" else st["reopen_from"]
         moves = (
-            st[start & (st["rule"] == rule)]
-            .assign(source=source, target=st["stage"].astype("object"))
+            st[began]
+            .assign(
+                source=src.astype("object"),
+                target=st["stage"].astype("object"),
+                label=src.astype("object") + ARROW + st["stage"].astype("object"),
+            )
             .groupby(["case", "label"])
             .agg(moves=("stage", "size"), source=("source", "first"), target=("target", "first"))
         )
