@@ -302,3 +302,12 @@ def test_generated_logs_count_time_once_and_loops_agree(cases: list[list[tuple[s
     )
     assert_time_counted_once(log, f)
     assert_loops_agree_with_conformance(log, PMODEL, f)
+
+
+def test_diagnose_passes_who_did_it_through() -> None:
+    log = mk({"a": [("Lead", 0, "ana"), ("Contact", 1, "batch job"), ("Won", 2, "ana")]})
+    assert any("'batch job' is treated as a system user" in w for w in sm.diagnose(log, MODEL).findings.warnings)
+    d = sm.diagnose(log, MODEL, system_users=["ana"], roles={"ana": "SDR"})
+    assert not any("system user" in w for w in d.findings.warnings)
+    with pytest.raises(TypeError, match="list of user names"):
+        sm.diagnose(log, MODEL, system_users="ana")
