@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from salesmining.datasets import DEFAULT_RATES, generate_sales_log
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
-REAL = ROOT.parent / "shared" / "real_logs"
+REAL = Path(os.environ.get("SALESMINING_REAL_LOGS", ROOT.parent / "shared" / "real_logs"))
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 H = 3600.0
 
@@ -159,7 +160,9 @@ def test_redundant_approvals_exact() -> None:
     assert chain["cases"] == 1 and chain["time_lost_hours"] == pytest.approx(6.0)
     stamp = f.loc[("redundant_approval", "rubber_stamp", "Legal")]  # 3 decisions, none rejected
     assert stamp["cases"] == 3
-    assert stamp["time_lost_hours"] == pytest.approx((0.25 + 0.1 + 0.2) * 24)
+    # time is counted once: the chain case's 0.25 d Legal wait is the sequential chain's saving, so the
+    # rubber stamp keeps only the other two waits
+    assert stamp["time_lost_hours"] == pytest.approx((0.1 + 0.2) * 24)
     assert ("redundant_approval", "rubber_stamp", "Discount") not in f.index  # it rejects 1 of 4
 
 
@@ -174,6 +177,7 @@ def test_handoff_delay_against_the_same_step_without_handoff() -> None:
         ]
         for i, d in enumerate([1, 1, 1.5, 2, 0.5])
     }
+    # three handoffs at the step (handoff_min_cases): one late, two as fast as the reference
     cases["handoff"] = [
         ("Lead", 0, "ana"),
         ("Contact", 0.5, "ana"),
@@ -181,6 +185,8 @@ def test_handoff_delay_against_the_same_step_without_handoff() -> None:
         ("Negotiation", 8, "bob"),
         ("Won", 9, "bob"),
     ]
+    for i in (1, 2):
+        cases[f"quick{i}"] = [*CLEAN[:3], ("Negotiation", 2, "bob"), ("Won", 3, "bob")]
     log = mk(cases)
     f = frame(sm.find_bottlenecks(log, MODEL, rules=sm.FindingRules(min_reference=3)))
     ref = np.array([1, 1, 1.5, 2, 0.5]) * 24 * H  # Proposal → Negotiation without an owner change
@@ -189,6 +195,10 @@ def test_handoff_delay_against_the_same_step_without_handoff() -> None:
     assert row["time_lost_hours"] == pytest.approx((7 * 24 * H - np.median(ref)) / H)
     assert ("long_wait", "stage_over_sla", "Proposal") not in f.index  # the 7 d are the handoff's, not the stage's
     assert "ana → bob" in row["detail"]
+    # with only one owner change at the step there is no pattern to judge: no handoff finding
+    one = {k: v for k, v in cases.items() if not k.startswith("quick")}
+    f1 = frame(sm.find_bottlenecks(mk(one), MODEL, rules=sm.FindingRules(min_reference=3)))
+    assert "handoff_delay" not in f1.index.get_level_values("kind")
 
 
 def test_activity_repeat_counts_completions_and_redo() -> None:

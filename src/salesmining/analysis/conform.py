@@ -37,12 +37,17 @@ alignments cannot change them):
   furthest stage reached (for won cases: the last stage). Optional stages are never skipped.
 * ``left_censored`` — stages never recorded that lie before the first recorded stage.
 * ``backtracks`` — every move from a stage to an earlier stage (consecutive stages in the
-  stage sequence), in order, except the allowed ones.
+  stage sequence, outcome activities passed over), in order, except the allowed ones; the
+  ``backward_move`` loop findings count exactly these.
 * ``repeats`` / ``repeat_counts`` — stages entered again (rework) and how many extra times; a
   re-entry is not rework when it is an allowed backtrack or the forward walk after one.
 * ``out_of_order`` — pairs ``(a, b)`` where ``a`` was first recorded before ``b`` although
   ``b`` comes first in the model.
-* ``reopened`` — an outcome activity followed later by a stage activity.
+* ``reopened`` — an outcome activity followed later by a stage activity (the same meaning as the
+  ``reopened`` loop finding).
+* **Ties.** Stage and outcome events of a case sharing a timestamp are read in the order of the
+  model (:func:`salesmining.analysis.visits.tie_order`), as the findings read them: the order of
+  rows in a file says nothing about which came first, so it never makes a backtrack or a reopen.
 * ``misplaced_approvals`` — approvals recorded while the case was in another stage (or in none
   yet); reported only, never a deviation.
 
@@ -64,12 +69,14 @@ import pandas as pd
 
 from salesmining.analysis.fit import ModelFit, model_fit
 from salesmining.analysis.stages import StageModel, as_stage_model
+from salesmining.analysis.visits import tie_order
 from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
-from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, SOURCE_ROW, TIMESTAMP
+from salesmining.engine.aggregations import TS, event_table
 from salesmining.interop import pm4py as _pm4py
 
 if TYPE_CHECKING:
@@ -765,6 +772,31 @@ def _case_basics(log: EventLog, calendar: _Calendar | None) -> tuple[pd.DataFram
     return base, keys
 
 
+def _tie_keys(log: EventLog, model: StageModel, base: pd.DataFrame, keys: list[str]) -> tuple[list[str], np.ndarray]:
+    """The variant keys with cases whose stage events tie re-read in model order: the keys
+    (new ones appended) and each case's index into them (its variant id when unchanged)."""
+    idx = base["variant_id"].to_numpy(dtype=np.int64).copy()
+    table = event_table(log)
+    if not len(table):
+        return keys, idx
+    seq = tie_order(table, model)
+    moved = seq != table[SOURCE_ROW].to_numpy(dtype=np.int64)
+    if not moved.any():
+        return keys, idx
+    touched = pd.unique(table.loc[moved, CASE].astype("str"))
+    sub = table.assign(_seq=seq)[table[CASE].astype("str").isin(touched).to_numpy()]
+    sub = sub.sort_values([CASE, TS, "_seq"], kind="stable")
+    per_case = sub.groupby(sub[CASE].astype("str"), sort=False)[ACTIVITY].agg(lambda a: _SEP.join(map(str, a)))
+    known = pd.Series(np.arange(len(keys)), index=pd.Index(keys, dtype=object))
+    known = known[~known.index.duplicated()]
+    code = per_case.map(known)
+    new = code.isna()
+    fresh, uniq = pd.factorize(per_case[new], sort=False)
+    code[new] = len(keys) + fresh
+    idx[pd.Index(base["case_id"].astype("str")).get_indexer(per_case.index)] = code.to_numpy(dtype=np.int64)
+    return [*keys, *uniq.tolist()], idx
+
+
 def _group_variants(keys: list[str], drop: frozenset[str]) -> tuple[np.ndarray, list[list[str]]]:
     """Variants that differ only by the activities in ``drop`` give the same facts: group them.
 
@@ -789,6 +821,7 @@ def _conform_stage_model(
             "none of the model's stages or outcome activities occur in the log; check the names "
             f"(model stages {list(model.stages)[:5]}, log activities {list(log.activities)[:5]})"
         )
+    keys, key_idx = _tie_keys(log, model, base, keys)
     variant_group, group_acts = _group_variants(keys, frozenset(model.anywhere))
     facts = [_read_variant(acts, model, pos, count_unknown) for acts in group_acts]
     aligner = _Aligner.build(model)
@@ -832,7 +865,7 @@ def _conform_stage_model(
     )
     per_group["reopened"] = np.array([f.reopened for f in facts], dtype=bool)
     per_group["end"] = np.array([f.end for f in facts], dtype=object)
-    group = variant_group[base["variant_id"].to_numpy()] if len(base) else np.zeros(0, dtype=np.int64)
+    group = variant_group[key_idx] if len(base) else np.zeros(0, dtype=np.int64)
     derived = np.array([f.derived_outcome for f in facts], dtype=object)
     known = base["_known"].to_numpy(dtype=object)
     outcome = np.where(pd.isna(known), derived[group] if len(facts) else known, known)

@@ -8,22 +8,40 @@ to exactly one cause, so no time is counted twice across findings:
   earlier one not rejected): a redundant approval;
 * ``approval`` — the wait for an approval step (from the previous event to the decision);
 * ``handoff``  — a non-approval event by a different owner than the case's previous
-  non-approval event (the case changed hands);
+  non-approval event (the case changed hands), on a step where a fair reference exists: at
+  least ``min_reference`` gaps of the same step (``previous activity → activity``; with too few
+  there, of the same activity) without an owner change and ``min_cases`` with one (``handoff_reference`` says which,
+  empty when there is none: the change is then not judged), and an owner-change share below
+  ``design_share``. A step where almost every case changes owner is the process's design: its
+  owner changes are ``stage`` time, a wait at that step. System users
+  (:mod:`salesmining.analysis.resources`) own nothing: a change to or from one is no handoff;
 * ``stage``    — everything else: time spent in the stage.
+
+**Ties.** Stage and outcome events of a case that share a timestamp (bulk updates, day-only
+dates) are taken in the order of the stage model, not in file order (:func:`tie_order`), so
+tie order alone never makes a backward move, a repeat or a reopen; :func:`salesmining.conform`
+reads cases in the same order.
 
 A *stage visit* starts at a stage (or outcome) event and lasts until the next one of the same
 case. Its gaps are the gaps of the events that follow its entry up to and including the next
 stage entry, so the gaps of a visit add up to its dwell time. A visit entered while the case had
 already reached a later stage is *behind the frontier*: rework.
+
+One meaning of backward moves and reopens, shared with :func:`salesmining.conform`: a
+*backward move* goes from a stage to an earlier stage (outcome events in between are passed
+over; allowed backtracks of the model are not moves); a *reopen* is the first stage event after
+an outcome event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.resources import ResourceModel, resource_model
 from salesmining.core.schema import ACTIVITY, APPROVAL_RESULT, CASE, LIFECYCLE, OUTCOME, RESOURCE, SOURCE_ROW
 from salesmining.engine.aggregations import TS, event_table, to_native
 
@@ -31,10 +49,57 @@ if TYPE_CHECKING:
     from salesmining.analysis.stages import StageModel
     from salesmining.log.eventlog import EventLog
 
-__all__ = ["GAP_KINDS", "activity_roles", "event_gaps", "stage_visits"]
+__all__ = ["GAP_KINDS", "HandoffReference", "activity_roles", "event_gaps", "stage_visits", "tie_order"]
 
 GAP_KINDS = ("repeat", "approval", "handoff", "stage")
-_ORDER = ["ts_us", SOURCE_ROW]
+#: The event order within a case: time, then ``seq`` (the source row, stage ties in model order).
+SEQ = "seq"
+_ORDER = ["ts_us", SEQ]
+
+
+@dataclasses.dataclass(frozen=True)
+class HandoffReference:
+    """When an owner change at a step is judged as a handoff: the step's owner-change share is
+    below ``design_share``, it has at least ``min_reference`` gaps without a change (the reference
+    distribution) and at least ``min_cases`` with one (a pattern, not a one-off)."""
+
+    design_share: float = 0.9
+    min_reference: int = 8
+    min_cases: int = 3
+
+
+def tie_order(table: pd.DataFrame, model: StageModel) -> np.ndarray:
+    """Per row of ``table`` (CASE, ACTIVITY, ``ts_us``, SOURCE_ROW): the ``seq`` that orders a case.
+
+    It is the source row, except that stage and outcome events sharing a timestamp within a case
+    swap their source rows so that they come in stage-model order (outcomes last); other events
+    keep their places. Ordering by ``(ts_us, seq)`` is then ``(ts_us, source_row)`` with ties of
+    stages resolved by the intended order.
+    """
+    seq = table[SOURCE_ROW].to_numpy(dtype="int64").copy()
+    rank = {s: float(i) for i, s in enumerate(model.stages)}
+    rank.update(dict.fromkeys([*model.won, *model.lost], float(len(model.stages))))
+    order = table[ACTIVITY].astype("object").map(rank)
+    st = order.notna().to_numpy()
+    if st.sum() < 2:
+        return seq
+    sub = pd.DataFrame(
+        {
+            "c": table[CASE].astype("str").to_numpy()[st],
+            "t": table[TS].to_numpy()[st],
+            "o": order.to_numpy(dtype="float64")[st],
+            "r": seq[st],
+            "i": np.flatnonzero(st),
+        }
+    )
+    tied = sub.duplicated(["c", "t"], keep=False).to_numpy()
+    if not tied.any():
+        return seq
+    sub = sub[tied]
+    slots = sub.sort_values(["c", "t", "r"], kind="stable")
+    wanted = sub.sort_values(["c", "t", "o", "r"], kind="stable")
+    seq[slots["i"].to_numpy()] = wanted["r"].to_numpy()
+    return seq
 
 
 def activity_roles(model: StageModel, activities: Any) -> pd.DataFrame:
@@ -56,8 +121,9 @@ def activity_roles(model: StageModel, activities: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["activity", "role", "order"])
 
 
-def _prepare(log: EventLog, model: StageModel) -> pd.DataFrame:
+def _prepare(log: EventLog, model: StageModel, resources: ResourceModel) -> pd.DataFrame:
     table = event_table(log)
+    table[SEQ] = tie_order(table, model)
     ev = log._events
     roles = activity_roles(model, log.activities).set_index("activity")
     role = table[ACTIVITY].map(roles["role"]).fillna("other").astype("str")
@@ -67,7 +133,9 @@ def _prepare(log: EventLog, model: StageModel) -> pd.DataFrame:
     is_approval = (role == "approval").to_numpy()
     table["is_approval"] = is_approval
     if RESOURCE in ev.columns:
-        owner = ev[RESOURCE].astype("object").where(~is_approval & ev[RESOURCE].notna().to_numpy(), None)
+        res = ev[RESOURCE].astype("object")
+        system = res.isin(list(resources.system)).to_numpy(dtype=bool)
+        owner = res.where(~is_approval & ~system & res.notna().to_numpy(), None)
         table["owner"] = pd.Series(owner.to_numpy(), dtype="str")
         table["actor"] = ev[RESOURCE].astype("str").to_numpy()
     else:
@@ -84,24 +152,70 @@ def _prepare(log: EventLog, model: StageModel) -> pd.DataFrame:
     return table
 
 
-def event_gaps(log: EventLog, model: StageModel, *, backend: str = "polars") -> pd.DataFrame:
-    """Per event (sorted by case, time, source row): gap since the previous event, its cause,
+def event_gaps(
+    log: EventLog,
+    model: StageModel,
+    *,
+    backend: str = "polars",
+    resources: ResourceModel | None = None,
+    handoff: HandoffReference | None = None,
+) -> pd.DataFrame:
+    """Per event (sorted by case, time, ``seq``): gap since the previous event, its cause,
     the visit it belongs to, owners and the stage frontier. Returned as pandas.
 
-    Computed once per (log, stage model, engine): findings, KPIs and charts of one diagnosis share
-    it. The log is immutable, so the result is kept on it; callers get a copy-on-write copy.
+    ``resources`` names the system users (default: detected, :func:`resource_model`);
+    ``handoff`` says when an owner change is judged as a handoff (default
+    :class:`HandoffReference`). ``owner_change`` marks every change of (human) owner,
+    ``handoff_share`` is the share of the step's gaps with an owner change.
+
+    Computed once per (log, stage model, engine, resources, handoff reference): findings, KPIs and
+    charts of one diagnosis share it. The log is immutable, so the result is kept on it; callers
+    get a copy-on-write copy.
     """
-    cache: dict[tuple[Any, str], pd.DataFrame] = log.__dict__.setdefault("_gaps_cache", {})
-    key = (model, backend)
+    resources = resources if resources is not None else resource_model(log)
+    handoff = handoff if handoff is not None else HandoffReference()
+    cache: dict[tuple[Any, ...], pd.DataFrame] = log.__dict__.setdefault("_gaps_cache", {})
+    key = (model, backend, resources, handoff)
     if key not in cache:
-        cache[key] = _event_gaps(log, model, backend=backend)
+        cache[key] = _event_gaps(log, model, backend=backend, resources=resources, handoff=handoff)
     return cache[key].copy(deep=False)
 
 
-def _event_gaps(log: EventLog, model: StageModel, *, backend: str) -> pd.DataFrame:
+def _judged_handoffs(out: pd.DataFrame, change: pd.Series, handoff: HandoffReference) -> tuple[np.ndarray, np.ndarray]:
+    """Where an owner change can be judged: per event ``"step"`` (its step ``previous activity →
+    activity`` has a fair reference), ``"activity"`` (too few at the step, but the gaps into the
+    same activity have one) or ``""``; and the owner-change share of its step.
+
+    A fair reference: at least ``min_reference`` gaps without an owner change, at least
+    ``min_cases`` with one, and an owner-change share below ``design_share``."""
+    design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
+    both = (~out["is_approval"].astype(bool) & out["owner"].notna() & out["prev_owner"].notna()).to_numpy()
+    step = (out["prev_act"].astype("object") + "\x1f" + out[ACTIVITY].astype("object")).to_numpy()
+    act = out[ACTIVITY].astype("object").to_numpy()
+    ch = change.to_numpy(dtype=bool).astype(int)
+
+    def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        stats = pd.DataFrame({"k": keys[both], "c": ch[both]}).groupby("k")["c"]
+        n_ch, n_all = stats.sum(), stats.size()
+        share = (n_ch / n_all).reindex(keys).to_numpy(dtype="float64")
+        n_c = n_ch.reindex(keys).to_numpy(dtype="float64")
+        n_s = (n_all - n_ch).reindex(keys).to_numpy(dtype="float64")
+        fair = (n_c >= min_cases) & (n_s >= min_reference) & (share < design_share)
+        return fair, share
+
+    fair_step, share_step = level(step)
+    fair_act, _ = level(act)
+    designed = share_step >= design_share
+    where = np.where(fair_step, "step", np.where(fair_act & ~designed, "activity", ""))
+    return where, share_step
+
+
+def _event_gaps(
+    log: EventLog, model: StageModel, *, backend: str, resources: ResourceModel, handoff: HandoffReference
+) -> pd.DataFrame:
     import narwhals as nw  # imported here: keeps `import salesmining` fast
 
-    table = _prepare(log, model)
+    table = _prepare(log, model, resources)
     lf = nw.from_native(to_native(table, backend))
     if isinstance(lf, nw.DataFrame):
         lf = lf.lazy()
@@ -126,18 +240,24 @@ def _event_gaps(log: EventLog, model: StageModel, *, backend: str) -> pd.DataFra
     out["gap_s"] = gap.where(out["prev_ts"].notna())
     same_as_prev = out[ACTIVITY].astype("object") == out["prev_act"].astype("object")
     not_rejected = ~out["prev_result"].astype("object").isin(["rejected"])
-    handoff = (
+    change = (
         ~out["is_approval"].astype(bool)
         & out["owner"].notna()
         & out["prev_owner"].notna()
         & (out["owner"].astype("object") != out["prev_owner"].astype("object"))
     )
+    reference, share = _judged_handoffs(out, change, handoff)
+    out["owner_change"] = change.to_numpy(dtype=bool)
+    out["handoff_share"] = share
+    # the process's design: almost every case changes owner at the step, so its time is the step's wait
+    designed = change.to_numpy(dtype=bool) & (share >= handoff.design_share)
+    out["handoff_reference"] = np.where(change.to_numpy(dtype=bool), reference, "")
     out["gap_kind"] = np.select(
         [
             out["prev_ts"].isna(),
             out["is_approval"].astype(bool) & same_as_prev & not_rejected,
             out["is_approval"].astype(bool),
-            handoff,
+            change.to_numpy(dtype=bool) & ~designed,
         ],
         ["none", "repeat", "approval", "handoff"],
         default="stage",
@@ -147,11 +267,13 @@ def _event_gaps(log: EventLog, model: StageModel, *, backend: str) -> pd.DataFra
     return out.drop(columns=["owner_ff", "stage_order_ff"])
 
 
-def stage_visits(gaps: pd.DataFrame, log: EventLog) -> pd.DataFrame:
+def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
     """One row per stage visit: ``case``, ``visit_no``, ``stage``, ``role``, ``order``, ``entry_us``,
     ``exit_us`` (next stage entry, NA for the last visit), ``dwell_s``, seconds by gap kind,
     ``net_s`` (dwell less approval, repeat and handoff gaps), ``behind`` (rework visit),
-    ``backward_from`` (the stage left by a backward move into this visit) and the case ``outcome``."""
+    ``backward_from`` (the stage left by a backward move into this visit: the previous stage
+    visit, outcomes passed over, not an allowed backtrack of ``model``), ``reopen_from`` (the
+    outcome this visit reopens), ``repeat_of_prev`` and the case ``outcome``."""
     st = gaps[gaps["is_stage"] == 1]
     visits = pd.DataFrame(
         {
@@ -180,12 +302,25 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog) -> pd.DataFrame:
         # the last visit's trailing gaps (after the final stage entry) are not part of a dwell
         visits[col] = visits[col].fillna(0.0).where(visits["exit_us"].notna(), np.nan)
     visits["net_s"] = visits["dwell_s"] - visits["approval_s"] - visits["repeat_s"] - visits["handoff_s"]
-    is_stage_visit = visits["role"] == "stage"
+    is_stage_visit = (visits["role"] == "stage").to_numpy()
     visits["behind"] = is_stage_visit & (visits["order"] < visits["frontier_before"])
-    prev_stage = visits["stage"].shift(1).where(visits["case"].shift(1) == visits["case"])
-    back = is_stage_visit & (visits["order"] < visits["prev_stage_order"])
+    same_case = (visits["case"].shift(1) == visits["case"]).to_numpy()
+    # the previous *stage* visit of the case (outcomes passed over), as conform reads a case
+    by_case = visits["case"]
+    prev_stage = visits["stage"].where(is_stage_visit).groupby(by_case).ffill().shift(1).where(same_case)
+    prev_order = visits["order"].where(is_stage_visit).groupby(by_case).ffill().shift(1).where(same_case)
+    back = is_stage_visit & (visits["order"] < prev_order).to_numpy()
+    if model is not None and model.allowed_backtracks:
+        pairs = pd.MultiIndex.from_arrays([prev_stage.astype("object"), visits["stage"].astype("object")])
+        back &= ~pairs.isin(list(model.allowed_backtracks))
     visits["backward_from"] = prev_stage.where(back)
-    visits["repeat_of_prev"] = is_stage_visit & (visits["order"] == visits["prev_stage_order"]) & prev_stage.notna()
+    # a reopen: the first stage visit after an outcome visit
+    prev_role = visits["role"].shift(1).where(same_case)
+    visits["reopen_from"] = visits["stage"].shift(1).where(same_case & is_stage_visit & (prev_role == "outcome"))
+    # the same stage entered again directly; a re-entry at the same instant is a duplicate, not rework
+    prev_any = visits["stage"].shift(1).where(same_case)
+    lasted = (visits["dwell_s"].shift(1) > 0).to_numpy()
+    visits["repeat_of_prev"] = is_stage_visit & (visits["stage"] == prev_any).to_numpy() & lasted
     outcome = log.cases.set_index(CASE)[OUTCOME]
     visits["outcome"] = visits["case"].map(outcome).to_numpy()
     return visits

@@ -25,8 +25,11 @@ FINDING_KINDS: tuple[str, ...] = (
 #: Every rule, by kind, with the plain-language test it applies.
 FINDING_RULES: Mapping[str, Mapping[str, str]] = {
     "loop": {
-        "backward_move": "the case moved back to an earlier stage; time lost = dwell in the stages visited "
+        "backward_move": "the case moved back from a stage to an earlier stage (outcomes passed over, allowed "
+        "backtracks and tie order excepted: conform's backtracks); time lost = the gaps of the stages visited "
         "while behind the furthest stage already reached",
+        "reopened": "a stage event after an outcome (conform's reopened cases); time lost = the gaps of the "
+        "stages visited after the reopen",
         "stage_repeat": "the same stage entered twice in a row (redo by another owner, or repeat by the same one)",
         "activity_repeat": "an activity outside the stage model (a work item, an offer) completed again in the same "
         "case; time lost = the waits before the repeats; redo when another owner repeats it",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.discover import ProcessGraph, discover
 from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core import formatting as _fmt
+from salesmining.core.errors import ArgumentTypeError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain
 from salesmining.findings.detect import (
@@ -52,6 +53,8 @@ class Diagnosis:
     backend: str = "polars"
     title: str | None = None
     currency_rates: Mapping[str, float] | None = None
+    system_users: tuple[str, ...] | None = None
+    roles: Mapping[str, str] | None = None
 
     @functools.cached_property
     def conformance(self) -> Conformance:
@@ -62,7 +65,13 @@ class Diagnosis:
     def findings(self) -> Findings:
         """Bottlenecks ranked by impact."""
         return find_bottlenecks(
-            self.log, self.stages, rules=self.rules, conformance=self.conformance, backend=self.backend
+            self.log,
+            self.stages,
+            rules=self.rules,
+            conformance=self.conformance,
+            backend=self.backend,
+            system_users=self.system_users,
+            roles=self.roles,
         )
 
     @functools.cached_property
@@ -243,6 +252,8 @@ def diagnose(
     backend: str = "polars",
     title: str | None = None,
     currency_rates: Mapping[str, float] | None = None,
+    system_users: Iterable[str] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> Diagnosis:
     """Diagnose a sales process: quality, discovery, conformance, findings and KPIs in one object.
 
@@ -262,7 +273,12 @@ def diagnose(
     currency_rates:
         ``{currency code: factor}`` converting won amounts into one reporting currency; without
         it amounts in several currencies are shown per currency, never added up.
+    system_users, roles:
+        Who did it (see :func:`find_bottlenecks`): system or automation users (default: detected,
+        with the reason in the findings' warnings) and an owner → role mapping.
     """
+    if isinstance(system_users, str):
+        raise ArgumentTypeError("system_users must be a list of user names, not one string")
     return Diagnosis(
         log=log,
         stages=as_stage_model(stages),
@@ -273,4 +289,6 @@ def diagnose(
         backend=backend,
         title=title,
         currency_rates=None if currency_rates is None else dict(currency_rates),
+        system_users=None if system_users is None else tuple(str(u) for u in system_users),
+        roles=None if roles is None else dict(roles),
     )

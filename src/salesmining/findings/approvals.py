@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.findings.attribution import claims
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import at, between, evidence
 
@@ -17,6 +18,16 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     and ``rubber_stamp`` evidence."""
     g = ctx.gaps
     rep = g[g["gap_kind"] == "repeat"]
+    ctx.claims.append(
+        claims(
+            "redundant_approval",
+            "repeated_no_change",
+            rep[ACTIVITY].astype("object"),
+            rep[CASE],
+            rep.index,
+            rep["gap_s"],
+        )
+    )
     out = [
         evidence(
             "redundant_approval",
@@ -30,7 +41,7 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     ap = g[g["is_approval"].astype(bool)].copy()
     if not len(ap):
         return out
-    out += _repeated_later(g, ap)
+    out += _repeated_later(ctx, g, ap)
     chain = _sequential_chains(ctx, g, ap)
     if chain is not None:
         out.append(chain)
@@ -38,7 +49,7 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     return out
 
 
-def _repeated_later(g: pd.DataFrame, ap: pd.DataFrame) -> list[pd.DataFrame]:
+def _repeated_later(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> list[pd.DataFrame]:
     """An approval step approved again later although its earlier decision was not a rejection."""
     # backward moves seen so far in the case, at every event
     back = (g["is_stage"] == 1) & (g["order"] < g["prev_stage_order"])
@@ -55,6 +66,9 @@ def _repeated_later(g: pd.DataFrame, ap: pd.DataFrame) -> list[pd.DataFrame]:
     out = []
     for rule, m in (("redone_after_loop", after_loop), ("repeated_after_approval", plain)):
         h = ap[m]
+        ctx.claims.append(
+            claims("redundant_approval", rule, h[ACTIVITY].astype("object"), h[CASE], h.index, h["gap_s"].fillna(0))
+        )
         out.append(
             evidence(
                 "redundant_approval",
@@ -74,11 +88,16 @@ def _sequential_chains(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -
     if not len(chain):
         return None
     prev_gap = g["gap_s"].shift(1).loc[chain.index]
-    saving = np.minimum(chain["gap_s"].fillna(0).to_numpy(), prev_gap.fillna(0).to_numpy())
+    own, before = chain["gap_s"].fillna(0).to_numpy(), prev_gap.fillna(0).to_numpy()
+    saving = np.minimum(own, before)
+    place = between(chain["prev_act"], chain[ACTIVITY])
+    # the saving is the shorter of the two waits: claim that gap (the previous row is the earlier approval)
+    gap = np.where(own <= before, chain.index.to_numpy(), chain.index.to_numpy() - 1)
+    ctx.claims.append(claims("redundant_approval", "sequential_chain", place.where, chain[CASE], gap, saving))
     return evidence(
         "redundant_approval",
         "sequential_chain",
-        between(chain["prev_act"], chain[ACTIVITY]),
+        place,
         chain[CASE],
         saving,
         "could run in parallel with the previous approval",
@@ -98,6 +117,9 @@ def _rubber_stamps(ctx: FindingContext, ap: pd.DataFrame) -> list[pd.DataFrame]:
     out = []
     for act, row in stamps.iterrows():
         h = ap[(ap[ACTIVITY] == act) & ap["gap_kind"].isin(["approval", "repeat"])]
+        ctx.claims.append(
+            claims("redundant_approval", "rubber_stamp", str(act), h[CASE], h.index, h["gap_s"].fillna(0))
+        )
         out.append(
             evidence(
                 "redundant_approval",

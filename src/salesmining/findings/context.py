@@ -17,6 +17,7 @@ import pandas as pd
 
 from salesmining.analysis import visits as _visits
 from salesmining.analysis.conform import Conformance, conform
+from salesmining.analysis.resources import ResourceModel, resource_model
 from salesmining.analysis.stages import StageModel
 from salesmining.core.errors import StageModelError
 from salesmining.core.schema import CASE, OUTCOME
@@ -42,6 +43,9 @@ class FindingContext:
     conformance: Conformance
     #: back-filled cases (see :mod:`salesmining.findings.backfill`): span of their first entries, seconds
     backfilled: pd.Series = dataclasses.field(default_factory=lambda: pd.Series(dtype="float64"))
+    resources: ResourceModel = dataclasses.field(default_factory=ResourceModel)
+    #: the gap claims the rule families make (see :mod:`salesmining.findings.attribution`)
+    claims: list[pd.DataFrame] = dataclasses.field(default_factory=list)
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
@@ -54,19 +58,28 @@ def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
 
 
 def build_context(
-    log: EventLog, model: StageModel, rules: FindingRules, conformance: Conformance | None, backend: str
+    log: EventLog,
+    model: StageModel,
+    rules: FindingRules,
+    conformance: Conformance | None,
+    backend: str,
+    resources: ResourceModel | None = None,
 ) -> FindingContext:
-    """Conformance (unless given), per-event gaps, stage visits with their case's outcome, case facts."""
+    """Conformance (unless given), per-event gaps, stage visits with their case's outcome, case facts.
+
+    ``resources`` (system users, roles) defaults to :func:`resource_model` of the log (detected)."""
     if len(model.stages) < 1:
         raise StageModelError("the stage model has no stages")
     conf = conformance if conformance is not None else conform(log, model)
-    gaps = _visits.event_gaps(log, model, backend=backend)
+    res = resources if resources is not None else resource_model(log)
+    reference = _visits.HandoffReference(rules.handoff_design_share, rules.min_reference, rules.handoff_min_cases)
+    gaps = _visits.event_gaps(log, model, backend=backend, resources=res, handoff=reference)
     cases = _case_facts(log, conf)
-    visits = _visits.stage_visits(gaps, log)
+    visits = _visits.stage_visits(gaps, log, model)
     outcome = cases.set_index("case_id")["outcome"]
     visits["outcome"] = visits["case"].map(outcome).to_numpy()
     backfilled = backfilled_cases(gaps, rules)
-    return FindingContext(log, model, rules, gaps, visits, cases, conf, backfilled)
+    return FindingContext(log, model, rules, gaps, visits, cases, conf, backfilled, res)
 
 
 def fence(values: pd.Series, k: float, min_n: int) -> float:

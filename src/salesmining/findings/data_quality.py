@@ -13,7 +13,7 @@ from salesmining.core import formatting
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import Place, evidence
 
-__all__ = ["JUDGED_ELSEWHERE", "data_quality_evidence", "without_backfilled"]
+__all__ = ["JUDGED_ELSEWHERE", "claims_without_backfilled", "data_quality_evidence", "without_backfilled"]
 
 #: The finding kinds whose evidence from back-filled cases is left out.
 JUDGED_ELSEWHERE = frozenset({"long_wait", "slow_response", "skipped_stage"})
@@ -44,3 +44,19 @@ def without_backfilled(evidence_rows: pd.DataFrame, ctx: FindingContext) -> pd.D
         ctx.backfilled.index.astype(str)
     )
     return evidence_rows[~drop.to_numpy()].reset_index(drop=True)
+
+
+def claims_without_backfilled(claimed: list[pd.DataFrame], ctx: FindingContext) -> list[pd.DataFrame]:
+    """The gap claims less those of the evidence :func:`without_backfilled` drops, so the
+    attribution table charges no gap to a finding that does not list the case."""
+    if not len(ctx.backfilled):
+        return claimed
+    cases = ctx.backfilled.index.astype(str)
+    out = []
+    for c in claimed:
+        if not len(c):
+            out.append(c)
+            continue
+        drop = c["kind"].isin(JUDGED_ELSEWHERE) & c["case_id"].astype(str).isin(cases)
+        out.append(c[~drop.to_numpy()].reset_index(drop=True))
+    return out

@@ -18,18 +18,21 @@ dwell — what is left once approval waits, redundant repeats and handoff waits 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from salesmining.analysis.conform import Conformance
+from salesmining.analysis.resources import resource_model
 from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core.errors import OptionError
+from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.core.vocabulary import FINDING_KINDS, FINDING_RULES, PROCESS_LEVEL_RULES
 from salesmining.findings.approvals import approval_evidence
-from salesmining.findings.context import build_context
-from salesmining.findings.data_quality import data_quality_evidence, without_backfilled
+from salesmining.findings.attribution import attribute
+from salesmining.findings.context import FindingContext, build_context
+from salesmining.findings.data_quality import claims_without_backfilled, data_quality_evidence, without_backfilled
 from salesmining.findings.evidence import tidy
 from salesmining.findings.handoffs import handoff_evidence
 from salesmining.findings.kpis import KPIs, kpis
@@ -64,6 +67,8 @@ def find_bottlenecks(
     kinds: Sequence[str] = FINDING_KINDS,
     conformance: Conformance | None = None,
     backend: str = "polars",
+    system_users: Iterable[str] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> Findings:
     """Find loops, skipped stages, long waits, redundant approvals, slow responses and handoff
     delays, each ranked by impact with evidence.
@@ -82,6 +87,15 @@ def find_bottlenecks(
         A :func:`conform` result for the same log and model, to avoid computing it again.
     backend:
         Dataframe engine for the per-event timing work (``polars``, ``pandas``, ``duckdb``).
+    system_users:
+        Owners that are systems or automation (their owner changes are no handoffs). Default:
+        detected from the data, each with its reason in ``warnings``; a list replaces detection.
+        A CRM reader's ``resource_type == "system"`` is always honoured.
+    roles:
+        Owner → team/role; handoff findings are then grouped by the pair of roles.
+
+    Every finding's time lost is summed from one attribution table (``Findings.attribution``):
+    each gap between two events of a case is charged to at most one finding.
 
     Examples
     --------
@@ -104,7 +118,8 @@ def find_bottlenecks(
     bad = set(kinds) - set(FINDING_KINDS)
     if bad:
         raise OptionError(f"unknown finding kind(s) {sorted(bad)}; kinds are {FINDING_KINDS}")
-    ctx = build_context(log, model, rules, conformance, backend)
+    resources = resource_model(log, system_users=system_users, roles=roles)
+    ctx = build_context(log, model, rules, conformance, backend, resources)
     parts: list[pd.DataFrame] = []
     wanted = set(kinds)
     if "loop" in wanted:
@@ -119,9 +134,38 @@ def find_bottlenecks(
         parts += approval_evidence(ctx)
     if "data_quality" in wanted:
         parts += data_quality_evidence(ctx)
-    evidence = without_backfilled(tidy(parts), ctx)
+    evidence, attribution = attribute(
+        without_backfilled(tidy(parts), ctx), claims_without_backfilled(ctx.claims, ctx), ctx.gaps
+    )
     findings = assemble(evidence, ctx)
-    warnings = []
+    warnings = list(resources.reasons) + _context_warnings(ctx)
     if log.meta.get("loops_unobservable"):
         warnings.append("the export keeps only the latest entry per stage: loops and repeats cannot be seen")
-    return Findings(model, rules, len(ctx.cases), findings, evidence, ctx.cases, tuple(warnings))
+    return Findings(model, rules, len(ctx.cases), findings, evidence, ctx.cases, tuple(warnings), attribution)
+
+
+def _context_warnings(ctx: FindingContext) -> list[str]:
+    """What the reader of the findings should know about ties and handoff steps left unjudged."""
+    from salesmining.core import formatting
+
+    out = []
+    g = ctx.gaps
+    st = g[g["is_stage"] == 1]
+    tied = st[st["gap_s"].eq(0) & st["prev_act"].isin(st[ACTIVITY].unique())]
+    n_tied = tied[CASE].nunique()
+    if n_tied:
+        out.append(
+            f"{formatting.count(n_tied)} cases have stage events sharing a timestamp (bulk updates or day-only "
+            "dates): they are read in the stage model's order, and tie order alone raises no finding"
+        )
+    ch = g[g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share)]
+    if len(ch):
+        step = ch["prev_act"].astype(str) + " → " + ch[ACTIVITY].astype(str)
+        share = ch["handoff_share"].groupby(step).first()
+        steps = step.value_counts()
+        shown = ", ".join(f"{s} ({formatting.percent(float(share[s]))})" for s in steps.index[:3])
+        out.append(
+            f"owner changes at {len(steps)} step(s) are the process's design, not handoff delays (almost every case "
+            f"changes owner there; their time is judged as a wait at the step): {shown}"
+        )
+    return out

@@ -1,4 +1,12 @@
-"""The handoff rule: the case changed owner and the new owner's first event came late."""
+"""The handoff rule: the case changed owner and the new owner's first event came late.
+
+Only owner changes judged as handoffs count (:mod:`salesmining.analysis.visits`): between two
+people (a system user owns nothing), at a step with a fair reference — at least
+``min_reference`` gaps of the same step with an owner change and without one (too few at the
+step: of the same activity) — and where the change is not the process's design (an owner-change
+share below ``handoff_design_share``). An owner change without a fair reference is not judged.
+With ``roles=`` the findings are grouped by the pair of roles (``"Sales → Finance"``).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,19 @@ import pandas as pd
 
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.findings.attribution import claims
 from salesmining.findings.context import FindingContext
-from salesmining.findings.evidence import ARROW, between, evidence
+from salesmining.findings.evidence import ARROW, Place, between, evidence
 
 __all__ = ["handoff_evidence"]
 
 
 def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
-    """``handoff_wait`` evidence, on the step from the stage the case was in to the new owner's activity.
+    """``handoff_wait`` evidence, on the step from the stage the case was in to the new owner's activity
+    (or on the pair of roles, with roles).
 
     A handoff is late above the ``handoff_quantile`` of the same step's waits without an owner
-    change (falling back to the waits into the same activity, then all waits); it loses the
-    excess over that reference's median.
+    change; it loses the excess over that reference's median.
     """
     g = ctx.gaps
     if g["owner"].notna().sum() == 0:
@@ -27,24 +36,33 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     key = pd.MultiIndex.from_arrays([g[CASE], g["gap_visit"]])
     g = g.assign(from_stage=stage_of_visit.reindex(key).to_numpy())
     g = g.assign(step=g["prev_act"].astype("object") + ARROW + g[ACTIVITY].astype("object"))
-    ho = g[g["gap_kind"] == "handoff"]
-    ref = g[(g["gap_kind"] == "stage") & ~g["is_approval"].astype(bool)]
+    ho = g[(g["gap_kind"] == "handoff") & (g["handoff_reference"] != "")]
+    if not len(ho):
+        return []
+    # the fair reference: the same step (else the same activity), both owners known, no owner change
+    ref = g[(g["gap_kind"] == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]]
     q = ctx.rules.handoff_quantile
-    by_step = ref.groupby("step")["gap_s"]
-    step_n = by_step.size()
-    step_q, step_med = by_step.quantile(q), by_step.median()
-    by_act = ref.groupby(ACTIVITY)["gap_s"]
-    act_n, act_q, act_med = by_act.size(), by_act.quantile(q), by_act.median()
-    glob_q, glob_med = float(ref["gap_s"].quantile(q)), float(ref["gap_s"].median())
-    enough = ho["step"].map(step_n).fillna(0) >= ctx.rules.min_reference
-    enough_act = ho[ACTIVITY].map(act_n).fillna(0) >= ctx.rules.min_reference
-    thr = np.where(enough, ho["step"].map(step_q), np.where(enough_act, ho[ACTIVITY].map(act_q), glob_q))
-    med = np.where(enough, ho["step"].map(step_med), np.where(enough_act, ho[ACTIVITY].map(act_med), glob_med))
+    by_step, by_act = ref.groupby("step")["gap_s"], ref.groupby(ACTIVITY)["gap_s"]
+    on_step = (ho["handoff_reference"] == "step").to_numpy()
+    thr = np.where(on_step, ho["step"].map(by_step.quantile(q)), ho[ACTIVITY].map(by_act.quantile(q)))
+    med = np.where(on_step, ho["step"].map(by_step.median()), ho[ACTIVITY].map(by_act.median()))
+    thr, med = thr.astype("float64"), med.astype("float64")
     hit = ho["gap_s"].to_numpy() > thr
     h = ho[hit]
+    lost = h["gap_s"].to_numpy() - med[hit]
     detail = [
         f"{a} → {b}, next event after {formatting.short_duration(s, smallest='min')}"
         for a, b, s in zip(h["prev_owner"], h["owner"], h["gap_s"], strict=True)
     ]
-    place = between(h["from_stage"], h[ACTIVITY], source_text="(before first stage)")
-    return [evidence("handoff_delay", "handoff_wait", place, h[CASE], h["gap_s"].to_numpy() - med[hit], detail)]
+    if ctx.resources.roles:
+        res = ctx.resources
+        pair = (
+            res.role_of(h["prev_owner"].astype("object")).astype(str)
+            + ARROW
+            + res.role_of(h["owner"].astype("object")).astype(str)
+        )
+        place = Place(pair.reset_index(drop=True))
+    else:
+        place = between(h["from_stage"], h[ACTIVITY], source_text="(before first stage)")
+    ctx.claims.append(claims("handoff_delay", "handoff_wait", place.where, h[CASE], h.index, lost))
+    return [evidence("handoff_delay", "handoff_wait", place, h[CASE], np.maximum(lost, 0.0), detail)]

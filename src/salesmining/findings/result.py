@@ -15,6 +15,7 @@ from salesmining.core import formatting
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError
 from salesmining.core.vocabulary import FINDING_KINDS
+from salesmining.findings.attribution import ATTRIBUTION_COLUMNS
 from salesmining.findings.ranking import SEVERITY_ORDER
 from salesmining.findings.root_causes import root_causes as _root_causes
 from salesmining.findings.rules import FindingRules
@@ -61,6 +62,7 @@ class Findings:
     _evidence: pd.DataFrame = dataclasses.field(repr=False)
     _cases: pd.DataFrame = dataclasses.field(repr=False)
     warnings: tuple[str, ...] = ()
+    _attribution: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """All findings, most severe first."""
@@ -74,6 +76,18 @@ class Findings:
             "warnings": list(self.warnings),
             "findings": [{str(k): _plain(v) for k, v in r.items()} for r in self._findings.to_dict("records")],
         }
+
+    @property
+    def attribution(self) -> pd.DataFrame:
+        """One row per gap between two consecutive events of a case, and the one finding charged
+        for it: ``case_id``, ``prev_activity``, ``activity``, ``gap_start``, ``gap_end``,
+        ``gap_s``, ``cause`` (the gap's kind: stage, handoff, approval, repeat), then ``kind``,
+        ``rule``, ``where`` (``None`` when no finding charges it) and ``charged_s`` (≤ ``gap_s``).
+        Every finding's time lost is the sum of its ``charged_s`` (``stalled_open``'s "time so far"
+        is not a gap and is reported apart)."""
+        if self._attribution is None:
+            return pd.DataFrame(columns=ATTRIBUTION_COLUMNS)
+        return self._attribution.copy()
 
     @property
     def evidence(self) -> pd.DataFrame:

@@ -22,7 +22,14 @@ class FindingRules:
     handoff_quantile:
         A handoff wait is a delay above this quantile of the same step's waits without a handoff.
     min_reference:
-        Fewest reference durations needed to compute a fence or a handoff reference.
+        Fewest reference durations needed to compute a fence or a handoff reference (the same
+        step without an owner change).
+    handoff_min_cases:
+        A handoff is judged only at a step (else the same activity) with at least this many
+        owner changes as well as ``min_reference`` gaps without one.
+    handoff_design_share:
+        A step where at least this share of the gaps changes owner is the process's design, not
+        a handoff delay: its time is a wait at that step.
     rubber_stamp_max_reject, rubber_stamp_min_decisions:
         An approval step that rejects at most this share of at least this many decisions is a
         rubber stamp (needs an ``approval_result`` column).
@@ -65,6 +72,8 @@ class FindingRules:
     outlier_k: float = 2.0
     handoff_quantile: float = 0.9
     min_reference: int = 8
+    handoff_design_share: float = 0.9
+    handoff_min_cases: int = 3
     rubber_stamp_max_reject: float = 0.02
     rubber_stamp_min_decisions: int = 20
     high_share: float = 0.05

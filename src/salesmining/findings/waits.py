@@ -12,6 +12,7 @@ import pandas as pd
 
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
+from salesmining.findings.attribution import claims, tail_claims
 from salesmining.findings.context import FindingContext, stall_limits, targets
 from salesmining.findings.evidence import at, between, evidence, evidence_by_rule
 
@@ -48,6 +49,20 @@ def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     return out
 
 
+def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray, where: object) -> None:
+    """Claim the time a stay spent beyond its target: the tail of the visit's own gaps."""
+    hits = pd.DataFrame(
+        {
+            "case": hit["case"].to_numpy(),
+            "visit_no": hit["visit_no"].to_numpy(),
+            "excess_s": (hit["net_s"] - hit["target"]).to_numpy(),
+            "rule": rule,
+            "where": where if not isinstance(where, str) else [where] * len(hit),
+        }
+    )
+    ctx.claims.append(tail_claims(ctx.gaps, hits, kind))
+
+
 def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: str | None) -> pd.DataFrame:
     """The first visit of the first stage, judged as the time to the first response."""
     model = ctx.model
@@ -55,10 +70,12 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
     resp["target"] = targets(ctx, resp, "stage", "net_s", model.sla)
     hit = resp[resp["net_s"] > resp["target"]]
     rule = np.where(hit["stage"].map(lambda s: s in model.sla), "response_over_sla", "response_outlier")
+    place = between(first, second, target_text="next stage")
+    _charge(ctx, hit, "slow_response", rule, place.where)
     return evidence_by_rule(
         "slow_response",
         rule,
-        between(first, second, target_text="next stage"),
+        place,
         hit["case"],
         hit["net_s"] - hit["target"],
         [
@@ -74,6 +91,7 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
     rest["target"] = targets(ctx, rest, "stage", "net_s", model.sla)
     hit = rest[rest["net_s"] > rest["target"]]
     rule = np.where(hit["stage"].map(lambda s: s in model.sla), "stage_over_sla", "stage_outlier")
+    _charge(ctx, hit, "long_wait", rule, hit["stage"].astype("object").to_numpy())
     return evidence_by_rule(
         "long_wait",
         rule,
@@ -93,6 +111,9 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
     ap["target"] = targets(ctx, ap, ACTIVITY, "gap_s", sla)
     hit = ap[ap["gap_s"] > ap["target"]]
     rule = np.where(hit[ACTIVITY].map(lambda s: s in sla), "approval_over_sla", "approval_outlier")
+    ctx.claims.append(
+        claims("long_wait", rule, hit[ACTIVITY].astype("object"), hit[CASE], hit.index, hit["gap_s"] - hit["target"])
+    )
     return evidence_by_rule(
         "long_wait",
         rule,

@@ -1,0 +1,150 @@
+"""Time counted once, by construction: the attribution table behind every finding's time lost.
+
+Every rule family that charges time *claims* gaps — the time between two consecutive events of a
+case (:func:`salesmining.analysis.visits.event_gaps`) — for one of its findings and one case,
+with an amount no larger than the gap. Each gap goes to at most one claim: the one whose rule
+comes first in :data:`PRIORITY` (the most specific cause first: a redundant approval before an
+approval wait, a handoff before rework, rework before a long stage wait). A finding's time lost
+is the sum of the claims it won, so per case the time charged never exceeds the case's duration
+and in total never exceeds all case time.
+
+``stalled_open`` is not charged here: an open case's "time so far" runs to *now*, not between two
+events; it is reported apart. ``skip`` and ``stage_repeat`` charge no time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.engine.aggregations import TS
+
+__all__ = ["ATTRIBUTION_COLUMNS", "CLAIM_COLUMNS", "PRIORITY", "attribute", "claims", "tail_claims"]
+
+#: Which rule a gap goes to when several claim it (lower first).
+PRIORITY: dict[str, int] = {
+    "repeated_no_change": 0,
+    "repeated_after_approval": 1,
+    "redone_after_loop": 1,
+    "approval_over_sla": 2,
+    "approval_outlier": 2,
+    "handoff_wait": 3,
+    "activity_repeat": 4,
+    "reopened": 5,
+    "backward_move": 5,
+    "response_over_sla": 6,
+    "response_outlier": 6,
+    "stage_over_sla": 6,
+    "stage_outlier": 6,
+    "sequential_chain": 7,
+    "rubber_stamp": 8,
+}
+#: Rules whose evidence time is not a charge on gaps.
+UNCHARGED = frozenset({"skip", "stage_repeat", "stalled_open"})
+CLAIM_COLUMNS = ["kind", "rule", "where", "case_id", "gap", "claim_s"]
+#: The columns of ``Findings.attribution``.
+ATTRIBUTION_COLUMNS = [
+    "case_id",
+    "prev_activity",
+    "activity",
+    "gap_start",
+    "gap_end",
+    "gap_s",
+    "cause",
+    "kind",
+    "rule",
+    "where",
+    "charged_s",
+]
+
+
+def _col(value: Any, n: int) -> Any:
+    if isinstance(value, str):
+        return [value] * n
+    return pd.Series(np.asarray(value, dtype=object)).astype(str).to_numpy(dtype=object)
+
+
+def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) -> pd.DataFrame:
+    """Claims of one rule family: ``gap`` is the row label in the gaps table, ``claim_s`` ≤ the gap."""
+    n = len(np.asarray(gap))
+    return pd.DataFrame(
+        {
+            "kind": [kind] * n,
+            "rule": _col(rule, n),
+            "where": _col(where, n),
+            "case_id": np.asarray(case, dtype=object).astype(str) if n else np.asarray([], dtype=object),
+            "gap": np.asarray(gap, dtype="int64"),
+            "claim_s": np.asarray(claim_s, dtype="float64"),
+        }
+    )
+
+
+def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Claims for long stays: ``hits`` has ``case``, ``visit_no``, ``excess_s``, ``rule``, ``where``.
+
+    The excess is the time after the target was passed: the last ``excess_s`` seconds of the
+    visit's own (``stage``) gaps, claimed from the gap where the target was crossed onwards.
+    """
+    if not len(hits):
+        return claims(kind, [], [], [], [], [])
+    own = gaps[(gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()]
+    key = hits.rename(columns={"case": CASE, "visit_no": "gap_visit"})[[CASE, "gap_visit", "excess_s", "rule", "where"]]
+    g = own[[CASE, "gap_visit", "gap_s"]].reset_index(names="gap").merge(key, on=[CASE, "gap_visit"], how="inner")
+    g = g.sort_values("gap", kind="stable")
+    total = g.groupby([CASE, "gap_visit"])["gap_s"].transform("sum")
+    cum = g.groupby([CASE, "gap_visit"])["gap_s"].cumsum()
+    target = total - g["excess_s"].clip(lower=0)
+    amount = (cum - target).clip(lower=0).clip(upper=g["gap_s"])
+    return claims(kind, g["rule"], g["where"], g[CASE], g["gap"], amount)
+
+
+def attribute(
+    evidence: pd.DataFrame, claimed: list[pd.DataFrame], gaps: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Resolve the claims (one per gap, by :data:`PRIORITY`), set each evidence row's
+    ``time_lost_s`` from them and return ``(evidence, attribution table)``."""
+    parts = [c for c in claimed if len(c)]
+    allc = pd.concat(parts, ignore_index=True) if parts else claims("loop", [], [], [], [], [])
+    allc = allc[allc["gap"] >= 0]
+    gap_s = gaps["gap_s"].to_numpy(dtype="float64")
+    allc = allc.assign(
+        claim_s=np.minimum(allc["claim_s"].clip(lower=0).fillna(0).to_numpy(), np.nan_to_num(gap_s[allc["gap"]])),
+        _p=allc["rule"].map(PRIORITY).fillna(99).to_numpy(),
+    )
+    allc = allc[allc["claim_s"] > 0]
+    won = allc.sort_values(["gap", "_p", "kind", "rule", "where"], kind="stable").drop_duplicates("gap", keep="first")
+    key = ["kind", "rule", "where", "case_id"]
+    per_key = won.groupby(key)["claim_s"].sum()
+    ev = evidence.copy()
+    charged = ~ev["rule"].isin(list(UNCHARGED))
+    if charged.any():
+        sub = ev.loc[charged, [*key, "time_lost_s"]]
+        idx = pd.MultiIndex.from_frame(sub[key])
+        total = per_key.reindex(idx).fillna(0.0).to_numpy()
+        orig = sub["time_lost_s"].clip(lower=0).fillna(0.0)
+        orig_sum = orig.groupby([sub[k] for k in key]).transform("sum").to_numpy()
+        n_rows = orig.groupby([sub[k] for k in key]).transform("size").to_numpy()
+        weight = np.where(orig_sum > 0, orig.to_numpy() / np.where(orig_sum > 0, orig_sum, 1.0), 1.0 / n_rows)
+        ev.loc[charged, "time_lost_s"] = total * weight
+    has_prev = gaps["prev_ts"].notna().to_numpy()
+    table = pd.DataFrame(
+        {
+            "case_id": gaps[CASE].astype("str").to_numpy()[has_prev],
+            "prev_activity": gaps["prev_act"].astype("object").to_numpy()[has_prev],
+            "activity": gaps[ACTIVITY].astype("object").to_numpy()[has_prev],
+            "gap_start": pd.to_datetime(gaps["prev_ts"].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
+            "gap_end": pd.to_datetime(gaps[TS].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
+            "gap_s": gap_s[has_prev],
+            "cause": gaps["gap_kind"].astype("str").to_numpy()[has_prev],
+        },
+        index=np.flatnonzero(has_prev),
+    )
+    w = won.set_index("gap")
+    for c in ("kind", "rule", "where"):
+        col = w[c].reindex(table.index).astype("object")
+        table[c] = col.where(col.notna(), None).to_numpy()
+    table["charged_s"] = w["claim_s"].reindex(table.index).fillna(0.0).to_numpy()
+    return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]
