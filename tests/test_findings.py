@@ -177,26 +177,33 @@ def test_handoff_delay_against_the_same_step_without_handoff() -> None:
         ]
         for i, d in enumerate([1, 1, 1.5, 2, 0.5])
     }
-    # three handoffs at the step (handoff_min_cases): one late, two as fast as the reference
-    cases["handoff"] = [
-        ("Lead", 0, "ana"),
-        ("Contact", 0.5, "ana"),
-        ("Proposal", 1, "ana"),
-        ("Negotiation", 8, "bob"),
-        ("Won", 9, "bob"),
-    ]
-    for i in (1, 2):
-        cases[f"quick{i}"] = [*CLEAN[:3], ("Negotiation", 2, "bob"), ("Won", 3, "bob")]
+    # three handoffs at the step (handoff_min_cases), all slower than every wait without one:
+    # handing over costs time here (one-sided Mann–Whitney, p < handoff_alpha)
+    for name, late in (("handoff", 7), ("slow1", 6), ("slow2", 8)):
+        cases[name] = [
+            ("Lead", 0, "ana"),
+            ("Contact", 0.5, "ana"),
+            ("Proposal", 1, "ana"),
+            ("Negotiation", 1 + late, "bob"),
+            ("Won", 2 + late, "bob"),
+        ]
     log = mk(cases)
     f = frame(sm.find_bottlenecks(log, MODEL, rules=sm.FindingRules(min_reference=3)))
     ref = np.array([1, 1, 1.5, 2, 0.5]) * 24 * H  # Proposal → Negotiation without an owner change
     row = f.loc[("handoff_delay", "handoff_wait", "Proposal → Negotiation")]
-    assert row["cases"] == 1 and row["example_cases"] == ("handoff",)
-    assert row["time_lost_hours"] == pytest.approx((7 * 24 * H - np.median(ref)) / H)
-    assert ("long_wait", "stage_over_sla", "Proposal") not in f.index  # the 7 d are the handoff's, not the stage's
+    assert row["cases"] == 3 and set(row["example_cases"]) == {"handoff", "slow1", "slow2"}
+    assert row["time_lost_hours"] == pytest.approx(((7 + 6 + 8) * 24 * H - 3 * np.median(ref)) / H)
+    assert ("long_wait", "stage_over_sla", "Proposal") not in f.index  # the days are the handoffs', not the stage's
     assert "ana → bob" in row["detail"]
+    # one late handoff among handoffs as fast as the reference: handing over costs nothing at
+    # this step, so there is no handoff finding and the late case's 7 days are a wait in Proposal
+    for i in (1, 2):
+        cases[f"slow{i}"] = [*CLEAN[:3], ("Negotiation", 2, "bob"), ("Won", 3, "bob")]
+    f2 = frame(sm.find_bottlenecks(mk(cases), MODEL, rules=sm.FindingRules(min_reference=3)))
+    assert "handoff_delay" not in f2.index.get_level_values("kind")
+    assert f2.loc[("long_wait", "stage_over_sla", "Proposal"), "example_cases"] == ("handoff",)
     # with only one owner change at the step there is no pattern to judge: no handoff finding
-    one = {k: v for k, v in cases.items() if not k.startswith("quick")}
+    one = {k: v for k, v in cases.items() if not k.startswith("slow")}
     f1 = frame(sm.find_bottlenecks(mk(one), MODEL, rules=sm.FindingRules(min_reference=3)))
     assert "handoff_delay" not in f1.index.get_level_values("kind")
 

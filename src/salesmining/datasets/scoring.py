@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesmining.core.errors import ArgumentTypeError, OptionError
@@ -149,9 +150,10 @@ def score_findings(
 
     A *negative* (a ground-truth row whose ``kind`` is in :data:`NEGATIVE_KINDS`) *fires* when a
     finding of one of its ``must_not_raise`` kinds — any rule, process-level ones included, at
-    ``min_severity`` or above — names its case at its place: the finding's ``activity``,
-    ``from_activity`` or ``to_activity`` is one of the activities in the negative's ``where``
-    (``"A -> B -> C"``).
+    ``min_severity`` or above — names its case at its place: every place activity the finding
+    names (its ``activity``, ``from_activity``, ``to_activity``) is one of the activities in the
+    negative's ``where`` (``"A -> B -> C"``). A true handoff at the next step (``B → C``) of a case
+    whose designed handoff is ``A -> B`` is not the negative firing.
 
     Parameters
     ----------
@@ -218,11 +220,22 @@ def score_findings(
     tokens = neg.assign(token=neg["where"].fillna("").astype("str").str.split(PLACE_SEPARATOR)).explode("token")
     tokens = tokens.assign(must=tokens["must_not_raise"].str.split()).explode("must")
     tokens = tokens[["neg_id", "case_id", "token", "must"]].rename(columns={"must": "kind"}).dropna()
-    place = ev.melt(
-        id_vars=["kind", "rule", "case_id"], value_vars=["activity", "from_activity", "to_activity"], value_name="token"
+    tokens = tokens.drop_duplicates()
+    evx = ev.reset_index(drop=True).assign(ev_id=np.arange(len(ev)))
+    place = evx.melt(
+        id_vars=["ev_id", "kind", "rule", "case_id"],
+        value_vars=["activity", "from_activity", "to_activity"],
+        value_name="token",
     ).dropna(subset=["token"])
-    place = place.assign(token=place["token"].astype("str"))
-    fired = tokens.merge(place[["kind", "rule", "case_id", "token"]], on=["case_id", "kind", "token"], how="inner")
+    place = place.assign(token=place["token"].astype("str")).drop_duplicates(["ev_id", "token"])
+    n_tokens = place.groupby("ev_id").size()
+    matched = tokens.merge(place[["ev_id", "kind", "rule", "case_id", "token"]], on=["case_id", "kind", "token"])
+    # at the negative's place: every place activity the finding names lies within the negative's where
+    per_pair = matched.groupby(["neg_id", "ev_id"]).size()
+    whole = per_pair[per_pair.to_numpy() == n_tokens.reindex(per_pair.index.get_level_values("ev_id")).to_numpy()]
+    fired = matched.merge(whole.index.to_frame(index=False), on=["neg_id", "ev_id"]).drop_duplicates(
+        ["neg_id", "ev_id"]
+    )
     by_neg = fired.groupby("neg_id")
     fired_kinds = {int(k): " ".join(sorted(set(v))) for k, v in by_neg["kind"]}
     fired_rules = {int(k): " ".join(sorted(set(v))) for k, v in by_neg["rule"]}

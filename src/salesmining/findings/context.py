@@ -72,7 +72,9 @@ def build_context(
         raise StageModelError("the stage model has no stages")
     conf = conformance if conformance is not None else conform(log, model)
     res = resources if resources is not None else resource_model(log)
-    reference = _visits.HandoffReference(rules.handoff_design_share, rules.min_reference, rules.handoff_min_cases)
+    reference = _visits.HandoffReference(
+        rules.handoff_design_share, rules.min_reference, rules.handoff_min_cases, rules.handoff_alpha
+    )
     gaps = _visits.event_gaps(log, model, backend=backend, resources=res, handoff=reference)
     cases = _case_facts(log, conf)
     visits = _visits.stage_visits(gaps, log, model)

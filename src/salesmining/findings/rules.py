@@ -21,6 +21,9 @@ class FindingRules:
         0.04% of log-normal data).
     handoff_quantile:
         A handoff wait is a delay above this quantile of the same step's waits without a handoff.
+    handoff_alpha:
+        Handoffs are judged at a step only where waits with an owner change are systematically
+        longer than without one: a one-sided Mann–Whitney test, ``p < handoff_alpha``.
     min_reference:
         Fewest reference durations needed to compute a fence or a handoff reference (the same
         step without an owner change).
@@ -71,6 +74,7 @@ class FindingRules:
 
     outlier_k: float = 2.0
     handoff_quantile: float = 0.9
+    handoff_alpha: float = 0.05
     min_reference: int = 8
     handoff_design_share: float = 0.9
     handoff_min_cases: int = 3
