@@ -149,11 +149,11 @@ def test_handoff_before_the_first_stage_has_no_from_activity() -> None:
     model = sm.StageModel(["Lead", "Offer"], outcomes={"won": ["Won"], "lost": ["Lost"]})
     rows = []
     for i in range(12):
-        late, moved = i == 0, i < 3  # three handoffs to bob (a pattern to judge), one of them late
+        moved = i < 3  # three handoffs to bob, all slow: a pattern to judge
         who = "bob" if moved else "ana"
         rows += [
             (f"c{i}", "Intro", 0, "ana"),
-            (f"c{i}", "Lead", 30 if late else 0.1 + i / 100, who),
+            (f"c{i}", "Lead", 20 + 5 * i if moved else 0.1 + i / 100, who),
         ]
         rows += [(f"c{i}", "Offer", 31, who), (f"c{i}", "Won", 32, who)]
     df = pd.DataFrame([{"id": c, "act": a, "t": T0 + pd.Timedelta(days=d), "who": w} for c, a, d, w in rows])
