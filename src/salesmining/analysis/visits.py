@@ -13,7 +13,10 @@ to exactly one cause, so no time is counted twice across findings:
   there, of the same activity) without an owner change and ``min_cases`` with one (``handoff_reference`` says which,
   empty when there is none: the change is then not judged), and an owner-change share below
   ``design_share``. A step where almost every case changes owner is the process's design: its
-  owner changes are ``stage`` time, a wait at that step. System users
+  owner changes are ``stage`` time, a wait at that step; so are owner changes at a step where
+  waits with a change are not systematically longer than without one (a one-sided
+  Mann–Whitney test), and a work item's wait in a queue (a ``start`` of an activity the case
+  already had: scheduled, assigned or worked on before). System users
   (:mod:`salesmining.analysis.resources`) own nothing: a change to or from one is no handoff;
 * ``stage``    — everything else: time spent in the stage.
 
@@ -54,6 +57,8 @@ __all__ = ["GAP_KINDS", "HandoffReference", "activity_roles", "event_gaps", "sta
 GAP_KINDS = ("repeat", "approval", "handoff", "stage")
 #: The event order within a case: time, then ``seq`` (the source row, stage ties in model order).
 SEQ = "seq"
+#: Lifecycle transitions after which a work item waits in a queue until someone starts it.
+QUEUE_LIFECYCLES = frozenset({"schedule", "assign", "reassign"})
 _ORDER = ["ts_us", SEQ]
 
 
@@ -252,6 +257,7 @@ def _event_gaps(
         prev_ts=nw.col(TS).shift(1).over(CASE, **over),
         prev_act=nw.col(ACTIVITY).shift(1).over(CASE, **over),
         prev_result=nw.col("result").shift(1).over(CASE, **over),
+        prev_life=nw.col("lifecycle").shift(1).over(CASE, **over),
         visit_no=nw.col("is_stage").cum_sum().over(CASE, **over),
         owner_ff=nw.col("owner").fill_null(strategy="forward").over(CASE, **over),
         frontier=nw.col("order").fill_null(-1.0).cum_max().over(CASE, **over),
@@ -268,11 +274,20 @@ def _event_gaps(
     out["gap_s"] = gap.where(out["prev_ts"].notna())
     same_as_prev = out[ACTIVITY].astype("object") == out["prev_act"].astype("object")
     not_rejected = ~out["prev_result"].astype("object").isin(["rejected"])
+    # a work item waiting to be (re)started — scheduled or assigned earlier in the case, or picked
+    # up again from a shared queue after an earlier round — is a queue at the step, not a handoff
+    # of the case between steps (XES lifecycle: a ``start`` of an activity the case already had)
+    life = out["lifecycle"].astype("object")
+    seen_before = out.groupby([out[CASE], out[ACTIVITY]], sort=False).cumcount().to_numpy() > 0
+    queued = (same_as_prev & out["prev_life"].astype("object").isin(list(QUEUE_LIFECYCLES))).to_numpy() | (
+        (life == "start").to_numpy() & seen_before
+    )
     change = (
         ~out["is_approval"].astype(bool)
         & out["owner"].notna()
         & out["prev_owner"].notna()
         & (out["owner"].astype("object") != out["prev_owner"].astype("object"))
+        & ~queued
     )
     reference, share = _judged_handoffs(out, change, handoff)
     out["owner_change"] = change.to_numpy(dtype=bool)
@@ -294,7 +309,7 @@ def _event_gaps(
     )
     for col in ("visit_no", "gap_visit"):
         out[col] = out[col].astype("float64")
-    return out.drop(columns=["owner_ff", "stage_order_ff"])
+    return out.drop(columns=["owner_ff", "stage_order_ff", "prev_life"])
 
 
 def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
