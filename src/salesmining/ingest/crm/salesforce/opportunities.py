@@ -203,6 +203,9 @@ def stage_classes(
             if cols["SortOrder"]:
                 so = pd.to_numeric(text(table.df, cols["SortOrder"]), errors="coerce")
                 order = {str(a): int(b) for a, b in zip(st, so, strict=True) if pd.notna(a) and pd.notna(b)}
+    if not order and h.cols["Probability"]:
+        order, note = _order_by_probability(h, classes)
+        notes += note
     if isinstance(stage_map, Mapping):  # the user listed the closed stages: the others are open
         for st in stages_seen - set(classes):
             classes[st] = "open"
@@ -210,3 +213,28 @@ def stage_classes(
     if classes and unknown:
         notes.append(f"stages with no won/lost/open class (reopen detection ignores them): {unknown[:10]}")
     return classes, order, notes
+
+
+def _order_by_probability(h: History, classes: Mapping[str, str]) -> tuple[dict[str, int], list[str]]:
+    """Without a stage sort order: Salesforce gives every stage of a sales process a default
+    Probability that rises along the process, so the open stages ordered by their median
+    Probability in the history are the stage order (stages sharing a median — Salesforce's
+    defaults give Prospecting and Qualification both 10 — keep the order the log first reaches
+    them in). Closed stages come after. Needs at least three open stages with a Probability."""
+    keep = h.acc.keep
+    df = h.table.df.reset_index(drop=True)
+    prob = pd.to_numeric(text(df, h.cols["Probability"]), errors="coerce")[keep]
+    stage = h.stage[keep]
+    med = pd.DataFrame({"s": stage.to_numpy(), "p": prob.to_numpy()}).dropna().groupby("s")["p"].median()
+    open_med = med[[classes.get(str(s), "open") == "open" for s in med.index]]
+    if len(open_med) < 3:
+        return {}, []
+    dense = open_med.rank(method="dense").astype(int) - 1
+    order = {str(s): int(r) for s, r in dense.items()}
+    closed = [str(s) for s in med.index if str(s) not in order]
+    top = max(order.values()) + 1
+    order.update({s: top + k for k, s in enumerate(sorted(closed))})
+    return order, [
+        "stage order taken from the history's Probability (each stage's median, rising along the process); "
+        "pass opportunities= with StageSortOrder or stage_map= to be sure"
+    ]
