@@ -52,7 +52,15 @@ if TYPE_CHECKING:
     from salesmining.analysis.stages import StageModel
     from salesmining.log.eventlog import EventLog
 
-__all__ = ["GAP_KINDS", "HandoffReference", "activity_roles", "event_gaps", "stage_visits", "tie_order"]
+__all__ = [
+    "GAP_KINDS",
+    "HandoffReference",
+    "activity_roles",
+    "event_gaps",
+    "slower_with_change",
+    "stage_visits",
+    "tie_order",
+]
 
 GAP_KINDS = ("repeat", "approval", "handoff", "stage")
 #: The event order within a case: time, then ``seq`` (the source row, stage ties in model order).
@@ -218,17 +226,19 @@ def _judged_handoffs(out: pd.DataFrame, change: pd.Series, handoff: HandoffRefer
     designed = share_step >= design_share
     where = np.where(fair_step, "step", np.where(fair_act & ~designed, "activity", ""))
     gap = out["gap_s"].to_numpy(dtype="float64")
-    slower = _slower_with_change(
+    slower = slower_with_change(
         np.where(where == "step", step, act), where != "", both, ch.astype(bool), gap, handoff.alpha
     )
     return np.where(slower, where, "not slower"), share_step
 
 
-def _slower_with_change(
+def slower_with_change(
     place: np.ndarray, judged: np.ndarray, both: np.ndarray, change: np.ndarray, gap: np.ndarray, alpha: float
 ) -> np.ndarray:
     """Per event: at its place (step or activity), are waits with an owner change systematically
-    longer than without one? One one-sided Mann–Whitney test per place (a handful), not per event."""
+    longer than without one? ``judged`` marks the changes to test, ``both`` the events that may
+    take part (a change, or a reference without one). One one-sided Mann–Whitney test per place
+    (a handful), not per event."""
     from scipy.stats import mannwhitneyu  # imported here: keeps `import salesmining` fast
 
     out = np.zeros(len(place), dtype=bool)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import slower_with_change
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
@@ -38,14 +39,20 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     g = g.assign(step=g["prev_act"].astype("object") + ARROW + g[ACTIVITY].astype("object"))
     # back-filled cases' gaps are data-entry times: neither handoffs to judge nor a reference
     entered_late = g[CASE].astype("str").isin(ctx.backfilled.index.astype("str")).to_numpy()
-    ho = g[(g["gap_kind"] == "handoff") & (g["handoff_reference"] != "") & ~entered_late]
-    if not len(ho):
-        return []
+    is_ho = ((g["gap_kind"] == "handoff") & (g["handoff_reference"] != "")).to_numpy() & ~entered_late
     # the fair reference: the same step (else the same activity), both owners known, no owner change
-    ref = g[
-        (g["gap_kind"] == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"] & ~entered_late
-    ]
-    ho = ho[_systematically_slower(ho, ref, ctx.rules.handoff_alpha)]
+    is_ref = (
+        (g["gap_kind"] == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]
+    ).to_numpy() & ~entered_late
+    # the gap table judged handoffs systematically slower with every case as reference; test again
+    # without the back-filled ones (their minutes would make any handoff look slow)
+    slower = np.zeros(len(g), dtype=bool)
+    gap = g["gap_s"].to_numpy(dtype="float64")
+    for level, col in (("step", "step"), ("activity", ACTIVITY)):
+        judged = is_ho & (g["handoff_reference"] == level).to_numpy()
+        place = g[col].astype("object").to_numpy()
+        slower |= judged & slower_with_change(place, judged, is_ho | is_ref, is_ho, gap, ctx.rules.handoff_alpha)
+    ho, ref = g[slower], g[is_ref]
     if not len(ho):
         return []
     q = ctx.rules.handoff_quantile
@@ -73,34 +80,3 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
         place = between(h["from_stage"], h[ACTIVITY], source_text="(before first stage)")
     ctx.claims.append(claims("handoff_delay", "handoff_wait", place.where, h[CASE], h.index, lost))
     return [evidence("handoff_delay", "handoff_wait", place, h[CASE], np.maximum(lost, 0.0), detail)]
-
-
-def _systematically_slower(ho: pd.DataFrame, ref: pd.DataFrame, alpha: float) -> np.ndarray:
-    """Per handoff: is its place (the step, or the activity where the step has too few references)
-    one where waits with an owner change are systematically longer than without one?
-
-    A one-sided Mann–Whitney test of the place's handoff waits against its reference waits
-    (``p < alpha``). Without it, the quantile rule alone would call about one handoff in ten
-    "late" at every step where handing over costs nothing at all.
-    """
-    from scipy.stats import mannwhitneyu  # imported here: keeps `import salesmining` fast
-
-    on_step = (ho["handoff_reference"] == "step").to_numpy()
-    place = np.where(on_step, ho["step"].astype("object"), ho[ACTIVITY].astype("object"))
-    keep = np.zeros(len(ho), dtype=bool)
-    ref_step = ref.groupby("step")["gap_s"]
-    ref_act = ref.groupby(ACTIVITY)["gap_s"]
-    steps = {k: v.dropna().to_numpy() for k, v in ref_step}
-    acts = {k: v.dropna().to_numpy() for k, v in ref_act}
-    waits = ho["gap_s"].to_numpy(dtype="float64")
-    # one test per place (a handful of steps), not per event
-    for key, is_step in {(k, s) for k, s in zip(place, on_step, strict=True)}:
-        rows = (place == key) & (on_step == is_step)
-        reference = (steps if is_step else acts).get(key, np.array([]))
-        sample = waits[rows]
-        sample = sample[np.isfinite(sample)]
-        if len(reference) == 0 or len(sample) == 0:
-            continue
-        p = float(mannwhitneyu(sample, reference, alternative="greater").pvalue)
-        keep[rows] = p < alpha
-    return keep

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from salesmining.core.schema import ACTIVITY, CASE, RESOURCE, START, TIMESTAMP, UTC_DTYPE
-from salesmining.ingest.crm.accounting import RowAccount
+from salesmining.ingest.crm.accounting import RowAccount, duplicated_rows
 from salesmining.ingest.crm.inputs import Table
 from salesmining.log.quality import IngestWarning
 
-__all__ = ["EVENT_ATTRIBUTES", "Part", "UNKNOWN_STATE", "make_events"]
+__all__ = ["EVENT_ATTRIBUTES", "Part", "UNKNOWN_STATE", "deal_table_part", "make_events"]
 
 
 #: Event attributes every CRM reader writes, in this order, after the canonical columns.
@@ -134,3 +134,18 @@ class Part:
     def from_table(cls, table: Table, label: str, events: pd.DataFrame, account: RowAccount) -> Part:
         """A part that carries the table's encoding, read warnings and notes."""
         return cls(label, events, account, table.encoding, list(table.warnings), list(table.notes))
+
+
+def deal_table_part(table: Table, df: pd.DataFrame, case: pd.Series, id_column: str) -> tuple[Part, np.ndarray]:
+    """The account of a table with one row per deal and no events (a deals export): rows without an
+    id, whole-row duplicates and rows superseded by a later row of the same deal are rejected.
+    Returns the part (credited to the deals it describes) and the rows kept."""
+    acc = RowAccount(len(df), table.source)
+    acc.reject("missing_case_id", id_column, case.isna().to_numpy(), case)
+    acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
+    later = case.where(acc.keep).duplicated(keep="last").to_numpy() & case.notna().to_numpy()
+    acc.reject("superseded_row", id_column, later, case)
+    none = make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="deals", event_type=None)
+    part = Part.from_table(table, "deals", none, acc)
+    part.credit_key = case.where(acc.keep)
+    return part, acc.keep & case.notna().to_numpy()

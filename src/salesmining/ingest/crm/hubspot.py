@@ -14,7 +14,7 @@ from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER
 from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
 from salesmining.ingest.crm.assemble import assemble
 from salesmining.ingest.crm.columns import human_or_system, parse_bool, resolve_columns, text
-from salesmining.ingest.crm.events import UNKNOWN_STATE, Part, make_events
+from salesmining.ingest.crm.events import UNKNOWN_STATE, Part, deal_table_part, make_events
 from salesmining.ingest.crm.inputs import Input, Source, Table, is_json_input, load_json, load_table
 from salesmining.ingest.crm.stages import STAGE_TABLE_COLUMNS, lookup_stages, outcome_classes, sort_stream
 from salesmining.ingest.crm.times import parse_time, time_warnings
@@ -752,17 +752,5 @@ def _deal_facts(
         facts["close_date"] = parse_time(
             df, cols["closedate"], source=table.source, timezone=timezone, dayfirst=dayfirst
         ).values.array
-    acc = RowAccount(len(df), table.source)
-    acc.reject("missing_case_id", str(cols["id"]), case.isna().to_numpy(), case)
-    acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
-    later = case.where(acc.keep).duplicated(keep="last").to_numpy() & case.notna().to_numpy()
-    acc.reject("superseded_row", str(cols["id"]), later, case)
-    part = Part.from_table(
-        table,
-        "deals",
-        make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="deals", event_type=None),
-        acc,
-    )
-    part.credit_key = case.where(acc.keep)
-    facts = facts[acc.keep & case.notna().to_numpy()]
-    return facts, part
+    part, keep = deal_table_part(table, df, case, str(cols["id"]))
+    return facts[keep], part

@@ -14,7 +14,7 @@ from salesmining.core.schema import AMOUNT, CASE, OUTCOME, OWNER, TIMESTAMP
 from salesmining.ingest.crm.accounting import RowAccount, check_core, duplicated_rows
 from salesmining.ingest.crm.assemble import assemble
 from salesmining.ingest.crm.columns import human_or_system, norm_name, parse_bool, resolve_columns, text
-from salesmining.ingest.crm.events import Part, make_events
+from salesmining.ingest.crm.events import Part, deal_table_part, make_events
 from salesmining.ingest.crm.inputs import Input, Source, Table, is_json_input, load_json, load_table
 from salesmining.ingest.crm.stages import lookup_stages
 from salesmining.ingest.crm.times import parse_time, time_warnings
@@ -606,19 +606,7 @@ def _deal_facts(
         tp = parse_time(df, cols["add_time"], source=table.source, timezone=timezone or "UTC", dayfirst=dayfirst)
         facts["created_at"] = tp.values.array
         facts["created_date_only"] = tp.date_only
-    acc = RowAccount(len(df), table.source)
-    acc.reject("missing_case_id", str(cols["id"]), case.isna().to_numpy(), case)
-    acc.reject("duplicate_row", "*", duplicated_rows(df), ["(whole row)"] * len(df))
-    later = case.where(acc.keep).duplicated(keep="last").to_numpy() & case.notna().to_numpy()
-    acc.reject("superseded_row", str(cols["id"]), later, case)
-    part = Part.from_table(
-        table,
-        "deals",
-        make_events(0, case=None, activity=None, ts=None, input_row=[], source_object="deals", event_type=None),
-        acc,
-    )
-    part.credit_key = case.where(acc.keep)
-    keep = acc.keep & case.notna().to_numpy()
+    part, keep = deal_table_part(table, df, case, str(cols["id"]))
     current = cur.assign(**{CASE: case})[keep]
     return facts[keep], part, current
 
