@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("-o", "--output", default="report.html", help="HTML report to write (default: report.html)")
     d.add_argument("--json", metavar="FILE", help="write the machine-readable summary as JSON ('-' for stdout)")
+    d.add_argument("--pdf", metavar="FILE.pdf", help="also write the report as a PDF (needs Chromium or WeasyPrint)")
     d.add_argument("--tables", metavar="FOLDER", help="also write every table as CSV files into FOLDER")
     d.add_argument("--excel", metavar="FILE.xlsx", help="also write every table into one Excel workbook")
     d.add_argument(
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--split-at", metavar="DATE", help="compare one log's cases started before / from this date")
     c.add_argument("-o", "--output", default="comparison.html", help="HTML report to write")
     c.add_argument("--json", metavar="FILE", help="write the comparison as JSON ('-' for stdout)")
+    c.add_argument("--pdf", metavar="FILE.pdf", help="also write the report as a PDF (needs Chromium or WeasyPrint)")
     c.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     c.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
 
@@ -406,6 +408,20 @@ def _print_fit(conf: Any) -> None:
         print(f"  note: {n}")
 
 
+def _write_pdf(args: argparse.Namespace, report: Any) -> bool:
+    """Write ``--pdf``; on failure one plain sentence on stderr (the HTML report is written already)."""
+    from salesmining.core.errors import RenderError
+
+    _progress(args, "printing the PDF")
+    try:
+        p = report.write_pdf(args.pdf)
+    except RenderError as exc:
+        _print(f"salesmining: error: no PDF written: {exc}", file=sys.stderr)
+        return False
+    _progress(args, f"wrote {p}")
+    return True
+
+
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     from salesmining.diagnosis.diagnose import diagnose
 
@@ -421,6 +437,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     _progress(args, "drawing the report")
     p = d.write_html(args.output)
     _progress(args, f"wrote {p}")
+    if args.pdf and not _write_pdf(args, d):
+        return EXIT_OUTPUT
     if args.tables:
         for t in d.write_tables(args.tables, format="csv"):
             _progress(args, f"wrote {t}")
@@ -463,6 +481,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     c = compare(before, after, model, n_boot=args.bootstrap, seed=args.seed)
     p = c.write_html(args.output)
     _progress(args, f"wrote {p}")
+    if args.pdf and not _write_pdf(args, c):
+        return EXIT_OUTPUT
     if args.json:
         _write_json(args.json, c.to_dict())
     if args.json != "-":

@@ -267,7 +267,10 @@ class ProcessGraph:
         try:
             svg = svg_text(self.to_dot())
             svg = svg[svg.find("<svg") :]
-            picture = f"<div style='overflow-x:auto;max-width:100%'>{svg}</div>"
+            from salesmining.present.interactive import assets_html, interactive_map, map_data
+
+            # pan, zoom and hover in a notebook; the plain SVG where scripts do not run
+            picture = assets_html() + interactive_map(svg, map_data(self), focus=False)
         except RenderError as exc:
             picture = f"<div style='color:#9a6700'>{_display.esc(exc)}</div>"
         return picture + _graph_html(self)

@@ -219,6 +219,14 @@ class Comparison:
 
         return write_text(path, self.html())
 
+    def write_pdf(self, path: str | Path) -> Path:
+        """Write the before/after report as a PDF (A4, a page per section, maps as vectors), printed by headless
+        Chromium when installed, else WeasyPrint; a :class:`RenderError` says what to install
+        when neither is."""
+        from salesmining.present.pdf import write_pdf
+
+        return write_pdf(self.html(), path)
+
     def to_dict(self) -> dict[str, Any]:
         """Machine-readable comparison (JSON-serialisable): KPI deltas, findings and transitions."""
         return {

@@ -21,7 +21,7 @@ from salesmining.core.vocabulary import FINDING_RULES
 from salesmining.findings.detect import FindingRules, Findings, KPIs
 from salesmining.log.eventlog import EventLog
 from salesmining.present.report import graph_svg as _graph_svg
-from salesmining.present.report import render_template, strip_xml
+from salesmining.present.report import render_template
 
 
 class DiagnosisView(Protocol):
@@ -81,14 +81,24 @@ def _chart_svgs(d: DiagnosisView) -> list[tuple[str, str]]:
     s = d.series
     stages = d.stages
     sla_h = {k: v.total_seconds() / 3600 for k, v in stages.sla.items()}
-    figs = [
-        ("Funnel", _charts.funnel_chart(d.kpis.funnel)),
-        ("Time in stage", _charts.time_in_stage_chart(s["stage_dwell"], stages.stages, sla_hours=sla_h)),
-        ("Work in progress", _charts.wip_chart(s["wip"], stages.stages)),
-        ("Performance spectrum", _charts.performance_spectrum(s["segments"])),
-        ("Dotted chart", _charts.dotted_chart(s["dotted"])),
+    working = d.graph.calendar is not None
+    return [
+        ("Funnel", _charts.funnel_svg(d.kpis.funnel)),
+        (
+            "Time in stage",
+            _charts.time_in_stage_svg(s["stage_dwell"], stages.stages, sla_hours=sla_h, working=working),
+        ),
+        ("Work in progress", _charts.wip_svg(s["wip"], stages.stages)),
+        ("Performance spectrum", _charts.spectrum_svg(s["segments"])),
+        ("Dotted chart", _charts.dotted_svg(s["dotted"])),
     ]
-    return [(name, strip_xml(_charts.figure_to_svg(fig))) for name, fig in figs]
+
+
+def _interactive(svg: str | None, graph: ProcessGraph, findings: Findings | None) -> str | None:
+    """The map with pan, zoom, hover and finding highlights (the static SVG without JavaScript)."""
+    from salesmining.present.interactive import interactive_map, map_data
+
+    return None if svg is None else interactive_map(svg, map_data(graph, findings), focus=findings is not None)
 
 
 def _value(v: Any, kind: str) -> str:
@@ -141,6 +151,12 @@ def _fit_line(fit: Any) -> str:
     )
 
 
+def _assets() -> str:
+    from salesmining.present.interactive import assets_html
+
+    return assets_html()
+
+
 def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
     """Everything the diagnosis templates need, as plain values (computed results only)."""
     from salesmining.present.maps import legend_items, process_map
@@ -158,6 +174,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         perf_svg, _ = _graph_svg(
             process_map(d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False)
         )
+    graph_svg, perf_svg = _interactive(graph_svg, d.graph, d.findings), _interactive(perf_svg, d.graph, d.findings)
     findings = []
     for r in f.to_dict("records"):
         ev = evidence[
@@ -227,6 +244,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "n_low": int((f["severity"] == "low").sum()),
         "finding_warnings": d.findings.warnings,
         "graph_svg": graph_svg,
+        "assets": _assets(),
         "legend": legend_items(view="frequency", stat_label="", stages=True, findings=True),
         "perf_legend": legend_items(
             view="performance", stat_label="median wait", stages=True, findings=False, working=working
@@ -316,6 +334,8 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
     after_svg, _ = _graph_svg(
         process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title=lb, legend=False)
     )
+    before_svg = _interactive(before_svg, c.before.graph, c.before.findings)
+    after_svg = _interactive(after_svg, c.after.graph, c.after.findings)
     segments = c.mode == "segments"
     heading = "Segments A vs B" if segments else "Before / after"
     f = c.findings
@@ -356,6 +376,7 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
             if r["status"] != "both" or abs(r["wait_median_change_s"] or 0) > 3600
         ],
         "before_svg": before_svg,
+        "assets": _assets(),
         "after_svg": after_svg,
         "graph_error": err,
         "time_unit": _f.WORKING_TIME if working else "",

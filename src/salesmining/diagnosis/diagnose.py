@@ -227,6 +227,14 @@ class Diagnosis:
 
         return write_text(path, self.html())
 
+    def write_pdf(self, path: str | Path) -> Path:
+        """Write the report as a PDF (A4, a page per section, maps as vectors), printed by headless
+        Chromium when installed, else WeasyPrint; a :class:`RenderError` says what to install
+        when neither is."""
+        from salesmining.present.pdf import write_pdf
+
+        return write_pdf(self.html(), path)
+
     def __repr__(self) -> str:
         inferred = " (inferred)" if self.stages.inferred else ""
         fit = f"; model fit {self.conformance.fit.verdict}" if "conformance" in self.__dict__ else ""
