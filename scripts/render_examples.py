@@ -3,18 +3,16 @@
     .venv/bin/python scripts/render_examples.py            # maps (needs Graphviz's dot)
     .venv/bin/python scripts/render_examples.py --shots    # also report screenshots (needs Debian's chromium)
 
-Screenshots are taken with headless Chromium; its console is captured and any console message
-fails the run (the reports contain no script, so a message can only mean a rendering problem).
+Screenshots are taken by the browser test (tests/test_browser.py, headless Chromium driven by
+Playwright), which fails on any console error or page error.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
+import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import salesmining as sm
@@ -53,70 +51,30 @@ def maps() -> list[Path]:
     return out
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--enable-logging=stderr",
-    "--v=0",
-]
-
-
-def screenshot(html: Path, png: Path, *, height: int) -> None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        sys.exit("chromium is not installed: apt-get install chromium")
-    with tempfile.TemporaryDirectory() as profile:
-        res = subprocess.run(
-            [
-                browser,
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile}",
-                f"--window-size=1280,{height}",
-                f"--screenshot={png}",
-                html.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-    # Chromium logs every console message (errors included) as "INFO:CONSOLE"; the reports run no
-    # script, so any console line at all is a problem
-    console = [ln for ln in res.stderr.splitlines() if re.search(r":CONSOLE", ln)]
-    if res.returncode != 0 or console or not png.exists():
-        sys.exit(
-            f"chromium failed on {html.name}: rc={res.returncode}\n"
-            + "\n".join(console or res.stderr.splitlines()[-5:])
-        )
-    print(f"{png.relative_to(ROOT)}: rendered, no console messages")
-
-
-def shots() -> list[Path]:
-    out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, log_file, stages_file in (
-            ("report_sample", "opportunities.csv", "stages.yaml"),
-            ("report_zh", "opportunities_zh.csv", "stages_zh.yaml"),
-        ):
-            log = sm.read_csv(SAMPLES / log_file, **KW)  # type: ignore[arg-type]
-            html = sm.diagnose(log, SAMPLES / stages_file).write_html(Path(tmp) / f"{name}.html")
-            png = IMG / f"{name}.png"
-            screenshot(html, png, height=2600)
-            out.append(png)
-        before = sm.read_csv(SAMPLES / "opportunities_before.csv", **KW)  # type: ignore[arg-type]
-        after = sm.read_csv(SAMPLES / "opportunities_after.csv", **KW)  # type: ignore[arg-type]
-        html = sm.compare(before, after, SAMPLES / "stages.yaml").write_html(Path(tmp) / "comparison.html")
-        png = IMG / "report_comparison.png"
-        screenshot(html, png, height=1400)
-        out.append(png)
-    return out
+def shots() -> None:
+    """The report screenshots: the browser test (tests/test_browser.py) run with
+    SALESMINING_SCREENSHOTS, so they come from the run that checks the pages (no console error,
+    zoom, hover and finding highlights working)."""
+    env = {**os.environ, "SALESMINING_SCREENSHOTS": str(IMG)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-n",
+        "0",
+        "-p",
+        "no:randomly",
+        "-rs",
+        str(ROOT / "tests" / "test_browser.py"),
+    ]
+    res = subprocess.run(cmd, env=env, cwd=ROOT, check=False)
+    if res.returncode != 0:
+        sys.exit(f"the browser test failed (exit code {res.returncode}); screenshots may be incomplete")
+    for name in ("report_sample.png", "report_sample_focus.png", "report_zh.png", "report_comparison.png"):
+        if not (IMG / name).exists():
+            sys.exit(f"{name} was not written: is Chromium installed (the browser test skips without it)?")
+        print((IMG / name).relative_to(ROOT))
 
 
 def main() -> None:

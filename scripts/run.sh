@@ -10,7 +10,7 @@
 # PySpark engine is tested too.
 #
 # Set-up: creates a virtual environment (.venv, or $SALESMINING_VENV), installs salesmining with
-# its dev extra, and gets Graphviz's `dot` and CJK fonts from Debian when they are missing and
+# its dev extra, and gets Graphviz's `dot`, Chromium and CJK fonts from Debian when they are missing and
 # it can (root, or password-less sudo); otherwise it prints exactly what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,8 @@ ensure_system() {
   command -v "$PY" >/dev/null 2>&1 || required+=(python3)
   if command -v "$PY" >/dev/null 2>&1 && ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then required+=(python3-venv); fi
   command -v dot >/dev/null 2>&1 || optional+=(graphviz)
+  # headless Chromium: PDF reports and the browser test (tests/test_browser.py skips without it)
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || optional+=(chromium)
   if [ "${SALESMINING_WITH_SPARK:-0}" = "1" ] && ! command -v java >/dev/null 2>&1; then optional+=(default-jre-headless); fi
   local fonts=""
   if command -v fc-list >/dev/null 2>&1; then fonts="$(fc-list 2>/dev/null || true)"; fi
@@ -48,8 +50,8 @@ ensure_system() {
         say "missing: ${required[*]} — install with: sudo apt-get install ${all[*]}"
         exit 1
       fi
-      say "Graphviz 'dot' and/or CJK fonts are missing and cannot be installed without root."
-      say "Graphs will be unavailable (tests that need dot are skipped). To fix: sudo apt-get install ${optional[*]}"
+      say "Graphviz 'dot', Chromium and/or CJK fonts are missing and cannot be installed without root."
+      say "Graphs, PDFs or the browser test will be unavailable (their tests are skipped). To fix: sudo apt-get install ${optional[*]}"
     fi
   fi
 }

@@ -183,6 +183,11 @@ def test_report_in_chromium(browser: Any, tmp_path: Path, log_file: str, stages_
     _check_zoom(page)
     _check_hover(page, d)
     _check_findings_click(page, d)
+    if SHOTS and shot == "report_sample.png":  # a finding selected: its place zoomed in, its cases listed
+        page.page.set_viewport_size({"width": 1280, "height": 1000})
+        page.page.locator('.finding[data-sm-finding="1"] button.sm-show').click()
+        page.page.wait_for_timeout(200)
+        page.page.locator(".sm-map").first.screenshot(path=str(Path(SHOTS) / "report_sample_focus.png"))
     # charts fit their boxes: no chart wider than its container, none drawn as an image of text
     overflow = page.js(
         "() => [...document.querySelectorAll('.sm-chart svg')].filter(s => s.getBoundingClientRect().width >"

@@ -56,7 +56,7 @@ def json_script(data: Any, *, cls: str = "sm-map-data") -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("salesmining.present").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("salesmining.present").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,12 +9,14 @@ happened and what to install.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from salesmining.core.errors import RenderError
 from salesmining.core.files import write_atomic
@@ -71,7 +73,7 @@ def find_chromium() -> str | None:
 
 def _has_weasyprint() -> bool:
     try:
-        import weasyprint  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+        importlib.import_module("weasyprint")
     except (ImportError, OSError):  # OSError: installed without its system libraries (Pango)
         return False
     return True
@@ -124,8 +126,7 @@ def _chromium_pdf(html: str, browser: str, timeout: float) -> bytes:
 
 
 def _weasyprint_pdf(html: str) -> bytes:  # pragma: no cover - exercised where WeasyPrint is installed
-    import weasyprint
-
+    weasyprint: Any = importlib.import_module("weasyprint")
     pdf = weasyprint.HTML(string=static_page(html)).write_pdf()
     if not isinstance(pdf, bytes):
         raise RenderError("WeasyPrint produced no PDF")

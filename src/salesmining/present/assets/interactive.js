@@ -139,25 +139,33 @@
   }
 
   function focusOn(pz, svg, keys, byKey) {
-    // zoom so that the finding's places fill about half of the map, centred
-    pz.resetZoom();
-    pz.resetPan();
-    var r = svg.getBoundingClientRect();
+    // zoom so that the finding's places fill about half of the map, centred. Positions are taken
+    // in the map's own coordinates (element relative to the pan-zoom viewport), which do not
+    // depend on the current zoom: svg-pan-zoom applies its transform on the next frame only.
+    var viewport = svg.querySelector(".svg-pan-zoom_viewport");
+    if (!viewport || !viewport.getCTM()) return;
+    var inv = viewport.getCTM().inverse();
     var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (var q = 0; q < keys.length; q++) {
       var els = byKey[keys[q]] || [];
       for (var i = 0; i < els.length; i++) {
-        var b = els[i].getBoundingClientRect();
-        if (!b.width && !b.height) continue;
-        x0 = Math.min(x0, b.left); y0 = Math.min(y0, b.top); x1 = Math.max(x1, b.right); y1 = Math.max(y1, b.bottom);
+        var b = els[i].getBBox(), m = els[i].getCTM();
+        if (!m || (!b.width && !b.height)) continue;
+        m = inv.multiply(m);
+        var corners = [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]];
+        for (var c = 0; c < 4; c++) {
+          var px = m.a * corners[c][0] + m.c * corners[c][1] + m.e, py = m.b * corners[c][0] + m.d * corners[c][1] + m.f;
+          x0 = Math.min(x0, px); y0 = Math.min(y0, py); x1 = Math.max(x1, px); y1 = Math.max(y1, py);
+        }
       }
     }
-    if (!isFinite(x0) || !r.width) return;
-    var cx = (x0 + x1) / 2 - r.left, cy = (y0 + y1) / 2 - r.top;
-    var k = Math.min(r.width / Math.max(x1 - x0, 1), r.height / Math.max(y1 - y0, 1)) * 0.5;
-    k = Math.max(1, Math.min(k, 8));
-    pz.zoomAtPointBy(k, { x: cx, y: cy });
-    pz.panBy({ x: r.width / 2 - cx, y: r.height / 2 - cy });
+    var sizes = pz.getSizes();
+    if (!isFinite(x0) || !sizes.width) return;
+    var fit = sizes.realZoom / pz.getZoom(); // the scale of the whole map fitted in its box
+    var real = Math.min(sizes.width / Math.max(x1 - x0, 1), sizes.height / Math.max(y1 - y0, 1)) * 0.5;
+    real = Math.max(fit, Math.min(real, fit * 8));
+    pz.zoom(real / fit);
+    pz.pan({ x: sizes.width / 2 - real * (x0 + x1) / 2, y: sizes.height / 2 - real * (y0 + y1) / 2 });
   }
 
   function rootOf(el) { return (el.closest && el.closest(".sm-root")) || document; }
