@@ -20,12 +20,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from salesmining.core import formatting
+from salesmining.core.errors import RenderError
 from salesmining.core.html import esc
 
 if TYPE_CHECKING:
     from salesmining.present.maps import FindingsLike, GraphLike
 
-__all__ = ["VENDORED", "assets_html", "interactive_map", "json_script", "map_data"]
+__all__ = ["VENDORED", "assets_html", "finding_places", "interactive_map", "json_script", "map_data"]
 
 #: The vendored JavaScript: file → (npm package, version, licence, sha256 of the file).
 VENDORED: Mapping[str, tuple[str, str, str, str]] = {
@@ -67,7 +68,7 @@ def assets_html() -> str:
     glue = _asset("interactive.js")
     for name, js in (("svg-pan-zoom.min.js", lib), ("interactive.js", glue)):
         if "</script" in js.lower():  # pragma: no cover - checked by a test on the vendored files
-            raise AssertionError(f"{name} cannot be inlined: it contains '</script'")
+            raise RenderError(f"the packaged {name} cannot be inlined: it contains '</script'")
     package, ver, licence, _ = VENDORED["svg-pan-zoom.min.js"]
     return (
         f"<style>{_asset('interactive.css')}</style>\n"
