@@ -7,6 +7,7 @@ import re
 import shutil
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,9 +32,13 @@ needs_engine = pytest.mark.skipif(
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
 
-def _text(path: Path) -> tuple[int, str]:
+def _reader(path: Path) -> Any:
     pypdf = pytest.importorskip("pypdf", reason="pypdf reads the PDF's text (pip install pypdf)")
-    reader = pypdf.PdfReader(str(path))
+    return pypdf.PdfReader(str(path))
+
+
+def _text(path: Path) -> tuple[int, str]:
+    reader = _reader(path)
     text = "\n".join(page.extract_text() or "" for page in reader.pages)
     return len(reader.pages), " ".join(unicodedata.normalize("NFKC", text).split())
 
@@ -55,6 +60,10 @@ def test_diagnosis_pdf_has_pages_findings_and_vector_maps(tmp_path: Path) -> Non
     )
     assert str(top["example_cases"][0]) in text  # the evidence is printed
     assert "drag to move" not in text and "show on the map" not in text  # the interactive parts are hidden
+    assert "Click a finding" not in text
+    # the maps get landscape pages, the rest is portrait A4
+    sizes = [(round(float(pg.mediabox.width)), round(float(pg.mediabox.height))) for pg in _reader(p).pages]
+    assert sizes[0] == (595, 842) and (842, 595) in sizes
     # the maps are vectors: the node labels are text in the PDF, not pixels
     assert "Needs Analysis" in text and "Process map — frequency" in text
     assert sorted(q.name for q in p.parent.iterdir()) == ["report.pdf"]  # written atomically, nothing left over
