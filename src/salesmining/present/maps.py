@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from salesmining.core import formatting
-from salesmining.core.errors import MapUnavailableError, OptionError, RenderError
+from salesmining.core.errors import OptionError, RenderError
 from salesmining.core.files import write_atomic
 from salesmining.present import graphviz_run as _run
 
@@ -949,16 +949,17 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
         budgets.append(2 * n_nodes)
     budgets.append(n_nodes)
     for budget in budgets:
+        label = "" if budget is None else f" ({budget} paths)"
         try:
             dot = process_map(graph, max_edges=budget, **options)
-            svg = strip_declaration(svg_text(dot))
-        except MapUnavailableError as exc:
-            label = "" if budget is None else f" ({budget} paths)"
-            tried += [(f"{a}{label}", p) for a, p in exc.attempts]
+            data, attempts = _run.render_source(dot.source, "svg")
+        except _run.DotFailure as exc:
+            tried += [(f"{a.layout}{label}", a.problem) for a in exc.attempts]
             continue
-        except RenderError as exc:
+        except RenderError as exc:  # no dot program: the sentence says what to install
             return MapDrawing(None, message=str(exc), hidden=hidden, width_px=width_px)
-        tried.append((f"drawn{'' if budget is None else f' ({budget} paths)'}", ""))
+        tried += [(f"{a.layout}{label}", a.problem) for a in attempts]
+        svg = strip_declaration(data.decode("utf-8"))
         cut = len(graph.edges) - len(_drawn_edges(graph, _Layout.of(options.get("stages"), graph), budget))
         if cut:
             hidden = (hidden + "; " if hidden else "") + f"{formatting.count(cut)} less frequent paths not drawn"
@@ -974,8 +975,7 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
             width_px=width_px,
             dot=dot,
         )
-    err = _run.unavailable(tuple(_run.Attempt(a, p) for a, p in tried), hint=_HINT)
-    return MapDrawing(None, message=_short_message(tried), hidden=hidden, attempts=err.attempts, width_px=width_px)
+    return MapDrawing(None, message=_short_message(tried), hidden=hidden, attempts=tuple(tried), width_px=width_px)
 
 
 def _short_message(tried: Sequence[tuple[str, str]]) -> str:
