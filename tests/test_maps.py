@@ -4,6 +4,7 @@ Graphviz's failures retried and then one quiet sentence, ids / classes / tooltip
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import shutil
@@ -42,7 +43,9 @@ APPROVALS = {
 ANYWHERE = ["Call", "E-mail", "Note"]
 OUTSIDE = ["Rejected by Admin", "Rejected by Supervisor", "Rejected by Budget owner", "Rejected by Director"]
 OUTSIDE += ["Saved", "Reopened"]
-MODEL29 = sm.StageModel(STAGES, outcomes={"won": ["Paid"], "lost": ["Withdrawn"]}, approvals=APPROVALS, anywhere=ANYWHERE)
+MODEL29 = sm.StageModel(
+    STAGES, outcomes={"won": ["Paid"], "lost": ["Withdrawn"]}, approvals=APPROVALS, anywhere=ANYWHERE
+)
 
 
 def frame29(n_cases: int = 600, seed: int = 7) -> pd.DataFrame:
@@ -102,7 +105,9 @@ def _transitions(df: pd.DataFrame) -> pd.DataFrame:
 
 # --- the 10-px rule -------------------------------------------------------------------------------
 @needs_dot
-@pytest.mark.parametrize(("log_file", "stages_file"), [("opportunities.csv", "stages.yaml"), ("opportunities_zh.csv", "stages_zh.yaml")])
+@pytest.mark.parametrize(
+    ("log_file", "stages_file"), [("opportunities.csv", "stages.yaml"), ("opportunities_zh.csv", "stages_zh.yaml")]
+)
 def test_sample_maps_read_at_ten_pixels(log_file: str, stages_file: str) -> None:
     log = sm.read_csv(SAMPLES / log_file, **KW)  # type: ignore[arg-type]
     d = sm.diagnose(log, SAMPLES / stages_file)
@@ -136,7 +141,9 @@ def _node_centres(svg: str) -> dict[str, tuple[float, float]]:
                 out[g.attrib["id"]] = (float(shape.attrib["cx"]), float(shape.attrib["cy"]))
                 break
             if shape.tag in (f"{SVG}path", f"{SVG}polygon"):
-                nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", shape.attrib.get("d") or shape.attrib["points"])]
+                nums = [
+                    float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", shape.attrib.get("d") or shape.attrib["points"])
+                ]
                 xs, ys = nums[0::2], nums[1::2]
                 out[g.attrib["id"]] = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
                 break
@@ -195,7 +202,7 @@ def test_abstraction_keeps_every_spine_stage_and_says_what_it_hid(df29: pd.DataF
     assert a.total_paths == len(full) and a.hidden_paths == len(full - drawn)
     assert len(drawn) <= 24 or len(drawn) == len(set(_forced(g, spine)))
     # the spine's own transitions are kept
-    for s, t in zip(STAGES, STAGES[1:], strict=False):
+    for s, t in itertools.pairwise(STAGES):
         if ((pairs["activity"] == s) & (pairs["next"] == t)).any():
             assert (s, t) in drawn, (s, t)
     share = a.hidden_events / len(df29)
@@ -372,7 +379,9 @@ def test_ids_classes_and_tooltips_are_present_and_escaped() -> None:
     tip = next(a.attrib[XLINK] for a in node.iter(f"{SVG}a"))
     assert tip == f"{evil}: 4 events · 4 cases (100%)"  # the XML parser unescaped &lt; &amp; &quot;
     assert 'xlink:title="&lt;script&gt;&amp;&quot;: 4 events' in svg
-    roles = {_maps.node_id(a): r for a, r in [("Lead", "spine"), ("Offer", "spine"), ("Won", "outcome"), ("Lost", "outcome")]}
+    roles = {
+        _maps.node_id(a): r for a, r in [("Lead", "spine"), ("Offer", "spine"), ("Won", "outcome"), ("Lost", "outcome")]
+    }
     roles |= {"__start__": "start", "__end__": "end"}
     for i, role in roles.items():
         assert groups[i].attrib["class"] == f"node sm-node sm-{role}", i

@@ -7,6 +7,7 @@ and Disco/Apromore-style abstraction, computed on the engine layer (:mod:`salesm
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,9 +121,12 @@ class Abstraction:
     def describe(self) -> str:
         """One line a reader understands: what is hidden and how to show it (or ``"nothing hidden"``).
 
-        >>> Abstraction(hidden_activities=12, hidden_events=40, total_events=1000, total_activities=29,
-        ...             hidden_paths=140, total_paths=310, hidden_edges=3).describe()
-        'hidden: 12 of 29 activities (4.0% of events) and 140 of 310 paths — draw everything with coverage=1.0 (--coverage 1)'
+        >>> a = Abstraction(hidden_activities=12, hidden_events=40, total_events=1000, total_activities=29,
+        ...                 hidden_paths=140, total_paths=310, hidden_edges=3)
+        >>> for part in a.describe().split(" — "):
+        ...     print(part)
+        hidden: 12 of 29 activities (4.0% of events) and 140 of 310 paths
+        draw everything with coverage=1.0 (--coverage 1)
         """
         if not self.is_abstracted:
             return "nothing hidden"
@@ -456,14 +460,16 @@ def discover(
     if keep_connected and len(edges):
         forced_edges |= _strongest(edges, names)
     if spine and len(edges):
-        pairs = {f"{a}\x00{b}" for a, b in zip(spine, spine[1:], strict=False)}
+        pairs = {f"{a}\x00{b}" for a, b in itertools.pairwise(spine)}
         edge_labels = (
             names[edges["source_id"].to_numpy()].astype(str) + "\x00" + names[edges["target_id"].to_numpy()].astype(str)
         )
         forced_edges |= np.isin(edge_labels, np.array(sorted(pairs), dtype=object).astype(str))
     keep_edge |= forced_edges
     if max_edges is not None and len(edges):
-        keep_edge = _within(edges["count"].to_numpy(), np.arange(len(edges)).astype(str), keep_edge, forced_edges, max_edges)
+        keep_edge = _within(
+            edges["count"].to_numpy(), np.arange(len(edges)).astype(str), keep_edge, forced_edges, max_edges
+        )
 
     full_pairs = set(zip(edges_all["source_id"].tolist(), edges_all["target_id"].tolist(), strict=True))
     shown_ids = edges[keep_edge]

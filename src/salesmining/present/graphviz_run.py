@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 from salesmining.core.errors import MapUnavailableError, RenderError
 
-__all__ = ["LAYOUTS", "TIMEOUT_S", "Attempt", "DotFailure", "render_source", "require_dot", "run_dot", "simplified", "unavailable"]
+__all__ = [
+    "LAYOUTS",
+    "TIMEOUT_S",
+    "Attempt",
+    "DotRunError",
+    "render_source",
+    "require_dot",
+    "run_dot",
+    "simplified",
+    "unavailable",
+]
 
 #: Seconds one ``dot`` run may take before it is stopped.
 TIMEOUT_S = 60.0
@@ -40,7 +50,7 @@ class Attempt:
         return not self.problem
 
 
-class DotFailure(RenderError):
+class DotRunError(RenderError):
     """``dot`` failed; ``problem`` says how, in our words (never Graphviz's text); ``attempts``:
     every layout tried (set by :func:`render_source`)."""
 
@@ -60,7 +70,7 @@ def require_dot() -> None:
 
 
 def _problem(stderr: str, returncode: int) -> str:
-    if "init_rank" in stderr or "rank" in stderr.lower() and "trouble" in stderr.lower():
+    if "init_rank" in stderr or ("rank" in stderr.lower() and "trouble" in stderr.lower()):
         return "Graphviz could not rank the layout"
     if returncode < 0:
         return f"Graphviz crashed (signal {-returncode})"
@@ -72,7 +82,7 @@ def _problem(stderr: str, returncode: int) -> str:
 
 
 def run_dot(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> bytes:
-    """Run ``dot -T<fmt>`` on ``source``; the output, or :class:`DotFailure` (stderr never shown).
+    """Run ``dot -T<fmt>`` on ``source``; the output, or :class:`DotRunError` (stderr never shown).
 
     A run that exits 0 but reports an error (lost edges, failed routing) is a failure too: its
     picture would miss edges."""
@@ -85,12 +95,12 @@ def run_dot(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> bytes:
             ["dot", f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
-        raise DotFailure(f"Graphviz took longer than {timeout:g} s") from exc
+        raise DotRunError(f"Graphviz took longer than {timeout:g} s") from exc
     except OSError as exc:
-        raise DotFailure(f"Graphviz could not be started ({exc.strerror or exc})") from exc
+        raise DotRunError(f"Graphviz could not be started ({exc.strerror or exc})") from exc
     stderr = res.stderr.decode("utf-8", "replace")
     if res.returncode != 0 or not res.stdout or re.search(r"^Error:", stderr, flags=re.M):
-        raise DotFailure(_problem(stderr, res.returncode))
+        raise DotRunError(_problem(stderr, res.returncode))
     _CACHE[key] = res.stdout
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -115,21 +125,21 @@ def simplified(source: str, level: int) -> str:
 
 
 def render_source(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> tuple[bytes, tuple[Attempt, ...]]:
-    """Render with retries at simpler layouts; the bytes and the attempts, or :class:`DotFailure`
+    """Render with retries at simpler layouts; the bytes and the attempts, or :class:`DotRunError`
     naming the last problem (callers turn it into a plain sentence)."""
     require_dot()
     attempts: list[Attempt] = []
     for level, layout in enumerate(LAYOUTS):
         try:
             data = run_dot(simplified(source, level), fmt, timeout=timeout)
-        except DotFailure as exc:
+        except DotRunError as exc:
             attempts.append(Attempt(layout, exc.problem))
             if exc.problem.startswith("Graphviz could not be started"):
                 break
             continue
         attempts.append(Attempt(layout))
         return data, tuple(attempts)
-    raise DotFailure(attempts[-1].problem, tuple(attempts))
+    raise DotRunError(attempts[-1].problem, tuple(attempts))
 
 
 def unavailable(attempts: tuple[Attempt, ...], *, hint: str) -> MapUnavailableError:

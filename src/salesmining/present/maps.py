@@ -400,7 +400,7 @@ def _fitted(
         dot = build(direction)
         try:
             svg, _ = _run.render_source(dot.source, "svg")
-        except _run.DotFailure:
+        except _run.DotRunError:
             continue
         px = text_px(svg.decode("utf-8"), width_px=width_px)
         if px >= MIN_TEXT_PX:
@@ -684,7 +684,7 @@ def _edge_kind(s: str, t: str, position: Mapping[str, int]) -> str:
 _PORTS = {"LR": {"skip": "n", "rework": "s"}, "TB": {"skip": "e", "rework": "w"}}
 
 
-def _edge_tip(e: Mapping[str, Any], style: _Style) -> str:
+def _edge_tip(e: Mapping[Any, Any], style: _Style) -> str:
     def wait(col: str) -> str:
         value = e.get(col)
         return formatting.short_duration(float(value), working=style.working) if pd.notna(value) else "–"
@@ -823,7 +823,7 @@ def render_bytes(dot: graphviz.Digraph, fmt: str = "svg", *, dpi: int | None = N
         source = g.source
     try:
         data, _ = _run.render_source(source, fmt)
-    except _run.DotFailure as exc:
+    except _run.DotRunError as exc:
         raise _run.unavailable(exc.attempts or (_run.Attempt("as drawn", exc.problem),), hint=_HINT) from None
     return data
 
@@ -953,7 +953,7 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
         try:
             dot = process_map(graph, max_edges=budget, **options)
             data, attempts = _run.render_source(dot.source, "svg")
-        except _run.DotFailure as exc:
+        except _run.DotRunError as exc:
             tried += [(f"{a.layout}{label}", a.problem) for a in exc.attempts]
             continue
         except RenderError as exc:  # no dot program: the sentence says what to install
