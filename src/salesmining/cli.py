@@ -479,7 +479,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from salesmining.analysis.discover import discover
+    from salesmining.analysis.discover import ProcessGraph, discover, fit_to_width
     from salesmining.analysis.stages import StageModel
     from salesmining.findings.detect import find_bottlenecks
     from salesmining.present.maps import draw_map, write_graph
@@ -491,9 +491,13 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     shown = log.filter(exclude_activities=model.anywhere) if model is not None and model.anywhere else log
     if args.coverage is not None:  # explicit: exactly this coverage, no budget
         g = discover(shown, activity_coverage=args.coverage)
-    else:
+    else:  # a budget, smaller while the map's text would be below 10 px at a report's width
         spine = None if model is None else [*model.stages, *model.won, *model.lost]
-        g = discover(shown, keep_activities=spine, max_activities=MAP_ACTIVITIES, max_edges=2 * MAP_ACTIVITIES)
+
+        def within(n: int) -> ProcessGraph:
+            return discover(shown, keep_activities=spine, max_activities=n, max_edges=2 * n)
+
+        g = fit_to_width(within(MAP_ACTIVITIES), within, stages=model)
     f = find_bottlenecks(log, model) if args.findings and model is not None else None
     drawing = draw_map(g, view=args.view, stat=args.stat, stages=model, findings=f)
     if drawing.dot is None:  # Graphviz missing or failing on every layout: one sentence, no file

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
     from salesmining.present.maps import FindingsLike as Findings
 
-__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover"]
+__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover", "fit_to_width"]
 
 _WAIT_STATS = ("median", "mean", "p90", "max", "min", "total")
 _NODE_COLUMNS = ["activity", "events", "cases", "case_share", "starts", "ends"]
@@ -519,6 +519,36 @@ def discover(
         backend=backend,
         has_service_times=enc.has_start,
     )
+
+
+def fit_to_width(
+    graph: ProcessGraph,
+    rediscover: Callable[[int], ProcessGraph],
+    *,
+    stages: StageModel | None = None,
+    width_px: float | None = None,
+) -> ProcessGraph:
+    """The graph, or a more abstracted one, whose map keeps its text readable at ``width_px``.
+
+    Draws the map (Graphviz, direction chosen as :func:`salesmining.present.maps.process_map`
+    does) and, while its smallest text is below :data:`~salesmining.present.maps.MIN_TEXT_PX`
+    at the report's width, asks ``rediscover(n)`` for a graph of at most ``n`` activities
+    (``n`` shrinking by a fifth each time, never below the spine). Without Graphviz, or when
+    the map cannot be drawn at all, the graph is returned as it is.
+    """
+    from salesmining.present.maps import MIN_TEXT_PX, REPORT_WIDTH_PX, draw_map
+
+    width = REPORT_WIDTH_PX if width_px is None else width_px
+    floor = max(len(graph.abstraction.kept_activities), 3)
+    while True:
+        drawn = draw_map(graph, stages=stages, legend=False, width_px=width)
+        n = len(graph._nodes)
+        if drawn.svg is None or drawn.text_px >= MIN_TEXT_PX or n <= floor:
+            return graph
+        smaller = rediscover(max(floor, n - max(2, n // 5)))
+        if len(smaller._nodes) >= n:
+            return graph
+        graph = smaller
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from salesmining.analysis.conform import Conformance, conform
-from salesmining.analysis.discover import ProcessGraph, discover
+from salesmining.analysis.discover import ProcessGraph, discover, fit_to_width
 from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core import formatting as _fmt
 from salesmining.core.errors import ArgumentTypeError
@@ -98,15 +98,20 @@ class Diagnosis:
     def graph(self) -> ProcessGraph:
         """The discovered process, abstracted for a readable map: the stages and outcomes always
         shown, then the most frequent activities up to ``max_activities`` and paths up to twice
-        that (what is hidden is stated on the map)."""
-        return discover(
-            self.map_log,
-            activity_coverage=self.activity_coverage,
-            keep_activities=[*self.stages.stages, *self.stages.won, *self.stages.lost],
-            max_activities=self.max_activities,
-            max_edges=2 * self.max_activities,
-            backend=self.backend,
-        )
+        that, fewer when the map's text would be too small at the report's width
+        (:func:`~salesmining.analysis.discover.fit_to_width`); what is hidden is stated on the map."""
+
+        def within(n: int) -> ProcessGraph:
+            return discover(
+                self.map_log,
+                activity_coverage=self.activity_coverage,
+                keep_activities=[*self.stages.stages, *self.stages.won, *self.stages.lost],
+                max_activities=n,
+                max_edges=2 * n,
+                backend=self.backend,
+            )
+
+        return fit_to_width(within(self.max_activities), within, stages=self.stages)
 
     @property
     def series(self) -> dict[str, pd.DataFrame]:
