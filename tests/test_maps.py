@@ -403,3 +403,61 @@ def test_ids_classes_and_tooltips_are_present_and_escaped() -> None:
         assert "median wait" in tip and "90th percentile wait" in tip
     assert groups[f"e-__start__-{lead}"].attrib["class"] == "edge sm-edge sm-start"
     assert f"e-{offer}-{_maps.node_id(evil)}" in groups
+
+
+# --- shrinking the budget until the text reads ----------------------------------------------------
+def _wide_log(n_side: int = 16) -> tuple[pd.DataFrame, sm.StageModel]:
+    """Three stages; after "Qualify" each case visits one of ``n_side`` side activities with long
+    names (one wide rank in a top-to-bottom map, a long column left to right), each as frequent
+    as no other."""
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    rows = []
+    sides = [k for k in range(n_side) for _ in range(k + 2)]  # side k in k + 2 cases: no ties
+    for c, k in enumerate(sides):
+        side = f"Side activity number {k:02d} with a long name"
+        for h, a in enumerate(["Lead", "Qualify", side, "Close", "Won" if c % 3 else "Lost"]):
+            rows.append((f"c{c:03d}", a, t0 + pd.Timedelta(hours=24 * c + h)))
+    df = pd.DataFrame(rows, columns=["case", "activity", "ts"])
+    return df, sm.StageModel(["Lead", "Qualify", "Close"], outcomes={"won": ["Won"], "lost": ["Lost"]})
+
+
+@needs_dot
+def test_a_wide_map_is_abstracted_until_its_text_reads() -> None:
+    df, model = _wide_log()
+    log = sm.from_dataframe(df, case="case", activity="activity", timestamp="ts")
+    full = _maps.draw_map(sm.discover(log), stages=model)
+    assert full.svg is not None and _smallest_text_px(full.svg) < 10.0  # everything drawn: too small
+    d = sm.diagnose(log, model)
+    m = _maps.draw_map(d.graph, stages=model, findings=d.findings, legend=False)
+    assert m.svg is not None and _smallest_text_px(m.svg) >= 10.0
+    shown = set(d.graph.nodes["activity"])
+    assert {"Lead", "Qualify", "Close", "Won", "Lost"} <= shown
+    hidden = df["activity"].nunique() - len(shown)
+    assert d.graph.abstraction.hidden_activities == hidden > 0
+    assert f"{hidden} of {df['activity'].nunique()} activities" in d.graph.abstraction.describe()
+
+
+def test_fit_to_width_shrinks_by_a_fifth_and_stops_at_the_spine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesmining.analysis.discover import fit_to_width
+
+    df, model = _wide_log()
+    log = sm.from_dataframe(df, case="case", activity="activity", timestamp="ts")
+    spine = ["Lead", "Qualify", "Close", "Won", "Lost"]
+    asked: list[int] = []
+
+    def within(n: int) -> sm.ProcessGraph:
+        asked.append(n)
+        return sm.discover(log, keep_activities=spine, max_activities=n)
+
+    # a fake drawing whose text reads only with at most 7 activities
+    def fake(graph: sm.ProcessGraph, **_: object) -> _maps.MapDrawing:
+        return _maps.MapDrawing("<svg/>", text_px=12.0 if len(graph.nodes) <= 7 else 6.0)
+
+    monkeypatch.setattr(_maps, "draw_map", fake)
+    g = fit_to_width(within(15), within, stages=model)
+    assert asked == [15, 12, 10, 8, 6] and len(g.nodes) == 6
+    # never below the spine, even when nothing reads
+    monkeypatch.setattr(_maps, "draw_map", lambda graph, **_: _maps.MapDrawing("<svg/>", text_px=1.0))
+    asked.clear()
+    g = fit_to_width(within(8), within, stages=model)
+    assert len(g.nodes) == len(spine) and asked[-1] == len(spine)
