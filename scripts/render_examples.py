@@ -154,7 +154,9 @@ def shots() -> list[Path]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shots", action="store_true", help="also take report screenshots with headless chromium")
-    ap.add_argument("--real", action="store_true", help="also draw maps of the shared real logs (BPIC 2012, Salesforce)")
+    ap.add_argument(
+        "--real", action="store_true", help="also draw maps of the shared real logs (BPIC 2012, Salesforce)"
+    )
     args = ap.parse_args()
     for p in maps() + (real_maps() if args.real else []):
         print(p.relative_to(ROOT))

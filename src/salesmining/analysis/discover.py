@@ -530,10 +530,11 @@ def fit_to_width(
 ) -> ProcessGraph:
     """The graph, or a more abstracted one, whose map keeps its text readable at ``width_px``.
 
-    Draws the map (Graphviz, direction chosen as :func:`salesmining.present.maps.process_map`
-    does) and, while its smallest text is below :data:`~salesmining.present.maps.MIN_TEXT_PX`
-    at the report's width, asks ``rediscover(n)`` for a graph of at most ``n`` activities
-    (``n`` shrinking by a fifth each time, never below the spine). Without Graphviz, or when
+    Draws the map in both views (Graphviz, direction chosen as
+    :func:`salesmining.present.maps.process_map` does) and, while the smallest text of either
+    is below :data:`~salesmining.present.maps.MIN_TEXT_PX` at the report's width, asks
+    ``rediscover(n)`` for a graph of at most ``n`` activities (``n`` shrinking by a fifth each
+    time, never below the spine). Without Graphviz, or when
     the map cannot be drawn at all, the graph is returned as it is.
     """
     from salesmining.present.maps import MIN_TEXT_PX, REPORT_WIDTH_PX, draw_map
@@ -541,9 +542,11 @@ def fit_to_width(
     width = REPORT_WIDTH_PX if width_px is None else width_px
     floor = max(len(graph.abstraction.kept_activities), 3)
     while True:
-        drawn = draw_map(graph, stages=stages, legend=False, width_px=width)
+        drawn = [
+            draw_map(graph, view=v, stages=stages, legend=False, width_px=width) for v in ("frequency", "performance")
+        ]
         n = len(graph._nodes)
-        if drawn.svg is None or drawn.text_px >= MIN_TEXT_PX or n <= floor:
+        if any(d.svg is None for d in drawn) or min(d.text_px for d in drawn) >= MIN_TEXT_PX or n <= floor:
             return graph
         smaller = rediscover(max(floor, n - max(2, n // 5)))
         if len(smaller._nodes) >= n:

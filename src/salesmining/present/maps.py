@@ -437,7 +437,7 @@ def _build(
     _graph_attributes(dot, graph, heading, rankdir, working, cut)
     rows: list[dict[str, Any]] = sorted(_records(graph.nodes), key=layout.sort_key)
     _add_activities(dot, rows, layout, style)
-    _add_start_and_end(dot, graph, rows, style)
+    _add_start_and_end(dot, graph, rows, layout, style)
     _add_spine(dot, rows, layout, edges)
     _add_transitions(dot, graph, edges, rows, layout, style)
     if legend and (findings is not None or stages is not None):
@@ -597,9 +597,12 @@ def _edge_id(tail: str, head: str) -> str:
     return f"e-{tail}-{head}"
 
 
-def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]], style: _Style) -> None:
-    """The start and end circles (first and last rank), with dotted edges to the activities cases
-    start and end with."""
+def _add_start_and_end(
+    dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]], layout: _Layout, style: _Style
+) -> None:
+    """The start and end circles (first and last rank, in line with the spine), with dotted edges
+    to the activities cases start and end with; only the edges into the spine's first activity and
+    out of its last one or an outcome pull the layout (weight 0 for the rest)."""
     present = {str(r["activity"]) for r in rows}
     starts, ends = graph.start_activities, graph.end_activities
     n_start = sum(v for a, v in starts.items() if a in present)
@@ -612,6 +615,7 @@ def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[
             label="<▶ start>",
             shape="circle",
             width="0.5",
+            group="spine",
             id=START,
             tooltip=_tip(f"start: {formatting.count(n_start)} cases"),
             **{"class": "sm-node sm-start"},
@@ -624,6 +628,7 @@ def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[
             label="<■ end>",
             shape="doublecircle",
             width="0.4",
+            group="spine",
             id=END,
             tooltip=_tip(f"end: {formatting.count(n_end)} cases"),
             **{"class": "sm-node sm-end"},
@@ -640,6 +645,7 @@ def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[
                 penwidth=_width(starts[a], max_count),
                 color="#777777",
                 style="dotted",
+                weight="1" if layout.spine[:1] == (a,) else "0",
                 id=_edge_id(START, head),
                 tooltip=_tip(f"start → {a}: {formatting.count(starts[a])} cases start here"),
                 **{"class": "sm-edge sm-start"},
@@ -654,6 +660,7 @@ def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[
                 penwidth=_width(ends[a], max_count),
                 color="#777777",
                 style="dotted",
+                weight="1" if a in layout.outcomes or layout.spine[-1:] == (a,) else "0",
                 id=_edge_id(tail, END),
                 tooltip=_tip(f"{a} → end: {formatting.count(ends[a])} cases end here"),
                 **{"class": "sm-edge sm-end"},
