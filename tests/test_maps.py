@@ -461,3 +461,39 @@ def test_fit_to_width_shrinks_by_a_fifth_and_stops_at_the_spine(monkeypatch: pyt
     asked.clear()
     g = fit_to_width(within(8), within, stages=model)
     assert len(g.nodes) == len(spine) and asked[-1] == len(spine)
+
+
+# --- real logs ------------------------------------------------------------------------------------
+@needs_dot
+@pytest.mark.real_logs
+@pytest.mark.slow
+def test_bpic2012_map_is_abstracted_and_reads_at_ten_pixels(bpic2012: sm.EventLog) -> None:
+    model = sm.StageModel(
+        ["A_SUBMITTED", "A_PARTLYSUBMITTED", "A_PREACCEPTED", "A_ACCEPTED", "A_FINALIZED"],
+        outcomes={"won": ["A_ACTIVATED"], "lost": ["A_DECLINED", "A_CANCELLED"]},
+        anywhere=["A_APPROVED", "A_REGISTERED"],
+    )
+    d = sm.diagnose(bpic2012, model)
+    g = d.graph
+    assert {*model.stages, *model.won, *model.lost} <= set(g.nodes["activity"])
+    shown_log = bpic2012.filter(exclude_activities=model.anywhere)
+    n_all = shown_log.to_frame()["concept:name"].nunique()  # recounted from the events
+    assert g.abstraction.total_activities == n_all and g.abstraction.hidden_activities == n_all - len(g.nodes)
+    for view, findings in (("frequency", d.findings), ("performance", None)):
+        m = _maps.draw_map(g, view=view, stages=model, findings=findings, legend=False)
+        assert m.svg is not None and _smallest_text_px(m.svg) >= 10.0, view
+
+
+@needs_dot
+@pytest.mark.real_logs
+def test_graph_draws_bpic2020_quietly_at_full_coverage(tmp_path: Path, bpic2020_path: Path) -> None:
+    path = bpic2020_path
+    exe = Path(sys.executable).with_name("salesmining")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "salesmining.cli"]
+    for extra in ([], ["--coverage", "1"]):
+        out = tmp_path / "map.svg"
+        res = subprocess.run(
+            [*cmd, "graph", str(path), "-o", str(out), "-q", *extra], capture_output=True, text=True, check=False
+        )
+        assert (res.returncode, res.stderr, res.stdout) == (0, "", ""), extra
+        assert out.read_text(encoding="utf-8").startswith("<svg")
