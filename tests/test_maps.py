@@ -265,7 +265,7 @@ def _fake_dot(monkeypatch: pytest.MonkeyPatch, fails: object) -> list[str]:
         return real(cmd, **kw)  # type: ignore[call-overload, no-any-return]
 
     monkeypatch.setattr(graphviz_run.subprocess, "run", run)
-    graphviz_run._CACHE.clear()
+    graphviz_run.clear_cache()
     return seen
 
 
@@ -304,7 +304,7 @@ def test_a_hanging_dot_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
         raise subprocess.TimeoutExpired(cmd, float(kw["timeout"]))  # type: ignore[arg-type]
 
     monkeypatch.setattr(graphviz_run.subprocess, "run", run)
-    graphviz_run._CACHE.clear()
+    graphviz_run.clear_cache()
     with pytest.raises(sm.RenderError, match="took longer than 60 s"):
         _maps.render_bytes(_maps.process_map(sm.discover(_three()), rankdir="LR"))
 

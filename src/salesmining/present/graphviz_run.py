@@ -23,6 +23,7 @@ __all__ = [
     "TIMEOUT_S",
     "Attempt",
     "DotRunError",
+    "clear_cache",
     "render_source",
     "require_dot",
     "run_dot",
@@ -34,8 +35,13 @@ __all__ = [
 TIMEOUT_S = 60.0
 #: The layouts tried in turn: as drawn, then simpler ones.
 LAYOUTS = ("as drawn", "without clusters, new ranking", "without clusters, straight edges")
-_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-_CACHE_SIZE = 16
+_CACHE: OrderedDict[tuple[str, str], bytes | str] = OrderedDict()  # output, or the problem of a failed run
+_CACHE_SIZE = 32
+
+
+def clear_cache() -> None:
+    """Forget earlier runs (their outputs and failures)."""
+    _CACHE.clear()
 
 
 @dataclass(frozen=True)
@@ -87,24 +93,34 @@ def run_dot(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> bytes:
     A run that exits 0 but reports an error (lost edges, failed routing) is a failure too: its
     picture would miss edges."""
     key = (hashlib.sha1(source.encode("utf-8")).hexdigest(), fmt)
-    if key in _CACHE:
+    if key in _CACHE:  # the same source again (measuring, then drawing): no second run, no second wait
         _CACHE.move_to_end(key)
-        return _CACHE[key]
+        known = _CACHE[key]
+        if isinstance(known, str):
+            raise DotRunError(known)
+        return known
     try:
         res = subprocess.run(
             ["dot", f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout, check=False
         )
-    except subprocess.TimeoutExpired as exc:
-        raise DotRunError(f"Graphviz took longer than {timeout:g} s") from exc
+    except subprocess.TimeoutExpired:
+        _remember(key, f"Graphviz took longer than {timeout:g} s")
+        raise DotRunError(f"Graphviz took longer than {timeout:g} s") from None
     except OSError as exc:
-        raise DotRunError(f"Graphviz could not be started ({exc.strerror or exc})") from exc
+        raise DotRunError(f"Graphviz could not be started ({exc.strerror or exc})") from None
     stderr = res.stderr.decode("utf-8", "replace")
     if res.returncode != 0 or not res.stdout or re.search(r"^Error:", stderr, flags=re.M):
-        raise DotRunError(_problem(stderr, res.returncode))
-    _CACHE[key] = res.stdout
+        problem = _problem(stderr, res.returncode)
+        _remember(key, problem)
+        raise DotRunError(problem)
+    _remember(key, res.stdout)
+    return res.stdout
+
+
+def _remember(key: tuple[str, str], outcome: bytes | str) -> None:
+    _CACHE[key] = outcome
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return res.stdout
 
 
 _CLUSTER = re.compile(r"^(\s*subgraph\s+)cluster_", flags=re.M)
