@@ -38,6 +38,11 @@ def bpic2012(bpic2012_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def bpic2020_path() -> Path:
+    return real_log("bpic2020/RequestForPayment.xes.gz")
+
+
+@pytest.fixture(scope="session")
 def bpic2012_pm4py(bpic2012_path: Path):  # type: ignore[no-untyped-def]
     """BPIC 2012 as pm4py's own DataFrame, read once."""
     from salesmining.interop import pm4py as _pm4py

@@ -200,7 +200,10 @@ def test_activity_coverage_bridges_hidden_activities(hand: sm.EventLog) -> None:
     a = g.abstraction
     assert (a.hidden_activities, a.hidden_events, a.bridged_transitions, a.hidden_cases) == (1, 1, 1, 0)
     assert a.hidden_event_share == 1 / 12 and a.is_abstracted
-    assert "1 activities" in a.describe() and "hidden" in repr(g)
+    # C's two paths (A → C, C → B) are not drawn; A → B is drawn (bridged)
+    assert (a.total_activities, a.total_paths, a.hidden_paths) == (4, 5, 2)
+    assert "1 of 4 activities (8.3% of events) and 2 of 5 paths" in a.describe() and "hidden" in repr(g)
+    assert a.describe().endswith("draw everything with coverage=1.0 (--coverage 1)")
     # the shown counts are not lost: shown + hidden events = all events
     assert g.nodes["events"].sum() + g.hidden_nodes["events"].sum() == hand.n_events
     # min_activity_count gives the same cut here

@@ -132,7 +132,8 @@ def test_hostile_labels_render_as_text() -> None:
         "报价与谈判",
         "Negociación",
     ]:
-        assert label in plain, label
+        # long names are wrapped onto lines at spaces and slashes: compare without the breaks
+        assert label.replace(" ", "") in plain.replace(" ", ""), label
     assert "two lines" in plain  # a newline in a name becomes a space
     # the DOT source itself stays valid: dot parses it without error
     res = subprocess.run(["dot", "-Tsvg"], input=dot.source.encode("utf-8"), capture_output=True, check=False)
@@ -162,7 +163,10 @@ def test_intended_path_overlay_marks_skips_and_backward_moves() -> None:
     lead, contact, offer = (_render.node_id(a) for a in ("Lead", "Contact", "Offer"))
     assert re.search(rf"{lead} -> {offer} \[[^\]]*skips 1[^\]]*style=dashed", src)
     assert re.search(rf"{offer} -> {contact} \[[^\]]*back[^\]]*constraint=false", src)
-    assert re.search(rf"{lead} -> {contact} \[style=invis weight=20\]", src)  # the straight spine
+    # the straight spine: the stage-to-next-stage transition is heavy; where none was seen, an invisible edge
+    assert re.search(rf'{lead} -> {contact} \[[^\]]*class="sm-edge sm-spine"[^\]]*weight=20', src)
+    won = _render.node_id("Won")
+    assert re.search(rf"{offer} -> {won} \[style=invis weight=10\]", src)  # the outcomes at the spine's end
     assert "cluster_approvals_" in src and "cluster_outside_model" in src
     audit = _render.node_id("Audit")
     outside = src[src.index("cluster_outside_model") :]

@@ -32,6 +32,8 @@ from salesmining.log.eventlog import EventLog
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_STRICT, EXIT_FINDINGS, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5, 6
+#: The map budget of ``graph`` without ``--coverage``: activities (and twice as many paths).
+MAP_ACTIVITIES = 15
 CRM_FORMATS = ("salesforce", "hubspot", "pipedrive", "field-history")
 
 # Column names tried, in order, when a mapping option is not given (compared case-insensitively,
@@ -155,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  salesmining diagnose OpportunityHistory.csv --format salesforce --with opportunities=Opportunity.csv\n"
             "  salesmining quality export.csv --case 'Deal ID' --activity Stage --timestamp 'Changed At' --dayfirst\n\n"
             "exit codes: 0 ok, 2 usage, 3 unreadable input, 4 rejected rows with --strict, "
-            "5 findings at --fail-on severity, 1 bug"
+            "5 findings at --fail-on severity, 6 output not written (or map not drawable), 1 bug"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -228,7 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="waiting-time statistic of the performance view",
     )
     gr.add_argument("--findings", action="store_true", help="put finding badges on the map (needs --stages)")
-    gr.add_argument("--coverage", type=float, default=1.0, help="keep the activities covering this share of events")
+    gr.add_argument(
+        "--coverage",
+        type=float,
+        help="keep the activities covering this share of events (default: a readable map of at most "
+        f"{MAP_ACTIVITIES} activities and {2 * MAP_ACTIVITIES} paths, the stages always kept; 1 draws everything)",
+    )
     gr.add_argument("--dpi", type=int, help="resolution of PNG output")
     return parser
 
@@ -492,21 +499,36 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from salesmining.analysis.discover import discover
+    from salesmining.analysis.discover import ProcessGraph, discover, fit_to_width
     from salesmining.analysis.stages import StageModel
     from salesmining.findings.detect import find_bottlenecks
-    from salesmining.present.maps import process_map, write_graph
+    from salesmining.present.maps import draw_map, write_graph
 
     log = load_log(args)
     model = StageModel.from_yaml(args.stages) if args.stages else None
     if args.findings and model is None:
         raise OptionError("--findings needs --stages")
     shown = log.filter(exclude_activities=model.anywhere) if model is not None and model.anywhere else log
-    g = discover(shown, activity_coverage=args.coverage)
+    if args.coverage is not None:  # explicit: exactly this coverage, no budget
+        g = discover(shown, activity_coverage=args.coverage)
+    else:  # a budget, smaller while the map's text would be below 10 px at a report's width
+        spine = None if model is None else [*model.stages, *model.won, *model.lost]
+
+        def within(n: int) -> ProcessGraph:
+            return discover(shown, keep_activities=spine, max_activities=n, max_edges=2 * n)
+
+        g = fit_to_width(within(MAP_ACTIVITIES), within, stages=model)
     f = find_bottlenecks(log, model) if args.findings and model is not None else None
-    dot = process_map(g, view=args.view, stat=args.stat, stages=model, findings=f)
-    p = write_graph(dot, args.output, dpi=args.dpi)
-    _progress(args, f"wrote {p}")
+    drawing = draw_map(g, view=args.view, stat=args.stat, stages=model, findings=f)
+    if drawing.dot is None:  # Graphviz missing or failing on every layout: one sentence, no file
+        _print(f"salesmining: {drawing.message}", file=sys.stderr)
+        return EXIT_OUTPUT
+    suffix = Path(args.output).suffix.lower()
+    if suffix in ("", ".svg") and drawing.svg is not None:
+        p = write_atomic(Path(args.output), drawing.svg)
+    else:
+        p = write_graph(drawing.dot, args.output, dpi=args.dpi)
+    _progress(args, f"wrote {p}" + (f" ({drawing.hidden})" if drawing.hidden else ""))
     return EXIT_OK
 
 

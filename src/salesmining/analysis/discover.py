@@ -7,7 +7,9 @@ and Disco/Apromore-style abstraction, computed on the engine layer (:mod:`salesm
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
     from salesmining.present.maps import FindingsLike as Findings
 
-__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover"]
+__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover", "fit_to_width"]
 
 _WAIT_STATS = ("median", "mean", "p90", "max", "min", "total")
 _NODE_COLUMNS = ["activity", "events", "cases", "case_share", "starts", "ends"]
@@ -59,8 +61,10 @@ class Abstraction:
 
     Attributes
     ----------
-    activity_coverage, min_activity_count, edge_coverage, min_edge_count, keep_connected:
+    activity_coverage, min_activity_count, edge_coverage, min_edge_count, keep_connected, max_activities, max_edges:
         The settings passed to :func:`discover`.
+    kept_activities:
+        The activities kept whatever the thresholds and budgets (the spine).
     hidden_activities, hidden_events:
         Activities left out, and their events.
     hidden_cases:
@@ -71,6 +75,9 @@ class Abstraction:
         Paths between shown activities that were cut, and the transitions they carried.
     total_events, total_transitions:
         The denominators: all events, and all transitions between shown activities.
+    total_activities, total_paths, hidden_paths:
+        All activities and all directly-follows paths of the log, and how many of those paths
+        the map does not draw (between hidden activities, or cut).
     """
 
     activity_coverage: float = 1.0
@@ -86,6 +93,12 @@ class Abstraction:
     hidden_transitions: int = 0
     total_events: int = 0
     total_transitions: int = 0
+    max_activities: int | None = None
+    max_edges: int | None = None
+    kept_activities: tuple[str, ...] = ()
+    total_activities: int = 0
+    total_paths: int = 0
+    hidden_paths: int = 0
 
     @property
     def is_abstracted(self) -> bool:
@@ -102,24 +115,38 @@ class Abstraction:
         """Share of transitions (between shown activities) on hidden paths."""
         return self.hidden_transitions / self.total_transitions if self.total_transitions else 0.0
 
+    #: How to show everything, in the API and on the command line.
+    hint: str = dataclasses.field(default="draw everything with coverage=1.0 (--coverage 1)", init=False, repr=False)
+
     def describe(self) -> str:
-        """One line: what is hidden (or ``"nothing hidden"``)."""
+        """One line a reader understands: what is hidden and how to show it (or ``"nothing hidden"``).
+
+        >>> a = Abstraction(hidden_activities=12, hidden_events=40, total_events=1000, total_activities=29,
+        ...                 hidden_paths=140, total_paths=310, hidden_edges=3)
+        >>> for part in a.describe().split(" — "):
+        ...     print(part)
+        hidden: 12 of 29 activities (4.0% of events) and 140 of 310 paths
+        draw everything with coverage=1.0 (--coverage 1)
+        """
         if not self.is_abstracted:
             return "nothing hidden"
         parts = []
         if self.hidden_activities:
+            of = f" of {self.total_activities:,}" if self.total_activities else ""
             parts.append(
-                f"{self.hidden_activities:,} activities ({self.hidden_events:,} events, "
-                f"{self.hidden_event_share:.1%}; bridged transitions: {self.bridged_transitions:,})"
+                f"{self.hidden_activities:,}{of} activities ({_fmt.percent(self.hidden_event_share)} of events)"
             )
-        if self.hidden_cases:
-            parts.append(f"{self.hidden_cases:,} cases with no shown activity")
-        if self.hidden_edges:
+        if self.total_paths and self.hidden_paths:
+            parts.append(f"{self.hidden_paths:,} of {self.total_paths:,} paths")
+        elif self.hidden_edges:
             parts.append(
                 f"{self.hidden_edges:,} paths ({self.hidden_transitions:,} transitions, "
-                f"{self.hidden_transition_share:.1%})"
+                f"{_fmt.percent(self.hidden_transition_share)})"
             )
-        return "hidden: " + "; ".join(parts)
+        text = "hidden: " + " and ".join(parts)
+        if self.hidden_cases:
+            text += f"; {self.hidden_cases:,} cases with no shown activity"
+        return f"{text} — {self.hint}"
 
     def __repr__(self) -> str:
         return f"<Abstraction: {self.describe()}>"
@@ -261,18 +288,16 @@ class ProcessGraph:
 
     def _repr_html_(self) -> str:
         """The map as inline SVG (when Graphviz is installed) above the tabular summary."""
-        from salesmining.core.errors import RenderError
-        from salesmining.present.maps import svg_text
+        from salesmining.present.maps import draw_map
 
-        try:
-            svg = svg_text(self.to_dot())
-            svg = svg[svg.find("<svg") :]
+        drawn = draw_map(self)
+        if drawn.svg is not None:
             from salesmining.present.interactive import assets_html, interactive_map, map_data
 
             # pan, zoom and hover in a notebook; the plain SVG where scripts do not run
-            picture = assets_html() + interactive_map(svg, map_data(self), focus=False)
-        except RenderError as exc:
-            picture = f"<div style='color:#9a6700'>{_display.esc(exc)}</div>"
+            picture = assets_html() + interactive_map(drawn.svg, map_data(self), focus=False)
+        else:
+            picture = f"<div style='color:#9a6700'>{_display.esc(drawn.message)}</div>"
         return picture + _graph_html(self)
 
     # --- drawing: a thin façade over salesmining.present.maps (which computes nothing) -----------
@@ -322,6 +347,9 @@ def discover(
     edge_coverage: float = 1.0,
     min_edge_count: int = 1,
     keep_connected: bool = True,
+    keep_activities: Sequence[str] | None = None,
+    max_activities: int | None = None,
+    max_edges: int | None = None,
     calendar: BusinessCalendar | None = None,
     backend: str = "polars",
 ) -> ProcessGraph:
@@ -346,6 +374,16 @@ def discover(
     keep_connected:
         Keep each shown activity's most frequent incoming and outgoing path even if the edge
         thresholds would cut it, so no activity floats unconnected.
+    keep_activities:
+        Activities shown whatever the thresholds and budgets: the *spine* (a stage model's
+        stages and outcomes). With a budget and no list, the spine is the activities of the
+        most frequent variant.
+    max_activities, max_edges:
+        A budget for a readable map: after the thresholds, show at most this many activities
+        (the spine, then the most frequent; activities as frequent as the first one that does
+        not fit are hidden with it) and paths (between consecutive spine activities, each
+        activity's strongest with ``keep_connected``, then the most frequent, ties likewise).
+        ``None`` (the default) sets no budget.
     calendar:
         Measure every duration in working time of this :class:`BusinessCalendar`
         (default: calendar time).
@@ -382,6 +420,11 @@ def discover(
     _check_share("edge_coverage", edge_coverage)
     _check_count("min_activity_count", min_activity_count)
     _check_count("min_edge_count", min_edge_count)
+    for name, value in (("max_activities", max_activities), ("max_edges", max_edges)):
+        if value is not None:
+            _check_count(name, value)
+    if isinstance(keep_activities, str):
+        raise ArgumentTypeError("keep_activities must be a list of activity names, not one string")
     if calendar is not None and not isinstance(calendar, BusinessCalendar):
         raise ArgumentTypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
     _engine._check_backend(backend)
@@ -391,9 +434,14 @@ def discover(
     native = _engine.to_native(enc.frame, backend)
     nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
 
-    keep_act = _keep(
-        nodes_all["events"].to_numpy(), names[nodes_all[ACT_ID].to_numpy()], activity_coverage, min_activity_count
-    )
+    variants = _variants(native, backend, enc)
+    spine = _spine(keep_activities, variants, max_activities, max_edges)
+    labels = names[nodes_all[ACT_ID].to_numpy()].astype(str)
+    keep_act = _keep(nodes_all["events"].to_numpy(), labels, activity_coverage, min_activity_count)
+    forced = np.isin(labels, np.array(spine, dtype=object).astype(str)) if spine else np.zeros(len(labels), bool)
+    keep_act |= forced
+    if max_activities is not None:
+        keep_act = _within(nodes_all["events"].to_numpy(), labels, keep_act, forced, max_activities)
     hidden_ids = nodes_all.loc[~keep_act, ACT_ID].to_numpy()
     if len(hidden_ids):
         kept_ids = nodes_all.loc[keep_act, ACT_ID].tolist()
@@ -411,9 +459,24 @@ def discover(
         edge_coverage,
         min_edge_count,
     )
+    forced_edges = np.zeros(len(edges), dtype=bool)
     if keep_connected and len(edges):
-        keep_edge |= _strongest(edges, names)
+        forced_edges |= _strongest(edges, names)
+    if spine and len(edges):
+        pairs = {f"{a}\x00{b}" for a, b in itertools.pairwise(spine)}
+        edge_labels = (
+            names[edges["source_id"].to_numpy()].astype(str) + "\x00" + names[edges["target_id"].to_numpy()].astype(str)
+        )
+        forced_edges |= np.isin(edge_labels, np.array(sorted(pairs), dtype=object).astype(str))
+    keep_edge |= forced_edges
+    if max_edges is not None and len(edges):
+        keep_edge = _within(
+            edges["count"].to_numpy(), np.arange(len(edges)).astype(str), keep_edge, forced_edges, max_edges
+        )
 
+    full_pairs = set(zip(edges_all["source_id"].tolist(), edges_all["target_id"].tolist(), strict=True))
+    shown_ids = edges[keep_edge]
+    shown_pairs = set(zip(shown_ids["source_id"].tolist(), shown_ids["target_id"].tolist(), strict=True))
     nodes = _name_nodes(nodes, names, enc.n_cases)
     if enc.has_start:
         service = _engine.service_stats(native)
@@ -439,11 +502,17 @@ def discover(
         hidden_transitions=int(hidden_edges["count"].sum()),
         total_events=enc.n_events,
         total_transitions=int(edges["count"].sum()),
+        max_activities=max_activities,
+        max_edges=max_edges,
+        kept_activities=tuple(spine),
+        total_activities=len(nodes_all),
+        total_paths=len(full_pairs),
+        hidden_paths=len(full_pairs - shown_pairs),
     )
     return ProcessGraph(
         _nodes=nodes.reset_index(drop=True),
         _edges=shown_edges,
-        _variants=_variants(native, backend, enc),
+        _variants=variants,
         _hidden_nodes=hidden_nodes.reset_index(drop=True),
         _hidden_edges=hidden_edges,
         n_cases=enc.n_cases,
@@ -453,6 +522,39 @@ def discover(
         backend=backend,
         has_service_times=enc.has_start,
     )
+
+
+def fit_to_width(
+    graph: ProcessGraph,
+    rediscover: Callable[[int], ProcessGraph],
+    *,
+    stages: StageModel | None = None,
+    width_px: float | None = None,
+) -> ProcessGraph:
+    """The graph, or a more abstracted one, whose map keeps its text readable at ``width_px``.
+
+    Draws the map in both views (Graphviz, direction chosen as
+    :func:`salesmining.present.maps.process_map` does) and, while the smallest text of either
+    is below :data:`~salesmining.present.maps.MIN_TEXT_PX` at the report's width, asks
+    ``rediscover(n)`` for a graph of at most ``n`` activities (``n`` shrinking by a fifth each
+    time, never below the spine). Without Graphviz, or when
+    the map cannot be drawn at all, the graph is returned as it is.
+    """
+    from salesmining.present.maps import MIN_TEXT_PX, REPORT_WIDTH_PX, draw_map
+
+    width = REPORT_WIDTH_PX if width_px is None else width_px
+    floor = max(len(graph.abstraction.kept_activities), 3)
+    while True:
+        drawn = [
+            draw_map(graph, view=v, stages=stages, legend=False, width_px=width) for v in ("frequency", "performance")
+        ]
+        n = len(graph._nodes)
+        if any(d.svg is None for d in drawn) or min(d.text_px for d in drawn) >= MIN_TEXT_PX or n <= floor:
+            return graph
+        smaller = rediscover(max(floor, n - max(2, n // 5)))
+        if len(smaller._nodes) >= n:
+            return graph
+        graph = smaller
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -477,6 +579,35 @@ def _keep(counts: np.ndarray, labels: np.ndarray, coverage: float, min_count: in
         boundary = counts[order][min(last, len(order) - 1)]
         keep &= counts >= boundary
     result: np.ndarray = keep
+    return result
+
+
+def _spine(
+    keep: Sequence[str] | None, variants: pd.DataFrame, max_activities: int | None, max_edges: int | None
+) -> list[str]:
+    """The activities always kept: ``keep``, or with a budget the most frequent variant's."""
+    if keep is not None:
+        return list(dict.fromkeys(str(a) for a in keep))
+    if (max_activities is None and max_edges is None) or not len(variants):
+        return []
+    return list(dict.fromkeys(str(a) for a in variants["variant"].iloc[0]))
+
+
+def _within(counts: np.ndarray, labels: np.ndarray, keep: np.ndarray, forced: np.ndarray, budget: int) -> np.ndarray:
+    """``keep`` cut down to ``budget`` items: the forced ones, then the most frequent others; items
+    as frequent as the first one that does not fit go out with it (no arbitrary tie-break)."""
+    keep = keep | forced
+    if int(keep.sum()) <= budget:
+        return keep
+    room = max(0, budget - int(forced.sum()))
+    candidates = np.flatnonzero(keep & ~forced)
+    order = candidates[np.lexsort((labels[candidates], -counts[candidates]))]
+    out = forced.copy()
+    if room and len(order):
+        boundary = counts[order[min(room, len(order) - 1)]] if room < len(order) else -1
+        chosen = order[:room]
+        out[chosen[counts[chosen] > boundary]] = True
+    result: np.ndarray = out
     return result
 
 

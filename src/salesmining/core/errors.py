@@ -13,6 +13,7 @@ so ``except salesmining.SalesminingError`` catches all of them::
     ├── ArgumentTypeError       an argument has the wrong type (also a TypeError)
     ├── EngineError             a dataframe engine is missing or refused an operation
     ├── RenderError             a graph or chart cannot be drawn (e.g. no ``dot``)
+    │   └── MapUnavailableError   Graphviz failed on every layout tried (one plain sentence)
     └── OutputError             a file cannot be written (also an OSError); nothing is half-written
 
 Each class also derives from the built-in exception callers expect (``ValueError``,
@@ -31,6 +32,7 @@ __all__ = [
     "EncodingError",
     "EngineError",
     "LogSchemaError",
+    "MapUnavailableError",
     "OptionError",
     "OutputError",
     "RenderError",
@@ -99,6 +101,16 @@ class EngineError(SalesminingError, RuntimeError):
 
 class RenderError(SalesminingError, RuntimeError):
     """A graph or chart cannot be produced (for example Graphviz's ``dot`` is not installed)."""
+
+
+class MapUnavailableError(RenderError):
+    """Graphviz could not draw a process map with any of the layouts tried (simpler layouts and a
+    stronger abstraction included). The message is one plain sentence saying what to do; nothing
+    Graphviz printed is in it. ``attempts`` lists each layout tried and why it failed."""
+
+    def __init__(self, message: str, attempts: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class OutputError(SalesminingError, OSError):

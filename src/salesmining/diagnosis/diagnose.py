@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from salesmining.analysis.conform import Conformance, conform
-from salesmining.analysis.discover import ProcessGraph, discover
+from salesmining.analysis.discover import ProcessGraph, discover, fit_to_width
 from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core import formatting as _fmt
 from salesmining.core.errors import ArgumentTypeError
@@ -48,7 +48,7 @@ class Diagnosis:
     stages: StageModel
     rules: FindingRules = dataclasses.field(default_factory=FindingRules)
     activity_coverage: float = 1.0
-    max_activities: int = 30
+    max_activities: int = 15
     map_anywhere: bool = False
     backend: str = "polars"
     title: str | None = None
@@ -96,19 +96,22 @@ class Diagnosis:
 
     @functools.cached_property
     def graph(self) -> ProcessGraph:
-        """The discovered process (abstracted to at most ``max_activities`` activities)."""
-        g = discover(self.map_log, activity_coverage=self.activity_coverage, backend=self.backend)
-        if len(g.nodes) > self.max_activities:
-            counts = g.nodes.sort_values(["events", "activity"], ascending=[False, True])["events"]
-            # keep the activities more frequent than the first one that does not fit (ties go out together)
-            keep_min = int(counts.iloc[self.max_activities]) + 1
-            g = discover(
+        """The discovered process, abstracted for a readable map: the stages and outcomes always
+        shown, then the most frequent activities up to ``max_activities`` and paths up to twice
+        that, fewer when the map's text would be too small at the report's width
+        (:func:`~salesmining.analysis.discover.fit_to_width`); what is hidden is stated on the map."""
+
+        def within(n: int) -> ProcessGraph:
+            return discover(
                 self.map_log,
-                min_activity_count=max(keep_min, 1),
                 activity_coverage=self.activity_coverage,
+                keep_activities=[*self.stages.stages, *self.stages.won, *self.stages.lost],
+                max_activities=n,
+                max_edges=2 * n,
                 backend=self.backend,
             )
-        return g
+
+        return fit_to_width(within(self.max_activities), within, stages=self.stages)
 
     @property
     def series(self) -> dict[str, pd.DataFrame]:
@@ -255,7 +258,7 @@ def diagnose(
     *,
     rules: FindingRules | None = None,
     activity_coverage: float = 1.0,
-    max_activities: int = 30,
+    max_activities: int = 15,
     map_anywhere: bool = False,
     backend: str = "polars",
     title: str | None = None,
@@ -275,7 +278,8 @@ def diagnose(
         Finding thresholds (:class:`FindingRules`).
     activity_coverage, max_activities:
         Abstraction of the process map: keep the activities covering this share of events, and
-        at most this many activities (the counts of what is hidden are stated on the map).
+        at most this many activities and twice as many paths, the stages and outcomes always
+        kept (what is hidden is stated on the map).
     map_anywhere:
         Draw the model's "anywhere" activities (calls, e-mails) on the map too.
     currency_rates:

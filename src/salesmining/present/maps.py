@@ -4,6 +4,25 @@ Labels are Graphviz HTML-like labels built from escaped text, so quotes, backsla
 ``|``, ``<``, ``>``, newlines or HTML in activity names render as text and cannot break or
 inject into the DOT source. Node ids are derived from the activity name (a hash), and nodes
 and edges are emitted in a fixed order, so the same input gives byte-identical DOT and SVG.
+
+Layout: the *spine* (the stage model's stages, else the most frequent path) is one straight
+line of nodes (one ``group``, heavy edges); won/lost outcomes sit on one rank at its end; skip
+edges leave and enter the spine on one side (``tailport``/``headport``), moves back on the
+other side and do not constrain the ranking, so neither crosses the spine's labels. With
+``rankdir="auto"`` (the default) the map is laid out left to right and top to bottom, and the
+direction whose drawing keeps text largest at :data:`REPORT_WIDTH_PX` is kept (no text below
+:data:`MIN_TEXT_PX` when one fits). Graphviz runs with a timeout and its output captured;
+failed layouts are retried simpler (:mod:`salesmining.present.graphviz_run`), and
+:func:`draw_map` finally draws fewer paths, or returns one plain sentence.
+
+Interface for reports and scripts (stable): in the SVG every activity node is a
+``<g id="<node_id(activity)>" class="node sm-node sm-<role>">`` (role: ``spine``, ``outcome``,
+``approval``, ``outside``, ``other``; the start and end circles are ``sm-start`` / ``sm-end``
+with ids ``__start__`` / ``__end__``), and every drawn transition a
+``<g id="e-<tail id>-<head id>" class="edge sm-edge sm-<kind>">`` (kind: ``spine``, ``skip``,
+``rework``, ``other``, ``start``, ``end``). Both carry a tooltip with their numbers (events,
+cases and median service time; transitions, cases, median and 90th percentile wait), which
+Graphviz writes as ``<a xlink:title="...">``, escaped. Invisible layout edges have no such id.
 """
 
 from __future__ import annotations
@@ -13,8 +32,9 @@ import html
 import itertools
 import math
 import os
+import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,6 +44,7 @@ import pandas as pd
 from salesmining.core import formatting
 from salesmining.core.errors import OptionError, RenderError
 from salesmining.core.files import write_atomic
+from salesmining.present import graphviz_run as _run
 
 if TYPE_CHECKING:
     import graphviz
@@ -73,7 +94,19 @@ class FindingsLike(Protocol):
     def to_frame(self) -> pd.DataFrame: ...
 
 
-__all__ = ["STATISTICS", "VIEWS", "process_map", "render_bytes", "write_graph"]
+__all__ = [
+    "MIN_TEXT_PX",
+    "REPORT_WIDTH_PX",
+    "STATISTICS",
+    "VIEWS",
+    "MapDrawing",
+    "draw_map",
+    "process_map",
+    "render_bytes",
+    "svg_text",
+    "text_px",
+    "write_graph",
+]
 
 VIEWS = ("frequency", "performance")
 #: Edge statistics of the performance view → (column, label).
@@ -85,6 +118,13 @@ STATISTICS: Mapping[str, tuple[str, str]] = {
     "total": ("wait_total_s", "total wait"),
 }
 FONT = "Noto Sans CJK SC"
+#: Width of a report's body in CSS pixels; maps are laid out to be read at this width.
+REPORT_WIDTH_PX = 1100.0
+#: Smallest text, in CSS pixels, a map may show at :data:`REPORT_WIDTH_PX`.
+MIN_TEXT_PX = 10.0
+#: Font sizes in points (1 SVG user unit): activity names, every other text, the title.
+NAME_PT, TEXT_PT, TITLE_PT = "12", "10", "14"
+_WRAP = 24
 _BLUES = ["#f7fbff", "#e3eef9", "#d0e2f3", "#b9d4ec", "#9ecae1", "#7fb3d9", "#5f9ccd"]
 _HEAT = ["#1a9850", "#66bd63", "#a6d96a", "#fdae61", "#f46d43", "#d73027", "#a50026"]
 START, END = "__start__", "__end__"
@@ -109,6 +149,30 @@ def _t(text: object, limit: int | None = None) -> str:
     if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
     return html.escape(s, quote=True).replace("\n", " ").replace("\r", " ")
+
+
+def _wrapped(text: object, limit: int) -> str:
+    """An escaped name broken at spaces (or ``_``) into lines of about :data:`_WRAP` characters
+    (at most three, the rest shortened), so long names make tall nodes, not wide maps."""
+    s = " ".join(str(text).split())
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    lines: list[str] = []
+    for word in re.split(r"(?<=[ _/])", s):
+        if lines and len(lines[-1]) + len(word) <= _WRAP:
+            lines[-1] += word
+        else:
+            lines.append(word)
+    if len(lines) > 3:
+        lines = [*lines[:2], "".join(lines[2:])]
+    return "<BR/>".join(_t(x.strip()) for x in lines if x.strip())
+
+
+def _tip(text: str) -> str:
+    """Text for a ``tooltip`` attribute: entities escaped here (Graphviz keeps them), quotes as
+    ``&quot;``, backslashes doubled (DOT escape strings would read ``\\N`` as the node name)."""
+    one = " ".join(text.split())
+    return html.escape(one, quote=True).replace("\\", "\\\\")
 
 
 def _bucket(value: float, lo: float, hi: float, n: int) -> int:
@@ -175,10 +239,15 @@ def _edge_of(r: Mapping[str, Any]) -> tuple[str, str]:
     return (str(src) if _known(src) else "\0", str(dst) if _known(dst) else "\0")
 
 
-# --- how the stage model places activities --------------------------------------------------------
+# --- how the stage model (or the most frequent path) places activities ----------------------------
 @dataclass(frozen=True)
 class _Layout:
-    """What the stage model (if any) says about each activity: stage order, outcome, approval, outside."""
+    """What the stage model (if any) says about each activity, and the spine every map keeps straight.
+
+    The spine is the model's stages in order when a model is given, else the most frequent
+    path: the activities of the most frequent variant in first-visit order (from the graph's
+    ``variants`` when it has them, else following each activity's most frequent outgoing path).
+    """
 
     modelled: bool = False
     order: Mapping[str, int] = field(default_factory=dict)
@@ -186,37 +255,77 @@ class _Layout:
     outcomes: frozenset[str] = frozenset()
     approvals: Mapping[str, str] = field(default_factory=dict)
     known: frozenset[str] = frozenset()
+    spine: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, stages: StagesLike | None) -> _Layout:
+    def of(cls, stages: StagesLike | None, graph: GraphLike) -> _Layout:
+        shown = {str(a) for a in graph.nodes["activity"]}
         if stages is None:
-            return cls()
+            return cls(spine=_frequent_path(graph, shown))
         order = {s: i for i, s in enumerate(stages.stages)}
         outcomes = frozenset(stages.won) | frozenset(stages.lost)
         approvals = dict(stages.approvals)
         known = frozenset(order) | outcomes | frozenset(approvals) | frozenset(stages.anywhere)
-        return cls(True, order, frozenset(stages.won), outcomes, approvals, known)
+        spine = tuple(s for s in stages.stages if s in shown)
+        return cls(True, order, frozenset(stages.won), outcomes, approvals, known, spine)
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {a: i for i, a in enumerate(self.spine)}
 
     def outside(self, activity: str) -> bool:
         """Not in the stage model (only when there is one)."""
         return self.modelled and activity not in self.known
 
+    def role(self, activity: str) -> str:
+        if activity in self.outcomes:
+            return "outcome"
+        if activity in self.approvals:
+            return "approval"
+        if self.outside(activity):
+            return "outside"
+        return "spine" if activity in self.spine else "other"
+
     def sort_key(self, row: Mapping[str, Any]) -> tuple[int, int, float, str]:
         """Stages in order, then outcomes, approvals and the rest, each by events."""
         a = str(row["activity"])
-        group = 0 if a in self.order else 1 if a in self.outcomes else 2 if a in self.approvals else 3
-        return (group, self.order.get(a, 0), -float(row["events"]), a)
+        order = self.order if self.modelled else self.position
+        group = 0 if a in order else 1 if a in self.outcomes else 2 if a in self.approvals else 3
+        return (group, order.get(a, 0), -float(row["events"]), a)
+
+
+def _frequent_path(graph: GraphLike, shown: set[str]) -> tuple[str, ...]:
+    variants = getattr(graph, "variants", None)
+    if isinstance(variants, pd.DataFrame) and len(variants):
+        path: list[str] = []
+        for a in variants["variant"].iloc[0]:
+            if str(a) in shown and str(a) not in path:
+                path.append(str(a))
+        if path:
+            return tuple(path)
+    starts = graph.start_activities
+    if not starts:
+        return ()
+    edges = graph.edges.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable")
+    best = dict(zip(edges.drop_duplicates("source")["source"], edges.drop_duplicates("source")["target"], strict=True))
+    a = min(starts, key=lambda x: (-starts[x], x))
+    out = [a]
+    while a in best and best[a] not in out:
+        a = str(best[a])
+        out.append(a)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class _Style:
-    """What every label needs: the view, the label limit, working time, the badges."""
+    """What every label needs: the view, the label limit, working time, the badges, the direction."""
 
     view: str
     stat_col: str
     max_label: int
     working: bool
     badges: _Badges
+    rankdir: str = "LR"
 
 
 # --- the map --------------------------------------------------------------------------------------
@@ -228,9 +337,11 @@ def process_map(
     stages: StagesLike | None = None,
     findings: FindingsLike | None = None,
     title: str | None = None,
-    rankdir: str = "LR",
-    max_label: int = 40,
+    rankdir: str = "auto",
+    max_label: int = 60,
     legend: bool = True,
+    max_edges: int | None = None,
+    width_px: float = REPORT_WIDTH_PX,
 ) -> graphviz.Digraph:
     """The process map of a :class:`ProcessGraph` as a ``graphviz.Digraph``.
 
@@ -248,30 +359,87 @@ def process_map(
     findings:
         Put badges on the nodes and edges where findings sit (high and medium severity), the
         top finding highlighted, with a legend.
+    rankdir:
+        ``"LR"``, ``"TB"`` or ``"auto"``: both are laid out (Graphviz runs) and the one whose
+        text is largest when the map is shown ``width_px`` wide is kept, preferring left to
+        right while its text is at least :data:`MIN_TEXT_PX`. Without Graphviz, ``"auto"``
+        picks by the spine's length.
+    max_edges:
+        Draw at most this many transitions (the spine's, each activity's most frequent in and
+        out, then the most frequent); the subtitle says how many were left out.
     legend:
         Draw the legend inside the graph (reports set ``False`` and print it as text).
 
     Durations measured on a business calendar (``graph.time_unit == "working time"``) are
     shown in working hours, and the subtitle and legend say so.
     """
+    _check_options(view, stat)
+    if rankdir not in ("auto", "LR", "TB"):
+        raise OptionError(f"rankdir must be 'auto', 'LR' or 'TB', not {rankdir!r}")
+    if max_edges is not None and (isinstance(max_edges, bool) or not isinstance(max_edges, int) or max_edges < 0):
+        raise OptionError(f"max_edges must be a non-negative integer or None, not {max_edges!r}")
+    layout = _Layout.of(stages, graph)
+
+    def build(direction: str) -> graphviz.Digraph:
+        return _build(graph, view, stat, stages, findings, title, direction, max_label, legend, max_edges, layout)
+
+    if rankdir != "auto":
+        return build(rankdir)
+    return _fitted(build, layout, len(graph.nodes), width_px)
+
+
+def _fitted(
+    build: Callable[[str], graphviz.Digraph], layout: _Layout, n_nodes: int, width_px: float
+) -> graphviz.Digraph:
+    """Lay the map out both ways and keep the direction whose text reads largest at ``width_px``."""
+    first = "LR" if len(layout.spine) <= 3 and n_nodes <= 6 else "TB"
+    if shutil.which("dot") is None:
+        return build(first)
+    best: tuple[float, graphviz.Digraph] | None = None
+    for direction in (first, "TB" if first == "LR" else "LR"):
+        dot = build(direction)
+        try:
+            svg, _ = _run.render_source(dot.source, "svg")
+        except _run.DotRunError:
+            continue
+        px = text_px(svg.decode("utf-8"), width_px=width_px)
+        if px >= MIN_TEXT_PX:
+            return dot
+        if best is None or px > best[0]:
+            best = (px, dot)
+    return best[1] if best is not None else build(first)
+
+
+def _build(
+    graph: GraphLike,
+    view: str,
+    stat: str,
+    stages: StagesLike | None,
+    findings: FindingsLike | None,
+    title: str | None,
+    rankdir: str,
+    max_label: int,
+    legend: bool,
+    max_edges: int | None,
+    layout: _Layout,
+) -> graphviz.Digraph:
     import graphviz
 
-    _check_options(view, stat)
     stat_col, stat_label = STATISTICS[stat]
     working = graph.time_unit == formatting.WORKING_TIME
-    style = _Style(view, stat_col, max_label, working, _badges(findings))
-    layout = _Layout.of(stages)
-
+    style = _Style(view, stat_col, max_label, working, _badges(findings), rankdir)
     dot = graphviz.Digraph(name="process_map", format="svg")
     heading = title or (
         "Process map — frequency" if view == "frequency" else f"Process map — {stat_label} between activities"
     )
-    _graph_attributes(dot, graph, heading, rankdir, working)
+    edges = _drawn_edges(graph, layout, max_edges)
+    cut = len(graph.edges) - len(edges)
+    _graph_attributes(dot, graph, heading, rankdir, working, cut)
     rows: list[dict[str, Any]] = sorted(_records(graph.nodes), key=layout.sort_key)
     _add_activities(dot, rows, layout, style)
-    _add_start_and_end(dot, graph, rows)
-    _add_spine(dot, rows, layout)
-    _add_transitions(dot, graph, rows, layout, style)
+    _add_start_and_end(dot, graph, rows, layout, style)
+    _add_spine(dot, rows, layout, edges)
+    _add_transitions(dot, graph, edges, rows, layout, style)
     if legend and (findings is not None or stages is not None):
         _legend(
             dot,
@@ -284,62 +452,117 @@ def process_map(
     return dot
 
 
-def _graph_attributes(dot: graphviz.Digraph, graph: GraphLike, heading: str, rankdir: str, working: bool) -> None:
+def _drawn_edges(graph: GraphLike, layout: _Layout, max_edges: int | None) -> pd.DataFrame:
+    """The edges drawn: all, or within ``max_edges`` the spine's, each activity's most frequent
+    incoming and outgoing, then the most frequent (ties by names)."""
+    edges = graph.edges
+    if max_edges is None or len(edges) <= max_edges:
+        return edges
+    e = edges.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable")
+    pairs = set(itertools.pairwise(layout.spine))
+    spine = [(s, t) in pairs for s, t in zip(e["source"], e["target"], strict=True)]
+    strongest = set(e.drop_duplicates("source").index) | set(e.drop_duplicates("target").index)
+    forced = e[[sp or i in strongest for sp, i in zip(spine, e.index, strict=True)]]
+    rest = e.drop(index=forced.index).head(max(0, max_edges - len(forced)))
+    return e.loc[sorted(set(forced.index) | set(rest.index))]
+
+
+def _graph_attributes(
+    dot: graphviz.Digraph, graph: GraphLike, heading: str, rankdir: str, working: bool, cut: int = 0
+) -> None:
     """Title, subtitle (size, abstraction, working time) and the default node and edge styles."""
     subtitle = f"{formatting.count(graph.n_cases)} cases · {formatting.count(graph.n_events)} events"
     abstraction = getattr(graph, "abstraction", None)
     if abstraction is not None and abstraction.is_abstracted:
         subtitle += f" · {abstraction.describe()}"
+    if cut:
+        subtitle += f" · {formatting.count(cut)} less frequent paths not drawn"
     if working:
         subtitle += f" · durations in {formatting.WORKING_TIME}"
     dot.attr(
         rankdir=rankdir,
         fontname=FONT,
+        fontsize=TITLE_PT,
         labelloc="t",
-        nodesep="0.35",
-        ranksep="0.5",
+        nodesep="0.3",
+        ranksep="0.45",
         bgcolor="white",
-        label=f"<<B>{_t(heading)}</B><BR/><FONT POINT-SIZE='10'>{_t(subtitle)}</FONT>>",
+        label=f"<<B>{_t(heading)}</B><BR/><FONT POINT-SIZE='{TEXT_PT}'>{_lines(subtitle, 110)}</FONT>>",
     )
-    dot.attr("node", fontname=FONT, fontsize="11", shape="box", style="rounded,filled", penwidth="1")
-    dot.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.7")
+    dot.attr("node", fontname=FONT, fontsize=NAME_PT, shape="box", style="rounded,filled", penwidth="1")
+    dot.attr("edge", fontname=FONT, fontsize=TEXT_PT, arrowsize="0.7")
+
+
+def _lines(text: str, width: int) -> str:
+    """Escaped text broken at `` · `` or spaces into lines of at most about ``width`` characters."""
+    out: list[str] = []
+    for word in text.split(" "):
+        if out and len(out[-1]) + 1 + len(word) <= width:
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return "<BR/>".join(_t(x) for x in out)
 
 
 def _node_label(r: Mapping[str, Any], style: _Style) -> str:
     a = str(r["activity"])
+    small = f"<FONT POINT-SIZE='{TEXT_PT}'>"
     parts = [
-        f"<B>{_t(a, style.max_label)}</B>",
-        f"<FONT POINT-SIZE='9'>{formatting.count(r['events'])} events · {formatting.count(r['cases'])} cases</FONT>",
+        f"<B>{_wrapped(a, style.max_label)}</B>",
+        f"{small}{formatting.count(r['events'])} events · {formatting.count(r['cases'])} cases</FONT>",
     ]
     if "service_median_s" in r and pd.notna(r.get("service_median_s")):
         service = formatting.short_duration(float(r["service_median_s"]), working=style.working)
-        parts.append(f"<FONT POINT-SIZE='9'>service {service}</FONT>")
+        parts.append(f"{small}service {service}</FONT>")
     for b in style.badges.nodes.get(a, []):
-        parts.append(f"<FONT POINT-SIZE='9' COLOR='#b00020'>{_t(b)}</FONT>")
+        parts.append(f"<FONT POINT-SIZE='{TEXT_PT}' COLOR='#b00020'>{_t(b)}</FONT>")
     return "<" + "<BR/>".join(parts) + ">"
+
+
+def _node_tip(r: Mapping[str, Any], style: _Style) -> str:
+    text = (
+        f"{r['activity']}: {formatting.count(r['events'])} events · {formatting.count(r['cases'])} cases"
+        f" ({formatting.percent(r.get('case_share', float('nan')), digits=0)})"
+    )
+    if "service_median_s" in r and pd.notna(r.get("service_median_s")):
+        text += f" · median service {formatting.short_duration(float(r['service_median_s']), working=style.working)}"
+    return _tip(text)
 
 
 def _add_node(target: graphviz.Digraph, r: Mapping[str, Any], layout: _Layout, style: _Style, max_events: int) -> None:
     a = str(r["activity"])
+    role = layout.role(a)
     shade = _BLUES[_bucket(float(r["events"]), 0, max_events, len(_BLUES))]
     attrs = {"fillcolor": shade, "fontcolor": "black"}
+    if a in layout.spine:
+        attrs["group"] = "spine"
     if layout.outside(a):
         attrs.update(fillcolor="#eeeeee", color="#999999", style="rounded,filled,dashed")
     if a in layout.outcomes:
         attrs.update(shape="box", style="filled", fillcolor="#d9f0d3" if a in layout.won else "#fde0dd")
     if a == style.badges.top_node:
         attrs.update(color="#b00020", penwidth="3")
-    target.node(node_id(a), label=_node_label(r, style), **attrs)
+    nid = node_id(a)
+    attrs.update(id=nid, tooltip=_node_tip(r, style))
+    attrs["class"] = f"sm-node sm-{role}"
+    target.node(nid, label=_node_label(r, style), **attrs)
 
 
 def _add_activities(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _Layout, style: _Style) -> None:
-    """Stages, outcomes and others; approvals clustered by their stage; activities outside the model apart."""
+    """Stages, outcomes and others; approvals clustered by their stage; activities outside the model
+    apart; the outcomes on one rank."""
     max_events = max((int(r["events"]) for r in rows), default=1)
     for r in rows:
         a = str(r["activity"])
-        if a in layout.approvals or layout.outside(a):
+        if a in layout.approvals or layout.outside(a) or a in layout.outcomes:
             continue
         _add_node(dot, r, layout, style, max_events)
+    outcomes = [r for r in rows if str(r["activity"]) in layout.outcomes]
+    if outcomes:
+        with dot.subgraph(name="outcomes") as c:
+            c.attr(rank="same")
+            for r in outcomes:
+                _add_node(c, r, layout, style, max_events)
     approval_stages = {layout.approvals[str(r["activity"])] for r in rows if r["activity"] in layout.approvals}
     for stage in sorted(approval_stages, key=lambda s: layout.order.get(s, 0)):
         with dot.subgraph(name=f"cluster_approvals_{node_id(stage)}") as c:
@@ -347,7 +570,7 @@ def _add_activities(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _
                 label=f"<<I>approvals · {_t(stage, style.max_label)}</I>>",
                 style="rounded,dashed",
                 color="#8888aa",
-                fontsize="10",
+                fontsize=TEXT_PT,
             )
             for r in rows:
                 if layout.approvals.get(str(r["activity"])) == stage:
@@ -355,7 +578,7 @@ def _add_activities(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _
     outside = [r for r in rows if layout.outside(str(r["activity"]))]
     if outside:
         with dot.subgraph(name="cluster_outside_model") as c:
-            c.attr(label="<<I>not in the stage model</I>>", style="rounded,dotted", color="#999999", fontsize="10")
+            c.attr(label="<<I>not in the stage model</I>>", style="rounded,dotted", color="#999999", fontsize=TEXT_PT)
             for r in outside:
                 _add_node(c, r, layout, style, max_events)
 
@@ -370,58 +593,132 @@ def _max_count(graph: GraphLike) -> int:
     return max([*counts, *graph.start_activities.values(), *graph.end_activities.values(), 1])
 
 
-def _add_start_and_end(dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]]) -> None:
-    """The start and end circles, with dotted edges to the activities cases start and end with."""
-    dot.node(
-        START,
-        label="<▶ start>",
-        shape="circle",
-        style="filled",
-        fillcolor="#333333",
-        fontcolor="white",
-        fontsize="9",
-        width="0.5",
-    )
-    dot.node(
-        END,
-        label="<■ end>",
-        shape="doublecircle",
-        style="filled",
-        fillcolor="#333333",
-        fontcolor="white",
-        fontsize="9",
-        width="0.4",
-    )
+def _edge_id(tail: str, head: str) -> str:
+    return f"e-{tail}-{head}"
+
+
+def _add_start_and_end(
+    dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]], layout: _Layout, style: _Style
+) -> None:
+    """The start and end circles (first and last rank, in line with the spine), with dotted edges
+    to the activities cases start and end with; only the edges into the spine's first activity and
+    out of its last one or an outcome pull the layout (weight 0 for the rest)."""
     present = {str(r["activity"]) for r in rows}
     starts, ends = graph.start_activities, graph.end_activities
+    n_start = sum(v for a, v in starts.items() if a in present)
+    n_end = sum(v for a, v in ends.items() if a in present)
+    common = {"style": "filled", "fillcolor": "#333333", "fontcolor": "white", "fontsize": TEXT_PT}
+    with dot.subgraph(name="start") as c:
+        c.attr(rank="source")
+        c.node(
+            START,
+            label="<▶ start>",
+            shape="circle",
+            width="0.5",
+            group="spine",
+            id=START,
+            tooltip=_tip(f"start: {formatting.count(n_start)} cases"),
+            **{"class": "sm-node sm-start"},
+            **common,
+        )
+    with dot.subgraph(name="end") as c:
+        c.attr(rank="sink")
+        c.node(
+            END,
+            label="<■ end>",
+            shape="doublecircle",
+            width="0.4",
+            group="spine",
+            id=END,
+            tooltip=_tip(f"end: {formatting.count(n_end)} cases"),
+            **{"class": "sm-node sm-end"},
+            **common,
+        )
     max_count = _max_count(graph)
     for a in sorted(starts, key=lambda x: (-starts[x], x)):
         if a in present:
-            label = f"<{formatting.count(starts[a])}>"
-            width = _width(starts[a], max_count)
-            dot.edge(START, node_id(a), label=label, penwidth=width, color="#777777", style="dotted")
+            head = node_id(a)
+            dot.edge(
+                START,
+                head,
+                label=f"<{formatting.count(starts[a])}>",
+                penwidth=_width(starts[a], max_count),
+                color="#777777",
+                style="dotted",
+                weight="1" if layout.spine[:1] == (a,) else "0",
+                id=_edge_id(START, head),
+                tooltip=_tip(f"start → {a}: {formatting.count(starts[a])} cases start here"),
+                **{"class": "sm-edge sm-start"},
+            )
     for a in sorted(ends, key=lambda x: (-ends[x], x)):
         if a in present:
-            label = f"<{formatting.count(ends[a])}>"
-            dot.edge(node_id(a), END, label=label, penwidth=_width(ends[a], max_count), color="#777777", style="dotted")
+            tail = node_id(a)
+            dot.edge(
+                tail,
+                END,
+                label=f"<{formatting.count(ends[a])}>",
+                penwidth=_width(ends[a], max_count),
+                color="#777777",
+                style="dotted",
+                weight="1" if a in layout.outcomes or layout.spine[-1:] == (a,) else "0",
+                id=_edge_id(tail, END),
+                tooltip=_tip(f"{a} → end: {formatting.count(ends[a])} cases end here"),
+                **{"class": "sm-edge sm-end"},
+            )
 
 
-def _add_spine(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _Layout) -> None:
-    """The intended path as a straight line of invisible heavy edges."""
-    spine = [r for r in rows if r["activity"] in layout.order]
+def _add_spine(dot: graphviz.Digraph, rows: list[dict[str, Any]], layout: _Layout, edges: pd.DataFrame) -> None:
+    """The spine as a straight line: invisible heavy edges where no transition joins two
+    consecutive spine activities, and from the last one to each outcome."""
+    present = {str(r["activity"]) for r in rows}
+    drawn = set(zip(edges["source"].astype(str), edges["target"].astype(str), strict=True))
+    spine = [a for a in layout.spine if a in present]
     for s1, s2 in itertools.pairwise(spine):
-        dot.edge(node_id(str(s1["activity"])), node_id(str(s2["activity"])), style="invis", weight="20")
+        if (s1, s2) not in drawn:
+            dot.edge(node_id(s1), node_id(s2), style="invis", weight="20")
+    if spine:
+        for o in sorted(a for a in present if a in layout.outcomes):
+            dot.edge(node_id(spine[-1]), node_id(o), style="invis", weight="10")
+
+
+def _edge_kind(s: str, t: str, position: Mapping[str, int]) -> str:
+    if s not in position or t not in position:
+        return "other"
+    gap = position[t] - position[s]
+    return "spine" if gap == 1 else "skip" if gap > 1 else "rework"
+
+
+_PORTS = {"LR": {"skip": "n", "rework": "s"}, "TB": {"skip": "e", "rework": "w"}}
+
+
+def _edge_tip(e: Mapping[Any, Any], style: _Style) -> str:
+    def wait(col: str) -> str:
+        value = e.get(col)
+        return formatting.short_duration(float(value), working=style.working) if pd.notna(value) else "–"
+
+    text = f"{e['source']} → {e['target']}: {formatting.count(e['count'])} transitions"
+    if "cases" in e:
+        text += f" · {formatting.count(e['cases'])} cases"
+    text += f" · median wait {wait('wait_median_s')} · 90th percentile wait {wait('wait_p90_s')}"
+    return _tip(text)
 
 
 def _add_transitions(
-    dot: graphviz.Digraph, graph: GraphLike, rows: list[dict[str, Any]], layout: _Layout, style: _Style
+    dot: graphviz.Digraph,
+    graph: GraphLike,
+    edges: pd.DataFrame,
+    rows: list[dict[str, Any]],
+    layout: _Layout,
+    style: _Style,
 ) -> None:
-    """Every directly-follows edge, labelled by count or waiting time, marked as skip or backward move."""
-    edges = graph.edges
+    """Every drawn directly-follows edge, labelled by count or waiting time, marked as skip or
+    backward move; skips and moves back leave the spine on opposite sides."""
     waits = [float(x) for x in edges[style.stat_col] if pd.notna(x)] if len(edges) else []
     lo_w, hi_w = (min(waits), max(waits)) if waits else (0.0, 0.0)
     max_count = _max_count(graph)
     by_activity = {str(r["activity"]): r for r in rows}
+    position = layout.position
+    ports = _PORTS.get(style.rankdir, _PORTS["LR"])
 
     def key(activity: Any) -> tuple[int, int, float, str]:
         return layout.sort_key(by_activity.get(str(activity), {"activity": activity, "events": 0}))
@@ -429,6 +726,7 @@ def _add_transitions(
     for e in sorted(edges.to_dict("records"), key=lambda e: (key(e["source"]), key(e["target"]))):
         s, t = str(e["source"]), str(e["target"])
         count = int(e["count"])
+        kind = _edge_kind(s, t, position)
         attrs: dict[str, str] = {"penwidth": _width(count, max_count), "color": "#4d4d4d"}
         if style.view == "frequency":
             text = formatting.count(count)
@@ -437,15 +735,25 @@ def _add_transitions(
             text = formatting.short_duration(w, working=style.working)
             attrs["color"] = _HEAT[_bucket(w, lo_w, hi_w, len(_HEAT))] if not math.isnan(w) else "#999999"
         text += _mark_intended_path(attrs, s, t, layout)
+        if kind == "spine":
+            attrs["weight"] = "20"
+        elif kind in ("skip", "rework"):
+            side = ports[kind]
+            attrs.update(tailport=side, headport=side)
+            if kind == "rework":
+                attrs["constraint"] = "false"
         lines = [text, *style.badges.edges.get((s, t), [])]
         if style.badges.top_edge == (s, t):
             attrs.update(color="#b00020", penwidth=f"{float(attrs['penwidth']) + 2:.2f}")
         label = "<" + "<BR/>".join(_t(x) for x in "\n".join(lines).split("\n")) + ">"
-        dot.edge(node_id(s), node_id(t), label=label, **attrs)
+        tail, head = node_id(s), node_id(t)
+        attrs.update(id=_edge_id(tail, head), tooltip=_edge_tip(e, style))
+        attrs["class"] = f"sm-edge sm-{kind}"
+        dot.edge(tail, head, label=label, **attrs)
 
 
 def _mark_intended_path(attrs: dict[str, str], s: str, t: str, layout: _Layout) -> str:
-    """Style an edge between two stages (skip, backward move, next stage); the text to add to its label."""
+    """Style an edge between two stages (skip, backward move); the text to add to its label."""
     if s not in layout.order or t not in layout.order:
         return ""
     gap = layout.order[t] - layout.order[s]
@@ -455,8 +763,6 @@ def _mark_intended_path(attrs: dict[str, str], s: str, t: str, layout: _Layout) 
     if gap < 0:
         attrs.update(color="#c53030", fontcolor="#c53030", constraint="false")
         return " · back"
-    if gap == 1:
-        attrs["weight"] = "10"
     return ""
 
 
@@ -498,29 +804,35 @@ def _legend(
         )
 
 
+# --- drawing --------------------------------------------------------------------------------------
+_HINT = (
+    "Draw fewer activities (coverage=0.8, or --coverage 0.8 on the command line), "
+    "or save the DOT source (.dot) and draw it with another tool."
+)
+
+
 def _require_dot() -> None:
-    if shutil.which("dot") is None:
-        raise RenderError(
-            "Graphviz's 'dot' program is not installed, so the graph cannot be drawn (its DOT source is still "
-            "available via .source). Install it: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
-            "'brew install graphviz' (macOS), 'conda install graphviz', or https://graphviz.org/download/"
-        )
+    _run.require_dot()
 
 
 def render_bytes(dot: graphviz.Digraph, fmt: str = "svg", *, dpi: int | None = None) -> bytes:
-    """Run ``dot`` and return the rendered bytes (``svg``, ``png`` or ``pdf``)."""
-    _require_dot()
-    import graphviz
+    """Run ``dot`` and return the rendered bytes (``svg``, ``png`` or ``pdf``).
 
-    g = dot.copy()
+    ``dot`` runs with a timeout and its messages captured; a failed layout is retried without
+    clusters and with new ranking, then with straight edges. When every layout fails,
+    :class:`~salesmining.core.errors.MapUnavailableError` says so in one sentence (nothing of
+    Graphviz's own output); a missing ``dot`` is a :class:`~salesmining.RenderError` saying
+    what to install."""
+    source = dot.source
     if dpi is not None:
+        g = dot.copy()
         g.attr(dpi=str(dpi))
+        source = g.source
     try:
-        return bytes(g.pipe(format=fmt))
-    except graphviz.ExecutableNotFound as exc:  # pragma: no cover - checked above
-        raise RenderError(str(exc)) from exc
-    except graphviz.CalledProcessError as exc:
-        raise RenderError(f"Graphviz failed to render the graph: {exc.stderr!r}") from exc
+        data, _ = _run.render_source(source, fmt)
+    except _run.DotRunError as exc:
+        raise _run.unavailable(exc.attempts or (_run.Attempt("as drawn", exc.problem),), hint=_HINT) from None
+    return data
 
 
 def write_graph(
@@ -538,3 +850,152 @@ def write_graph(
 def svg_text(dot: graphviz.Digraph) -> str:
     """The SVG of a graph as text (for HTML reports and notebooks)."""
     return render_bytes(dot, "svg").decode("utf-8")
+
+
+_VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"')
+_FONT_SIZE = re.compile(r'font-size="([\d.]+)"')
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    """The SVG's ``viewBox`` width and height (points: 1 user unit per point)."""
+    m = _VIEWBOX.search(svg)
+    return (float(m.group(1)), float(m.group(2))) if m else (0.0, 0.0)
+
+
+def text_px(svg: str, *, width_px: float = REPORT_WIDTH_PX) -> float:
+    """The smallest text of an SVG map, in CSS pixels, when the map is shown ``width_px`` wide
+    (its ``viewBox`` scaled to that width): ``min(font-size) × width_px / viewBox width``."""
+    width, _ = svg_size(svg)
+    sizes = [float(x) for x in _FONT_SIZE.findall(svg)]
+    if not width or not sizes:
+        return 0.0
+    return min(sizes) * width_px / width
+
+
+@dataclass(frozen=True)
+class MapDrawing:
+    """A drawn process map, or the sentence saying why it could not be drawn.
+
+    Attributes
+    ----------
+    svg:
+        The SVG (XML declaration dropped, ready to inline), or ``None``.
+    message:
+        When ``svg`` is ``None``: one plain sentence for the reader (never Graphviz's output).
+    hidden:
+        What the map leaves out, as the subtitle says it (``""`` when nothing is hidden).
+    attempts:
+        Each layout tried: ``(layout, problem)``, ``problem`` empty for the one drawn.
+    rankdir, width_pt, height_pt, text_px:
+        The direction kept, the drawing's size (its ``viewBox``) and its smallest text in CSS
+        pixels at ``width_px`` (:func:`text_px`).
+    """
+
+    svg: str | None
+    message: str = ""
+    hidden: str = ""
+    attempts: tuple[tuple[str, str], ...] = ()
+    rankdir: str = ""
+    width_pt: float = 0.0
+    height_pt: float = 0.0
+    text_px: float = 0.0
+    width_px: float = REPORT_WIDTH_PX
+    dot: graphviz.Digraph | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def drawn(self) -> bool:
+        return self.svg is not None
+
+    def __repr__(self) -> str:
+        if self.svg is None:
+            return f"<MapDrawing: not drawn — {self.message}>"
+        size = f"{self.width_pt:,.0f} × {self.height_pt:,.0f} pt, {self.rankdir}"
+        return f"<MapDrawing: {size}, smallest text {self.text_px:.1f} px at {self.width_px:,.0f} px>"
+
+    def _repr_html_(self) -> str:
+        if self.svg is None:
+            return f"<div style='color:#9a6700'>{html.escape(self.message)}</div>"
+        note = f"<div style='color:#57606a'>{html.escape(self.hidden)}</div>" if self.hidden else ""
+        return f"<div style='max-width:100%'>{self.svg}</div>{note}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per layout tried: ``layout``, ``problem`` (empty for the one drawn)."""
+        return pd.DataFrame(list(self.attempts), columns=["layout", "problem"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (the SVG included): JSON-ready."""
+        return {
+            "drawn": self.drawn,
+            "svg": self.svg,
+            "message": self.message,
+            "hidden": self.hidden,
+            "attempts": [{"layout": a, "problem": p} for a, p in self.attempts],
+            "rankdir": self.rankdir,
+            "width_pt": self.width_pt,
+            "height_pt": self.height_pt,
+            "text_px": self.text_px,
+            "width_px": self.width_px,
+        }
+
+
+def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: Any) -> MapDrawing:
+    """Draw a map (options as :func:`process_map`) as SVG, never raising for Graphviz's troubles.
+
+    Failed layouts are retried simpler (see :func:`render_bytes`); when all fail, the map is
+    drawn again with fewer transitions (the spine's, each activity's strongest, then the most
+    frequent: about two per activity), and when that fails too the result carries one plain
+    sentence in ``message``. A missing ``dot`` gives the sentence saying what to install.
+    """
+    options = {**options, "width_px": width_px}
+    abstraction = getattr(graph, "abstraction", None)
+    hidden = abstraction.describe() if abstraction is not None and abstraction.is_abstracted else ""
+    tried: list[tuple[str, str]] = []
+    budgets: list[int | None] = [options.pop("max_edges", None)]
+    n_nodes = len(graph.nodes)
+    if len(graph.edges) > 2 * n_nodes:
+        budgets.append(2 * n_nodes)
+    budgets.append(n_nodes)
+    for budget in budgets:
+        label = "" if budget is None else f" ({budget} paths)"
+        try:
+            dot = process_map(graph, max_edges=budget, **options)
+            data, attempts = _run.render_source(dot.source, "svg")
+        except _run.DotRunError as exc:
+            tried += [(f"{a.layout}{label}", a.problem) for a in exc.attempts]
+            continue
+        except RenderError as exc:  # no dot program: the sentence says what to install
+            return MapDrawing(None, message=str(exc), hidden=hidden, width_px=width_px)
+        tried += [(f"{a.layout}{label}", a.problem) for a in attempts]
+        svg = strip_declaration(data.decode("utf-8"))
+        cut = len(graph.edges) - len(_drawn_edges(graph, _Layout.of(options.get("stages"), graph), budget))
+        if cut:
+            hidden = (hidden + "; " if hidden else "") + f"{formatting.count(cut)} less frequent paths not drawn"
+        width, height = svg_size(svg)
+        return MapDrawing(
+            svg,
+            hidden=hidden,
+            attempts=tuple(tried),
+            rankdir=str(dot.graph_attr.get("rankdir", "")) or _rankdir_of(dot.source),
+            width_pt=width,
+            height_pt=height,
+            text_px=text_px(svg, width_px=width_px),
+            width_px=width_px,
+            dot=dot,
+        )
+    return MapDrawing(None, message=_short_message(tried), hidden=hidden, attempts=tuple(tried), width_px=width_px)
+
+
+def _short_message(tried: Sequence[tuple[str, str]]) -> str:
+    problems = sorted({p.removeprefix("Graphviz ") for _, p in tried if p})
+    return f"The process map could not be drawn: Graphviz failed on every layout tried ({'; '.join(problems)}). {_HINT}"
+
+
+def _rankdir_of(source: str) -> str:
+    m = re.search(r"rankdir=(\w+)", source)
+    return m.group(1) if m else ""
+
+
+def strip_declaration(svg: str) -> str:
+    """Inline-able SVG: the XML declaration and DOCTYPE dropped."""
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg

@@ -1,0 +1,167 @@
+"""Running Graphviz's ``dot``: with a timeout, its output captured, simpler layouts retried.
+
+Nothing Graphviz prints reaches the caller: stderr is captured and only ever summarised in our
+own words (``"could not rank the layout"``, ``"timed out after 60 s"``). A failed layout is retried
+with simpler ones (:data:`LAYOUTS`): first without clusters and with Graphviz's ``newrank``
+ranking, then also with straight-line (polyline) edges. When every layout fails,
+:class:`~salesmining.core.errors.MapUnavailableError` carries one plain sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from salesmining.core.errors import MapUnavailableError, RenderError
+
+__all__ = [
+    "LAYOUTS",
+    "TIMEOUT_S",
+    "Attempt",
+    "DotRunError",
+    "clear_cache",
+    "render_source",
+    "require_dot",
+    "run_dot",
+    "simplified",
+    "unavailable",
+]
+
+#: Seconds one ``dot`` run may take before it is stopped.
+TIMEOUT_S = 60.0
+#: The layouts tried in turn: as drawn, then simpler ones.
+LAYOUTS = ("as drawn", "without clusters, new ranking", "without clusters, straight edges")
+_CACHE: OrderedDict[tuple[str, str], bytes | str] = OrderedDict()  # output, or the problem of a failed run
+_CACHE_SIZE = 32
+
+
+def clear_cache() -> None:
+    """Forget earlier runs (their outputs and failures)."""
+    _CACHE.clear()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One ``dot`` run: the layout tried and, when it failed, why (in our words)."""
+
+    layout: str
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+class DotRunError(RenderError):
+    """``dot`` failed; ``problem`` says how, in our words (never Graphviz's text); ``attempts``:
+    every layout tried (set by :func:`render_source`)."""
+
+    def __init__(self, problem: str, attempts: tuple[Attempt, ...] = ()) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.attempts = attempts
+
+
+def require_dot() -> None:
+    if shutil.which("dot") is None:
+        raise RenderError(
+            "Graphviz's 'dot' program is not installed, so the graph cannot be drawn (its DOT source is still "
+            "available via .source). Install it: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
+            "'brew install graphviz' (macOS), 'conda install graphviz', or https://graphviz.org/download/"
+        )
+
+
+def _problem(stderr: str, returncode: int) -> str:
+    if "init_rank" in stderr or ("rank" in stderr.lower() and "trouble" in stderr.lower()):
+        return "Graphviz could not rank the layout"
+    if returncode < 0:
+        return f"Graphviz crashed (signal {-returncode})"
+    if "lost" in stderr and "edge" in stderr:
+        return "Graphviz lost edges while routing them"
+    if "routesplines" in stderr or "triangulation" in stderr:
+        return "Graphviz could not route the edges"
+    return f"Graphviz stopped with exit code {returncode}"
+
+
+def run_dot(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> bytes:
+    """Run ``dot -T<fmt>`` on ``source``; the output, or :class:`DotRunError` (stderr never shown).
+
+    A run that exits 0 but reports an error (lost edges, failed routing) is a failure too: its
+    picture would miss edges."""
+    key = (hashlib.sha1(source.encode("utf-8")).hexdigest(), fmt)
+    if key in _CACHE:  # the same source again (measuring, then drawing): no second run, no second wait
+        _CACHE.move_to_end(key)
+        known = _CACHE[key]
+        if isinstance(known, str):
+            raise DotRunError(known)
+        return known
+    try:
+        res = subprocess.run(
+            ["dot", f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        _remember(key, f"Graphviz took longer than {timeout:g} s")
+        raise DotRunError(f"Graphviz took longer than {timeout:g} s") from None
+    except OSError as exc:
+        raise DotRunError(f"Graphviz could not be started ({exc.strerror or exc})") from None
+    stderr = res.stderr.decode("utf-8", "replace")
+    if res.returncode != 0 or not res.stdout or re.search(r"^Error:", stderr, flags=re.M):
+        problem = _problem(stderr, res.returncode)
+        _remember(key, problem)
+        raise DotRunError(problem)
+    _remember(key, res.stdout)
+    return res.stdout
+
+
+def _remember(key: tuple[str, str], outcome: bytes | str) -> None:
+    _CACHE[key] = outcome
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
+_CLUSTER = re.compile(r"^(\s*subgraph\s+)cluster_", flags=re.M)
+
+
+def simplified(source: str, level: int) -> str:
+    """The DOT source at a simpler layout ``level`` (0: as drawn; see :data:`LAYOUTS`).
+
+    Clusters become plain subgraphs (their nodes stay, their boxes go) and ``newrank`` ranks
+    the whole graph at once; level 2 also draws edges as polylines. Only our own subgraph
+    statements are touched: labels never start a line (newlines in names are replaced)."""
+    if level <= 0:
+        return source
+    out = _CLUSTER.sub(r"\1flat_", source)
+    extra = "newrank=true splines=polyline" if level >= 2 else "newrank=true"
+    end = out.rstrip().rfind("}")
+    return out[:end] + f"\tgraph [{extra}]\n" + out[end:]
+
+
+def render_source(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> tuple[bytes, tuple[Attempt, ...]]:
+    """Render with retries at simpler layouts; the bytes and the attempts, or :class:`DotRunError`
+    naming the last problem (callers turn it into a plain sentence)."""
+    require_dot()
+    attempts: list[Attempt] = []
+    for level, layout in enumerate(LAYOUTS):
+        try:
+            data = run_dot(simplified(source, level), fmt, timeout=timeout)
+        except DotRunError as exc:
+            attempts.append(Attempt(layout, exc.problem))
+            if exc.problem.startswith("Graphviz could not be started"):
+                break
+            continue
+        attempts.append(Attempt(layout))
+        return data, tuple(attempts)
+    raise DotRunError(attempts[-1].problem, tuple(attempts))
+
+
+def unavailable(attempts: tuple[Attempt, ...], *, hint: str) -> MapUnavailableError:
+    """The plain sentence for a map no layout could draw."""
+    tried = "; ".join(f"{a.layout}: {a.problem.removeprefix('Graphviz ')}" for a in attempts)
+    return MapUnavailableError(
+        f"The process map could not be drawn: Graphviz failed on every layout tried ({tried}). {hint}",
+        tuple((a.layout, a.problem) for a in attempts),
+    )
