@@ -20,7 +20,6 @@ from salesmining.core.version import version
 from salesmining.core.vocabulary import FINDING_RULES
 from salesmining.findings.detect import FindingRules, Findings, KPIs
 from salesmining.log.eventlog import EventLog
-from salesmining.present.report import graph_svg as _graph_svg
 from salesmining.present.report import render_template
 
 
@@ -159,7 +158,7 @@ def _assets() -> str:
 
 def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
     """Everything the diagnosis templates need, as plain values (computed results only)."""
-    from salesmining.present.maps import legend_items, process_map
+    from salesmining.present.maps import draw_map, legend_items
 
     f = d.findings.to_frame()
     evidence = d.findings.evidence
@@ -168,12 +167,13 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
     k = d.kpis
     # durations measured on a business calendar's working clock are labelled as working time
     working = d.graph.calendar is not None
-    graph_svg, graph_error = _graph_svg(process_map(d.graph, stages=d.stages, findings=d.findings, legend=False))
+    drawn = draw_map(d.graph, stages=d.stages, findings=d.findings, legend=False)
+    graph_svg, graph_error = drawn.svg, (drawn.message or None)
     perf_svg = None
     if full and graph_svg is not None:
-        perf_svg, _ = _graph_svg(
-            process_map(d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False)
-        )
+        perf_svg = draw_map(
+            d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False
+        ).svg
     graph_svg, perf_svg = _interactive(graph_svg, d.graph, d.findings), _interactive(perf_svg, d.graph, d.findings)
     findings = []
     for r in f.to_dict("records"):
@@ -299,7 +299,7 @@ def diagnosis_summary_html(d: DiagnosisView) -> str:
 
 
 def comparison_context(c: ComparisonView) -> dict[str, Any]:
-    from salesmining.present.maps import process_map
+    from salesmining.present.maps import draw_map
 
     k = c.kpis
     working = c.before.graph.calendar is not None or c.after.graph.calendar is not None
@@ -328,12 +328,9 @@ def comparison_context(c: ComparisonView) -> dict[str, Any]:
         )
 
     la, lb = c.labels
-    before_svg, err = _graph_svg(
-        process_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title=la, legend=False)
-    )
-    after_svg, _ = _graph_svg(
-        process_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title=lb, legend=False)
-    )
+    drawn_before = draw_map(c.before.graph, stages=c.before.stages, findings=c.before.findings, title=la, legend=False)
+    before_svg, err = drawn_before.svg, (drawn_before.message or None)
+    after_svg = draw_map(c.after.graph, stages=c.after.stages, findings=c.after.findings, title=lb, legend=False).svg
     before_svg = _interactive(before_svg, c.before.graph, c.before.findings)
     after_svg = _interactive(after_svg, c.after.graph, c.after.findings)
     segments = c.mode == "segments"
