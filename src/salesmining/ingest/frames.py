@@ -34,7 +34,7 @@ from salesmining.ingest.values import OUTCOME_WORDS, approval_results, as_text, 
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
-__all__ = ["Origin", "build_log", "check_columns", "log_shape_warnings"]
+__all__ = ["Origin", "build_log", "check_columns", "event_order", "log_shape_warnings", "sort_positions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,21 @@ def check_columns(df: pd.DataFrame, mapping: dict[str, str | None], source: str)
             source=source,
             column=col,
         )
+
+
+def event_order(case: pd.Series, ts: pd.Series, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable order by (case, timestamp, source row) that ``sort_values`` gives, from integer
+    keys: (positions in that order, case codes numbered in sorted case order)."""
+    codes, _ = pd.factorize(case, sort=True)
+    return sort_positions(codes, ts, row), codes
+
+
+def sort_positions(codes: np.ndarray, ts: pd.Series, row: np.ndarray) -> np.ndarray:
+    """Positions in the stable order by (case code, timestamp, row) — polars' parallel sort."""
+    import polars as pl
+
+    keys = pl.DataFrame({"c": codes, "t": ts.to_numpy(dtype="datetime64[us]").view("int64"), "r": row})
+    return keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy()
 
 
 def _row_label(row: int, file_lines: bool) -> str:
@@ -159,6 +174,20 @@ def _duplicate_rows(df: pd.DataFrame) -> np.ndarray:
     raw = df.reset_index(drop=not named)
     if named:
         raw.columns = range(raw.shape[1])  # an index level named like a column stays a column of its own
+    if len(raw) > 1000 and all(_is_arrow_text(raw[c]) for c in raw.columns):
+        # equal rows hash alike: only rows whose hash repeats can be duplicates, and only those
+        # are compared in full (pandas, as for any other frame)
+        import polars as pl
+        import pyarrow as pa
+
+        table = pa.table({f"c{i}": pa.array(raw[c].array) for i, c in enumerate(raw.columns)})
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        candidates = np.flatnonzero(frame.hash_rows().is_duplicated().to_numpy())
+        out = np.zeros(len(raw), dtype=bool)
+        if len(candidates):
+            out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
+        return out
     try:
         return raw.duplicated(keep="first").to_numpy()
     except TypeError:
@@ -238,31 +267,39 @@ def _event_frame(
     df: pd.DataFrame, raw: pd.DataFrame, keep: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
 ) -> pd.DataFrame:
     """The kept rows as events: canonical columns first, then every unused input column as it is."""
+    def kept(s: pd.Series) -> pd.Series:
+        return s.reset_index(drop=True)[keep].reset_index(drop=True)
+
     events: dict[str, Any] = {
-        CASE: parsed.case[keep].to_numpy(),
-        ACTIVITY: parsed.activity[keep].to_numpy(),
-        TIMESTAMP: parsed.time.values[keep].to_numpy(),
+        CASE: kept(parsed.case),
+        ACTIVITY: kept(parsed.activity),
+        TIMESTAMP: kept(parsed.time.values),
     }
     if parsed.start is not None:
-        events[START] = parsed.start.values[keep].to_numpy()
+        events[START] = kept(parsed.start.values)
     if columns.resource is not None:
-        events[RESOURCE] = as_text(df[columns.resource]).reset_index(drop=True)[keep].to_numpy()
+        events[RESOURCE] = kept(as_text(df[columns.resource]))
     if columns.lifecycle is not None:
-        events[LIFECYCLE] = as_text(df[columns.lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
+        events[LIFECYCLE] = kept(as_text(df[columns.lifecycle])).str.lower()
     if columns.approval_result is not None:
-        res = approval_results(df[columns.approval_result]).reset_index(drop=True)[keep]
-        events[APPROVAL_RESULT] = res.to_numpy()
+        events[APPROVAL_RESULT] = kept(approval_results(df[columns.approval_result]))
     events[SOURCE_ROW] = np.arange(len(df), dtype="int64")[keep]
     for col in raw.columns:
         if col in used:
             continue
         out_name = f"{col}_raw" if col in events else str(col)
-        events[out_name] = raw[col].to_numpy()[keep]
+        # text columns stay as they are (Arrow-backed); others go through numpy as they always have
+        events[out_name] = kept(raw[col]) if _is_arrow_text(raw[col]) else raw[col].to_numpy()[keep]
     ev = pd.DataFrame(events)
     for col in (TIMESTAMP, START):
         if col in ev.columns:
             ev[col] = ev[col].astype("datetime64[us, UTC]")
     return ev
+
+
+def _is_arrow_text(s: pd.Series) -> bool:
+    """The default text dtype (``str``, Arrow-backed, NaN for missing), as ``read_csv`` makes it."""
+    return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and s.dtype.na_value is not pd.NA
 
 
 def _parse_warnings(parsed: _Parsed, keep: np.ndarray, timestamp: str, source: str) -> list[IngestWarning]:
@@ -346,10 +383,8 @@ def _case_table(
     if owner is not None:
         cols[OWNER] = owner
     warnings: list[IngestWarning] = []
-    order = ev[[CASE, TIMESTAMP, SOURCE_ROW]].copy()
-    order["_pos"] = np.arange(len(ev))
-    ordered_pos = order.sort_values([CASE, TIMESTAMP, SOURCE_ROW], kind="stable")["_pos"].to_numpy()
-    out = pd.DataFrame({CASE: case_ids.to_numpy()[ordered_pos]})
+    ordered_pos, _ = event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
+    out = pd.DataFrame({CASE: case_ids.reset_index(drop=True).take(ordered_pos).reset_index(drop=True)})
     for target, col in cols.items():
         raw = kept[col].reset_index(drop=True)
         if target == AMOUNT:
@@ -407,30 +442,33 @@ def log_shape_warnings(ev: pd.DataFrame, source: str) -> list[IngestWarning]:
     out: list[IngestWarning] = []
     if not len(ev):
         return out
-    s = ev.sort_values([CASE, TIMESTAMP, SOURCE_ROW], kind="stable")
-    same_case = (s[CASE] == s[CASE].shift()).to_numpy()
-    tie = same_case & (s[TIMESTAMP] == s[TIMESTAMP].shift()).to_numpy()
+    order, codes = event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
+    c = codes[order]
+    stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")[order]
+    rows = ev[SOURCE_ROW].to_numpy()
+    tie = np.zeros(len(ev), dtype=bool)
+    tie[1:] = (c[1:] == c[:-1]) & (stamp[1:] == stamp[:-1])
     if tie.any():
-        n_cases = s.loc[tie, CASE].nunique()
+        n_cases = len(np.unique(c[tie]))
         out.append(
             IngestWarning(
                 "timestamp_ties",
                 f"{int(tie.sum()):,} events share their timestamp with the previous event of the same case "
                 f"({n_cases:,} cases); ties are ordered by source row",
                 int(tie.sum()),
-                tuple(int(r) for r in s.loc[tie, SOURCE_ROW].to_numpy()[:10]),
+                tuple(int(r) for r in rows[order][tie][:10]),
                 source,
             )
         )
-    sizes = ev.groupby(CASE, sort=True).size()
-    single = sizes[sizes == 1]
+    sizes = np.bincount(codes)
+    single = np.flatnonzero(sizes == 1)
     if len(single):
         out.append(
             IngestWarning(
                 "single_event_cases",
                 f"{len(single):,} cases have a single event (no transitions or durations)",
                 len(single),
-                tuple(int(r) for r in ev.loc[ev[CASE].isin(single.index[:10]), SOURCE_ROW].to_numpy()[:10]),
+                tuple(int(r) for r in rows[np.isin(codes, single[:10])][:10]),
                 source,
             )
         )
