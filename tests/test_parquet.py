@@ -199,7 +199,9 @@ def test_day_month_layouts_parse_like_strptime() -> None:
     want_eu = pd.to_datetime(pd.Series(eu), format="%d.%m.%y %H:%M").dt.tz_localize(
         "Europe/Madrid", ambiguous=np.zeros(len(eu), dtype=bool), nonexistent="shift_forward"
     )
-    pd.testing.assert_series_equal(got_eu.values, want_eu.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), check_names=False)
+    pd.testing.assert_series_equal(
+        got_eu.values, want_eu.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), check_names=False
+    )
     assert "inferred_dayfirst" in [c for c, _, _ in got_eu.warnings]
 
 
@@ -219,7 +221,10 @@ def test_duplicates_in_a_large_text_frame_match_pandas() -> None:
         {
             "deal": [f"D{i}" for i in rng.integers(0, 300, n)],
             "stage": rng.choice(["Lead", "Demo", "Won"], n),
-            "at": [f"2024-01-{d:02d}T{h:02d}:00:00Z" for d, h in zip(rng.integers(1, 29, n), rng.integers(0, 3, n))],
+            "at": [
+                f"2024-01-{d:02d}T{h:02d}:00:00Z"
+                for d, h in zip(rng.integers(1, 29, n), rng.integers(0, 3, n), strict=True)
+            ],
         }
     ).astype("str")
     log = sm.from_dataframe(df, case="deal", activity="stage", timestamp="at")

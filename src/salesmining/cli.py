@@ -90,7 +90,9 @@ def _progress(args: argparse.Namespace, msg: str) -> None:
 
 def _add_input_options(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
     if positional:
-        p.add_argument("log", help="the event log or CRM export (CSV, CSV.gz, Parquet, XES, or a CRM export with --format)")
+        p.add_argument(
+            "log", help="the event log or CRM export (CSV, CSV.gz, Parquet, XES, or a CRM export with --format)"
+        )
     g = p.add_argument_group(
         "reading the log",
         "Column names default to a guess among common names (case:concept:name, Opportunity ID, deal_id, "
@@ -244,7 +246,9 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
     if fmt in CRM_FORMATS:
         return _read_crm(args, path, fmt)
     if fmt == "auto":
-        fmt = "xes" if path.name.lower().endswith((".xes", ".xes.gz")) else "parquet" if is_parquet_path(path) else "csv"
+        fmt = (
+            "xes" if path.name.lower().endswith((".xes", ".xes.gz")) else "parquet" if is_parquet_path(path) else "csv"
+        )
     _progress(args, f"reading {path}")
     if fmt == "xes":
         from salesmining.ingest.xes import read_xes

@@ -198,6 +198,7 @@ def read_table_file(
     source = source_name(path_or_buffer)
     data = read_bytes(path_or_buffer)
     fast = _read_utf8_fast(data, sep) if encoding is None else None
+    df: pd.DataFrame | None
     if fast is not None:
         df, delimiter, text = fast
         used: str | None = "utf-8"
@@ -278,7 +279,11 @@ def _read_with_polars(data: bytes, delimiter: str, head: str) -> pd.DataFrame | 
             raise_if_empty=True,
             quote_char='"',
         )
-    except Exception:  # any refusal: the pandas reader decides (and words the error)
+    except (
+        pl.exceptions.PolarsError,
+        ValueError,
+        OSError,
+    ):  # a refusal: the pandas reader decides (and words the error)
         return None
     # header names as the csv module reads them (polars keeps doubled quotes in names doubled)
     names = _header(head, delimiter)
@@ -291,11 +296,14 @@ def _read_with_polars(data: bytes, delimiter: str, head: str) -> pd.DataFrame | 
     ):
         return None
     frame.columns = names
-    if len(frame) and frame.select(
-        pl.all_horizontal(
-            pl.col(names[0]).str.strip_chars(" \t") == "", *[pl.col(c) == "" for c in names[1:]]
-        ).any()
-    ).item():
+    if (
+        len(frame)
+        and frame.select(
+            pl.all_horizontal(
+                pl.col(names[0]).str.strip_chars(" \t") == "", *[pl.col(c) == "" for c in names[1:]]
+            ).any()
+        ).item()
+    ):
         return None  # a blank line (or a row of empty fields): pandas skips the one, keeps the other
     import pyarrow as pa
 

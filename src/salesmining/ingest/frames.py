@@ -267,6 +267,7 @@ def _event_frame(
     df: pd.DataFrame, raw: pd.DataFrame, keep: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
 ) -> pd.DataFrame:
     """The kept rows as events: canonical columns first, then every unused input column as it is."""
+
     def kept(s: pd.Series) -> pd.Series:
         return s.reset_index(drop=True)[keep].reset_index(drop=True)
 

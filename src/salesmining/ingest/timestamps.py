@@ -91,14 +91,20 @@ def parse_timestamps(
     if date_format is not None:
         uniq = pd.Series(present.unique(maintain_order=True).to_list(), dtype="object")
         parsed = _with_format(uniq, date_format, column, timezone)
-        idx = pl.DataFrame({"v": present}).join(
-            pl.DataFrame({"v": pl.Series(uniq.tolist(), dtype=pl.String), "i": np.arange(len(uniq))}),
-            on="v",
-            how="left",
-            maintain_order="left",
-        )["i"].to_numpy()
+        idx = (
+            pl.DataFrame({"v": present})
+            .join(
+                pl.DataFrame({"v": pl.Series(uniq.tolist(), dtype=pl.String), "i": np.arange(len(uniq))}),
+                on="v",
+                how="left",
+                maintain_order="left",
+            )["i"]
+            .to_numpy()
+        )
     else:
-        parsed = _parse_present(present, present_rows, column=column, source=source, timezone=timezone, dayfirst=dayfirst)
+        parsed = _parse_present(
+            present, present_rows, column=column, source=source, timezone=timezone, dayfirst=dayfirst
+        )
         idx = np.arange(len(present))
     values_us = np.full(n, _NAT, dtype="int64")
     values_us[present_rows] = parsed.values.to_numpy(dtype="datetime64[us]").view("int64")[idx] if len(idx) else []
@@ -423,25 +429,13 @@ def _assemble(p: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     ampm = pl.col("ampm").fill_null("").str.to_lowercase().str.slice(0, 1)
     frac = pl.col("F").fill_null("").str.slice(0, 6).str.pad_end(6, "0").cast(i, strict=False).fill_null(0)
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    dim = (
-        pl.when(m == 2)
-        .then(pl.when(leap).then(29).otherwise(28))
-        .when(m.is_in([4, 6, 9, 11]))
-        .then(30)
-        .otherwise(31)
-    )
+    dim = pl.when(m == 2).then(pl.when(leap).then(29).otherwise(28)).when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31)
     yy = y - (m <= 2).cast(i)
     era = yy // 400
     yoe = yy - era * 400
     doy = (153 * (m + pl.when(m > 2).then(-3).otherwise(9)) + 2) // 5 + d - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    hour = (
-        pl.when((ampm == "p") & (h != 12))
-        .then(h + 12)
-        .when((ampm == "a") & (h == 12))
-        .then(0)
-        .otherwise(h)
-    )
+    hour = pl.when((ampm == "p") & (h != 12)).then(h + 12).when((ampm == "a") & (h == 12)).then(0).otherwise(h)
     minute = pl.col("M").cast(i, strict=False).fill_null(0)
     second = pl.col("S").cast(i, strict=False).fill_null(0)
     offsets = {z: _zone_offset(z) for z in p["zone"].drop_nulls().unique().to_list()}

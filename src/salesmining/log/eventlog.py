@@ -432,6 +432,7 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
             ev[col] = ev[col].astype("str").where(ev[col].notna(), None)
     ev[SOURCE_ROW] = ev[SOURCE_ROW].astype("int64")
     import polars as pl
+
     # the stable sort by (case, timestamp, source row), on integer keys: case codes in sorted order
     codes, _ = pd.factorize(ev[CASE], sort=True)
     keys = pl.DataFrame(
