@@ -117,11 +117,12 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
 
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
+    order = event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())  # sorted once, shared
     cases_df, case_warnings = _case_table(
-        raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source
+        raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source, order
     )
     warnings += case_warnings
-    warnings += log_shape_warnings(ev, source)
+    warnings += log_shape_warnings(ev, source, order)
 
     report = IngestReport(
         source=source,
@@ -372,6 +373,7 @@ def _case_table(
     amount: str | None,
     owner: str | None,
     source: str,
+    order: tuple[np.ndarray, np.ndarray],
 ) -> tuple[pd.DataFrame, list[IngestWarning]]:
     """Case table: last non-empty value per case in event order; warn when a value changes.
 
@@ -384,7 +386,7 @@ def _case_table(
     if owner is not None:
         cols[OWNER] = owner
     warnings: list[IngestWarning] = []
-    ordered_pos, _ = event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
+    ordered_pos = order[0]
     out = pd.DataFrame({CASE: case_ids.reset_index(drop=True).take(ordered_pos).reset_index(drop=True)})
     for target, col in cols.items():
         raw = kept[col].reset_index(drop=True)
@@ -438,14 +440,17 @@ def _case_table(
     return table.reset_index(), warnings
 
 
-def log_shape_warnings(ev: pd.DataFrame, source: str) -> list[IngestWarning]:
-    """Warnings about the log's shape: timestamp ties within a case, single-event cases."""
+def log_shape_warnings(
+    ev: pd.DataFrame, source: str, order: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[IngestWarning]:
+    """Warnings about the log's shape: timestamp ties within a case, single-event cases.
+    ``order`` is :func:`event_order` of ``ev`` when the caller has it already."""
     out: list[IngestWarning] = []
     if not len(ev):
         return out
-    order, codes = event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
-    c = codes[order]
-    stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")[order]
+    positions, codes = order if order is not None else event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
+    c = codes[positions]
+    stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")[positions]
     rows = ev[SOURCE_ROW].to_numpy()
     tie = np.zeros(len(ev), dtype=bool)
     tie[1:] = (c[1:] == c[:-1]) & (stamp[1:] == stamp[:-1])
@@ -457,7 +462,7 @@ def log_shape_warnings(ev: pd.DataFrame, source: str) -> list[IngestWarning]:
                 f"{int(tie.sum()):,} events share their timestamp with the previous event of the same case "
                 f"({n_cases:,} cases); ties are ordered by source row",
                 int(tie.sum()),
-                tuple(int(r) for r in rows[order][tie][:10]),
+                tuple(int(r) for r in rows[positions][tie][:10]),
                 source,
             )
         )

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
-import polars as pl
 
 from salesmining.core.errors import AmbiguousDateError
 from salesmining.ingest.options import check_timezone
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["MISSING_TOKENS", "TimeParse", "parse_timestamps"]
 
@@ -84,6 +86,8 @@ def parse_timestamps(
         vals, bad, warns = _from_epoch(num, ~miss, column)
         return TimeParse(vals, miss, bad, _empty_mask(n), _empty_mask(n), warns)
 
+    import polars as pl
+
     text = _as_polars_text(s)
     miss = (text.is_null() | text.is_in(list(MISSING_TOKENS))).to_numpy()
     present_rows = np.flatnonzero(~miss)
@@ -131,6 +135,8 @@ _NAT: Final = np.iinfo("int64").min
 def _as_polars_text(s: pd.Series) -> pl.Series:
     """The column as trimmed polars strings, null where empty; other objects (numbers, Python
     datetimes) are turned into text once per distinct value."""
+    import polars as pl
+
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         import pyarrow as pa
 
@@ -268,6 +274,8 @@ _PARTS = ("y", "m", "d", "H", "M", "S", "F", "ampm", "zone")
 
 def _iso_parts(t: pl.Series) -> pl.DataFrame:
     """Date and time parts (as text, null when absent) of strict ISO values."""
+    import polars as pl
+
     v = pl.col("t")
     timed = v.str.len_chars() > 10
     return (
@@ -298,6 +306,8 @@ def _parse_present(
     """Parse the non-empty values of one column (positional), vectorised: strict ISO values by
     their fixed layout, other day/month/year layouts and epoch numbers by one pattern each; only
     what none of them reads (month names) goes to dateutil, once per distinct value."""
+    import polars as pl
+
     n = len(t)
     warns: list[tuple[str, str, np.ndarray]] = []
     iso = t.str.contains(_ISO_FAST).fill_null(False).to_numpy()
@@ -421,6 +431,8 @@ def _zone_offset(zone: str) -> float | None:
 def _assemble(p: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Date and time parts (text) → (naive microseconds since the epoch, bad, out-of-range year,
     UTC offset in minutes or NaN, no time of day), by integer arithmetic (days from the civil date)."""
+    import polars as pl
+
     i = pl.Int64
     y = pl.col("y").cast(i, strict=False)
     m = pl.col("m").cast(i, strict=False)
