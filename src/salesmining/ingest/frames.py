@@ -113,16 +113,25 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     keep = ~rejected
     raw = df.reset_index(drop=True)
     case_cols, used = _case_columns(raw, keep, parsed.case, columns)
-    ev = _event_frame(df, raw, keep, parsed, columns, used)
+    # the kept rows in input order, and their order by (case, timestamp, row): sorted once, shared
+    kept_rows = np.flatnonzero(keep)
+    in_order = pd.DataFrame(
+        {
+            CASE: parsed.case[keep].reset_index(drop=True),
+            TIMESTAMP: parsed.time.values[keep].reset_index(drop=True),
+            SOURCE_ROW: kept_rows,
+        }
+    )
+    order = event_order(in_order[CASE], in_order[TIMESTAMP], kept_rows)
+    ev = _event_frame(df, raw, kept_rows[order[0]], parsed, columns, used)
 
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
-    order = event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())  # sorted once, shared
     cases_df, case_warnings = _case_table(
-        raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source, order
+        raw[keep], in_order[CASE], kept_rows, case_cols, columns.outcome, columns.amount, columns.owner, source, order
     )
     warnings += case_warnings
-    warnings += log_shape_warnings(ev, source, order)
+    warnings += log_shape_warnings(in_order, source, order)
 
     report = IngestReport(
         source=source,
@@ -265,12 +274,13 @@ def _case_columns(
 
 
 def _event_frame(
-    df: pd.DataFrame, raw: pd.DataFrame, keep: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
+    df: pd.DataFrame, raw: pd.DataFrame, rows: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
 ) -> pd.DataFrame:
-    """The kept rows as events: canonical columns first, then every unused input column as it is."""
+    """The events: the input ``rows`` (kept, in event order), canonical columns first, then every
+    unused input column as it is."""
 
     def kept(s: pd.Series) -> pd.Series:
-        return s.reset_index(drop=True)[keep].reset_index(drop=True)
+        return s.reset_index(drop=True).take(rows).reset_index(drop=True)
 
     events: dict[str, Any] = {
         CASE: kept(parsed.case),
@@ -285,13 +295,13 @@ def _event_frame(
         events[LIFECYCLE] = kept(as_text(df[columns.lifecycle])).str.lower()
     if columns.approval_result is not None:
         events[APPROVAL_RESULT] = kept(approval_results(df[columns.approval_result]))
-    events[SOURCE_ROW] = np.arange(len(df), dtype="int64")[keep]
+    events[SOURCE_ROW] = rows.astype("int64")
     for col in raw.columns:
         if col in used:
             continue
         out_name = f"{col}_raw" if col in events else str(col)
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
-        events[out_name] = kept(raw[col]) if _is_arrow_text(raw[col]) else raw[col].to_numpy()[keep]
+        events[out_name] = kept(raw[col]) if _is_arrow_text(raw[col]) else raw[col].to_numpy()[rows]
     ev = pd.DataFrame(events)
     for col in (TIMESTAMP, START):
         if col in ev.columns:
@@ -367,7 +377,7 @@ def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: lis
 def _case_table(
     kept: pd.DataFrame,
     case_ids: pd.Series,
-    ev: pd.DataFrame,
+    rows: np.ndarray,
     case_attributes: dict[str, str],
     outcome: str | None,
     amount: str | None,
@@ -398,7 +408,7 @@ def _case_table(
                         "unparsable_amount",
                         f"{col}: values not read as numbers (left empty)",
                         int(bad.sum()),
-                        _examples(bad, ev[SOURCE_ROW].to_numpy()),
+                        _examples(bad, rows),
                         source,
                     )
                 )

@@ -439,7 +439,9 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
         {"c": codes, "t": ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64"), "r": ev[SOURCE_ROW].to_numpy()}
     )
     order = keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy()
-    ev = ev.take(order).reset_index(drop=True)
+    if not np.array_equal(order, np.arange(len(ev))):  # readers hand events over in order already
+        ev = ev.take(order)
+    ev = ev.reset_index(drop=True)
     front = [c for c in (CASE, ACTIVITY, TIMESTAMP, START, RESOURCE, LIFECYCLE, SOURCE_ROW) if c in ev.columns]
     return ev[front + [c for c in ev.columns if c not in front]]
 
