@@ -128,7 +128,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
     cases_df, case_warnings = _case_table(
-        raw[keep], in_order[CASE], kept_rows, case_cols, columns.outcome, columns.amount, columns.owner, source, order
+        raw, in_order[CASE], kept_rows, case_cols, columns.outcome, columns.amount, columns.owner, source, order
     )
     warnings += case_warnings
     warnings += log_shape_warnings(in_order, source, order)
@@ -279,8 +279,11 @@ def _event_frame(
     """The events: the input ``rows`` (kept, in event order), canonical columns first, then every
     unused input column as it is."""
 
+    in_place = len(rows) == len(df) and bool(np.array_equal(rows, np.arange(len(df))))
+
     def kept(s: pd.Series) -> pd.Series:
-        return s.reset_index(drop=True).take(rows).reset_index(drop=True)
+        s = s.reset_index(drop=True)
+        return s if in_place else s.take(rows).reset_index(drop=True)
 
     events: dict[str, Any] = {
         CASE: kept(parsed.case),
@@ -375,7 +378,7 @@ def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: lis
 
 
 def _case_table(
-    kept: pd.DataFrame,
+    raw_rows: pd.DataFrame,
     case_ids: pd.Series,
     rows: np.ndarray,
     case_attributes: dict[str, str],
@@ -387,7 +390,8 @@ def _case_table(
 ) -> tuple[pd.DataFrame, list[IngestWarning]]:
     """Case table: last non-empty value per case in event order; warn when a value changes.
 
-    ``case_attributes`` maps case-table names to input columns."""
+    ``raw_rows`` is the input (positional index), ``rows`` the kept rows in input order and
+    ``case_ids`` their cleaned case ids; ``case_attributes`` maps case-table names to input columns."""
     cols: dict[str, str] = dict(case_attributes)
     if outcome is not None:
         cols[OUTCOME] = outcome
@@ -399,7 +403,7 @@ def _case_table(
     ordered_pos = order[0]
     out = pd.DataFrame({CASE: case_ids.reset_index(drop=True).take(ordered_pos).reset_index(drop=True)})
     for target, col in cols.items():
-        raw = kept[col].reset_index(drop=True)
+        raw = raw_rows[col].take(rows).reset_index(drop=True)  # the kept rows, in input order
         if target == AMOUNT:
             vals, bad = parse_amount(raw)
             if bad.any():
