@@ -206,10 +206,12 @@ def test_day_month_layouts_parse_like_strptime() -> None:
 
 
 def test_impossible_dates_are_unparsable_and_month_names_go_to_dateutil() -> None:
-    values = pd.Series(["2024-02-30 10:00", "2023-02-29", "2024-02-29", "13/13/2024", "Mar 5, 2024 10:00 AM", ""])
+    values = pd.Series(
+        ["2024-02-30 10:00", "2023-02-29", "2024-02-29", "13/13/2024", "Mar 5, 2024 10:00 AM", "", "2024-01-01 25:00"]
+    )
     got = parse_timestamps(values, column="t", source="x")
-    assert got.unparsable.tolist() == [True, True, False, True, False, False]
-    assert got.missing.tolist() == [False] * 5 + [True]
+    assert got.unparsable.tolist() == [True, True, False, True, False, False, True]
+    assert got.missing.tolist() == [False] * 5 + [True, False]
     assert got.values[2] == pd.Timestamp("2024-02-29", tz="UTC")
     assert got.values[4] == pd.Timestamp("2024-03-05 10:00", tz="UTC")
 

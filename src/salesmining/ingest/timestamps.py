@@ -11,9 +11,14 @@ Accepted without options (each value may carry ``Z``/``UTC``/``+0000``/``-07:00`
 * Unix epoch seconds (10 digits) or milliseconds (13 digits);
 * dates with English month names (``Mar 5, 2024 10:00 AM``), via dateutil, per unique value.
 
-``date_format`` (a ``strptime`` format) overrides all of this for the whole column.
-Values are parsed once per unique string. Naive values are localised to ``timezone``
-(or taken as UTC, with an ``assumed_utc`` warning).
+``date_format`` (a ``strptime`` format) overrides all of this for the whole column (applied
+once per distinct value). Otherwise the column is parsed vectorised in polars, with no Python
+per value: strict ISO values by their fixed layout (date, hour and minute sliced, the tail
+matched by one short pattern), every other layout by one pattern, the parts assembled into
+microseconds by integer arithmetic (impossible dates and clock times such as ``02-30`` or
+``25:00`` are unparsable); only values no layout reads go to dateutil, once per distinct
+value. Naive values are localised to ``timezone`` (or taken as UTC, with an ``assumed_utc``
+warning).
 """
 
 from __future__ import annotations
