@@ -35,6 +35,7 @@ from salesmining.findings.detect import (
     find_bottlenecks,
     kpis,
 )
+from salesmining.ingest.parquet import read_parquet
 from salesmining.ingest.tabular import from_dataframe, read_csv
 from salesmining.ingest.xes import read_xes, write_xes
 from salesmining.log.eventlog import EventLog
@@ -112,6 +113,7 @@ __all__ = [
     "read_csv",
     "read_field_history",
     "read_hubspot",
+    "read_parquet",
     "read_pipedrive",
     "read_salesforce",
     "read_xes",

@@ -26,6 +26,7 @@ from salesmining.core.files import write_atomic
 from salesmining.core.formatting import one_line
 from salesmining.ingest.frames import build_log
 from salesmining.ingest.options import ColumnMap, ReadOptions
+from salesmining.ingest.parquet import is_parquet_path, read_parquet_frame
 from salesmining.ingest.tabular import read_frame
 from salesmining.log.eventlog import EventLog
 
@@ -91,7 +92,9 @@ def _progress(args: argparse.Namespace, msg: str) -> None:
 
 def _add_input_options(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
     if positional:
-        p.add_argument("log", help="the event log or CRM export (CSV, CSV.gz, XES, or a CRM export with --format)")
+        p.add_argument(
+            "log", help="the event log or CRM export (CSV, CSV.gz, Parquet, XES, or a CRM export with --format)"
+        )
     g = p.add_argument_group(
         "reading the log",
         "Column names default to a guess among common names (case:concept:name, Opportunity ID, deal_id, "
@@ -99,7 +102,7 @@ def _add_input_options(p: argparse.ArgumentParser, *, positional: bool = True) -
     )
     g.add_argument(
         "--format",
-        choices=["auto", "csv", "xes", *CRM_FORMATS],
+        choices=["auto", "csv", "parquet", "xes", *CRM_FORMATS],
         default="auto",
         help="input format (default: by extension); CRM formats read the CRM's history export",
     )
@@ -252,14 +255,16 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
     if fmt in CRM_FORMATS:
         return _read_crm(args, path, fmt)
     if fmt == "auto":
-        fmt = "xes" if path.name.lower().endswith((".xes", ".xes.gz")) else "csv"
+        fmt = (
+            "xes" if path.name.lower().endswith((".xes", ".xes.gz")) else "parquet" if is_parquet_path(path) else "csv"
+        )
     _progress(args, f"reading {path}")
     if fmt == "xes":
         from salesmining.ingest.xes import read_xes
 
         return read_xes(path, strict=args.strict)
     options = read_options(args)
-    frame, origin = read_frame(path, options)
+    frame, origin = read_parquet_frame(path, options) if fmt == "parquet" else read_frame(path, options)
     source, cols = origin.source, [str(c) for c in frame.columns]
     mapping: dict[str, str | None] = {}
     for role in ("case", "activity", "timestamp"):

@@ -170,8 +170,18 @@ def _detect_fallback(data: bytes) -> str | None:
     return None
 
 
+def _head_lines(text: str, n: int) -> list[str]:
+    """The first ``n`` lines of ``text`` (as ``str.splitlines`` cuts them) without splitting all of it."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > n or size >= len(text):
+            return lines[:n]
+        size *= 4
+
+
 def _sniff_sep(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+    sample = "\n".join(_head_lines(text, 50))
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -186,12 +196,27 @@ def read_table_file(
     Returns (frame, source name, encoding used, warnings, notes).
     """
     source = source_name(path_or_buffer)
-    text, used, warn = decode_bytes(read_bytes(path_or_buffer), encoding=encoding, source=source)
-    delimiter = sep or _sniff_sep(text)
+    data = read_bytes(path_or_buffer)
+    fast = _read_utf8_fast(data, sep) if encoding is None else None
+    df: pd.DataFrame | None
+    if fast is not None:
+        df, delimiter, text = fast
+        used: str | None = "utf-8"
+        warn = None
+    else:
+        text, used, warn = decode_bytes(data, encoding=encoding, source=source)
+        delimiter = sep or _sniff_sep(text)
+        df = _read_with_polars(text.encode("utf-8"), delimiter, text)
     try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True
-        )
+        if df is None:
+            df = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=True,
+            )
     except pd.errors.ParserError as exc:
         raise LogSchemaError(
             f"{source} is not a well-formed delimited file ({str(exc).strip()}); "
@@ -208,12 +233,98 @@ def read_table_file(
     return df, source, used, [warn] if warn else [], notes
 
 
+_HEAD_BYTES = 1 << 20
+
+
+def _read_utf8_fast(data: bytes | str, sep: str | None) -> tuple[pd.DataFrame, str, str] | None:
+    """A UTF-8 file without a byte-order mark, read by polars straight from its bytes (polars
+    refuses invalid UTF-8, and then the decoding path takes over): (frame, separator, the text
+    of its first lines, for the header check). ``None`` when the decoding path must read it."""
+    if not isinstance(data, bytes) or data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:3] == b"\xef\xbb\xbf":
+        return None
+    head = data[:_HEAD_BYTES]
+    if len(data) > len(head):
+        head = head[: head.rfind(b"\n") + 1]
+    try:
+        head_text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if sep is None:
+        if len(data) > len(head) and len(head_text.splitlines()) <= 50:
+            return None  # the sniffer reads the first 50 lines; these are longer than the head
+        sep = _sniff_sep(head_text)
+    frame = _read_with_polars(data, sep, head_text)
+    return None if frame is None else (frame, sep, head_text)
+
+
+def _read_with_polars(data: bytes, delimiter: str, head: str) -> pd.DataFrame | None:
+    """UTF-8 bytes as all-string columns, read by polars' multi-threaded CSV reader — or ``None``
+    when the file has something pandas' reader treats its own way (blank lines, which it skips;
+    a lone ``\r`` line end; empty or repeated header names; a separator of several characters;
+    rows longer than the header; any quoting polars refuses). The pandas reader then reads it,
+    so the frame is the same either way."""
+    if len(delimiter) != 1 or len(delimiter.encode("utf-8")) != 1:
+        return None
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    import polars as pl
+
+    try:
+        frame = pl.read_csv(
+            data,
+            separator=delimiter,
+            infer_schema=False,
+            empty_string_is_null=False,
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+            quote_char='"',
+        )
+    except (
+        pl.exceptions.PolarsError,
+        ValueError,
+        OSError,
+    ):  # a refusal: the pandas reader decides (and words the error)
+        return None
+    # header names as the csv module reads them (polars keeps doubled quotes in names doubled)
+    names = _header(head, delimiter)
+    if (
+        names is None
+        or len(names) != frame.width
+        or any(not n.strip() for n in names)
+        or len(set(names)) != len(names)
+        or frame.null_count().sum_horizontal()[0]
+    ):
+        return None
+    frame.columns = names
+    if (
+        len(frame)
+        and frame.select(
+            pl.all_horizontal(
+                pl.col(names[0]).str.strip_chars(" \t") == "", *[pl.col(c) == "" for c in names[1:]]
+            ).any()
+        ).item()
+    ):
+        return None  # a blank line (or a row of empty fields): pandas skips the one, keeps the other
+    import pyarrow as pa
+
+    string = pd.StringDtype(na_value=float("nan"))
+    return frame.to_arrow().to_pandas(types_mapper={pa.large_string(): string, pa.string_view(): string}.get)
+
+
+def _header(text: str, delimiter: str) -> list[str] | None:
+    """The first record of ``text`` as the csv module reads it (``None`` when it cannot)."""
+    lines = (m.group() for m in re.finditer(r"[^\n]*\n?", text))  # lazily: only the header's lines are cut
+    try:
+        return next(csv.reader(lines, delimiter=delimiter), [])
+    except csv.Error:
+        return None
+
+
 def _refuse_duplicate_header(text: str, delimiter: str, source: str) -> None:
     """A column name that appears twice (after trimming) is a :class:`LogSchemaError` naming it:
     which copy holds the data cannot be told, and pandas would silently rename one ``name.1``."""
-    try:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
-    except csv.Error:
+    header = _header(text, delimiter)
+    if header is None:
         return
     names = [h.strip() for h in header]
     seen: set[str] = set()

@@ -34,7 +34,7 @@ from salesmining.ingest.values import OUTCOME_WORDS, approval_results, as_text, 
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
-__all__ = ["Origin", "build_log", "check_columns", "log_shape_warnings"]
+__all__ = ["Origin", "build_log", "check_columns", "event_order", "log_shape_warnings", "sort_positions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,21 @@ def check_columns(df: pd.DataFrame, mapping: dict[str, str | None], source: str)
         )
 
 
+def event_order(case: pd.Series, ts: pd.Series, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable order by (case, timestamp, source row) that ``sort_values`` gives, from integer
+    keys: (positions in that order, case codes numbered in sorted case order)."""
+    codes, _ = pd.factorize(case, sort=True)
+    return sort_positions(codes, ts, row), codes
+
+
+def sort_positions(codes: np.ndarray, ts: pd.Series, row: np.ndarray) -> np.ndarray:
+    """Positions in the stable order by (case code, timestamp, row) — polars' parallel sort."""
+    import polars as pl
+
+    keys = pl.DataFrame({"c": codes, "t": ts.to_numpy(dtype="datetime64[us]").view("int64"), "r": row})
+    return keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy()
+
+
 def _row_label(row: int, file_lines: bool) -> str:
     return f"row {row} (line {row + 2} of the file)" if file_lines else f"row {row}"
 
@@ -98,15 +113,25 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     keep = ~rejected
     raw = df.reset_index(drop=True)
     case_cols, used = _case_columns(raw, keep, parsed.case, columns)
-    ev = _event_frame(df, raw, keep, parsed, columns, used)
+    # the kept rows in input order, and their order by (case, timestamp, row): sorted once, shared
+    kept_rows = np.flatnonzero(keep)
+    in_order = pd.DataFrame(
+        {
+            CASE: parsed.case[keep].reset_index(drop=True),
+            TIMESTAMP: parsed.time.values[keep].reset_index(drop=True),
+            SOURCE_ROW: kept_rows,
+        }
+    )
+    order = event_order(in_order[CASE], in_order[TIMESTAMP], kept_rows)
+    ev = _event_frame(df, raw, kept_rows[order[0]], parsed, columns, used)
 
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
     cases_df, case_warnings = _case_table(
-        raw[keep], parsed.case[keep], ev, case_cols, columns.outcome, columns.amount, columns.owner, source
+        raw, in_order[CASE], kept_rows, case_cols, columns.outcome, columns.amount, columns.owner, source, order
     )
     warnings += case_warnings
-    warnings += log_shape_warnings(ev, source)
+    warnings += log_shape_warnings(in_order, source, order)
 
     report = IngestReport(
         source=source,
@@ -159,6 +184,20 @@ def _duplicate_rows(df: pd.DataFrame) -> np.ndarray:
     raw = df.reset_index(drop=not named)
     if named:
         raw.columns = range(raw.shape[1])  # an index level named like a column stays a column of its own
+    if len(raw) > 1000 and all(_is_arrow_text(raw[c]) for c in raw.columns):
+        # equal rows hash alike: only rows whose hash repeats can be duplicates, and only those
+        # are compared in full (pandas, as for any other frame)
+        import polars as pl
+        import pyarrow as pa
+
+        table = pa.table({f"c{i}": pa.array(raw[c].array) for i, c in enumerate(raw.columns)})
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        candidates = np.flatnonzero(frame.hash_rows().is_duplicated().to_numpy())
+        out = np.zeros(len(raw), dtype=bool)
+        if len(candidates):
+            out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
+        return out
     try:
         return raw.duplicated(keep="first").to_numpy()
     except TypeError:
@@ -235,34 +274,47 @@ def _case_columns(
 
 
 def _event_frame(
-    df: pd.DataFrame, raw: pd.DataFrame, keep: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
+    df: pd.DataFrame, raw: pd.DataFrame, rows: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
 ) -> pd.DataFrame:
-    """The kept rows as events: canonical columns first, then every unused input column as it is."""
+    """The events: the input ``rows`` (kept, in event order), canonical columns first, then every
+    unused input column as it is."""
+
+    in_place = len(rows) == len(df) and bool(np.array_equal(rows, np.arange(len(df))))
+
+    def kept(s: pd.Series) -> pd.Series:
+        s = s.reset_index(drop=True)
+        return s if in_place else s.take(rows).reset_index(drop=True)
+
     events: dict[str, Any] = {
-        CASE: parsed.case[keep].to_numpy(),
-        ACTIVITY: parsed.activity[keep].to_numpy(),
-        TIMESTAMP: parsed.time.values[keep].to_numpy(),
+        CASE: kept(parsed.case),
+        ACTIVITY: kept(parsed.activity),
+        TIMESTAMP: kept(parsed.time.values),
     }
     if parsed.start is not None:
-        events[START] = parsed.start.values[keep].to_numpy()
+        events[START] = kept(parsed.start.values)
     if columns.resource is not None:
-        events[RESOURCE] = as_text(df[columns.resource]).reset_index(drop=True)[keep].to_numpy()
+        events[RESOURCE] = kept(as_text(df[columns.resource]))
     if columns.lifecycle is not None:
-        events[LIFECYCLE] = as_text(df[columns.lifecycle]).reset_index(drop=True)[keep].str.lower().to_numpy()
+        events[LIFECYCLE] = kept(as_text(df[columns.lifecycle])).str.lower()
     if columns.approval_result is not None:
-        res = approval_results(df[columns.approval_result]).reset_index(drop=True)[keep]
-        events[APPROVAL_RESULT] = res.to_numpy()
-    events[SOURCE_ROW] = np.arange(len(df), dtype="int64")[keep]
+        events[APPROVAL_RESULT] = kept(approval_results(df[columns.approval_result]))
+    events[SOURCE_ROW] = rows.astype("int64")
     for col in raw.columns:
         if col in used:
             continue
         out_name = f"{col}_raw" if col in events else str(col)
-        events[out_name] = raw[col].to_numpy()[keep]
+        # text columns stay as they are (Arrow-backed); others go through numpy as they always have
+        events[out_name] = kept(raw[col]) if _is_arrow_text(raw[col]) else raw[col].to_numpy()[rows]
     ev = pd.DataFrame(events)
     for col in (TIMESTAMP, START):
         if col in ev.columns:
             ev[col] = ev[col].astype("datetime64[us, UTC]")
     return ev
+
+
+def _is_arrow_text(s: pd.Series) -> bool:
+    """The default text dtype (``str``, Arrow-backed, NaN for missing), as ``read_csv`` makes it."""
+    return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and s.dtype.na_value is not pd.NA
 
 
 def _parse_warnings(parsed: _Parsed, keep: np.ndarray, timestamp: str, source: str) -> list[IngestWarning]:
@@ -326,18 +378,20 @@ def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: lis
 
 
 def _case_table(
-    kept: pd.DataFrame,
+    raw_rows: pd.DataFrame,
     case_ids: pd.Series,
-    ev: pd.DataFrame,
+    rows: np.ndarray,
     case_attributes: dict[str, str],
     outcome: str | None,
     amount: str | None,
     owner: str | None,
     source: str,
+    order: tuple[np.ndarray, np.ndarray],
 ) -> tuple[pd.DataFrame, list[IngestWarning]]:
     """Case table: last non-empty value per case in event order; warn when a value changes.
 
-    ``case_attributes`` maps case-table names to input columns."""
+    ``raw_rows`` is the input (positional index), ``rows`` the kept rows in input order and
+    ``case_ids`` their cleaned case ids; ``case_attributes`` maps case-table names to input columns."""
     cols: dict[str, str] = dict(case_attributes)
     if outcome is not None:
         cols[OUTCOME] = outcome
@@ -346,12 +400,10 @@ def _case_table(
     if owner is not None:
         cols[OWNER] = owner
     warnings: list[IngestWarning] = []
-    order = ev[[CASE, TIMESTAMP, SOURCE_ROW]].copy()
-    order["_pos"] = np.arange(len(ev))
-    ordered_pos = order.sort_values([CASE, TIMESTAMP, SOURCE_ROW], kind="stable")["_pos"].to_numpy()
-    out = pd.DataFrame({CASE: case_ids.to_numpy()[ordered_pos]})
+    ordered_pos = order[0]
+    out = pd.DataFrame({CASE: case_ids.reset_index(drop=True).take(ordered_pos).reset_index(drop=True)})
     for target, col in cols.items():
-        raw = kept[col].reset_index(drop=True)
+        raw = raw_rows[col].take(rows).reset_index(drop=True)  # the kept rows, in input order
         if target == AMOUNT:
             vals, bad = parse_amount(raw)
             if bad.any():
@@ -360,7 +412,7 @@ def _case_table(
                         "unparsable_amount",
                         f"{col}: values not read as numbers (left empty)",
                         int(bad.sum()),
-                        _examples(bad, ev[SOURCE_ROW].to_numpy()),
+                        _examples(bad, rows),
                         source,
                     )
                 )
@@ -402,35 +454,41 @@ def _case_table(
     return table.reset_index(), warnings
 
 
-def log_shape_warnings(ev: pd.DataFrame, source: str) -> list[IngestWarning]:
-    """Warnings about the log's shape: timestamp ties within a case, single-event cases."""
+def log_shape_warnings(
+    ev: pd.DataFrame, source: str, order: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[IngestWarning]:
+    """Warnings about the log's shape: timestamp ties within a case, single-event cases.
+    ``order`` is :func:`event_order` of ``ev`` when the caller has it already."""
     out: list[IngestWarning] = []
     if not len(ev):
         return out
-    s = ev.sort_values([CASE, TIMESTAMP, SOURCE_ROW], kind="stable")
-    same_case = (s[CASE] == s[CASE].shift()).to_numpy()
-    tie = same_case & (s[TIMESTAMP] == s[TIMESTAMP].shift()).to_numpy()
+    positions, codes = order if order is not None else event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
+    c = codes[positions]
+    stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")[positions]
+    rows = ev[SOURCE_ROW].to_numpy()
+    tie = np.zeros(len(ev), dtype=bool)
+    tie[1:] = (c[1:] == c[:-1]) & (stamp[1:] == stamp[:-1])
     if tie.any():
-        n_cases = s.loc[tie, CASE].nunique()
+        n_cases = len(np.unique(c[tie]))
         out.append(
             IngestWarning(
                 "timestamp_ties",
                 f"{int(tie.sum()):,} events share their timestamp with the previous event of the same case "
                 f"({n_cases:,} cases); ties are ordered by source row",
                 int(tie.sum()),
-                tuple(int(r) for r in s.loc[tie, SOURCE_ROW].to_numpy()[:10]),
+                tuple(int(r) for r in rows[positions][tie][:10]),
                 source,
             )
         )
-    sizes = ev.groupby(CASE, sort=True).size()
-    single = sizes[sizes == 1]
+    sizes = np.bincount(codes)
+    single = np.flatnonzero(sizes == 1)
     if len(single):
         out.append(
             IngestWarning(
                 "single_event_cases",
                 f"{len(single):,} cases have a single event (no transitions or durations)",
                 len(single),
-                tuple(int(r) for r in ev.loc[ev[CASE].isin(single.index[:10]), SOURCE_ROW].to_numpy()[:10]),
+                tuple(int(r) for r in rows[np.isin(codes, single[:10])][:10]),
                 source,
             )
         )

@@ -19,7 +19,7 @@ from salesmining.ingest.frames import Origin, build_log
 from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE, ColumnMap, ReadOptions
 from salesmining.log.eventlog import EventLog
 
-__all__ = ["DEFAULT_PLAUSIBLE_RANGE", "from_dataframe", "read_csv", "read_frame"]
+__all__ = ["DEFAULT_PLAUSIBLE_RANGE", "attribute_list", "from_dataframe", "read_csv", "read_frame"]
 
 
 def read_csv(
@@ -96,7 +96,7 @@ def read_csv(
         outcome=outcome,
         amount=amount,
         owner=owner,
-        case_attributes=_attributes(case_attributes),
+        case_attributes=attribute_list(case_attributes),
     )
     options = ReadOptions(
         timezone=timezone,
@@ -148,7 +148,7 @@ def from_dataframe(
         outcome=outcome,
         amount=amount,
         owner=owner,
-        case_attributes=_attributes(case_attributes),
+        case_attributes=attribute_list(case_attributes),
     )
     options = ReadOptions(
         timezone=timezone,
@@ -171,7 +171,7 @@ def read_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tuple[pd.D
     return df, Origin(source, used, tuple(warns), tuple(notes), file_lines=True)
 
 
-def _attributes(case_attributes: Sequence[str] | Literal["auto"]) -> tuple[str, ...] | Literal["auto"]:
+def attribute_list(case_attributes: Sequence[str] | Literal["auto"]) -> tuple[str, ...] | Literal["auto"]:
     """``case_attributes=`` as the :class:`ColumnMap` holds it: lists become tuples; anything else
     is passed on as it is, for the map to check."""
     if isinstance(case_attributes, (list, tuple)):

@@ -11,15 +11,21 @@ Accepted without options (each value may carry ``Z``/``UTC``/``+0000``/``-07:00`
 * Unix epoch seconds (10 digits) or milliseconds (13 digits);
 * dates with English month names (``Mar 5, 2024 10:00 AM``), via dateutil, per unique value.
 
-``date_format`` (a ``strptime`` format) overrides all of this for the whole column.
-Values are parsed once per unique string. Naive values are localised to ``timezone``
-(or taken as UTC, with an ``assumed_utc`` warning).
+``date_format`` (a ``strptime`` format) overrides all of this for the whole column (applied
+once per distinct value). Otherwise the column is parsed vectorised in polars, with no Python
+per value: strict ISO values by their fixed layout (date, hour and minute sliced, the tail
+matched by one short pattern), every other layout by one pattern, the parts assembled into
+microseconds by integer arithmetic (impossible dates and clock times such as ``02-30`` or
+``25:00`` are unparsable); only values no layout reads go to dateutil, once per distinct
+value. Naive values are localised to ``timezone`` (or taken as UTC, with an ``assumed_utc``
+warning).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -27,21 +33,15 @@ import pandas as pd
 from salesmining.core.errors import AmbiguousDateError
 from salesmining.ingest.options import check_timezone
 
+if TYPE_CHECKING:
+    import polars as pl
+
 __all__ = ["MISSING_TOKENS", "TimeParse", "parse_timestamps"]
 
 #: Strings treated as an empty value in key columns.
 MISSING_TOKENS = frozenset({"", "null", "NULL", "Null", "None", "none", "NaN", "nan", "NaT", "#N/A", "N/A", "n/a"})
 
 UTC_DTYPE: Final = "datetime64[us, UTC]"
-
-_TIME = (
-    r"(?:[T\s]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?"
-    r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?"
-)
-_ZONE = r"\s*(?P<zone>Z|z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?"
-_YMD = r"^(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})" + _TIME + _ZONE + r"$"
-_ABY = r"^(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})" + _TIME + _ZONE + r"$"
-_EPOCH = r"^(?P<sec>\d{10}(?:\.\d+)?)$|^(?P<ms>\d{13})$"
 
 # Years that a datetime64[ns] intermediate can hold; anything outside is implausible anyway.
 _YEAR_MIN, _YEAR_MAX = 1678, 2261
@@ -91,27 +91,37 @@ def parse_timestamps(
         vals, bad, warns = _from_epoch(num, ~miss, column)
         return TimeParse(vals, miss, bad, _empty_mask(n), _empty_mask(n), warns)
 
-    text = s.astype("object").map(_to_text)
-    miss = text.isin(MISSING_TOKENS).to_numpy() | text.isna().to_numpy()
-    present = text[~miss]
-    uniq = pd.Series(pd.unique(present), dtype="object")
-    parsed = _parse_unique(
-        uniq,
-        column=column,
-        source=source,
-        timezone=timezone,
-        dayfirst=dayfirst,
-        date_format=date_format,
-        rows=present.index.to_numpy(),
-        present=present,
-    )
-    idx = pd.Index(uniq).get_indexer(present)
-    values = pd.Series(pd.NaT, index=range(n), dtype=UTC_DTYPE)
-    values.iloc[present.index.to_numpy()] = parsed.values.to_numpy()[idx]
+    import polars as pl
+
+    text = _as_polars_text(s)
+    miss = (text.is_null() | text.is_in(list(MISSING_TOKENS))).to_numpy()
+    present_rows = np.flatnonzero(~miss)
+    present = text.filter(pl.Series(~miss))
+    if date_format is not None:
+        uniq = pd.Series(present.unique(maintain_order=True).to_list(), dtype="object")
+        parsed = _with_format(uniq, date_format, column, timezone)
+        idx = (
+            pl.DataFrame({"v": present})
+            .join(
+                pl.DataFrame({"v": pl.Series(uniq.tolist(), dtype=pl.String), "i": np.arange(len(uniq))}),
+                on="v",
+                how="left",
+                maintain_order="left",
+            )["i"]
+            .to_numpy()
+        )
+    else:
+        parsed = _parse_present(
+            present, present_rows, column=column, source=source, timezone=timezone, dayfirst=dayfirst
+        )
+        idx = np.arange(len(present))
+    values_us = np.full(n, _NAT, dtype="int64")
+    values_us[present_rows] = parsed.values.to_numpy(dtype="datetime64[us]").view("int64")[idx] if len(idx) else []
+    values = pd.Series(values_us.view("datetime64[us]")).dt.tz_localize("UTC").astype(UTC_DTYPE)
 
     def spread(mask_u: np.ndarray) -> np.ndarray:
         out = _empty_mask(n)
-        out[present.index.to_numpy()] = mask_u[idx]
+        out[present_rows] = mask_u[idx]
         return out
 
     return TimeParse(
@@ -122,6 +132,26 @@ def parse_timestamps(
         date_only=spread(parsed.date_only),
         warnings=[(c, m, spread(mask)) for c, m, mask in parsed.warnings],
     )
+
+
+_NAT: Final = np.iinfo("int64").min
+
+
+def _as_polars_text(s: pd.Series) -> pl.Series:
+    """The column as trimmed polars strings, null where empty; other objects (numbers, Python
+    datetimes) are turned into text once per distinct value."""
+    import polars as pl
+
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        out = pl.Series(pl.from_arrow(pa.array(s.array)))
+    else:
+        codes, uniques = pd.factorize(s.astype("object"), use_na_sentinel=True)
+        texts = [_to_text(v) for v in uniques]
+        lookup = pl.Series([*texts, None], dtype=pl.String)
+        out = lookup.gather(np.where(codes < 0, len(texts), codes))
+    return out.cast(pl.String).str.strip_chars()
 
 
 def _to_text(v: object) -> object:
@@ -230,221 +260,271 @@ class _Unique:
     warnings: list[tuple[str, str, np.ndarray]]
 
 
-def _parse_unique(
-    u: pd.Series,
+# Strict ISO 8601 (the common case in exports): fixed places for the date, hour and minute, so
+# those are sliced; the tail (seconds, fraction, zone) is matched by a short pattern.
+_ISO_FAST = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+_ISO_TAIL = r"^(?::(?P<S>\d{2})(?:\.(?P<F>\d{1,9}))?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?$"
+# Every other layout the parser knows, as one pattern (Rust's regex has no back-references, so
+# the two separators are captured and compared).
+_GENERAL = (
+    r"^(?:(?P<y>\d{4})(?P<s1>[-/.])(?P<m>\d{1,2})(?P<s2>[-/.])(?P<d>\d{1,2})"
+    r"|(?P<a>\d{1,2})(?P<t1>[-/.])(?P<b>\d{1,2})(?P<t2>[-/.])(?P<yy>\d{4}|\d{2}))"
+    r"(?:[T\s]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?"
+    r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?"
+    r"\s*(?P<zone>Z|z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?$"
+)
+_EPOCH_TEXT = r"^(?:\d{10}(?:\.\d+)?|\d{13})$"
+_PARTS = ("y", "m", "d", "H", "M", "S", "F", "ampm", "zone")
+
+
+def _iso_parts(t: pl.Series) -> pl.DataFrame:
+    """Date and time parts (as text, null when absent) of strict ISO values."""
+    import polars as pl
+
+    v = pl.col("t")
+    timed = v.str.len_chars() > 10
+    return (
+        pl.DataFrame({"t": t})
+        .select(
+            y=v.str.slice(0, 4),
+            m=v.str.slice(5, 2),
+            d=v.str.slice(8, 2),
+            H=pl.when(timed).then(v.str.slice(11, 2)),
+            M=pl.when(timed).then(v.str.slice(14, 2)),
+            tail=v.str.slice(16).str.extract_groups(_ISO_TAIL),
+            ampm=pl.lit(None, dtype=pl.String),
+        )
+        .unnest("tail")
+        .select(_PARTS)
+    )
+
+
+def _parse_present(
+    t: pl.Series,
+    rows: np.ndarray,
     *,
     column: str,
     source: str,
     timezone: str | None,
     dayfirst: bool | None,
-    date_format: str | None,
-    rows: np.ndarray,
-    present: pd.Series,
 ) -> _Unique:
-    n = len(u)
+    """Parse the non-empty values of one column (positional), vectorised: strict ISO values by
+    their fixed layout, other day/month/year layouts and epoch numbers by one pattern each; only
+    what none of them reads (month names) goes to dateutil, once per distinct value."""
+    import polars as pl
+
+    n = len(t)
     warns: list[tuple[str, str, np.ndarray]] = []
-    if date_format is not None:
-        return _with_format(u, date_format, column, timezone)
-    fast = _iso_fast_path(u, column, timezone)
-    if fast is not None:
-        return fast
-
-    ymd = u.str.extract(_YMD)
-    aby = u.str.extract(_ABY)
-    epoch = u.str.extract(_EPOCH)
-    is_ymd = ymd["y"].notna().to_numpy()
-    is_aby = aby["y"].notna().to_numpy() & ~is_ymd
-    is_epoch = (epoch["sec"].notna() | epoch["ms"].notna()).to_numpy() & ~is_ymd & ~is_aby
-
-    parts = ymd.copy()
-    if is_aby.any():
-        a = pd.to_numeric(aby["a"], errors="coerce")
-        b = pd.to_numeric(aby["b"], errors="coerce")
-        first = _decide_dayfirst(u, a, b, is_aby, dayfirst, column, source, present, warns)
-        day, month = (a, b) if first else (b, a)
-        y = pd.to_numeric(aby["y"], errors="coerce")
-        two = aby["y"].str.len() == 2
-        y = y.where(~two, np.where(y < 69, 2000 + y, 1900 + y))
-        for col in ("H", "M", "S", "F", "ampm", "zone"):
-            parts.loc[is_aby, col] = aby.loc[is_aby, col]
-        parts.loc[is_aby, "y"] = y[is_aby].astype("Int64").astype(str)
-        parts.loc[is_aby, "m"] = month[is_aby].astype("Int64").astype(str)
-        parts.loc[is_aby, "d"] = day[is_aby].astype("Int64").astype(str)
-
-    matched = is_ymd | is_aby
-    values = pd.Series(pd.NaT, index=range(n), dtype=UTC_DTYPE)
+    iso = t.str.contains(_ISO_FAST).fill_null(False).to_numpy()
+    parts = _iso_parts(t.filter(pl.Series(iso))) if iso.all() else None
+    is_aby = _empty_mask(n)
+    matched = iso.copy()
+    if parts is None:
+        # general layouts for the values that are not strict ISO
+        rest_idx = np.flatnonzero(~iso)
+        g = t.filter(pl.Series(~iso)).str.extract_groups(_GENERAL).struct.unnest()
+        ymd = (g["y"].is_not_null() & (g["s1"] == g["s2"]).fill_null(False)).to_numpy()
+        aby = (g["a"].is_not_null() & (g["t1"] == g["t2"]).fill_null(False)).to_numpy() & ~ymd
+        is_aby[rest_idx[aby]] = True
+        matched[rest_idx[ymd | aby]] = True
+        if aby.any():
+            a = g["a"].cast(pl.Int64, strict=False).to_numpy()
+            b = g["b"].cast(pl.Int64, strict=False).to_numpy()
+            a_full = np.zeros(n, dtype="int64")
+            b_full = np.zeros(n, dtype="int64")
+            a_full[rest_idx[aby]] = a[aby]
+            b_full[rest_idx[aby]] = b[aby]
+            first = _decide_dayfirst_vec(t, a_full, b_full, is_aby, dayfirst, column, source, rows, warns)
+            yy = g["yy"].cast(pl.Int64, strict=False)
+            yy = pl.select(
+                pl.when(g["yy"].str.len_chars() == 2)
+                .then(pl.when(yy < 69).then(yy + 2000).otherwise(yy + 1900))
+                .otherwise(yy)
+            ).to_series()
+            day, month = (g["a"], g["b"]) if first else (g["b"], g["a"])
+            aby_s = pl.Series(aby)
+            g = g.with_columns(
+                y=pl.when(aby_s).then(yy.cast(pl.String)).otherwise(g["y"]),
+                m=pl.when(aby_s).then(month).otherwise(g["m"]),
+                d=pl.when(aby_s).then(day).otherwise(g["d"]),
+            )
+        general = g.select(_PARTS)
+        if iso.any():
+            iso_parts = _iso_parts(t.filter(pl.Series(iso)))
+            order = np.concatenate([np.flatnonzero(iso), rest_idx])
+            parts = pl.concat([iso_parts, general], how="vertical").gather(np.argsort(order, kind="stable"))
+        else:
+            parts = general
+    values_us = np.full(n, _NAT, dtype="int64")
     out_of_range = _empty_mask(n)
     date_only = _empty_mask(n)
-    unparsable = ~(matched | is_epoch)
+    unparsable = ~matched
+    epoch = _empty_mask(n)
+    if (~matched).any():
+        epoch = t.str.contains(_EPOCH_TEXT).fill_null(False).to_numpy() & ~matched
+        unparsable &= ~epoch
 
     if matched.any():
-        p = parts[matched]
-        year = pd.to_numeric(p["y"], errors="coerce")
-        oor = ((year < _YEAR_MIN) | (year > _YEAR_MAX)).to_numpy()
-        hour = pd.to_numeric(p["H"], errors="coerce").fillna(0)
-        ampm = p["ampm"].fillna("").str.lower().str.slice(0, 1)
-        bad_clock = ((ampm != "") & ((hour > 12) | (hour == 0))).to_numpy()
-        hour = hour.where(ampm != "p", hour.where(hour == 12, hour + 12))
-        hour = hour.where(ampm != "a", hour.where(hour != 12, 0))
-        frac = p["F"].fillna("").str.slice(0, 6).str.pad(6, side="right", fillchar="0")
-        frac = pd.to_numeric(frac.where(frac != "000000", "0"), errors="coerce").fillna(0)
-        comp = pd.DataFrame(
-            {
-                "year": year.where(~oor, 2000),
-                "month": pd.to_numeric(p["m"], errors="coerce"),
-                "day": pd.to_numeric(p["d"], errors="coerce"),
-                "hour": hour,
-                "minute": pd.to_numeric(p["M"], errors="coerce").fillna(0),
-                "second": pd.to_numeric(p["S"], errors="coerce").fillna(0),
-                "us": frac,
-            }
-        )
-        naive = pd.to_datetime(comp, errors="coerce").astype("datetime64[us]")
-        bad = naive.isna().to_numpy() | bad_clock
-        offset_min = _zone_minutes(p["zone"])
-        aware = offset_min.notna().to_numpy()
-        offsets = _offset_warning(offset_min.to_numpy(dtype="float64")[~(bad | oor)], column)
+        sub = np.flatnonzero(matched)
+        p = parts if len(parts) == len(sub) else parts.filter(pl.Series(matched))
+        us, bad, oor, offset_min, no_time = _assemble(p)
+        aware = ~np.isnan(offset_min)
+        offsets = _offset_warning(offset_min[~(bad | oor)], column)
         if offsets is not None:
             full = _empty_mask(n)
-            full[np.flatnonzero(matched)[~(bad | oor)]] = offsets[2]
+            full[sub[~(bad | oor)]] = offsets[2]
             warns.append((offsets[0], offsets[1], full))
-        res = pd.Series(pd.NaT, index=range(len(p)), dtype=UTC_DTYPE)
-        if aware.any():
-            shifted = naive[aware] - pd.to_timedelta(offset_min[aware].to_numpy(), unit="min")
-            res[aware] = shifted.dt.tz_localize("UTC").astype(UTC_DTYPE).to_numpy()
+        res = np.full(len(sub), _NAT, dtype="int64")
+        res[aware] = us[aware] - (offset_min[aware] * 60_000_000).astype("int64")
         if (~aware).any():
-            loc, lw = _localize(naive[~aware].reset_index(drop=True), timezone, column, ~bad[~aware])
-            res[~aware] = loc.to_numpy()
+            naive = pd.Series(np.where(bad | oor, 0, us)[~aware].view("datetime64[us]"))
+            loc, lw = _localize(naive, timezone, column, ~bad[~aware])
+            res[~aware] = loc.to_numpy(dtype="datetime64[us]").view("int64")
             for code, msg, m in lw:
                 full = _empty_mask(n)
-                sub = np.flatnonzero(matched)[~aware]
-                full[sub] = m
+                full[sub[~aware]] = m
                 warns.append((code, msg, full))
             if aware.any():
                 mixed = _empty_mask(n)
-                mixed[np.flatnonzero(matched)] = True
+                mixed[sub] = True
                 warns.append(("mixed_timezones", f"{column}: values with and without a time zone are mixed", mixed))
-        res[bad | oor] = pd.NaT
-        values[matched] = res.to_numpy()
-        sub_idx = np.flatnonzero(matched)
-        unparsable[sub_idx[bad & ~oor]] = True
-        out_of_range[sub_idx[oor]] = True
-        date_only[sub_idx] = p["H"].isna().to_numpy() & ~bad
+        res[bad | oor] = _NAT
+        values_us[sub] = res
+        unparsable[sub[bad & ~oor]] = True
+        out_of_range[sub[oor]] = True
+        date_only[sub] = no_time & ~bad
 
-    if is_epoch.any():
-        num = pd.to_numeric(epoch["sec"].fillna(epoch["ms"]), errors="coerce")
-        ev, _, ew = _from_epoch(num.where(is_epoch), is_epoch, column)
-        values[is_epoch] = ev[is_epoch].to_numpy()
+    if epoch.any():
+        num = t.filter(pl.Series(epoch)).cast(pl.Float64, strict=False).to_numpy()
+        full_num = pd.Series(np.full(n, np.nan))
+        full_num[epoch] = num
+        ev, _, ew = _from_epoch(full_num, epoch, column)
+        values_us[epoch] = ev[epoch].to_numpy(dtype="datetime64[us]").view("int64")
         warns.extend(ew)
 
+    values = pd.Series(values_us.view("datetime64[us]")).dt.tz_localize("UTC").astype(UTC_DTYPE)
     if unparsable.any():
-        _dateutil_fallback(u, unparsable, values, timezone, column, dayfirst, warns)
-
+        left = np.flatnonzero(unparsable)
+        uniq_s = t.filter(pl.Series(unparsable))
+        u = pd.Series(uniq_s.unique(maintain_order=True).to_list(), dtype="object")
+        u_bad = np.ones(len(u), dtype=bool)
+        u_vals = pd.Series(pd.NaT, index=range(len(u)), dtype=UTC_DTYPE)
+        u_warns: list[tuple[str, str, np.ndarray]] = []
+        _dateutil_fallback(u, u_bad, u_vals, timezone, column, dayfirst, u_warns)
+        pos = pd.Index(u).get_indexer(pd.Series(uniq_s.to_list(), dtype="object"))
+        values.iloc[left] = u_vals.to_numpy()[pos]
+        unparsable[left] = u_bad[pos]
+        for code, msg, m in u_warns:
+            full = _empty_mask(n)
+            full[left] = m[pos]
+            warns.append((code, msg, full))
     return _Unique(values, unparsable, out_of_range, date_only, warns)
 
 
-_ISO_FAST = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
-_HAS_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
-
-
-def _iso_fast_path(u: pd.Series, column: str, timezone: str | None) -> _Unique | None:
-    """All values strict ISO 8601 (the common case in exports): pandas' vectorised ISO parser.
-
-    Returns None when any value needs the general path (other layouts, out-of-range years, or a
-    value pandas' ISO parser refuses, which the general path then reports)."""
-    if not len(u) or not bool(u.str.match(_ISO_FAST).all()):
+def _zone_offset(zone: str) -> float | None:
+    """A zone as written (``Z``, ``UTC``, ``+0200``, ``-07:00``, ``+05``) → minutes east of UTC."""
+    z = zone.upper()
+    if z in ("Z", "UTC", "GMT"):
+        return 0.0
+    m = re.match(r"^([+-])(\d{2}):?(\d{2})?$", z)
+    if m is None:
         return None
-    n = len(u)
-    years = pd.to_numeric(u.str.slice(0, 4), errors="coerce")
-    if bool(((years < _YEAR_MIN) | (years > _YEAR_MAX)).any()):
-        return None
-    aware = u.str.contains(_HAS_ZONE, regex=True).to_numpy()
-    values = pd.Series(pd.NaT, index=range(n), dtype=UTC_DTYPE)
-    warns: list[tuple[str, str, np.ndarray]] = []
-    bad = np.zeros(n, dtype=bool)
-    if aware.any():
-        parsed = pd.to_datetime(u[aware], format="ISO8601", utc=True, errors="coerce")
-        if bool(parsed.isna().any()):
-            return None
-        values[aware] = parsed.astype(UTC_DTYPE).to_numpy()
-        zone = u.str.extract(r"(?P<zone>Z|[+-]\d{2}:?\d{2})$")["zone"]
-        offsets = _offset_warning(_zone_minutes(zone).to_numpy(dtype="float64"), column)
-        if offsets is not None:
-            warns.append(offsets)
-    if (~aware).any():
-        naive = pd.to_datetime(u[~aware], format="ISO8601", errors="coerce")
-        if bool(naive.isna().any()):
-            return None
-        ok = np.ones(len(naive), dtype=bool)
-        loc, lw = _localize(naive.astype("datetime64[us]").reset_index(drop=True), timezone, column, ok)
-        values[~aware] = loc.to_numpy()
-        idx = np.flatnonzero(~aware)
-        for code, msg, m in lw:
-            full = np.zeros(n, dtype=bool)
-            full[idx] = m
-            warns.append((code, msg, full))
-        if aware.any():
-            warns.append(
-                ("mixed_timezones", f"{column}: values with and without a time zone are mixed", np.ones(n, dtype=bool))
-            )
-    date_only = (u.str.len() == 10).to_numpy() & ~bad
-    return _Unique(values, bad, np.zeros(n, dtype=bool), date_only, warns)
+    minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+    return float(-minutes if m.group(1) == "-" else minutes)
 
 
-def _zone_minutes(zone: pd.Series) -> pd.Series:
-    z = zone.fillna("").str.upper()
-    out = pd.Series(np.nan, index=zone.index, dtype="float64")
-    out[z.isin(["Z", "UTC", "GMT"])] = 0.0
-    m = z.str.extract(r"^(?P<sgn>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?$")
-    has = m["sgn"].notna()
-    mins = pd.to_numeric(m["hh"], errors="coerce") * 60 + pd.to_numeric(m["mm"].fillna("0"), errors="coerce")
-    out[has] = np.where(m["sgn"][has] == "-", -mins[has], mins[has])
-    return out
+def _assemble(p: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Date and time parts (text) → (naive microseconds since the epoch, bad, out-of-range year,
+    UTC offset in minutes or NaN, no time of day), by integer arithmetic (days from the civil date)."""
+    import polars as pl
+
+    i = pl.Int64
+    y = pl.col("y").cast(i, strict=False)
+    m = pl.col("m").cast(i, strict=False)
+    d = pl.col("d").cast(i, strict=False)
+    h = pl.col("H").cast(i, strict=False).fill_null(0)
+    ampm = pl.col("ampm").fill_null("").str.to_lowercase().str.slice(0, 1)
+    frac = pl.col("F").fill_null("").str.slice(0, 6).str.pad_end(6, "0").cast(i, strict=False).fill_null(0)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = pl.when(m == 2).then(pl.when(leap).then(29).otherwise(28)).when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31)
+    yy = y - (m <= 2).cast(i)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (m + pl.when(m > 2).then(-3).otherwise(9)) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    hour = pl.when((ampm == "p") & (h != 12)).then(h + 12).when((ampm == "a") & (h == 12)).then(0).otherwise(h)
+    minute = pl.col("M").cast(i, strict=False).fill_null(0)
+    second = pl.col("S").cast(i, strict=False).fill_null(0)
+    offsets = {z: _zone_offset(z) for z in p["zone"].drop_nulls().unique().to_list()}
+    offset = pl.col("zone").replace_strict(offsets, default=None, return_dtype=pl.Float64)
+    out = p.select(
+        oor=(y < _YEAR_MIN) | (y > _YEAR_MAX),
+        bad=(
+            y.is_null()
+            | ~m.is_between(1, 12)
+            | ~d.is_between(1, dim)
+            | ~hour.is_between(0, 23)
+            | ~minute.is_between(0, 59)
+            | ~second.is_between(0, 59)
+            | ((ampm != "") & ((h > 12) | (h == 0)))
+        ).fill_null(True),
+        us=((days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000 + frac).fill_null(0),
+        offset=offset,
+        no_time=pl.col("H").is_null(),
+    )
+    oor = out["oor"].fill_null(False).to_numpy()
+    bad = out["bad"].to_numpy() & ~oor
+    return (
+        out["us"].to_numpy(),
+        bad,
+        oor,
+        out["offset"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        out["no_time"].to_numpy(),
+    )
 
 
-def _decide_dayfirst(
-    u: pd.Series,
-    a: pd.Series,
-    b: pd.Series,
+def _decide_dayfirst_vec(
+    t: pl.Series,
+    a: np.ndarray,
+    b: np.ndarray,
     mask: np.ndarray,
     dayfirst: bool | None,
     column: str,
     source: str,
-    present: pd.Series,
+    rows: np.ndarray,
     warns: list[tuple[str, str, np.ndarray]],
 ) -> bool:
+    """Day-first or month-first for the ``a/b/year`` values (``mask``): ``dayfirst`` when given,
+    else the order that some value alone fits (a warning says so), else :class:`AmbiguousDateError`."""
     if dayfirst is not None:
         return dayfirst
-    a_, b_ = a[mask], b[mask]
-    day_first_ev = u[mask][(a_ > 12) & (b_ <= 12)]
-    month_first_ev = u[mask][(b_ > 12) & (a_ <= 12)]
+    day_first_ev = np.flatnonzero(mask & (a > 12) & (b <= 12))
+    month_first_ev = np.flatnonzero(mask & (b > 12) & (a <= 12))
     if len(day_first_ev) and len(month_first_ev):
+        d_value, m_value = t[int(day_first_ev[0])], t[int(month_first_ev[0])]
         raise AmbiguousDateError(
-            f"{source}, column {column!r}: some dates only read day-first ({day_first_ev.iloc[0]!r}) and others "
-            f"only month-first ({month_first_ev.iloc[0]!r}); pass date_format=... for this column",
+            f"{source}, column {column!r}: some dates only read day-first ({d_value!r}) and others "
+            f"only month-first ({m_value!r}); pass date_format=... for this column",
             source=source,
             column=column,
-            value=str(day_first_ev.iloc[0]),
+            value=str(d_value),
         )
     if len(day_first_ev) or len(month_first_ev):
         first = bool(len(day_first_ev))
-        example = (day_first_ev if first else month_first_ev).iloc[0]
-        m = _empty_mask(len(u))
-        m[np.flatnonzero(mask)] = True
+        example = t[int((day_first_ev if first else month_first_ev)[0])]
         warns.append(
             (
                 "inferred_dayfirst",
                 f"{column}: dates read {'day' if first else 'month'}-first because {example!r} only fits that order "
                 f"(pass dayfirst= to fix it)",
-                m,
+                mask.copy(),
             )
         )
         return first
-    ambiguous = u[mask][(a_ != b_)]
+    ambiguous = np.flatnonzero(mask & (a != b))
     if len(ambiguous):
-        value = str(ambiguous.iloc[0])
-        pos = present.index[present == value]
-        row = int(pos[0]) if len(pos) else None
+        value = str(t[int(ambiguous[0])])
+        row = int(rows[int(ambiguous[0])])
         raise AmbiguousDateError(
             f"{source}, column {column!r}, row {row}: the date {value!r} could be day-first or month-first and no "
             "value in the column decides it; pass dayfirst=True (e.g. 02/03/24 = 2 March) or dayfirst=False "

@@ -67,8 +67,11 @@ def as_text(s: pd.Series, *, activity: bool = False) -> pd.Series:
         if activity:
             v = " ".join(_CONTROL.sub(" ", v).split())
         cleaned.append(None if v in MISSING_TOKENS else v)
-    lookup = np.array([*cleaned, None], dtype=object)
-    return pd.Series(lookup[codes], index=s.index, dtype="str")
+    import pyarrow as pa
+
+    lookup = pa.array([*cleaned, None], type=pa.large_string())
+    taken = lookup.take(pa.array(np.where(codes < 0, len(cleaned), codes)))
+    return pd.Series(taken, index=s.index, dtype="str")
 
 
 def approval_results(s: pd.Series) -> pd.Series:

@@ -431,7 +431,17 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
         if col in ev.columns:
             ev[col] = ev[col].astype("str").where(ev[col].notna(), None)
     ev[SOURCE_ROW] = ev[SOURCE_ROW].astype("int64")
-    ev = ev.sort_values([CASE, TIMESTAMP, SOURCE_ROW], kind="stable").reset_index(drop=True)
+    import polars as pl
+
+    # the stable sort by (case, timestamp, source row), on integer keys: case codes in sorted order
+    codes, _ = pd.factorize(ev[CASE], sort=True)
+    keys = pl.DataFrame(
+        {"c": codes, "t": ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64"), "r": ev[SOURCE_ROW].to_numpy()}
+    )
+    order = keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy()
+    if not np.array_equal(order, np.arange(len(ev))):  # readers hand events over in order already
+        ev = ev.take(order)
+    ev = ev.reset_index(drop=True)
     front = [c for c in (CASE, ACTIVITY, TIMESTAMP, START, RESOURCE, LIFECYCLE, SOURCE_ROW) if c in ev.columns]
     return ev[front + [c for c in ev.columns if c not in front]]
 
