@@ -38,6 +38,7 @@ from salesmining.findings.handoffs import handoff_evidence
 from salesmining.findings.kpis import KPIs, kpis
 from salesmining.findings.loops import loop_evidence
 from salesmining.findings.ranking import assemble
+from salesmining.findings.replay import finding_whatifs
 from salesmining.findings.result import Findings
 from salesmining.findings.rules import FindingRules
 from salesmining.findings.skips import skip_evidence
@@ -137,7 +138,7 @@ def find_bottlenecks(
     evidence, attribution = attribute(
         without_backfilled(tidy(parts), ctx), claims_without_backfilled(ctx.claims, ctx), ctx.gaps
     )
-    findings = assemble(evidence, ctx)
+    findings = finding_whatifs(assemble(evidence, ctx), attribution, ctx)
     warnings = list(resources.reasons) + _context_warnings(ctx)
     if log.meta.get("loops_unobservable"):
         warnings.append("the export keeps only the latest entry per stage: loops and repeats cannot be seen")
