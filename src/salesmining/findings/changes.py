@@ -47,7 +47,7 @@ class Change:
             v = getattr(self, f.name)
             if isinstance(v, pd.Timedelta):
                 out[f.name] = formatting.duration_spec(v)
-            elif isinstance(v, tuple) and v and isinstance(v[0], tuple):
+            elif f.name == "where":
                 out[f.name] = {k: list(vals) for k, vals in v}
             else:
                 out[f.name] = v
