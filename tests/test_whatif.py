@@ -371,3 +371,51 @@ def test_result_protocol_copies_and_escaping() -> None:
         pd.testing.assert_frame_equal(get(), snapshot, obj=name)
     assert w.assumptions and any("queueing" in a for a in w.assumptions)
     assert "No queueing effects" in w._repr_html_()
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def test_cli_what_if_json_contract_and_exit_codes(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from salesmining.cli import main
+
+    root = Path(__file__).resolve().parents[1] / "sample_logs"
+    log, stages = str(root / "opportunities.csv"), str(root / "stages.yaml")
+    out = Path(str(tmp_path)) / "w.json"
+    html = Path(str(tmp_path)) / "w.html"
+    args = ["what-if", log, "--stages", stages, "--remove", "Manager Approval", "--cap", "Contact=2d"]
+    assert main([*args, "--parallel", "Discount Approval,Legal Review", "--json", str(out), "-o", str(html)]) == 0
+    got = json.loads(out.read_text(encoding="utf-8"))
+    assert [c["type"] for c in got["changes"]] == ["remove", "cap", "parallel"]
+    assert got["changes"][1]["limit"] == "2d"
+    # the same numbers as the Python call
+    ev = sm.read_csv(
+        root / "opportunities.csv",
+        case="Opportunity ID",
+        activity="Activity",
+        timestamp="Timestamp",
+        resource="Owner",
+        amount="Amount",
+        approval_result="Approval Result",
+    )
+    w = sm.what_if(
+        ev,
+        stages,
+        [
+            sm.changes.remove("Manager Approval"),
+            sm.changes.cap("Contact", "2d"),
+            sm.changes.parallel("Discount Approval", "Legal Review"),
+        ],
+    )
+    assert got["kpis"] == json.loads(json.dumps(w.to_dict()["kpis"]))
+    assert "What if" in html.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args, "--json", "-", "-q", "--bootstrap", "50"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_boot"] == 50
+    assert main(["what-if", log, "--stages", stages, "--remove", "Manager", "-q"]) == 2
+    assert "unknown step 'Manager'" in capsys.readouterr().err
+    assert main(["what-if", log, "--stages", stages, "--cap", "Contact", "-q"]) == 2
+    assert main(["what-if", log, "--stages", stages, "-q"]) == 2
+    assert main(["what-if", str(root / "missing.csv"), "--stages", stages, "--remove", "Lead", "-q"]) == 3

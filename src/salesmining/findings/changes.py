@@ -34,11 +34,13 @@ def _step(value: Any, what: str) -> str:
 class Change:
     """One structural change of the process (built by :class:`changes`)."""
 
-    def describe(self) -> str:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    def describe(self) -> str:
+        """What the change does, in words."""
+        return type(self).__name__.lower()
 
-    def steps(self) -> tuple[str, ...]:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    def steps(self) -> tuple[str, ...]:
+        """The steps it names."""
+        return ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: the change's ``type`` and its arguments."""
@@ -165,8 +167,8 @@ def check(
     seq = (items,) if isinstance(items, Change) else tuple(items)
     if not seq:
         raise OptionError("what_if needs at least one change, e.g. sm.changes.remove('Manager Approval')")
-    known = sorted(set(activities) | set(model.stages) | set(model.approvals))
     outcomes = set(model.won) | set(model.lost)
+    known = sorted((set(activities) | set(model.stages) | set(model.approvals)) - outcomes)
     attrs = sorted(set(attributes))
     for c in seq:
         if not isinstance(c, Change):

@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from salesmining.core.errors import ArgumentTypeError
 from salesmining.findings.changes import Cap, Change, Parallel, Remove, changes
+from salesmining.findings.evidence import LOCATION_COLUMNS
 
 if TYPE_CHECKING:
     from salesmining.analysis.discover import BusinessCalendar
@@ -210,7 +212,7 @@ def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
         drop_b = both & ~drop_a
         out = np.where(ma & drop_a[tl.case], 0.0, new)
         return np.where(mb & drop_b[tl.case], 0.0, out)
-    raise TypeError(f"not a change: {change!r}")  # pragma: no cover - check() refuses it first
+    raise ArgumentTypeError(f"not a change: {change!r}")  # pragma: no cover - check() refuses it first
 
 
 def replay(tl: Timeline, items: Sequence[Change]) -> np.ndarray:
@@ -373,6 +375,9 @@ def finding_whatifs(findings: pd.DataFrame, attribution: pd.DataFrame, ctx: Find
     out["whatif_change"] = pd.Series([None] * len(out), dtype="object")
     for c in FINDING_WHATIF_COLUMNS[1:]:
         out[c] = np.nan
+    # the what-if columns go before the place columns, which stay last
+    cols = [c for c in findings.columns if c not in LOCATION_COLUMNS]
+    out = out[[*cols, *FINDING_WHATIF_COLUMNS, *[c for c in LOCATION_COLUMNS if c in findings.columns]]]
     if not len(out):
         return out
     eligible = out["kind"].isin(["redundant_approval", "long_wait", "slow_response"]) & (out["rule"] != "stalled_open")
