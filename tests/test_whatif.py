@@ -301,7 +301,7 @@ def test_changes_are_validated() -> None:
         sm.what_if(log, MODEL, sm.changes.skip("Approval", where={"segment": "SMB"}))
     with pytest.raises(OptionError, match="at least one change"):
         sm.what_if(log, MODEL, [])
-    with pytest.raises(ArgumentTypeError, match="sm.changes"):
+    with pytest.raises(ArgumentTypeError, match=r"sm\.changes"):
         sm.what_if(log, MODEL, ["remove Approval"])  # type: ignore[list-item]
     with pytest.raises(OptionError, match="cap of 'Offer'"):
         sm.changes.cap("Offer", "3 months")

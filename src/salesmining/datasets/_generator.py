@@ -701,7 +701,6 @@ class _CaseSimulator:
         events.append(_Event(t, plan.outcome, owner))
         return t
 
-
     def _approval_rounds(
         self,
         plan: _Plan,
@@ -725,7 +724,9 @@ class _CaseSimulator:
                 dur, dlo, dhi = min(dur, cap), min(dlo, cap), min(dhi, cap)
             prev = self.place(prev + dur, prev + dlo, prev + dhi)
             rejected = attempt < 2 and self._bern(_REJECT_P)
-            events.append(_Event(prev, kind, self._choice(approvers[kind]), "rejected" if rejected else "approved", tags))
+            events.append(
+                _Event(prev, kind, self._choice(approvers[kind]), "rejected" if rejected else "approved", tags)
+            )
             if not rejected:
                 break
             # revised quote, then the approval is requested again
@@ -734,7 +735,9 @@ class _CaseSimulator:
         if kind == MANAGER:
             for _ in range(plan.redundant_extra):
                 prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
-                events.append(_Event(prev, MANAGER, self._choice(approvers[MANAGER]), "approved", ["redundant_approval"]))
+                events.append(
+                    _Event(prev, MANAGER, self._choice(approvers[MANAGER]), "approved", ["redundant_approval"])
+                )
         return prev
 
 

@@ -185,9 +185,7 @@ def check(
     return seq
 
 
-def parse_cli(
-    remove: Iterable[str] = (), cap: Iterable[str] = (), parallel: Iterable[str] = ()
-) -> tuple[Change, ...]:
+def parse_cli(remove: Iterable[str] = (), cap: Iterable[str] = (), parallel: Iterable[str] = ()) -> tuple[Change, ...]:
     """Changes from the command line: ``--remove STEP``, ``--cap STEP=2d``, ``--parallel A,B``."""
     out: list[Change] = [changes.remove(s) for s in remove]
     for spec in cap:

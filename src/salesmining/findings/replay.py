@@ -58,7 +58,7 @@ __all__ = [
 #: The rules whose gaps are redundant repeats of an approval (``remove(step, repeats_only=True)``).
 REPEAT_RULES = ("repeated_no_change", "repeated_after_approval", "redone_after_loop")
 #: What ``Findings.to_frame()`` gains: each eligible finding's change and its median gain (CI).
-FINDING_WHATIF_COLUMNS = ["whatif_change", "whatif_median_gain_s", "whatif_low_s", "whatif_high_s"]
+FINDING_WHATIF_COLUMNS = ["whatif_change", "whatif_median_gain_s", "whatif_low_s", "whatif_high_s", "whatif_saved_s"]
 #: Bootstrap resamples behind the findings' what-if columns (the ``what_if`` default is 2000).
 FINDING_N_BOOT = 500
 _BLOCK = 4_000_000  # elements of one bootstrap index block
@@ -163,7 +163,7 @@ def timeline(
         rule=rule,
         charged=np.minimum(charged, gap),
         visit=vid.astype("int64"),
-        visit_stage=np.where(has_visit, stage, None),
+        visit_stage=np.where(has_visit, stage, np.array(None, dtype=object)),
         visit_rank=rank,
         visit_done=done,
         model=model,
@@ -335,13 +335,13 @@ def _boot_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def gains(
     tl: Timeline, items: Sequence[Sequence[Change]], *, n_boot: int, seed: int
-) -> list[tuple[float, float, float]]:
+) -> list[tuple[float, float, float, float]]:
     """Per candidate (a list of changes): the median cycle-time gain of closed cases (seconds,
-    today − projected) and its 95% paired-bootstrap interval. One resample matrix (counts per
-    case) serves them all."""
+    today − projected), its 95% paired-bootstrap interval, and the time saved over all cases
+    (seconds). One resample matrix (counts per case) serves them all."""
     closed = np.flatnonzero(tl.closed)
     if not len(closed) or not items:
-        return [(math.nan, math.nan, math.nan)] * len(items)
+        return [(math.nan, math.nan, math.nan, math.nan)] * len(items)
     today = tl.case_sum(tl.gap)[closed]
     n = len(closed)
     counts = None
@@ -354,16 +354,18 @@ def gains(
     t_med = float(np.median(today))
     out = []
     for c in items:
-        p = tl.case_sum(replay(tl, c))[closed]
+        new = replay(tl, c)
+        saved = float(np.sum(tl.gap - new))
+        p = tl.case_sum(new)[closed]
         gain = t_med - float(np.median(p))
         if counts is None or base is None:
-            out.append((gain, math.nan, math.nan))
+            out.append((gain, math.nan, math.nan, saved))
             continue
         if np.array_equal(p, today):
-            out.append((gain, 0.0, 0.0))
+            out.append((gain, 0.0, 0.0, saved))
             continue
         lo, hi = np.quantile(base - _boot_medians(p, counts), [0.025, 0.975])
-        out.append((gain, float(lo), float(hi)))
+        out.append((gain, float(lo), float(hi), saved))
     return out
 
 
@@ -401,4 +403,5 @@ def finding_whatifs(findings: pd.DataFrame, attribution: pd.DataFrame, ctx: Find
     out.loc[rows, "whatif_median_gain_s"] = arr[:, 0]
     out.loc[rows, "whatif_low_s"] = arr[:, 1]
     out.loc[rows, "whatif_high_s"] = arr[:, 2]
+    out.loc[rows, "whatif_saved_s"] = arr[:, 3]
     return out

@@ -23,8 +23,8 @@ from salesmining.core import formatting
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError
 from salesmining.core.frames import handout
-from salesmining.core.plain import plain, records
-from salesmining.findings.changes import Cap, Change, Parallel, Remove, check
+from salesmining.core.plain import records
+from salesmining.findings.changes import Cap, Change, Remove, check
 from salesmining.findings.replay import Timeline, apply, bootstrap, case_mask, replay, timeline
 from salesmining.findings.rules import FindingRules
 
@@ -159,18 +159,17 @@ class WhatIf:
         ct = ""
         if r is not None and not formatting.is_missing(r["today"]):
             ct = (
-                f": cycle time median {formatting.days(r['today'] * 86400)} → "
-                f"{formatting.days(r['projected'] * 86400)}"
+                f": cycle time median {formatting.days(r['today'] * 86400)} → {formatting.days(r['projected'] * 86400)}"
             )
         return f"<WhatIf {what}{ct} ({formatting.count(self.affected_cases)} cases changed)>"
 
     def _rows_html(self) -> list[tuple[str, ...]]:
-        out = []
+        out: list[tuple[str, ...]] = []
         for r in self._kpis.to_dict("records"):
             fmt = _formatter(r["unit"], self.working_time)
             out.append(
                 (
-                    r["kpi"],
+                    str(r["kpi"]),
                     fmt(r["today"]),
                     fmt(r["projected"]),
                     f"{fmt(r['low'])} – {fmt(r['high'])}",
@@ -206,9 +205,7 @@ class WhatIf:
         )
         notes = "".join(f"<div>⚠ {_display.esc(n)}</div>" for n in self.notes)
         assume = "<ul>" + "".join(f"<li>{_display.esc(a)}</li>" for a in self.assumptions) + "</ul>"
-        return _display.card(
-            "What if", facts, body, "<div><b>Win rates (observational)</b></div>", obs, notes, assume
-        )
+        return _display.card("What if", facts, body, "<div><b>Win rates (observational)</b></div>", obs, notes, assume)
 
     def html(self) -> str:
         """A self-contained HTML page: the card of :meth:`_repr_html_`."""
@@ -251,12 +248,14 @@ def _sla_units(tl: Timeline, gaps: np.ndarray, step: str, limit_s: float) -> tup
         own = np.where(tl.cause == "stage", gaps, 0.0)
         if not m.any():
             return np.zeros(tl.n, dtype=bool), np.zeros(tl.n, dtype=bool)
-        per_visit = pd.DataFrame({"v": tl.visit[m], "c": tl.case[m], "x": own[m]}).groupby("v").agg(
-            c=("c", "first"), x=("x", "sum")
+        per_visit = (
+            pd.DataFrame({"v": tl.visit[m], "c": tl.case[m], "x": own[m]})
+            .groupby("v")
+            .agg(c=("c", "first"), x=("x", "sum"))
         )
         has = np.bincount(per_visit["c"].to_numpy(), minlength=tl.n) > 0
-        over = np.bincount(per_visit["c"].to_numpy(), weights=(per_visit["x"] > limit_s).to_numpy(), minlength=tl.n)
-        return has, over > 0
+        n_over = np.bincount(per_visit["c"].to_numpy(), weights=(per_visit["x"] > limit_s).to_numpy(), minlength=tl.n)
+        return has, n_over > 0
     m = tl.rows_of(step)
     has = np.bincount(tl.case[m], minlength=tl.n) > 0
     over = np.bincount(tl.case[m], weights=(gaps[m] > limit_s).astype(float), minlength=tl.n) > 0
@@ -302,9 +301,7 @@ def _kpi_rows(tl: Timeline, new: np.ndarray, *, n_boot: int, seed: int) -> list[
         rows.append(
             _row(
                 f"within_sla:{step}",
-                bootstrap(
-                    (~over_t[idx]).astype(float), (~over_p[idx]).astype(float), "mean", n_boot=n_boot, rng=rng
-                ),
+                bootstrap((~over_t[idx]).astype(float), (~over_p[idx]).astype(float), "mean", n_boot=n_boot, rng=rng),
                 "share",
                 len(idx),
                 f"share of the cases with {step} whose {what} stayed within its SLA "
@@ -356,7 +353,7 @@ def _outcome_row(tl: Timeline, change: Change, touched: np.ndarray) -> dict[str,
     ``touched`` marks the gaps the change rewrote."""
     desc = change.describe()
     empty = dict.fromkeys(OUTCOME_COLUMNS[1:], math.nan) | {"change": desc, "may_change_outcomes": False}
-    if isinstance(change, Parallel):
+    if not isinstance(change, (Remove, Cap)):
         return empty | {"comparison": "running steps side by side changes no case's path: nothing to compare"}
     step = change.step
     pool = tl.closed.copy()
@@ -381,7 +378,7 @@ def _outcome_row(tl: Timeline, change: Change, touched: np.ndarray) -> dict[str,
         with_, without = pool & over, pool & had & ~over
         comparison += f"; with {step}: over the cap ({formatting.duration_spec(pd.Timedelta(seconds=lim))}) vs within"
     else:
-        if change.repeats_only:
+        if change.repeats_only:  # a Remove
             rows = rows & touched
         had = np.bincount(tl.case[rows], minlength=tl.n) > 0
         with_, without = pool & had, pool & ~had
@@ -411,9 +408,7 @@ def _outcome_row(tl: Timeline, change: Change, touched: np.ndarray) -> dict[str,
     }
 
 
-def _win_rates(
-    tl: Timeline, a: np.ndarray, b: np.ndarray, strata: np.ndarray | None
-) -> tuple[float, float, float]:
+def _win_rates(tl: Timeline, a: np.ndarray, b: np.ndarray, strata: np.ndarray | None) -> tuple[float, float, float]:
     """Win rates of groups ``a`` and ``b`` (within strata, weighted by ``a``'s size) and the z of
     their difference (a stratified two-proportion test)."""
     if not a.any() or not b.any():
@@ -541,8 +536,3 @@ def what_if(
         notes=tuple(notes),
         working_time=calendar is not None,
     )
-
-
-def plain_kpis(w: WhatIf) -> list[dict[str, Any]]:
-    """The KPI rows as plain dicts (for callers that render them)."""
-    return [{k: plain(v) for k, v in r.items()} for r in w._kpis.to_dict("records")]
