@@ -12,7 +12,7 @@ import pytest
 import salesmining as sm
 from salesmining.core.errors import ArgumentTypeError, OptionError, SalesminingError
 from salesmining.datasets import generate_sales_log, stages_yaml
-from salesmining.findings.replay import _boot_medians
+from salesmining.findings.replay import boot_stat
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 D = 86400.0
@@ -134,18 +134,17 @@ def test_changes_apply_in_order_and_parallel_keeps_the_longer() -> None:
     assert w.outcomes.iloc[0]["may_change_outcomes"] is np.False_ or not w.outcomes.iloc[0]["may_change_outcomes"]
 
 
-def test_bootstrap_medians_match_explicit_resamples() -> None:
+@pytest.mark.parametrize("n", [51, 50, 7])
+def test_bootstrap_statistics_match_explicit_resamples(n: int) -> None:
+    """The counts-based statistics equal numpy's on the resampled values themselves."""
     rng = np.random.default_rng(3)
-    values = rng.lognormal(size=51)
-    idx = rng.integers(0, 51, size=(200, 51))
-    counts = np.zeros((200, 51), dtype=np.int32)
-    for r in range(200):
-        counts[r] = np.bincount(idx[r], minlength=51)
-    assert np.allclose(_boot_medians(values, counts), np.median(values[idx], axis=1))
-    even = values[:50]
-    idx2 = rng.integers(0, 50, size=(100, 50))
-    counts2 = np.stack([np.bincount(i, minlength=50) for i in idx2]).astype(np.int32)
-    assert np.allclose(_boot_medians(even, counts2), np.median(even[idx2], axis=1))
+    values = np.round(rng.lognormal(size=n), 1)  # ties too
+    idx = rng.integers(0, n, size=(200, n))
+    counts = np.stack([np.bincount(i, minlength=n) for i in idx]).astype(np.int32)
+    assert np.allclose(boot_stat(values, counts, "median"), np.median(values[idx], axis=1))
+    assert np.allclose(boot_stat(values, counts, "p90"), np.quantile(values[idx], 0.9, axis=1))
+    assert np.allclose(boot_stat(values, counts, "sum"), values[idx].sum(axis=1))
+    assert np.allclose(boot_stat(values, counts, "mean"), values[idx].mean(axis=1))
 
 
 def test_intervals_cover_the_projection_and_are_reproducible() -> None:

@@ -27,9 +27,10 @@ bootstrap drawn as index matrices, in blocks.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +50,11 @@ __all__ = [
     "REPEAT_RULES",
     "Timeline",
     "apply",
+    "Stat",
+    "boot_stat",
     "bootstrap",
+    "bootstrap_many",
+    "count_blocks",
     "finding_change",
     "finding_whatifs",
     "timeline",
@@ -62,6 +67,9 @@ FINDING_WHATIF_COLUMNS = ["whatif_change", "whatif_median_gain_s", "whatif_low_s
 #: Bootstrap resamples behind the findings' what-if columns (the ``what_if`` default is 2000).
 FINDING_N_BOOT = 500
 _BLOCK = 4_000_000  # elements of one bootstrap index block
+#: Set while :func:`~salesmining.what_if` runs the findings only for their attribution table: the
+#: findings' own what-if columns are then left empty (they would be computed and thrown away).
+_SKIP: contextvars.ContextVar[bool] = contextvars.ContextVar("salesmining_skip_finding_whatifs", default=False)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -223,43 +231,120 @@ def replay(tl: Timeline, items: Sequence[Change]) -> np.ndarray:
     return new
 
 
-def _stat(values: np.ndarray, how: str, axis: int | None = None) -> Any:
-    if how == "median":
-        return np.median(values, axis=axis)
-    if how == "p90":
-        return np.quantile(values, 0.9, axis=axis)
-    if how == "sum":
-        return np.sum(values, axis=axis)
-    return np.mean(values, axis=axis)
+_QUANTILE = {"median": 0.5, "p90": 0.9}
 
 
-def bootstrap(
-    today: np.ndarray, projected: np.ndarray, how: str, *, n_boot: int, rng: np.random.Generator
-) -> tuple[float, float, float, float, float, float]:
-    """``(today, projected, low, high, change_low, change_high)``: the statistic on both, the 95%
-    case-bootstrap interval of the projected value and of ``projected − today`` (paired: the
-    same resampled cases on both sides). Resamples are index matrices, drawn in blocks."""
-    n = len(today)
-    if n == 0:
-        return (math.nan,) * 6
-    t, p = float(_stat(today, how)), float(_stat(projected, how))
-    if n_boot <= 0:
-        return t, p, math.nan, math.nan, math.nan, math.nan
-    per = max(1, _BLOCK // n)
-    ps, ds = [], []
+def _stat(values: np.ndarray, how: str) -> float:
+    if how in _QUANTILE:
+        return float(np.quantile(values, _QUANTILE[how]))
+    return float(np.sum(values) if how == "sum" else np.mean(values))
+
+
+def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn), in
+    blocks of rows small enough to keep memory bounded; the same seed gives the same resamples."""
+    rng = np.random.default_rng(seed)
+    per = max(1, _BLOCK // max(n, 1))
     done = 0
     while done < n_boot:
         k = min(per, n_boot - done)
         idx = rng.integers(0, n, size=(k, n))
-        sp = _stat(projected[idx], how, axis=1)
-        st = _stat(today[idx], how, axis=1)
-        ps.append(sp)
-        ds.append(sp - st)
+        flat = (idx + (np.arange(k) * n)[:, None]).ravel()
+        yield np.bincount(flat, minlength=k * n).astype(np.int32).reshape(k, n)
         done += k
-    pa, da = np.concatenate(ps), np.concatenate(ds)
-    lo, hi = np.quantile(pa, [0.025, 0.975])
-    dlo, dhi = np.quantile(da, [0.025, 0.975])
-    return t, p, float(lo), float(hi), float(dlo), float(dhi)
+
+
+def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
+    """The statistic of each resample given as a row of ``counts``: exactly what numpy gives on
+    the resampled values (``np.quantile``'s linear rule for the median and p90), without
+    materialising or sorting the resamples: the values are sorted once and each row's order
+    statistics found from the running counts."""
+    n = len(values)
+    if how == "sum":
+        return np.asarray(counts @ values, dtype="float64")
+    if how == "mean":
+        return np.asarray(counts @ values, dtype="float64") / n
+    h = (n - 1) * _QUANTILE[how]
+    lo = math.floor(h)
+    frac = h - lo
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    k = counts.shape[0]
+    # each row's running counts, offset per row so that the whole block is one sorted array: the
+    # number of entries ≤ a position in a row is then one vectorised binary search
+    cs = np.cumsum(counts[:, order], axis=1, dtype=np.int64)
+    cs += (np.arange(k, dtype=np.int64) * (n + 1))[:, None]
+    flat = cs.ravel()
+    base = np.arange(k, dtype=np.int64) * (n + 1)
+    starts = np.arange(k, dtype=np.int64) * n
+    j0 = np.minimum(np.searchsorted(flat, base + lo, side="right") - starts, n - 1)
+    j1 = np.minimum(np.searchsorted(flat, base + min(lo + 1, n - 1), side="right") - starts, n - 1)
+    return np.asarray(v[j0] + frac * (v[j1] - v[j0]))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Stat:
+    """One statistic to bootstrap over a population of cases: per-case values today and
+    projected; ``how`` is median, p90, sum, mean or ratio (``sum(values) / sum(den)``)."""
+
+    today: np.ndarray
+    projected: np.ndarray
+    how: str
+    den: np.ndarray | None = None
+
+
+def _value(x: np.ndarray, how: str, den: np.ndarray | None) -> float:
+    if how == "ratio" and den is not None:
+        d = float(np.sum(den))
+        return float(np.sum(x)) / d if d > 0 else math.nan
+    return _stat(x, how)
+
+
+def _resampled(x: np.ndarray, counts: np.ndarray, how: str, den_counts: np.ndarray | None) -> np.ndarray:
+    if how == "ratio" and den_counts is not None:
+        num = np.asarray(counts @ x, dtype="float64")
+        return np.divide(num, den_counts, out=np.full(len(num), np.nan), where=den_counts > 0)
+    return boot_stat(x, counts, how)
+
+
+def bootstrap_many(
+    n: int, stats: Sequence[Stat], *, n_boot: int, seed: int
+) -> list[tuple[float, float, float, float, float, float]]:
+    """Per statistic ``(today, projected, low, high, change_low, change_high)``: its value on both,
+    the 95% case-bootstrap interval of the projected value and of ``projected − today`` (paired:
+    the same resampled cases on both sides, and the same resamples for every statistic of the
+    population). One pass over the resample blocks serves all statistics."""
+    out_p: list[list[np.ndarray]] = [[] for _ in stats]
+    out_d: list[list[np.ndarray]] = [[] for _ in stats]
+    same = [np.array_equal(st.today, st.projected) for st in stats]
+    if n and n_boot > 0:
+        for counts in count_blocks(n, n_boot, seed):
+            for j, st in enumerate(stats):
+                dc = None if st.den is None else np.asarray(counts @ st.den, dtype="float64")
+                sp = _resampled(st.projected, counts, st.how, dc)
+                out_p[j].append(sp)
+                out_d[j].append(np.zeros_like(sp) if same[j] else sp - _resampled(st.today, counts, st.how, dc))
+    res = []
+    for j, st in enumerate(stats):
+        if not n:
+            res.append((math.nan,) * 6)
+            continue
+        t, p = _value(st.today, st.how, st.den), _value(st.projected, st.how, st.den)
+        if not out_p[j]:
+            res.append((t, p, math.nan, math.nan, math.nan, math.nan))
+            continue
+        pa, da = np.concatenate(out_p[j]), np.concatenate(out_d[j])
+        lo, hi = np.nanquantile(pa, [0.025, 0.975])
+        dlo, dhi = np.nanquantile(da, [0.025, 0.975])
+        res.append((t, p, float(lo), float(hi), float(dlo), float(dhi)))
+    return res
+
+
+def bootstrap(
+    today: np.ndarray, projected: np.ndarray, how: str, *, n_boot: int, seed: int
+) -> tuple[float, float, float, float, float, float]:
+    """:func:`bootstrap_many` of one statistic."""
+    return bootstrap_many(len(today), [Stat(today, projected, how)], n_boot=n_boot, seed=seed)[0]
 
 
 # ---------------------------------------------------------------------------- findings' what-ifs
@@ -321,51 +406,38 @@ def finding_limits(ctx: FindingContext, wanted: set[tuple[str, str]]) -> dict[tu
     return out
 
 
-def _boot_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The median of each resample given as a row of ``counts`` (how often each case is drawn):
-    exactly ``np.median`` of the resampled values, in O(resamples × cases) without sorting them."""
-    n = len(values)
-    order = np.argsort(values, kind="stable")
-    v = values[order]
-    cs = np.cumsum(counts[:, order], axis=1, dtype=np.int32)
-    lo = np.minimum((cs <= (n - 1) // 2).sum(axis=1), n - 1)
-    hi = np.minimum((cs <= n // 2).sum(axis=1), n - 1)
-    return np.asarray((v[lo] + v[hi]) / 2.0)
-
-
 def gains(
     tl: Timeline, items: Sequence[Sequence[Change]], *, n_boot: int, seed: int
 ) -> list[tuple[float, float, float, float]]:
     """Per candidate (a list of changes): the median cycle-time gain of closed cases (seconds,
     today − projected), its 95% paired-bootstrap interval, and the time saved over all cases
-    (seconds). One resample matrix (counts per case) serves them all."""
+    (seconds). The same resamples serve every candidate."""
     closed = np.flatnonzero(tl.closed)
     if not len(closed) or not items:
         return [(math.nan, math.nan, math.nan, math.nan)] * len(items)
     today = tl.case_sum(tl.gap)[closed]
-    n = len(closed)
-    counts = None
-    if n_boot > 0:
-        # each resample as counts per case: bincount of the drawn indices, row by row
-        idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-        flat = (idx + (np.arange(n_boot) * n)[:, None]).ravel()
-        counts = np.bincount(flat, minlength=n_boot * n).astype(np.int32).reshape(n_boot, n)
-    base = _boot_medians(today, counts) if counts is not None else None
-    t_med = float(np.median(today))
+    t_med = _stat(today, "median")
+    news = [replay(tl, c) for c in items]
+    saved = [float(np.sum(tl.gap - new)) for new in news]
+    projected = [tl.case_sum(new)[closed] for new in news]
+    moved = [not np.array_equal(p, today) for p in projected]
+    diffs: list[list[np.ndarray]] = [[] for _ in items]
+    if n_boot > 0 and any(moved):
+        for counts in count_blocks(len(closed), n_boot, seed):
+            base = boot_stat(today, counts, "median")
+            for j, p in enumerate(projected):
+                if moved[j]:
+                    diffs[j].append(base - boot_stat(p, counts, "median"))
     out = []
-    for c in items:
-        new = replay(tl, c)
-        saved = float(np.sum(tl.gap - new))
-        p = tl.case_sum(new)[closed]
-        gain = t_med - float(np.median(p))
-        if counts is None or base is None:
-            out.append((gain, math.nan, math.nan, saved))
-            continue
-        if np.array_equal(p, today):
-            out.append((gain, 0.0, 0.0, saved))
-            continue
-        lo, hi = np.quantile(base - _boot_medians(p, counts), [0.025, 0.975])
-        out.append((gain, float(lo), float(hi), saved))
+    for j, p in enumerate(projected):
+        gain = t_med - _stat(p, "median")
+        if n_boot <= 0:
+            out.append((gain, math.nan, math.nan, saved[j]))
+        elif not moved[j]:
+            out.append((gain, 0.0, 0.0, saved[j]))
+        else:
+            lo, hi = np.quantile(np.concatenate(diffs[j]), [0.025, 0.975])
+            out.append((gain, float(lo), float(hi), saved[j]))
     return out
 
 
@@ -375,12 +447,13 @@ def finding_whatifs(findings: pd.DataFrame, attribution: pd.DataFrame, ctx: Find
     gain of closed cases with its 95% interval (``None``/NaN for other findings)."""
     out = findings.copy()
     out["whatif_change"] = pd.Series([None] * len(out), dtype="object")
+    skip = _SKIP.get()
     for c in FINDING_WHATIF_COLUMNS[1:]:
         out[c] = np.nan
     # the what-if columns go before the place columns, which stay last
     cols = [c for c in findings.columns if c not in LOCATION_COLUMNS]
     out = out[[*cols, *FINDING_WHATIF_COLUMNS, *[c for c in LOCATION_COLUMNS if c in findings.columns]]]
-    if not len(out):
+    if not len(out) or skip:
         return out
     eligible = out["kind"].isin(["redundant_approval", "long_wait", "slow_response"]) & (out["rule"] != "stalled_open")
     if not eligible.any():

@@ -25,7 +25,7 @@ from salesmining.core.errors import OptionError
 from salesmining.core.frames import handout
 from salesmining.core.plain import records
 from salesmining.findings.changes import Cap, Change, Remove, check
-from salesmining.findings.replay import Timeline, apply, bootstrap, case_mask, replay, timeline
+from salesmining.findings.replay import Stat, Timeline, apply, bootstrap_many, case_mask, replay, timeline
 from salesmining.findings.rules import FindingRules
 
 if TYPE_CHECKING:
@@ -263,52 +263,61 @@ def _sla_units(tl: Timeline, gaps: np.ndarray, step: str, limit_s: float) -> tup
 
 
 def _kpi_rows(tl: Timeline, new: np.ndarray, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(seed)
-    rows: list[dict[str, Any]] = []
+    """The KPI rows; the cycle times bootstrapped over closed cases, the rest over all cases
+    (an SLA share as the ratio of cases within to cases with the step), one pass each."""
     closed = np.flatnonzero(tl.closed)
     today_ct, new_ct = tl.case_sum(tl.gap)[closed] / 86400, tl.case_sum(new)[closed] / 86400
     clock = "working days" if tl.working else "days"
-    for kpi, how, text in (
-        ("cycle_time_median_days", "median", f"median {clock} from the first to the last event of closed cases"),
-        ("cycle_time_p90_days", "p90", f"90th percentile of the {clock} from first to last event of closed cases"),
-    ):
-        rows.append(_row(kpi, bootstrap(today_ct, new_ct, how, n_boot=n_boot, rng=rng), "days", len(closed), text))
+    meta: list[tuple[str, str, int, str]] = [
+        (
+            "cycle_time_median_days",
+            "days",
+            len(closed),
+            f"median {clock} from the first to the last event of closed cases",
+        ),
+        (
+            "cycle_time_p90_days",
+            "days",
+            len(closed),
+            f"90th percentile of the {clock} from first to last event of closed cases",
+        ),
+    ]
+    on_closed = [Stat(today_ct, new_ct, "median"), Stat(today_ct, new_ct, "p90")]
+    on_all: list[Stat] = []
     saved = tl.gap - new
     new_charged = np.clip(tl.charged - saved, 0.0, None)
-    kinds = sorted({str(k) for k in tl.kind if isinstance(k, str)})
-    for k in kinds:
+    for k in sorted({str(k) for k in tl.kind if isinstance(k, str)}):
         m = tl.kind == k
-        t = tl.case_sum(tl.charged, m) / 3600
-        p = tl.case_sum(new_charged, m) / 3600
-        rows.append(
-            _row(
+        on_all.append(Stat(tl.case_sum(tl.charged, m) / 3600, tl.case_sum(new_charged, m) / 3600, "sum"))
+        meta.append(
+            (
                 f"time_lost_hours:{k}",
-                bootstrap(t, p, "sum", n_boot=n_boot, rng=rng),
                 "hours",
                 tl.n,
                 f"hours charged to {k} findings over all cases (time saved on a wait comes off its charge first)",
             )
         )
-    slas = {**{s: td.total_seconds() for s, td in tl.model.sla.items()}}
+    slas = {s: td.total_seconds() for s, td in tl.model.sla.items()}
     slas.update({a: td.total_seconds() for a, td in tl.model.approval_sla.items()})
     for step, lim in slas.items():
         has, over_t = _sla_units(tl, tl.gap, step, lim)
         _, over_p = _sla_units(tl, new, step, lim)
-        idx = np.flatnonzero(has)
-        if not len(idx):
+        if not has.any():
             continue
         what = "time in the stage at every finished visit" if step in tl.model.stages else "every wait for it"
-        rows.append(
-            _row(
+        on_all.append(Stat((has & ~over_t).astype(float), (has & ~over_p).astype(float), "ratio", has.astype(float)))
+        meta.append(
+            (
                 f"within_sla:{step}",
-                bootstrap((~over_t[idx]).astype(float), (~over_p[idx]).astype(float), "mean", n_boot=n_boot, rng=rng),
                 "share",
-                len(idx),
+                int(has.sum()),
                 f"share of the cases with {step} whose {what} stayed within its SLA "
                 f"({formatting.duration_spec(pd.Timedelta(seconds=lim))})",
             )
         )
-    return rows
+    stats = bootstrap_many(len(closed), on_closed, n_boot=n_boot, seed=seed)
+    stats += bootstrap_many(tl.n, on_all, n_boot=n_boot, seed=seed)
+    return [_row(kpi, st, unit, n, text) for (kpi, unit, n, text), st in zip(meta, stats, strict=True)]
 
 
 def _row(kpi: str, stats: tuple[float, ...], unit: str, n: int, definition: str) -> dict[str, Any]:
@@ -486,7 +495,13 @@ def what_if(
     model = as_stage_model(stages)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
         raise OptionError(f"n_boot must be a whole number ≥ 0, not {n_boot!r}")
-    f = find_bottlenecks(log, model, rules=rules, backend=backend, system_users=system_users)
+    from salesmining.findings.replay import _SKIP
+
+    token = _SKIP.set(True)  # only the attribution table is needed: no what-if per finding
+    try:
+        f = find_bottlenecks(log, model, rules=rules, backend=backend, system_users=system_users)
+    finally:
+        _SKIP.reset(token)
     attrs = [c for c in f._cases.columns if c not in ("case_id",)]
     seq = check(changes, model, log.activities, attrs)
     tl = timeline(f.attribution, f._cases, model, calendar)
