@@ -418,3 +418,26 @@ def test_cli_what_if_json_contract_and_exit_codes(tmp_path: object, capsys: pyte
     assert main(["what-if", log, "--stages", stages, "--cap", "Contact", "-q"]) == 2
     assert main(["what-if", log, "--stages", stages, "-q"]) == 2
     assert main(["what-if", str(root / "missing.csv"), "--stages", stages, "--remove", "Lead", "-q"]) == 3
+
+
+def test_report_ranks_the_candidate_changes() -> None:
+    from salesmining.diagnosis.whatif_section import whatif_section
+
+    log = hand_log()
+    d = sm.diagnose(log, MODEL)
+    sec = whatif_section(d)
+    # by hand (median of [4, 7, 6] = 6 d today): drop the repeats → 4 d, cap Offer at 3d → 4 d,
+    # remove Approval → [2, 3, 6] → 3 d, cap Approval at 1d → [3, 5, 6] → 5 d
+    got = [(c["change"], c["gain"]) for c in sec["candidates"]]
+    assert got == [
+        ("remove Approval", "3.0 d"),
+        ("drop the redundant repeats of Approval", "2.0 d"),
+        ("cap Offer at 3d", "2.0 d"),
+        ("cap Approval at 1d", "24.0 h"),
+    ]
+    # ties on the median go to the change saving more time in all: the cap saves C's 2 days, the repeat 3 days
+    saved = {c["change"]: c["saved"] for c in sec["candidates"]}
+    assert saved["drop the redundant repeats of Approval"] == "3.0 d" and saved["cap Offer at 3d"] == "2.0 d"
+    html = d.html()
+    assert 'id="whatif"' in html and "What if: drop the redundant repeats of Approval: −2.0 d median cycle time" in html
+    assert "No queueing effects" in html

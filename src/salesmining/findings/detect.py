@@ -38,7 +38,6 @@ from salesmining.findings.handoffs import handoff_evidence
 from salesmining.findings.kpis import KPIs, kpis
 from salesmining.findings.loops import loop_evidence
 from salesmining.findings.ranking import assemble
-from salesmining.findings.replay import finding_whatifs
 from salesmining.findings.result import Findings
 from salesmining.findings.rules import FindingRules
 from salesmining.findings.skips import skip_evidence
@@ -138,6 +137,8 @@ def find_bottlenecks(
     evidence, attribution = attribute(
         without_backfilled(tidy(parts), ctx), claims_without_backfilled(ctx.claims, ctx), ctx.gaps
     )
+    from salesmining.findings.replay import finding_whatifs  # the what-if per finding; imported on use
+
     findings = finding_whatifs(assemble(evidence, ctx), attribution, ctx)
     warnings = list(resources.reasons) + _context_warnings(ctx)
     if log.meta.get("loops_unobservable"):

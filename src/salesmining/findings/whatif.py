@@ -25,11 +25,11 @@ from salesmining.core.errors import OptionError
 from salesmining.core.frames import handout
 from salesmining.core.plain import records
 from salesmining.findings.changes import Cap, Change, Remove, check
-from salesmining.findings.replay import Stat, Timeline, apply, bootstrap_many, case_mask, replay, timeline
 from salesmining.findings.rules import FindingRules
 
 if TYPE_CHECKING:
     from salesmining.analysis.discover import BusinessCalendar
+    from salesmining.findings.replay import Timeline
     from salesmining.log.eventlog import EventLog
 
 __all__ = ["ASSUMPTIONS", "WHATIF_COLUMNS", "WhatIf", "what_if"]
@@ -265,6 +265,8 @@ def _sla_units(tl: Timeline, gaps: np.ndarray, step: str, limit_s: float) -> tup
 def _kpi_rows(tl: Timeline, new: np.ndarray, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
     """The KPI rows; the cycle times bootstrapped over closed cases, the rest over all cases
     (an SLA share as the ratio of cases within to cases with the step), one pass each."""
+    from salesmining.findings.replay import Stat, bootstrap_many
+
     closed = np.flatnonzero(tl.closed)
     today_ct, new_ct = tl.case_sum(tl.gap)[closed] / 86400, tl.case_sum(new)[closed] / 86400
     clock = "working days" if tl.working else "days"
@@ -360,6 +362,8 @@ def _reached(tl: Timeline, stage: str) -> np.ndarray:
 def _outcome_row(tl: Timeline, change: Change, touched: np.ndarray) -> dict[str, Any]:
     """Win rates of comparable closed cases through the step (or over the cap) vs not;
     ``touched`` marks the gaps the change rewrote."""
+    from salesmining.findings.replay import case_mask
+
     desc = change.describe()
     empty = dict.fromkeys(OUTCOME_COLUMNS[1:], math.nan) | {"change": desc, "may_change_outcomes": False}
     if not isinstance(change, (Remove, Cap)):
@@ -495,7 +499,7 @@ def what_if(
     model = as_stage_model(stages)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
         raise OptionError(f"n_boot must be a whole number ≥ 0, not {n_boot!r}")
-    from salesmining.findings.replay import _SKIP
+    from salesmining.findings.replay import _SKIP, apply, replay, timeline
 
     token = _SKIP.set(True)  # only the attribution table is needed: no what-if per finding
     try:
