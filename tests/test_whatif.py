@@ -180,6 +180,16 @@ CHANGES = [
 
 
 def _sample(**kw: object) -> sm.EventLog:
+    key = repr(sorted(kw.items()))
+    if key not in _SAMPLES:  # logs are immutable: each generated once per session
+        _SAMPLES[key] = _generate(**kw)
+    return _SAMPLES[key]
+
+
+_SAMPLES: dict[str, sm.EventLog] = {}
+
+
+def _generate(**kw: object) -> sm.EventLog:
     ev, _ = generate_sales_log(**kw)  # type: ignore[arg-type]
     return sm.from_dataframe(
         ev,
@@ -441,3 +451,17 @@ def test_report_ranks_the_candidate_changes() -> None:
     html = d.html()
     assert 'id="whatif"' in html and "What if: drop the redundant repeats of Approval: −2.0 d median cycle time" in html
     assert "No queueing effects" in html
+
+
+def test_working_time_under_a_business_calendar() -> None:
+    # Fri 16:00 → Mon 10:00 is 2 working hours (09:00–17:00, Mon–Fri); Mon 10:00 → 12:00 two more
+    rows = [("A", "Lead", "2024-01-05 16:00"), ("A", "Approval", "2024-01-08 10:00"), ("A", "Won", "2024-01-08 12:00")]
+    frame = pd.DataFrame(rows, columns=["id", "act", "t"])
+    log = sm.from_dataframe(frame, case="id", activity="act", timestamp="t", timezone="UTC")
+    model = sm.StageModel(["Lead"], outcomes={"won": ["Won"]}, approvals={"Approval": "Lead"})
+    cal = sm.BusinessCalendar()
+    w = sm.what_if(log, model, sm.changes.cap("Approval", "1h"), calendar=cal, n_boot=0)
+    assert w.working_time
+    assert (w.cases.set_index("case_id").loc["A", ["today_s", "projected_s"]] / 3600).tolist() == [4.0, 3.0]
+    assert "working" in kpi(w, "cycle_time_median_days")["definition"]
+    assert "working" in w._repr_html_()
