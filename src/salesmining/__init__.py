@@ -26,6 +26,7 @@ from salesmining.core.errors import (
 from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
 from salesmining.diagnosis.compare import Comparison, compare
 from salesmining.diagnosis.diagnose import Diagnosis, diagnose
+from salesmining.findings.changes import changes
 from salesmining.findings.detect import (
     FINDING_KINDS,
     FINDING_RULES,
@@ -35,6 +36,7 @@ from salesmining.findings.detect import (
     find_bottlenecks,
     kpis,
 )
+from salesmining.findings.whatif import WhatIf, what_if
 from salesmining.ingest.parquet import read_parquet
 from salesmining.ingest.tabular import from_dataframe, read_csv
 from salesmining.ingest.xes import read_xes, write_xes
@@ -102,7 +104,9 @@ __all__ = [
     "StageModel",
     "StageModelError",
     "WARNING_CODES",
+    "WhatIf",
     "__version__",
+    "changes",
     "compare",
     "conform",
     "diagnose",
@@ -117,6 +121,7 @@ __all__ = [
     "read_pipedrive",
     "read_salesforce",
     "read_xes",
+    "what_if",
     "write_xes",
 ]
 

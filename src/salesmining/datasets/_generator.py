@@ -382,13 +382,80 @@ class _Plan:
     redundant_extra: int = 0
     handoff: tuple[str, str] | None = None
     long_wait: str | None = None  # stage or approval name
+    removed_needs: bool = False  # Needs Analysis removed from the process (structural change)
+
+
+@dataclass(frozen=True)
+class _Structural:
+    """Structural changes of the process, applied inside the simulation of every case (the
+    "after" of a what-if): steps removed, approvals run in parallel, waits capped (hours)."""
+
+    remove: frozenset[str] = frozenset()
+    parallel: tuple[tuple[str, str], ...] = ()
+    cap: Mapping[str, float] = field(default_factory=dict)
+
+    def groups(self, approvals: list[str]) -> list[list[str]]:
+        """The approval chain as groups run side by side (a parallel pair is one group)."""
+        out: list[list[str]] = []
+        placed: set[str] = set()
+        for a in approvals:
+            if a in placed:
+                continue
+            partner = next((y if x == a else x for x, y in self.parallel if a in (x, y)), None)
+            group = [a] + ([partner] if partner in approvals and partner not in placed else [])
+            placed.update(group)
+            out.append(group)
+        return out
+
+
+def _check_structural(changes: Mapping[str, object] | None, zh: bool) -> _Structural:
+    """Validate ``structural_changes`` (English or, for ``language="zh"``, Chinese step names)."""
+    if not changes:
+        return _Structural()
+    if not isinstance(changes, Mapping):
+        raise OptionError(f"structural_changes must be a mapping with remove/parallel/cap, got {changes!r}")
+    unknown = set(changes) - {"remove", "parallel", "cap"}
+    if unknown:
+        raise OptionError(f"unknown structural change(s) {sorted(unknown)}; expected remove, parallel, cap")
+    back = {v: k for k, v in ZH_NAMES.items()} if zh else {}
+
+    def step(name: object, allowed: tuple[str, ...], what: str) -> str:
+        key = back.get(str(name), str(name))
+        if key not in allowed:
+            raise OptionError(f"structural_changes {what}: {name!r} is not one of {list(allowed)}")
+        return key
+
+    from salesmining.core.durations import parse_duration
+
+    removable = (NEEDS, *APPROVALS)
+    remove = frozenset(step(x, removable, "remove") for x in changes.get("remove", ()))  # type: ignore[attr-defined]
+    pairs = []
+    for pair in changes.get("parallel", ()):  # type: ignore[attr-defined]
+        a, b = (step(x, APPROVALS, "parallel") for x in pair)
+        if a == b:
+            raise OptionError(f"structural_changes parallel: {a!r} twice")
+        pairs.append((a, b))
+    used = [x for p in pairs for x in p]
+    if len(set(used)) != len(used):
+        raise OptionError("structural_changes parallel: an approval may be in one pair only")
+    caps: dict[str, float] = {}
+    cap_map = changes.get("cap", {})
+    if not isinstance(cap_map, Mapping):
+        raise OptionError("structural_changes cap must map a stage or approval to a duration ('2d', '36h')")
+    for k, v in cap_map.items():
+        name = step(k, (LEAD, CONTACT, NEEDS, PROPOSAL, *APPROVALS), "cap")
+        caps[name] = parse_duration(v, what=f"structural_changes cap of {k!r}").total_seconds() / 3600.0
+    return _Structural(remove, tuple(pairs), caps)
 
 
 class _CaseSimulator:
     """Simulate single cases with a shared random generator."""
 
-    def __init__(self, rng: np.random.Generator, rates: Mapping[str, float]) -> None:
+    def __init__(
+        self, rng: np.random.Generator, rates: Mapping[str, float], structural: _Structural | None = None
+    ) -> None:
         self.rng = rng
+        self.structural = structural if structural is not None else _Structural()
         # conditional probability for a case that reaches the injection point
         self.p_inject = {k: min(1.0, rates[k] / _ELIGIBLE_SHARE[k]) for k in PROBLEM_KINDS}
 
@@ -444,6 +511,8 @@ class _CaseSimulator:
         if self._bern(0.12):
             return plan
         plan.skipped = self._bern(rates["skipped_stage"])
+        if NEEDS in self.structural.remove:  # the stage is gone: every case goes on as a skipping one does
+            plan.skipped, plan.removed_needs = True, True
         if not plan.skipped:
             path.append(NEEDS)
             if self._bern(0.12):
@@ -466,6 +535,8 @@ class _CaseSimulator:
                 plan.approvals.append(LEGAL)
         if MANAGER in plan.approvals and self._bern(rates["redundant_approval"]):
             plan.redundant_extra = 1 if self._bern(0.65) else 2
+        if self.structural.remove:
+            plan.approvals = [a for a in plan.approvals if a not in self.structural.remove]
         return plan
 
     def plan_late(self, plan: _Plan, *, designed: bool = False) -> None:
@@ -544,7 +615,7 @@ class _CaseSimulator:
         for k, (stage, kind) in enumerate(visits):
             if kind == "loop":
                 entry_tags[k].append("loop")
-            elif stage == PROPOSAL and plan.skipped:
+            elif stage == PROPOSAL and plan.skipped and not plan.removed_needs:
                 entry_tags[k].append("skipped_stage")
             elif stage == CONTACT and plan.slow_response:
                 entry_tags[k].append("slow_response")
@@ -583,6 +654,9 @@ class _CaseSimulator:
                 d, lo, hi = self._u(4 * sla, 8 * sla), 4 * sla, 8 * sla
             else:
                 d, lo, hi = self.normal_dwell(stage, segment), _DWELL_MIN_FRAC * sla, _DWELL_HARD_FRAC * sla
+            cap = self.structural.cap.get(stage)
+            if cap is not None and not handing_off:  # the stage's own time is held to the cap
+                d, lo, hi = min(d, cap), min(lo, cap), min(hi, cap)
             exit_tags = ["long_wait"] if k == long_k else []
             if kind == "final" and plan.approvals:
                 t = self._quote_with_approvals(plan, entry, d, lo, hi, owner, approvers, events)
@@ -614,30 +688,11 @@ class _CaseSimulator:
         self.sprinkle(entry, anchor, owner, events)
         events.append(_Event(anchor, EMAIL, owner))  # quote sent / approval requested
         prev = anchor
-        for kind in plan.approvals:
-            for attempt in range(3):
-                if plan.long_wait == kind and attempt == 0:
-                    dur, dlo, dhi = self._u(6 * _DAY, 15 * _DAY), 6 * _DAY, 15 * _DAY
-                    tags = ["long_wait"]
-                else:
-                    dur, dlo, dhi = self.normal_approval(), 0.5, 34.0
-                    tags = []
-                prev = self.place(prev + dur, prev + dlo, prev + dhi)
-                rejected = attempt < 2 and self._bern(_REJECT_P)
-                events.append(
-                    _Event(prev, kind, self._choice(approvers[kind]), "rejected" if rejected else "approved", tags)
-                )
-                if not rejected:
-                    break
-                # revised quote, then the approval is requested again
-                prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
-                events.append(_Event(prev, EMAIL, owner))
-            if kind == MANAGER:
-                for _ in range(plan.redundant_extra):
-                    prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
-                    events.append(
-                        _Event(prev, MANAGER, self._choice(approvers[MANAGER]), "approved", ["redundant_approval"])
-                    )
+        for group in self.structural.groups(plan.approvals):
+            start, ends = prev, []
+            for kind in group:  # the approvals of a group are requested together and run side by side
+                ends.append(self._approval_rounds(plan, kind, start, owner, approvers, events))
+            prev = max(ends)
         chain_end = prev
         gap = self._u(2.0, 1.5 * _DAY)
         target = max(entry + d, chain_end + gap)
@@ -645,6 +700,45 @@ class _CaseSimulator:
         self.sprinkle(chain_end, t, owner, events)
         events.append(_Event(t, plan.outcome, owner))
         return t
+
+    def _approval_rounds(
+        self,
+        plan: _Plan,
+        kind: str,
+        prev: float,
+        owner: str,
+        approvers: Mapping[str, tuple[str, ...]],
+        events: list[_Event],
+    ) -> float:
+        """One approval requested at ``prev``: its rounds (a rejection → revised quote → again) and,
+        for the Manager, redundant repeats; returns the time of its last decision."""
+        cap = self.structural.cap.get(kind)
+        for attempt in range(3):
+            if plan.long_wait == kind and attempt == 0:
+                dur, dlo, dhi = self._u(6 * _DAY, 15 * _DAY), 6 * _DAY, 15 * _DAY
+                tags = ["long_wait"]
+            else:
+                dur, dlo, dhi = self.normal_approval(), 0.5, 34.0
+                tags = []
+            if cap is not None:  # the wait for the decision is held to the cap
+                dur, dlo, dhi = min(dur, cap), min(dlo, cap), min(dhi, cap)
+            prev = self.place(prev + dur, prev + dlo, prev + dhi)
+            rejected = attempt < 2 and self._bern(_REJECT_P)
+            events.append(
+                _Event(prev, kind, self._choice(approvers[kind]), "rejected" if rejected else "approved", tags)
+            )
+            if not rejected:
+                break
+            # revised quote, then the approval is requested again
+            prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
+            events.append(_Event(prev, EMAIL, owner))
+        if kind == MANAGER:
+            for _ in range(plan.redundant_extra):
+                prev = self.place(prev + self._u(1 * _DAY, 3 * _DAY), prev + 1 * _DAY, prev + 3 * _DAY)
+                events.append(
+                    _Event(prev, MANAGER, self._choice(approvers[MANAGER]), "approved", ["redundant_approval"])
+                )
+        return prev
 
 
 # --------------------------------------------------------------------------
@@ -904,6 +998,7 @@ def generate_sales_log(
     export_time: str | None = None,
     case_prefix: str | None = None,
     negatives: Mapping[str, float] | bool | None = None,
+    structural_changes: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate a synthetic B2B opportunity event log with injected problems.
 
@@ -958,6 +1053,15 @@ def generate_sales_log(
           length (< 0.95 x its SLA, i.e. shorter than closed cases can take there). Must not
           raise ``long_wait`` (e.g. ``stalled_open``) at that stage. Their leads may fall after
           ``end - 30 days``.
+    structural_changes : Mapping, optional
+        The process after known structural changes, applied inside the simulation of every case
+        (for validating what-if estimates): ``{"remove": [...], "parallel": [(a, b)], "cap": {step:
+        "2d"}}``. ``remove`` takes approvals (never requested) or ``Needs Analysis`` (every case
+        then goes on as a case that skips it does: more early losses and a lower win rate — a
+        change that alters who wins); ``parallel`` pairs of approvals, requested together, the
+        chain going on after the later decision; ``cap`` holds a stage's own dwell (Lead to
+        Solution Proposal, not a handoff delay) or each wait for an approval to the duration.
+        ``None`` (default): the process as it is, and the log exactly the one without this option.
 
     Returns
     -------
@@ -1001,7 +1105,7 @@ def generate_sales_log(
     export_s = end_s if export_time is None else _parse_time(export_time, end_of_day=True)
 
     rng = np.random.default_rng(seed)
-    sim = _CaseSimulator(rng, merged_rates)
+    sim = _CaseSimulator(rng, merged_rates, _check_structural(structural_changes, zh))
     # the negatives draw from their own stream: without them the log is exactly the classic one
     nrng = np.random.default_rng([seed, 14])
     any_negative = any(v > 0.0 for v in neg_rates.values())

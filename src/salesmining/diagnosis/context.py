@@ -18,6 +18,7 @@ from salesmining.analysis.stages import StageModel
 from salesmining.core import formatting as _f
 from salesmining.core.version import version
 from salesmining.core.vocabulary import FINDING_RULES
+from salesmining.diagnosis.whatif_section import finding_whatif_text, whatif_section
 from salesmining.findings.detect import FindingRules, Findings, KPIs
 from salesmining.log.eventlog import EventLog
 from salesmining.present.report import render_template
@@ -193,6 +194,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
                 "cycle_txt": _f.hours(r["cycle_time_effect_hours"], signed=True),
                 "wr_a": _f.percent(r["win_rate_affected"]),
                 "wr_u": _f.percent(r["win_rate_unaffected"]),
+                "whatif_txt": finding_whatif_text(r),
                 "evidence": [
                     (e["case_id"], _f.hours(e["time_lost_s"] / 3600), e["detail"]) for e in top_ev.to_dict("records")
                 ],
@@ -239,6 +241,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
             for r in k.time_in_stage.to_dict("records")
         ],
         "findings": findings,
+        "whatif": whatif_section(d) if full else {},
         "n_high": int((f["severity"] == "high").sum()),
         "n_medium": int((f["severity"] == "medium").sum()),
         "n_low": int((f["severity"] == "low").sum()),

@@ -137,7 +137,9 @@ def find_bottlenecks(
     evidence, attribution = attribute(
         without_backfilled(tidy(parts), ctx), claims_without_backfilled(ctx.claims, ctx), ctx.gaps
     )
-    findings = assemble(evidence, ctx)
+    from salesmining.findings.replay import finding_whatifs  # the what-if per finding; imported on use
+
+    findings = finding_whatifs(assemble(evidence, ctx), attribution, ctx)
     warnings = list(resources.reasons) + _context_warnings(ctx)
     if log.meta.get("loops_unobservable"):
         warnings.append("the export keeps only the latest entry per stage: loops and repeats cannot be seen")

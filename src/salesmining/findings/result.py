@@ -46,7 +46,14 @@ class Findings:
     cycle time of closed affected minus unaffected), ``severity`` (high / medium / low),
     ``example_cases`` (the cases that lost most), then ``rule``, ``rank``,
     ``time_lost_per_case_hours``, ``closed_affected``, ``closed_unaffected``,
-    ``win_rate_affected``, ``win_rate_unaffected``, ``detail``, and the place of the finding:
+    ``win_rate_affected``, ``win_rate_unaffected``, ``detail``, the finding's what-if —
+    ``whatif_change`` (for a redundant-approval, long-wait or slow-response finding: the change
+    that removes it, replayed as :func:`what_if` does: drop the repeats, run the chain in parallel,
+    remove the rubber stamp, cap the wait at the finding's limit; else ``None``),
+    ``whatif_median_gain_s`` (median cycle time of closed cases today minus projected, seconds),
+    ``whatif_low_s`` and ``whatif_high_s`` (its 95% case-bootstrap interval, 500 resamples),
+    ``whatif_saved_s`` (the time the change takes out of all cases together) —
+    and the place of the finding:
     ``activity`` (the stage, approval step or activity it sits at, else ``None``),
     ``from_activity`` and ``to_activity`` (the two ends of the step it sits on — a backward move,
     a first response, a handoff, an approval chain — else ``None``; an end is ``None`` when it is

@@ -1,0 +1,85 @@
+"""What-if cost: the findings' what-if columns inside find_bottlenecks/diagnose, and sm.what_if.
+
+    python benchmarks/bench_whatif.py            # the sample log; BPIC 2020 too when ../shared/real_logs has it
+
+Target (issue #19): on the sample log (800 cases) the what-if work inside diagnose — the
+findings' what-if columns plus the report's what-if section — takes at most 0.2 s. CPU time
+(``time.process_time``) is reported next to wall time, since the development machine is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("SALESMINING_REAL_LOGS", ROOT.parent / "shared" / "real_logs"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import salesmining as sm  # noqa: E402
+from salesmining.diagnosis import whatif_section as section  # noqa: E402
+from salesmining.findings import detect, replay  # noqa: E402
+
+
+def _best(fn, repeat: int = 5) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus)
+
+
+def run(name: str, log: sm.EventLog, model: object, change: object) -> None:
+    captured = {}
+    original = replay.finding_whatifs
+
+    def grab(findings, attribution, ctx):  # type: ignore[no-untyped-def]
+        captured["args"] = (findings, attribution, ctx)
+        return original(findings, attribution, ctx)
+
+    detect.finding_whatifs = grab
+    try:
+        d = sm.diagnose(log, model)
+        f = d.findings
+    finally:
+        detect.finding_whatifs = original
+    cols = _best(lambda: original(*captured["args"]))
+    sec = _best(lambda: section.whatif_section(d))
+    total = _best(lambda: sm.find_bottlenecks(log, model), repeat=2)
+    wi = _best(lambda: sm.what_if(log, model, change, n_boot=2000), repeat=2)
+    n = int(f.to_frame()["whatif_change"].notna().sum())
+    print(f"{name}: {log.n_cases:,} cases, {log.n_events:,} events, {n} findings with a what-if")
+    print(f"  finding what-if columns   wall {cols[0]:.3f} s  cpu {cols[1]:.3f} s")
+    print(f"  report what-if section    wall {sec[0]:.3f} s  cpu {sec[1]:.3f} s")
+    print(f"  together                  wall {cols[0] + sec[0]:.3f} s  cpu {cols[1] + sec[1]:.3f} s  (target ≤ 0.2 s)")
+    print(f"  find_bottlenecks (all)    wall {total[0]:.3f} s  cpu {total[1]:.3f} s")
+    print(f"  what_if, 2000 resamples   wall {wi[0]:.3f} s  cpu {wi[1]:.3f} s")
+
+
+def main() -> None:
+    sample = ROOT / "sample_logs"
+    log = sm.read_csv(
+        sample / "opportunities.csv",
+        case="Opportunity ID",
+        activity="Activity",
+        timestamp="Timestamp",
+        resource="Owner",
+        amount="Amount",
+        approval_result="Approval Result",
+    )
+    run("sample", log, str(sample / "stages.yaml"), sm.changes.remove("Manager Approval"))
+    bpic = REAL / "bpic2020" / "RequestForPayment.xes.gz"
+    if bpic.exists():
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import findings_on_real_logs as real
+
+        rlog, model = real._bpic2020()
+        run("BPIC 2020", rlog, model, sm.changes.remove(real.P + "APPROVED by PRE_APPROVER"))
+
+
+if __name__ == "__main__":
+    main()
