@@ -439,14 +439,10 @@ def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float) -> Drift:
         }
     )
     series["enough"] = series["measured"] >= min_cases
-    note = np.where(
-        series["enough"],
-        "",
-        np.where(
-            (series["cases"] > 0) & (series["followed"] < series["cases"] / 2),
-            f"incomplete: most cases not yet followed for {h:.0f} days",
-            f"fewer than {min_cases} measured cases",
-        ),
+    note = np.select(
+        [series["enough"], series["cases"] == 0, series["followed"] < series["cases"] / 2],
+        ["", "no case started", f"incomplete: most cases not yet followed for {h:.0f} days"],
+        default=f"fewer than {min_cases} measured cases",
     )
     series["note"] = note
     grouped = m.groupby("period")

@@ -77,8 +77,9 @@ def timeline_svg(
             f"<title>{esc(f'{periods[i]:%Y-%m-%d}')}: {esc(t)}{few}</title></circle>"
         )
     for k in sorted({0, n // 2, n - 1}) if n else []:
+        side = "start" if k == 0 else "end" if k == n - 1 else "middle"
         out.append(
-            f'<text x="{x(k):.1f}" y="{_H - _B + 16}" font-size="11" text-anchor="middle" fill="#444">'
+            f'<text x="{x(k):.1f}" y="{_H - _B + 16}" font-size="11" text-anchor="{side}" fill="#444">'
             f"{esc(f'{periods[k]:%Y-%m-%d}')}</text>"
         )
     starts = list(periods)
