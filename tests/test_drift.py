@@ -301,3 +301,20 @@ def test_cli_drift_json(tmp_path: Path) -> None:
     assert len(data["series"]) == months.max().ordinal - months.min().ordinal + 1
     assert [r["cases"] for r in data["series"]] == months.value_counts().sort_index().tolist()
     assert main(["drift", str(ROOT / "sample_logs" / "opportunities.csv"), "--stages", "nope.yaml", "-q"]) == 3
+
+
+def test_calendar_gives_working_day_cycle_times() -> None:
+    log, truth = _hand_log(shift_week=6)
+    cal = sm.BusinessCalendar()  # Mon-Fri 09:00-17:00 UTC
+    dr = sm.drift(log, STAGES, freq="W", min_cases=5, calendar=cal)
+    plain = sm.drift(log, STAGES, freq="W", min_cases=5)
+    assert dr.horizon_days == plain.horizon_days  # follow-up and horizon stay calendar time
+    closed = truth[truth["days"] <= dr.horizon_days].copy()
+    end = closed["start"] + pd.to_timedelta(closed["days"], unit="D")
+    closed["working"] = cal.seconds_between(closed["start"], end) / 86400
+    week = closed["start"].dt.tz_convert(None).dt.to_period("W")
+    expected = closed.groupby(week)["working"].median().to_numpy()
+    got = dr.series.loc[dr.series["measured"] > 0, "cycle_time_median_days"].to_numpy()
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert (got < plain.series.loc[plain.series["measured"] > 0, "cycle_time_median_days"].to_numpy()).all()
+    assert any("working days" in n for n in dr.notes)

@@ -74,7 +74,7 @@ MIN_SEGMENT = 3
 #: metric → (per-case column, statistic, label). ``median`` metrics are tested with Mann–Whitney,
 #: ``rate`` metrics with the two-proportion test. Finding-kind rates are added per log.
 METRICS: dict[str, tuple[str, str, str]] = {
-    "cycle_time_median_days": ("cycle_days", "median", "median cycle time"),
+    "cycle_time_median_days": ("cycle_shown", "median", "median cycle time"),
     "fitting_share": ("conforms", "rate", "share of cases on the intended path"),
     "skip_rate": ("skipped_any", "rate", "skip rate"),
     "rework_rate": ("rework", "rate", "rework rate"),
@@ -392,15 +392,21 @@ def _period_of(start: pd.Series, freq: str) -> pd.Series:
     return start.dt.tz_convert(None).dt.to_period(freq)
 
 
-def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float) -> Drift:
+def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float, calendar: Any = None) -> Drift:
     """The :class:`Drift` of a diagnosis (see :func:`salesmining.drift`)."""
     notes: list[str] = []
     p = per_case(d)
     p["case_id"] = p["case_id"].astype(str)
     ev = d.log._events
-    start = ev.groupby(CASE, observed=True)[TIMESTAMP].min()
-    start.index = start.index.astype(str)
-    p["start"] = p["case_id"].map(start)
+    span_ts = ev.groupby(CASE, observed=True)[TIMESTAMP].agg(["min", "max"])
+    span_ts.index = span_ts.index.astype(str)
+    p["start"] = p["case_id"].map(span_ts["min"])
+    # the series' cycle time: calendar days, or working days on a calendar's clock
+    p["cycle_shown"] = p["cycle_days"]
+    if calendar is not None:
+        ends = p["case_id"].map(span_ts["max"])
+        p["cycle_shown"] = np.asarray(calendar.seconds_between(p["start"], ends), dtype=float) / 86400
+        notes.append(f"cycle times are working days on {calendar!r}")
     h = horizon_days(p, p.iloc[:0])  # one side: all cases (an empty second side adds nothing)
     has_outcomes = bool(p["closed"].any())
     q = within_horizon(p, h)
@@ -447,8 +453,8 @@ def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float) -> Drift:
     series["note"] = note
     grouped = m.groupby("period")
     if has_outcomes:
-        series["cycle_time_median_days"] = grouped["cycle_days"].median().reindex(span).to_numpy()
-        series["cycle_time_p90_days"] = grouped["cycle_days"].quantile(0.9).reindex(span).to_numpy()
+        series["cycle_time_median_days"] = grouped["cycle_shown"].median().reindex(span).to_numpy()
+        series["cycle_time_p90_days"] = grouped["cycle_shown"].quantile(0.9).reindex(span).to_numpy()
     for name, (col, how) in metric_cols.items():
         if how == "rate":
             series[name] = grouped[col].mean().reindex(span).to_numpy()

@@ -35,9 +35,11 @@ def drift(
     and closed within it; periods with fewer than ``min_cases`` such cases are marked, not dropped,
     and not used for change points. Change points come from PELT (``ruptures``) on the
     case-weighted series and are kept when a test on the cases either side (Mann–Whitney for cycle
-    time, two proportions for rates) is significant at ``alpha`` after a Benjamini–Hochberg
-    correction over every candidate. ``calendar`` (a business calendar) measures cycle time on its
-    working clock. ``log`` may be a :class:`Diagnosis` (its parts are reused).
+    time, two proportions for rates) is significant at ``alpha`` after a Bonferroni factor for the
+    splits PELT could have chosen and a Benjamini–Hochberg correction over every candidate
+    (``docs/drift.md``). ``calendar`` (a :class:`BusinessCalendar`): cycle times in working days
+    (the horizon and the follow-up stay calendar time). ``log`` may be a :class:`Diagnosis` (its
+    parts are reused; with ``rules`` a new one is made).
 
     Split a log at a change found: ``sm.compare(log, at=dr.change_points["date"][0], stages=model)``.
     """
@@ -49,15 +51,10 @@ def drift(
         raise OptionError(f"alpha must be between 0 and 1, not {alpha!r}")
     if isinstance(log, Diagnosis):
         d = log
-        if calendar is not None:
-            d = diagnose(d.log, d.stages, rules=d.rules)
+        if rules is not None:  # a fresh diagnosis, the caller's left as it is
+            d = diagnose(d.log, d.stages, rules=rules)
     else:
         if stages is None:
             raise OptionError("drift needs the stage model (stages=...)")
         d = diagnose(log, as_stage_model(stages), rules=rules)
-    if calendar is not None:
-        from salesmining.analysis.conform import conform
-
-        # our own Diagnosis: its conformance measured on the calendar's working clock
-        d.__dict__["conformance"] = conform(d.log, d.stages, calendar=calendar)
-    return compute(d, freq=freq, min_cases=min_cases, alpha=float(alpha))
+    return compute(d, freq=freq, min_cases=min_cases, alpha=float(alpha), calendar=calendar)
