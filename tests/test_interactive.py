@@ -108,8 +108,7 @@ def test_map_data_describes_every_node_edge_and_finding(diagnosis: sm.Diagnosis)
     svg = sm.present.maps.svg_text(g.to_dot(stages=diagnosis.stages, findings=diagnosis.findings))
     # edges routed through a port (skips on one side, moves back on the other) are titled "tail:e->head:e"
     titles = {
-        re.sub(r":[nsewc]{1,2}\b", "", t)
-        for t in re.findall(r"<title>([^<]*)</title>", svg.replace("&#45;&gt;", "->"))
+        re.sub(r":[nsewc]{1,2}\b", "", t) for t in re.findall(r"<title>([^<]*)</title>", svg.replace("&#45;&gt;", "->"))
     }
     assert {k for k in data["nodes"] if k in titles} >= {node_id(str(a)) for a in nodes.index}
     assert {f"{node_id(r.source)}->{node_id(r.target)}" for r in edges.itertuples()} <= titles

@@ -26,6 +26,7 @@ from salesmining.core.errors import (
 from salesmining.crm import read_field_history, read_hubspot, read_pipedrive, read_salesforce
 from salesmining.diagnosis.compare import Comparison, compare
 from salesmining.diagnosis.diagnose import Diagnosis, diagnose
+from salesmining.diagnosis.drift import Drift, drift
 from salesmining.findings.changes import changes
 from salesmining.findings.detect import (
     FINDING_KINDS,
@@ -86,6 +87,7 @@ __all__ = [
     "Comparison",
     "Conformance",
     "Diagnosis",
+    "Drift",
     "EncodingError",
     "EngineError",
     "EventLog",
@@ -111,6 +113,7 @@ __all__ = [
     "conform",
     "diagnose",
     "discover",
+    "drift",
     "find_bottlenecks",
     "from_dataframe",
     "kpis",

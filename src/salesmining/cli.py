@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  salesmining diagnose sample_logs/opportunities.csv --stages sample_logs/stages.yaml -o report.html\n"
             "  salesmining compare sample_logs/opportunities_before.csv sample_logs/opportunities_after.csv "
             "--stages sample_logs/stages.yaml\n"
+            "  salesmining drift sample_logs/opportunities.csv --stages sample_logs/stages.yaml --freq M\n"
             "  salesmining graph sample_logs/opportunities.csv --stages sample_logs/stages.yaml --findings -o map.svg\n"
             "  salesmining what-if sample_logs/opportunities.csv --stages sample_logs/stages.yaml "
             "--remove 'Manager Approval' --cap Contact=2d\n"
@@ -235,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--json", metavar="FILE", help="write the result as JSON ('-' for stdout)")
     w.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     w.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+    dr = sub.add_parser(
+        "drift",
+        help="the process over time: KPIs by week or month of case start, with change points",
+        description="Cycle time, conformance, win rate and each finding kind's rate by case-start period "
+        "(over an equal follow-up window), with the change points confirmed on the cases and what moved at each.",
+    )
+    _add_input_options(dr)
+    dr.add_argument("--stages", required=True, help="YAML file describing the intended process")
+    dr.add_argument("--freq", choices=["W", "M"], default="W", help="periods: W (weeks, default) or M (months)")
+    dr.add_argument(
+        "--min-cases", type=int, default=10, metavar="N", help="fewest measured cases for a period to count"
+    )
+    dr.add_argument("--json", metavar="FILE", help="write the series and change points as JSON ('-' for stdout)")
 
     gr = sub.add_parser(
         "graph",
@@ -549,6 +563,28 @@ def _cmd_what_if(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from salesmining.analysis.stages import StageModel
+    from salesmining.diagnosis.drift import drift
+
+    model = StageModel.from_yaml(args.stages)
+    log = load_log(args)
+    _progress(args, f"{log.n_cases:,} cases; diagnosing and looking for change points by {args.freq}")
+    dr = drift(log, model, freq=args.freq, min_cases=args.min_cases)
+    if args.json:
+        _write_json(args.json, dr.to_dict())
+    if args.json != "-":
+        s = dr.series
+        _print(f"{len(s)} periods, {int(s['enough'].sum())} with at least {dr.min_cases} measured cases")
+        for n in dr.notes:
+            _print(f"  note: {n}")
+        cp = dr.change_points
+        _print(f"{len(cp)} change points" + (":" if len(cp) else ""))
+        for r in cp.to_dict("records"):
+            _print(f"  {one_line(r['explanation'])} (p = {r['p_value']:.2g})")
+    return EXIT_OK
+
+
 def _cmd_graph(args: argparse.Namespace) -> int:
     from salesmining.analysis.discover import ProcessGraph, discover, fit_to_width
     from salesmining.analysis.stages import StageModel
@@ -594,6 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_diagnose(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "drift":
+            return _cmd_drift(args)
         if args.command == "graph":
             return _cmd_graph(args)
         if args.command == "what-if":

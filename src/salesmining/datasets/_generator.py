@@ -788,6 +788,28 @@ def _check_negatives(negatives: Mapping[str, float] | bool | None) -> dict[str, 
     return merged
 
 
+def _check_change(
+    change_at: Mapping[str, object] | None, rates: Mapping[str, float], rng: np.random.Generator
+) -> tuple[float, _CaseSimulator, str | None] | None:
+    """``(date in UNIX seconds, the simulator of the cases from then on, the approval removed)``."""
+    if change_at is None:
+        return None
+    unknown = set(change_at) - {"date", "rates", "remove_step"}
+    if unknown or "date" not in change_at:
+        raise OptionError(
+            f"change_at takes 'date' (required), 'rates' and 'remove_step', not {sorted(unknown) or 'no date'}"
+        )
+    new_rates = change_at.get("rates") or {}
+    if not isinstance(new_rates, Mapping):
+        raise OptionError(f"change_at['rates'] must be a mapping of problem rates, got {new_rates!r}")
+    after = _check_rates({**rates, **{str(k): float(v) for k, v in new_rates.items()}})
+    remove = change_at.get("remove_step")
+    if remove is not None and remove not in (DISCOUNT, MANAGER, LEGAL):
+        raise OptionError(f"change_at['remove_step'] must be one of {(DISCOUNT, MANAGER, LEGAL)}, got {remove!r}")
+    date_s = float(_parse_time(str(change_at["date"]), end_of_day=False))
+    return date_s, _CaseSimulator(rng, after), None if remove is None else str(remove)
+
+
 #: Approximate share of cases that can carry a bulk-update tie (no loop, no skip, reach
 #: Solution Proposal or beyond with the tied stages free of other problems).
 _TIE_ELIGIBLE_SHARE = 0.5
@@ -999,6 +1021,7 @@ def generate_sales_log(
     case_prefix: str | None = None,
     negatives: Mapping[str, float] | bool | None = None,
     structural_changes: Mapping[str, object] | None = None,
+    change_at: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate a synthetic B2B opportunity event log with injected problems.
 
@@ -1062,6 +1085,13 @@ def generate_sales_log(
         chain going on after the later decision; ``cap`` holds a stage's own dwell (Lead to
         Solution Proposal, not a handoff delay) or each wait for an approval to the duration.
         ``None`` (default): the process as it is, and the log exactly the one without this option.
+    change_at : Mapping, optional
+        A process change on a known date, for validating drift detection:
+        ``{"date": "2024-07-01", "rates": {...}, "remove_step": "Manager Approval"}``. Cases whose
+        Lead is at or after ``date`` (UTC) are planned with ``rates`` (problem rates overriding
+        the log's, as ``rates=`` does) and without the approval ``remove_step`` (optional; one of
+        the approvals); earlier cases follow the log's own rates. ``None`` (default): the log is
+        exactly the one without this option.
 
     Returns
     -------
@@ -1106,6 +1136,7 @@ def generate_sales_log(
 
     rng = np.random.default_rng(seed)
     sim = _CaseSimulator(rng, merged_rates, _check_structural(structural_changes, zh))
+    change = _check_change(change_at, merged_rates, rng)
     # the negatives draw from their own stream: without them the log is exactly the classic one
     nrng = np.random.default_rng([seed, 14])
     any_negative = any(v > 0.0 for v in neg_rates.values())
@@ -1165,12 +1196,19 @@ def generate_sales_log(
         if neg.backfilled:
             events = _backfilled_events(nrng, lead_local, vocab.reps[region][int(nrng.integers(3))])
         else:
-            plan = sim.plan(segment, amount)
+            csim = sim
+            if change is not None and (lead_local - offset) * 3600.0 >= change[0]:
+                csim = change[1]
+            plan = csim.plan(segment, amount)
+            if csim is not sim and change is not None and change[2] in plan.approvals:
+                plan.approvals.remove(change[2])
+                if change[2] == MANAGER:
+                    plan.redundant_extra = 0
             # with designed handoffs in the log, an injected handoff is never on the designed step
-            sim.plan_late(plan, designed=neg_rates["designed_handoff"] > 0.0)
+            csim.plan_late(plan, designed=neg_rates["designed_handoff"] > 0.0)
             if any_negative and tie_wanted:
                 neg.tie_stages = _tie_stages(nrng, plan)
-            events = sim.timeline(
+            events = csim.timeline(
                 plan, segment, lead_local, vocab.reps[region], vocab.approvers, sdr=neg.sdr, tie_stages=neg.tie_stages
             )
         events.sort(key=lambda e: e.t)  # stable: keeps generation order on ties

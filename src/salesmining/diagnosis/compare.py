@@ -27,8 +27,9 @@ from salesmining.core.errors import OptionError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
 from salesmining.core.schema import CASE, TIMESTAMP
-from salesmining.core.vocabulary import PROCESS_LEVEL_RULES
 from salesmining.diagnosis.diagnose import Diagnosis, diagnose
+from salesmining.diagnosis.horizon import SHARE_KINDS as _SHARE_KINDS
+from salesmining.diagnosis.horizon import horizon_days, per_case, within_horizon
 from salesmining.findings.detect import (
     FindingRules,
 )
@@ -38,10 +39,6 @@ __all__ = ["MODES", "Comparison", "compare", "horizon_days", "proportion_test", 
 
 #: The two-sided 95% normal quantile.
 Z95 = 1.959963984540054
-
-#: Finding kinds whose share of affected cases is compared.
-_SHARE_KINDS = ("loop", "redundant_approval", "slow_response", "long_wait", "handoff_delay", "skipped_stage")
-
 
 #: The comparison modes: time-ordered periods, or two segments of the same period.
 MODES = ("auto", "before_after", "segments")
@@ -59,65 +56,6 @@ _COMPARED: Mapping[str, tuple[str, str, bool]] = {
     "skip_rate": ("skipped_any", "mean", False),
     "lead_response_median_hours": ("response_hours", "median", False),
 }
-
-
-def _per_case(d: Diagnosis) -> pd.DataFrame:
-    """Per-case metrics: one row per case, with its start and how long its log followed it."""
-    conf = d.conformance.to_frame()
-    ev = d.log._events
-    start = ev.groupby(CASE)[TIMESTAMP].min()
-    end = ev[TIMESTAMP].max()
-    out = pd.DataFrame(
-        {
-            "case_id": conf["case_id"],
-            "closed": conf["outcome"].isin(["won", "lost"]),
-            "won": (conf["outcome"] == "won").astype(float),
-            "cycle_days": conf["throughput_s"] / 86400,
-            "rework": ((conf["backtracks"].map(len) > 0) | (conf["repeats"].map(len) > 0)).astype(float),
-            "conforms": conf["conforms"].astype(float),
-            "skipped_any": (conf["skipped"].map(len) > 0).astype(float),
-        }
-    )
-    started = out["case_id"].map(start)
-    out["follow_up_days"] = ((end - started).dt.total_seconds() / 86400).astype("float64")
-    dwell = d.series["stage_dwell"]
-    first = dwell[dwell["stage"] == d.stages.stages[0]].drop_duplicates("case_id").set_index("case_id")["dwell_hours"]
-    out["response_hours"] = out["case_id"].map(first)
-    f = d.findings.to_frame()
-    for kind in _SHARE_KINDS:
-        # process-level rules (approval design, stalled open deals) are not events that happened to a case
-        rules = [r for r in f.loc[f["kind"] == kind, "rule"].unique() if r not in PROCESS_LEVEL_RULES]
-        ids = d.findings.cases_for(kind, rules=rules)
-        out[f"share_{kind}"] = out["case_id"].isin(ids).astype(float)
-    return out
-
-
-def horizon_days(pa: pd.DataFrame, pb: pd.DataFrame, given: Any = None) -> float:
-    """The equal follow-up window (days) both sides are compared over.
-
-    ``given`` (a duration such as ``"90d"``) when the caller sets one; else the shorter of the 90th
-    percentile of the closed cases' cycle time (both sides pooled) and each side's median follow-up
-    — so at least half of each side's cases are observed for the whole window.
-    """
-    if given is not None:
-        return float(pd.Timedelta(given).total_seconds()) / 86400
-    closed = pd.concat([pa.loc[pa["closed"], "cycle_days"], pb.loc[pb["closed"], "cycle_days"]]).dropna()
-    cands = [float(pa["follow_up_days"].median()), float(pb["follow_up_days"].median())]
-    if len(closed):
-        cands.append(float(np.quantile(closed.to_numpy(dtype=float), 0.9)))
-    h = min(c for c in cands if not math.isnan(c)) if any(not math.isnan(c) for c in cands) else math.nan
-    return h
-
-
-def within_horizon(p: pd.DataFrame, h: float) -> pd.DataFrame:
-    """The cases followed for at least ``h`` days, with their outcome as of ``h`` days after their start."""
-    q = p[p["follow_up_days"] >= h].copy() if not math.isnan(h) else p.copy()
-    closed_h = q["closed"] & (q["cycle_days"] <= h)
-    q["closed_h"] = closed_h.astype(float)
-    q["won_h"] = q["won"].where(closed_h)
-    q["close_days_h"] = q["cycle_days"].where(closed_h, h)
-    q["conforms"] = q["conforms"].where(closed_h)
-    return q
 
 
 def proportion_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:
@@ -263,9 +201,10 @@ class Comparison:
 
 def compare(
     before: EventLog | Diagnosis,
-    after: EventLog | Diagnosis,
+    after: EventLog | Diagnosis | None = None,
     stages: StageModel | Mapping[str, Any] | str | Any | None = None,
     *,
+    at: str | pd.Timestamp | None = None,
     rules: FindingRules | None = None,
     n_boot: int = 2000,
     seed: int = 0,
@@ -285,8 +224,20 @@ def compare(
     difference of two proportions (95% interval); medians by a case bootstrap (``n_boot``
     resamples, fixed ``seed``). A verdict is better/worse only when the interval excludes 0.
     Findings are matched by ``(kind, rule, where)``; transitions by ``(source, target)``.
-    Works on one log split in two: ``compare(*log.split(at="2024-07-01"), stages)``.
+    Works on one log split in two by case start: ``compare(log, at="2024-07-01", stages=model)``
+    (the same as ``compare(*log.split(at="2024-07-01"), model)``), e.g. at a date found by
+    :func:`~salesmining.drift`: ``compare(log, at=dr.change_points["date"][0], stages=model)``.
     """
+    if at is not None:
+        if not isinstance(before, EventLog):
+            raise OptionError("compare(log, at=DATE) splits one EventLog; pass the log, not a Diagnosis")
+        if after is not None and stages is None and not isinstance(after, EventLog | Diagnosis):
+            after, stages = None, after  # compare(log, model, at=DATE)
+        if after is not None:
+            raise OptionError("give either two logs or one log with at=DATE, not both")
+        before, after = before.split(at=at)
+    elif after is None:
+        raise OptionError("compare needs two logs (before, after), or one log with at=DATE")
     if mode not in MODES:
         raise OptionError(f"mode must be one of {MODES}, not {mode!r}")
     if stages is None:
@@ -300,7 +251,7 @@ def compare(
     if mode == "auto":
         mode = _detect_mode(db.log, da.log)
     rng = np.random.default_rng(seed)
-    pa_all, pb_all = _per_case(db), _per_case(da)
+    pa_all, pb_all = per_case(db), per_case(da)
     h = horizon_days(pa_all, pb_all, horizon)
     pa, pb = within_horizon(pa_all, h), within_horizon(pb_all, h)
     rows = []

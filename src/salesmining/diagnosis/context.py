@@ -18,6 +18,7 @@ from salesmining.analysis.stages import StageModel
 from salesmining.core import formatting as _f
 from salesmining.core.version import version
 from salesmining.core.vocabulary import FINDING_RULES
+from salesmining.diagnosis.drift_points import drift_section
 from salesmining.diagnosis.whatif_section import finding_whatif_text, whatif_section
 from salesmining.findings.detect import FindingRules, Findings, KPIs
 from salesmining.log.eventlog import EventLog
@@ -230,6 +231,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
             for r in k.amounts.to_dict("records")
         ],
         "fit": conf.fit,
+        "drift": drift_section(d) if full else None,
         "fit_line": _fit_line(conf.fit),
         "model_basis": list(d.stages.basis),
         "funnel": [
