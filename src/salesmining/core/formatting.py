@@ -207,6 +207,17 @@ def count(n: Any) -> str:
     return MISSING if is_missing(n) else f"{int(n):,}"
 
 
+def counted(n: Any, noun: str, plural: str | None = None) -> str:
+    """A count with its noun, singular for one: ``"1 event"``, ``"12,345 events"``.
+
+    >>> counted(1, "event"), counted(12345, "event"), counted(2, "case", "cases")
+    ('1 event', '12,345 events', '2 cases')
+    """
+    if is_missing(n):
+        return f"{MISSING} {plural or noun + 's'}"
+    return f"{count(n)} {noun if int(n) == 1 else (plural or noun + 's')}"
+
+
 def number(x: Any) -> str:
     """A plain number for tables: floats with two decimals, integers with thousands separators,
     anything else as its text.

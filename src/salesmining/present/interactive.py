@@ -102,22 +102,23 @@ def map_data(graph: GraphLike, findings: FindingsLike | None = None) -> dict[str
     nodes: dict[str, str] = {}
     for a, ev, cs, share in graph.nodes[["activity", "events", "cases", "case_share"]].itertuples(index=False):
         nodes[_node_id(str(a))] = (
-            f"{_text(a)}\n{formatting.count(ev)} events · {formatting.count(cs)} cases ({formatting.percent(share)})"
+            f"{_text(a)}\n{formatting.counted(ev, 'event')} · "
+            f"{formatting.counted(cs, 'case')} ({formatting.percent(share)})"
         )
-    nodes[START] = f"start: {formatting.count(graph.n_cases)} cases"
+    nodes[START] = f"start: {formatting.counted(graph.n_cases, 'case')}"
     nodes[END] = "end"
     edges: dict[str, str] = {}
     cols = ["source", "target", "count", "cases", "wait_median_s", "wait_p90_s"]
     for s, t, n, cs, med, p90 in graph.edges[cols].itertuples(index=False):
         edges[f"{_node_id(str(s))}->{_node_id(str(t))}"] = (
-            f"{_text(s)} → {_text(t)}\n{formatting.count(n)} transitions · {formatting.count(cs)} cases\n"
+            f"{_text(s)} → {_text(t)}\n{formatting.counted(n, 'transition')} · {formatting.counted(cs, 'case')}\n"
             f"wait: median {formatting.hours(med / 3600, working=working)} · "
             f"90th percentile {formatting.hours(p90 / 3600, working=working)}"
         )
     for a, n in graph.start_activities.items():
-        edges[f"{START}->{_node_id(str(a))}"] = f"{formatting.count(n)} cases start at {_text(a)}"
+        edges[f"{START}->{_node_id(str(a))}"] = f"{formatting.counted(n, 'case')} start at {_text(a)}"
     for a, n in graph.end_activities.items():
-        edges[f"{_node_id(str(a))}->{END}"] = f"{formatting.count(n)} cases end at {_text(a)}"
+        edges[f"{_node_id(str(a))}->{END}"] = f"{formatting.counted(n, 'case')} end at {_text(a)}"
     return {"nodes": nodes, "edges": edges, "findings": finding_places(findings)}
 
 

@@ -471,7 +471,7 @@ def _graph_attributes(
     dot: graphviz.Digraph, graph: GraphLike, heading: str, rankdir: str, working: bool, cut: int = 0
 ) -> None:
     """Title, subtitle (size, abstraction, working time) and the default node and edge styles."""
-    subtitle = f"{formatting.count(graph.n_cases)} cases · {formatting.count(graph.n_events)} events"
+    subtitle = f"{formatting.counted(graph.n_cases, 'case')} · {formatting.counted(graph.n_events, 'event')}"
     abstraction = getattr(graph, "abstraction", None)
     if abstraction is not None and abstraction.is_abstracted:
         subtitle += f" · {abstraction.describe()}"
@@ -509,7 +509,7 @@ def _node_label(r: Mapping[str, Any], style: _Style) -> str:
     small = f"<FONT POINT-SIZE='{TEXT_PT}'>"
     parts = [
         f"<B>{_wrapped(a, style.max_label)}</B>",
-        f"{small}{formatting.count(r['events'])} events · {formatting.count(r['cases'])} cases</FONT>",
+        f"{small}{formatting.counted(r['events'], 'event')} · {formatting.counted(r['cases'], 'case')}</FONT>",
     ]
     if "service_median_s" in r and pd.notna(r.get("service_median_s")):
         service = formatting.short_duration(float(r["service_median_s"]), working=style.working)
@@ -521,7 +521,7 @@ def _node_label(r: Mapping[str, Any], style: _Style) -> str:
 
 def _node_tip(r: Mapping[str, Any], style: _Style) -> str:
     text = (
-        f"{r['activity']}: {formatting.count(r['events'])} events · {formatting.count(r['cases'])} cases"
+        f"{r['activity']}: {formatting.counted(r['events'], 'event')} · {formatting.counted(r['cases'], 'case')}"
         f" ({formatting.percent(r.get('case_share', float('nan')), digits=0)})"
     )
     if "service_median_s" in r and pd.notna(r.get("service_median_s")):
@@ -617,7 +617,7 @@ def _add_start_and_end(
             width="0.5",
             group="spine",
             id=START,
-            tooltip=_tip(f"start: {formatting.count(n_start)} cases"),
+            tooltip=_tip(f"start: {formatting.counted(n_start, 'case')}"),
             **{"class": "sm-node sm-start"},
             **common,
         )
@@ -630,7 +630,7 @@ def _add_start_and_end(
             width="0.4",
             group="spine",
             id=END,
-            tooltip=_tip(f"end: {formatting.count(n_end)} cases"),
+            tooltip=_tip(f"end: {formatting.counted(n_end, 'case')}"),
             **{"class": "sm-node sm-end"},
             **common,
         )
@@ -647,7 +647,7 @@ def _add_start_and_end(
                 style="dotted",
                 weight="1" if layout.spine[:1] == (a,) else "0",
                 id=_edge_id(START, head),
-                tooltip=_tip(f"start → {a}: {formatting.count(starts[a])} cases start here"),
+                tooltip=_tip(f"start → {a}: {formatting.counted(starts[a], 'case')} start here"),
                 **{"class": "sm-edge sm-start"},
             )
     for a in sorted(ends, key=lambda x: (-ends[x], x)):
@@ -662,7 +662,7 @@ def _add_start_and_end(
                 style="dotted",
                 weight="1" if a in layout.outcomes or layout.spine[-1:] == (a,) else "0",
                 id=_edge_id(tail, END),
-                tooltip=_tip(f"{a} → end: {formatting.count(ends[a])} cases end here"),
+                tooltip=_tip(f"{a} → end: {formatting.counted(ends[a], 'case')} end here"),
                 **{"class": "sm-edge sm-end"},
             )
 
@@ -696,9 +696,9 @@ def _edge_tip(e: Mapping[Any, Any], style: _Style) -> str:
         value = e.get(col)
         return formatting.short_duration(float(value), working=style.working) if pd.notna(value) else "–"
 
-    text = f"{e['source']} → {e['target']}: {formatting.count(e['count'])} transitions"
+    text = f"{e['source']} → {e['target']}: {formatting.counted(e['count'], 'transition')}"
     if "cases" in e:
-        text += f" · {formatting.count(e['cases'])} cases"
+        text += f" · {formatting.counted(e['cases'], 'case')}"
     text += f" · median wait {wait('wait_median_s')} · 90th percentile wait {wait('wait_p90_s')}"
     return _tip(text)
 
