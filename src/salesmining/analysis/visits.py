@@ -195,7 +195,8 @@ def event_gaps(
     cache: dict[tuple[Any, ...], pd.DataFrame] = log.__dict__.setdefault("_gaps_cache", {})
     key = (model, backend, resources, handoff)
     if key not in cache:
-        cache[key] = _event_gaps(log, model, backend=backend, resources=resources, handoff=handoff)
+        compute = _event_gaps_coded if backend == "polars" else _event_gaps
+        cache[key] = compute(log, model, backend=backend, resources=resources, handoff=handoff)
     return cache[key].copy(deep=False)
 
 
@@ -320,6 +321,237 @@ def _event_gaps(
     for col in ("visit_no", "gap_visit"):
         out[col] = out[col].astype("float64")
     return out.drop(columns=["owner_ff", "stage_order_ff", "prev_life"])
+
+
+# --- the gap table on the log's integer codes (the default engine) ------------------------
+ROLES = ("stage", "outcome", "approval", "anywhere", "other")
+
+
+def _shift(values: np.ndarray, first: np.ndarray, fill: Any) -> np.ndarray:
+    """Per event: the previous event's value within its case (``fill`` at a case's first event)."""
+    out = np.empty_like(values)
+    out[1:] = values[:-1]
+    out[first] = fill
+    return out
+
+
+def _ffill_index(valid: np.ndarray, case_start: np.ndarray) -> np.ndarray:
+    """Per event: the index of the latest event at or before it in its case with ``valid``; -1 if none."""
+    idx = np.where(valid, np.arange(len(valid)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= case_start, idx, -1)
+
+
+def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
+    import pyarrow as pa
+
+    arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(arr.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+
+
+def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise an event column (NA → -1); ``lower`` lower-cases the distinct values, not each row."""
+    codes, uniques = pd.factorize(values.astype("str"), sort=False)
+    names = np.asarray([str(u) for u in uniques], dtype=object)
+    codes = np.asarray(codes, dtype="int64")
+    if lower and len(names):
+        low, inverse = np.unique(np.asarray([n.lower() for n in names], dtype=object), return_inverse=True)
+        codes = np.where(codes >= 0, inverse.reshape(-1)[np.maximum(codes, 0)], -1)
+        names = low
+    return codes, names
+
+
+def _coded_tie_order(case: np.ndarray, ts: np.ndarray, seq: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """:func:`tie_order` on codes: ``rank`` is the model order per event (NaN off the model);
+    the events are in the log's order (case, ``ts_us``, source row)."""
+    seq = seq.copy()
+    st = np.flatnonzero(~np.isnan(rank))
+    if len(st) < 2:
+        return seq
+    c, t = case[st], ts[st]
+    same_prev = np.zeros(len(st), dtype=bool)
+    same_prev[1:] = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    tied = same_prev.copy()
+    tied[:-1] |= same_prev[1:]
+    if not tied.any():
+        return seq
+    i = st[tied]
+    # slots: the tied events' source rows in (case, ts, source row) order, i.e. as they stand;
+    # wanted: the same events in (case, ts, model order, source row) order
+    wanted = i[np.lexsort((seq[i], rank[i], ts[i], case[i]))]
+    seq[wanted] = seq[i]
+    return seq
+
+
+def _event_gaps_coded(
+    log: EventLog, model: StageModel, *, backend: str, resources: ResourceModel, handoff: HandoffReference
+) -> pd.DataFrame:
+    """:func:`_event_gaps` on the log's integer codes with numpy: the same table, row for row."""
+    del backend
+    coded = log._coded
+    ev = log._events
+    n = coded.n_events
+    # per activity code: role, stage order; per resource code: system user
+    roles = activity_roles(model, coded.activity_names)
+    role_of = np.asarray([ROLES.index(r) for r in roles["role"]], dtype="int64")
+    order_of = roles["order"].to_numpy(dtype="float64")
+    if len(roles):  # activity_roles keeps first-seen order; the codes are sorted names
+        pos_of = pd.Index(roles["activity"].astype("object")).get_indexer(list(coded.activity_names))
+        role_of, order_of = role_of[pos_of], order_of[pos_of]
+    rank_of = np.full(len(coded.activity_names), np.nan)
+    stage_rank = {s: float(i) for i, s in enumerate(model.stages)}
+    stage_rank.update(dict.fromkeys([*model.won, *model.lost], float(len(model.stages))))
+    for k, a in enumerate(coded.activity_names):
+        if a in stage_rank:
+            rank_of[k] = stage_rank[a]
+    act0, case0, ts0 = coded.activity, coded.case, coded.ts_us
+    seq0 = _coded_tie_order(case0, ts0, coded.source_row, rank_of[act0] if n else np.zeros(0))
+    perm = None if np.array_equal(seq0, coded.source_row) else np.lexsort((seq0, ts0, case0))
+
+    def sorted_(a: np.ndarray) -> np.ndarray:
+        return a if perm is None else a[perm]
+
+    case, act, ts, seq = sorted_(case0), sorted_(act0), sorted_(ts0), sorted_(seq0)
+    source_row = sorted_(coded.source_row)
+    first = np.zeros(n, dtype=bool)
+    first[coded.bounds[:-1][coded.bounds[:-1] < n]] = True
+    case_start = np.repeat(coded.bounds[:-1], np.diff(coded.bounds))
+    role = role_of[act]
+    order = order_of[act]
+    is_stage = (role <= 1).astype("int64")
+    is_approval = role == 2
+    has_res = RESOURCE in ev.columns
+    res = sorted_(coded.resource)
+    if has_res:
+        system_of = np.isin(coded.resource_names, np.asarray(list(resources.system), dtype=object))
+        system = np.where(res >= 0, system_of[np.maximum(res, 0)] if len(system_of) else False, False)
+        owner = np.where(~is_approval & ~system & (res >= 0), res, -1)
+    else:
+        owner = np.full(n, -1, dtype="int64")
+    if LIFECYCLE in ev.columns:
+        life, life_names = _codes_of(ev[LIFECYCLE], lower=True)
+        life = sorted_(life)
+    else:
+        life, life_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
+    if APPROVAL_RESULT in ev.columns:
+        result, result_names = _codes_of(ev[APPROVAL_RESULT])
+        result = sorted_(result)
+    else:
+        result, result_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
+
+    prev_ts = np.where(first, np.nan, _shift(ts, first, 0).astype("float64"))
+    prev_act = _shift(act.astype("int64"), first, -1)
+    prev_result = _shift(result, first, -1)
+    prev_life = _shift(life, first, -1)
+    cum = np.cumsum(is_stage)
+    before = np.where(case_start > 0, cum[np.maximum(case_start - 1, 0)], 0)
+    visit_no = (cum - before).astype("float64")
+    pos = (np.arange(n) - case_start + 1).astype("uint32")
+    k = _ffill_index(owner >= 0, case_start)
+    owner_ff = np.where(k >= 0, owner[np.maximum(k, 0)], -1)
+    filled = np.where(np.isnan(order), -1.0, order)
+    span = float(np.nanmax(filled) + 2.0) if n else 1.0
+    frontier = np.maximum.accumulate(filled + case.astype("float64") * span) - case.astype("float64") * span
+    k = _ffill_index(~np.isnan(order), case_start)
+    stage_order_ff = np.where(k >= 0, order[np.maximum(k, 0)], np.nan)
+    prev_owner = _shift(owner_ff, first, -1)
+    gap_visit = np.where(first, np.nan, _shift(visit_no, first, 0.0))
+    frontier_before = np.where(first, np.nan, _shift(frontier, first, 0.0))
+    prev_stage_order = np.where(first, np.nan, _shift(stage_order_ff, first, 0.0))
+    gap_s = (ts - np.where(first, 0, _shift(ts, first, 0))).astype("float64") / 1e6
+    gap_s[first] = np.nan
+
+    same_as_prev = act == prev_act
+    rejected = np.flatnonzero(result_names == "rejected")
+    not_rejected = ~np.isin(prev_result, rejected)
+    queue_of = np.isin(life_names, list(QUEUE_LIFECYCLES))
+    start_of = life_names == "start"
+    key = case.astype("int64") * max(len(coded.activity_names), 1) + act
+    _, first_at = np.unique(key, return_index=True)
+    seen_before = np.ones(n, dtype=bool)
+    seen_before[first_at] = False
+    queued = (same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)] if len(queue_of) else False) | (
+        ((life >= 0) & start_of[np.maximum(life, 0)] if len(start_of) else False) & seen_before
+    )
+    change = ~is_approval & (owner >= 0) & (prev_owner >= 0) & (owner != prev_owner) & ~queued
+    both = ~is_approval & (owner >= 0) & (prev_owner >= 0)
+    n_act = len(coded.activity_names)
+    # one integer per step (previous activity → activity), above every activity code
+    step = n_act + (prev_act + 1) * (n_act + 1) + act
+    reference, share = _judged_coded(step, act.astype("int64"), both, change, gap_s, handoff)
+    designed = change & ((share >= handoff.design_share) | (reference == "not slower"))
+    reference = np.where(reference == "not slower", "", reference)
+    gap_kind = np.select(
+        [first, is_approval & same_as_prev & not_rejected, is_approval, change & ~designed],
+        ["none", "repeat", "approval", "handoff"],
+        default="stage",
+    )
+    str_col = pd.StringDtype("pyarrow", na_value=np.nan)
+    role_names = np.asarray(ROLES, dtype=object)
+    acts = coded.activity_names
+    rnames = coded.resource_names
+    out = pd.DataFrame(
+        {
+            CASE: _take(coded.case_names, case.astype("int64")),
+            ACTIVITY: _take(acts, act.astype("int64")),
+            TS: ts,
+            SOURCE_ROW: source_row,
+            SEQ: seq,
+            "role": _take(role_names, role),
+            "order": order,
+            "is_stage": is_stage,
+            "is_approval": is_approval,
+            "owner": _take(rnames, owner.astype("int64")),
+            "actor": _take(rnames, res.astype("int64")) if has_res else pd.Series([None] * n, dtype=str_col),
+            "lifecycle": _take(life_names, life),
+            "result": _take(result_names, result),
+            "prev_ts": prev_ts,
+            "prev_act": _take(acts, prev_act),
+            "prev_result": _take(result_names, prev_result),
+            "visit_no": visit_no,
+            "frontier": frontier,
+            "pos": pos,
+            "prev_owner": _take(rnames, prev_owner.astype("int64")),
+            "gap_visit": gap_visit,
+            "frontier_before": frontier_before,
+            "prev_stage_order": prev_stage_order,
+            "gap_s": gap_s,
+            "owner_change": change,
+            "handoff_share": share,
+            "handoff_reference": pd.Series(np.where(change, reference, ""), dtype=str_col),
+            "gap_kind": pd.Series(gap_kind, dtype=str_col),
+        }
+    )
+    return out
+
+
+def _judged_coded(
+    step: np.ndarray, act: np.ndarray, both: np.ndarray, change: np.ndarray, gap: np.ndarray, handoff: HandoffReference
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_judged_handoffs` on integer step and activity keys (bincounts, no strings)."""
+    design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
+    ch = change.astype("int64")
+
+    def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes, _ = pd.factorize(keys)
+        m = int(codes.max()) + 1 if len(codes) else 0
+        n_ch = np.bincount(codes[both], weights=ch[both], minlength=m)
+        n_all = np.bincount(codes[both], minlength=m).astype("float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_k = np.where(n_all > 0, n_ch / n_all, np.nan)
+        share = share_k[codes]
+        n_c = np.where(n_all > 0, n_ch, np.nan)[codes]
+        n_s = np.where(n_all > 0, n_all - n_ch, np.nan)[codes]
+        fair = (n_c >= min_cases) & (n_s >= min_reference) & (share < design_share)
+        return fair, share
+
+    fair_step, share_step = level(step)
+    fair_act, _ = level(act)
+    designed = share_step >= design_share
+    where = np.where(fair_step, "step", np.where(fair_act & ~designed, "activity", ""))
+    slower = slower_with_change(np.where(where == "step", step, act), where != "", both, change, gap, handoff.alpha)
+    return np.where(slower, where, "not slower"), share_step
 
 
 def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
