@@ -1038,9 +1038,21 @@ def conform(
     if model is not None:
         if method != "alignments":
             raise OptionError("method applies to drawn models (Petri net / BPMN); a stage model is always aligned")
-        return _conform_stage_model(
+        # computed once per (log, model, options): the log is immutable and the result frozen
+        key: tuple[Any, ...] | None = (model, allow_late_entry, count_unknown, calendar)
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        cache: dict[tuple[Any, ...], Conformance] = log.__dict__.setdefault("_conform_cache", {})
+        if key is not None and key in cache:
+            return cache[key]
+        result = _conform_stage_model(
             log, model, allow_late_entry=allow_late_entry, count_unknown=count_unknown, calendar=calendar
         )
+        if key is not None:
+            cache[key] = result
+        return result
     kind = _pm4py.drawn_model_kind(stages)
     if kind is None:
         raise StageModelTypeError(

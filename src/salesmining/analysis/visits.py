@@ -346,8 +346,8 @@ def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
     import pyarrow as pa
 
-    arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(arr.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+    arr = pa.array(list(names), type=pa.string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(arr.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -77,7 +77,12 @@ def build_context(
     )
     gaps = _visits.event_gaps(log, model, backend=backend, resources=res, handoff=reference)
     cases = _case_facts(log, conf)
-    visits = _visits.stage_visits(gaps, log, model)
+    # one visit table per gap table (the log is immutable): findings, KPIs and charts share it
+    cache: dict[tuple[object, ...], pd.DataFrame] = log.__dict__.setdefault("_visits_cache", {})
+    key = (model, backend, res, reference)
+    if key not in cache:
+        cache[key] = _visits.stage_visits(gaps, log, model)
+    visits = cache[key].copy(deep=False)
     outcome = cases.set_index("case_id")["outcome"]
     visits["outcome"] = visits["case"].map(outcome).to_numpy()
     backfilled = backfilled_cases(gaps, rules)
