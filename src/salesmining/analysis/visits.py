@@ -561,7 +561,8 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     ``backward_from`` (the stage left by a backward move into this visit: the previous stage
     visit, outcomes passed over, not an allowed backtrack of ``model``), ``reopen_from`` (the
     outcome this visit reopens), ``repeat_of_prev`` and the case ``outcome``."""
-    st = gaps[gaps["is_stage"] == 1]
+    cols = [CASE, "visit_no", ACTIVITY, "role", "order", TS, "owner", "frontier_before", "prev_stage_order"]
+    st = gaps.loc[gaps["is_stage"] == 1, cols]
     visits = pd.DataFrame(
         {
             "case": st[CASE].to_numpy(),
@@ -578,7 +579,7 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     same_next = visits["case"].shift(-1) == visits["case"]
     visits["exit_us"] = visits["entry_us"].shift(-1).where(same_next)
     visits["dwell_s"] = (visits["exit_us"] - visits["entry_us"]) / 1e6
-    g = gaps[gaps["gap_visit"].notna() & (gaps["gap_visit"] >= 1)]
+    g = gaps.loc[gaps["gap_visit"].notna() & (gaps["gap_visit"] >= 1), [CASE, "gap_visit", "gap_kind", "gap_s"]]
     sums = g.pivot_table(index=[CASE, "gap_visit"], columns="gap_kind", values="gap_s", aggfunc="sum", fill_value=0.0)
     sums = sums.reindex(columns=list(GAP_KINDS), fill_value=0.0)
     sums.columns = [f"{k}_s" for k in GAP_KINDS]

@@ -90,7 +90,7 @@ def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFra
     """
     if not len(hits):
         return claims(kind, [], [], [], [], [])
-    own = gaps[(gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()]
+    own = gaps.loc[(gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna(), [CASE, "gap_visit", "gap_s"]]
     key = hits.rename(columns={"case": CASE, "visit_no": "gap_visit"})[[CASE, "gap_visit", "excess_s", "rule", "where"]]
     g = own[[CASE, "gap_visit", "gap_s"]].reset_index(names="gap").merge(key, on=[CASE, "gap_visit"], how="inner")
     g = g.sort_values("gap", kind="stable")

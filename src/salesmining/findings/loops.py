@@ -66,7 +66,7 @@ def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
     behind = st[st["behind"] & st["label"].notna() & st["exit_us"].notna()]
     # the excursion's gaps: every gap of its visits
     g = ctx.gaps
-    own = g[g["gap_visit"].notna()][[CASE, "gap_visit", "gap_s"]].reset_index(names="gap")
+    own = g.loc[g["gap_visit"].notna(), [CASE, "gap_visit", "gap_s"]].reset_index(names="gap")
     key = behind[["case", "visit_no", "rule", "label"]].rename(columns={"case": CASE, "visit_no": "gap_visit"})
     charged = own.merge(key, on=[CASE, "gap_visit"], how="inner")
     out = []
