@@ -19,6 +19,7 @@ from salesmining.analysis import visits as _visits
 from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.resources import ResourceModel, resource_model
 from salesmining.analysis.stages import StageModel
+from salesmining.core import frames as _frames
 from salesmining.core.errors import StageModelError
 from salesmining.core.schema import CASE, OUTCOME
 from salesmining.findings.backfill import backfilled_cases
@@ -111,9 +112,9 @@ def reference_rows(ctx: FindingContext, values: pd.DataFrame) -> tuple[pd.Series
     the second mask (every row not back-filled) is the fallback when too few closed rows exist.
     """
     case = values[_case_column(values)]
-    usable = ~case.isin(ctx.backfilled.index)
+    usable = ~_frames.isin(case, ctx.backfilled.index)
     closed_ids = ctx.cases.loc[ctx.cases["closed"].to_numpy(), "case_id"]
-    return usable & case.isin(closed_ids), usable
+    return usable & _frames.isin(case, closed_ids), usable
 
 
 def targets(

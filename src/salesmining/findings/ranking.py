@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import LOCATION_COLUMNS
@@ -52,7 +53,7 @@ def effects(affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = No
     """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison)."""
     pool = cases if base is None else cases[base.to_numpy()]
     closed = pool[pool["closed"]]
-    is_aff = closed["case_id"].isin(affected)
+    is_aff = _frames.isin(closed["case_id"], affected)
     a, u = closed[is_aff], closed[~is_aff]
     wr_a = float(a["won"].mean()) if len(a) else math.nan
     wr_u = float(u["won"].mean()) if len(u) else math.nan
@@ -98,7 +99,7 @@ def comparison_base(ctx: FindingContext) -> Base:
         if at in order:
             return (max_order >= order[at]) | won
         if at in with_activity.index:
-            return ids.isin(with_activity[at])
+            return _frames.isin(ids, with_activity[at])
         return None
 
     return base
