@@ -33,6 +33,7 @@ high-water mark during the step (sampled every 5 ms), and the process's peak ove
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -278,7 +279,8 @@ def run_polars(size: str, path: Path) -> dict[str, Any]:
         same = pl.col(c).shift(-1) == pl.col(c)
         return (
             ev.with_columns(
-                nxt=pl.when(same).then(pl.col(a).shift(-1)), wait=pl.when(same).then(pl.col("ts").shift(-1) - pl.col("ts"))
+                nxt=pl.when(same).then(pl.col(a).shift(-1)),
+                wait=pl.when(same).then(pl.col("ts").shift(-1) - pl.col("ts")),
             )
             .filter(pl.col("nxt").is_not_null())
             .group_by(a, "nxt")
@@ -352,10 +354,8 @@ def _machine() -> str:
         pass
     vers = []
     for pkg in ("salesmining", "polars", "pandas", "pyarrow", "pm4py", "narwhals"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             vers.append(f"{pkg} {md.version(pkg)}")
-        except md.PackageNotFoundError:
-            pass
     return f"{os.cpu_count()} cores, {mem}, Python {platform.python_version()}, {platform.machine()}; " + ", ".join(
         vers
     )
@@ -431,7 +431,9 @@ def _print(rows: list[tuple[str, str, str, float, float]], notes: list[str], mar
         print("| size | contender | step | seconds | peak RSS (MB) | ratio |")
         print("|---|---|---|---:|---:|---|")
         for size, c, step, t, peak in rows:
-            print(f"| {size} | {c} | {step} | {t:.2f} | {peak:,.0f} | {ratio(size, c) if step == '**total**' else ''} |")
+            print(
+                f"| {size} | {c} | {step} | {t:.2f} | {peak:,.0f} | {ratio(size, c) if step == '**total**' else ''} |"
+            )
     else:
         print(f"{'size':<5} {'contender':<12} {'step':<18} {'seconds':>8} {'peak MB':>9}  ratio")
         for size, c, step, t, peak in rows:

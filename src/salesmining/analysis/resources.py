@@ -31,7 +31,7 @@ import pandas as pd
 
 from salesmining.core import formatting
 from salesmining.core.errors import ArgumentTypeError
-from salesmining.core.schema import CASE, RESOURCE, TIMESTAMP
+from salesmining.core.schema import RESOURCE
 
 if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog

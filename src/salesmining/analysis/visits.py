@@ -56,6 +56,7 @@ __all__ = [
     "GAP_KINDS",
     "HandoffReference",
     "activity_roles",
+    "coded_tie_order",
     "event_gaps",
     "slower_with_change",
     "stage_visits",
@@ -384,6 +385,18 @@ def _coded_tie_order(case: np.ndarray, ts: np.ndarray, seq: np.ndarray, rank: np
     return seq
 
 
+def coded_tie_order(log: EventLog, model: StageModel) -> np.ndarray:
+    """:func:`tie_order` of the log's events (in the log's order), on its integer codes."""
+    coded = log._coded
+    rank_of = np.full(len(coded.activity_names), np.nan)
+    stage_rank = {s: float(i) for i, s in enumerate(model.stages)}
+    stage_rank.update(dict.fromkeys([*model.won, *model.lost], float(len(model.stages))))
+    for k, a in enumerate(coded.activity_names):
+        if a in stage_rank:
+            rank_of[k] = stage_rank[a]
+    return _coded_tie_order(coded.case, coded.ts_us, coded.source_row, rank_of[coded.activity])
+
+
 def _event_gaps_coded(
     log: EventLog, model: StageModel, *, backend: str, resources: ResourceModel, handoff: HandoffReference
 ) -> pd.DataFrame:
@@ -399,14 +412,8 @@ def _event_gaps_coded(
     if len(roles):  # activity_roles keeps first-seen order; the codes are sorted names
         pos_of = pd.Index(roles["activity"].astype("object")).get_indexer(list(coded.activity_names))
         role_of, order_of = role_of[pos_of], order_of[pos_of]
-    rank_of = np.full(len(coded.activity_names), np.nan)
-    stage_rank = {s: float(i) for i, s in enumerate(model.stages)}
-    stage_rank.update(dict.fromkeys([*model.won, *model.lost], float(len(model.stages))))
-    for k, a in enumerate(coded.activity_names):
-        if a in stage_rank:
-            rank_of[k] = stage_rank[a]
     act0, case0, ts0 = coded.activity, coded.case, coded.ts_us
-    seq0 = _coded_tie_order(case0, ts0, coded.source_row, rank_of[act0] if n else np.zeros(0))
+    seq0 = coded_tie_order(log, model)
     perm = None if np.array_equal(seq0, coded.source_row) else np.lexsort((seq0, ts0, case0))
 
     def sorted_(a: np.ndarray) -> np.ndarray:

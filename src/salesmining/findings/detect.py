@@ -158,7 +158,10 @@ def _context_warnings(ctx: FindingContext) -> list[str]:
             f"{formatting.count(n_tied)} cases have stage events sharing a timestamp (bulk updates or day-only "
             "dates): they are read in the stage model's order, and tie order alone raises no finding"
         )
-    ch = g.loc[g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share), ["prev_act", ACTIVITY, "handoff_share"]]
+    ch = g.loc[
+        g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share),
+        ["prev_act", ACTIVITY, "handoff_share"],
+    ]
     if len(ch):
         step = ch["prev_act"].astype(str) + " → " + ch[ACTIVITY].astype(str)
         share = ch["handoff_share"].groupby(step).first()
