@@ -294,7 +294,7 @@ def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _ndtr(a: float) -> float:
-    """The standard normal CDF (cephes' ``ndtr`` formula, as scipy.special)."""
+    """The standard normal CDF from the standard library's error functions (erf near 0, erfc in the tails)."""
     if math.isnan(a):
         return math.nan
     x = a * math.sqrt(0.5)

@@ -130,21 +130,26 @@ def attribute(
         weight = np.where(orig_sum > 0, orig.to_numpy() / np.where(orig_sum > 0, orig_sum, 1.0), 1.0 / n_rows)
         ev.loc[charged, "time_lost_s"] = total * weight
     has_prev = gaps["prev_ts"].notna().to_numpy()
+    rows = np.flatnonzero(has_prev)
+
+    def text(col: str) -> pd.Series:
+        # the gap table's string columns filtered as they are (no round trip through Python objects)
+        return pd.Series(gaps[col].astype("str").array[has_prev], index=rows)
+
     table = pd.DataFrame(
         {
-            "case_id": gaps[CASE].astype("str").to_numpy()[has_prev],
-            "prev_activity": gaps["prev_act"].astype("object").to_numpy()[has_prev],
-            "activity": gaps[ACTIVITY].astype("object").to_numpy()[has_prev],
+            "case_id": text(CASE),
+            "prev_activity": text("prev_act"),
+            "activity": text(ACTIVITY),
             "gap_start": pd.to_datetime(gaps["prev_ts"].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
             "gap_end": pd.to_datetime(gaps[TS].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
             "gap_s": gap_s[has_prev],
-            "cause": gaps["gap_kind"].astype("str").to_numpy()[has_prev],
+            "cause": text("gap_kind"),
         },
-        index=np.flatnonzero(has_prev),
+        index=rows,
     )
     w = won.set_index("gap")
     for c in ("kind", "rule", "where"):
-        col = w[c].reindex(table.index).astype("object")
-        table[c] = col.where(col.notna(), None).to_numpy()
+        table[c] = w[c].astype("str").reindex(table.index)
     table["charged_s"] = w["claim_s"].reindex(table.index).fillna(0.0).to_numpy()
     return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]
