@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
 
@@ -90,8 +91,11 @@ def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFra
     """
     if not len(hits):
         return claims(kind, [], [], [], [], [])
-    own = gaps.loc[(gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna(), [CASE, "gap_visit", "gap_s"]]
     key = hits.rename(columns={"case": CASE, "visit_no": "gap_visit"})[[CASE, "gap_visit", "excess_s", "rule", "where"]]
+    # only the gaps of the cases hit can match
+    mine = ((gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()).to_numpy()
+    mine = mine & _frames.isin(gaps[CASE], key[CASE].unique()).to_numpy()
+    own = gaps.loc[mine, [CASE, "gap_visit", "gap_s"]]
     g = own[[CASE, "gap_visit", "gap_s"]].reset_index(names="gap").merge(key, on=[CASE, "gap_visit"], how="inner")
     g = g.sort_values("gap", kind="stable")
     total = g.groupby([CASE, "gap_visit"])["gap_s"].transform("sum")
@@ -134,6 +138,8 @@ def attribute(
 
     def text(col: str) -> pd.Series:
         # the gap table's string columns filtered as they are (no round trip through Python objects)
+        if not len(rows):  # no gap at all: empty columns of Python objects, as ever
+            return pd.Series(np.asarray([], dtype=object), index=rows, dtype=object)
         return pd.Series(gaps[col].astype("str").array[has_prev], index=rows)
 
     table = pd.DataFrame(
@@ -150,6 +156,9 @@ def attribute(
     )
     w = won.set_index("gap")
     for c in ("kind", "rule", "where"):
-        table[c] = w[c].astype("str").reindex(table.index)
+        if len(w):
+            table[c] = w[c].astype("str").reindex(table.index)
+        else:  # nothing charged: a column of None (object), as ever
+            table[c] = np.full(len(table), None, dtype=object)
     table["charged_s"] = w["claim_s"].reindex(table.index).fillna(0.0).to_numpy()
     return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]
