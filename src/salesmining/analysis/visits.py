@@ -421,7 +421,7 @@ def _ffill_index(valid: np.ndarray, case_start: np.ndarray) -> np.ndarray:
 
 def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     arr = pa.array(list(names), type=pa.string()).take(pa.array(codes, mask=codes < 0))
     return pd.Series(arr.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))

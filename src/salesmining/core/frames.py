@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import pandas as pd
 
 __all__ = ["handout", "isin"]
@@ -29,7 +32,7 @@ def handout(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.copy(deep=not _COW)
 
 
-def isin(values: pd.Series, test: object) -> pd.Series:
+def isin(values: pd.Series, test: Iterable[Any]) -> pd.Series:
     """``values.isin(test)``, tested once per distinct value through an object hash table.
 
     pandas' ``isin`` on Arrow strings compares element by element in Python; a column of case ids

@@ -157,6 +157,8 @@ def coded_events(events: pd.DataFrame) -> CodedEvents:
     one factorisation per column (case codes follow the sort, so they are the sorted names' ranks)."""
     case_codes, case_names = pd.factorize(events[CASE], sort=True)
     act_codes, act_names = pd.factorize(events[ACTIVITY], sort=True)
+    res_codes: Any
+    res_names: Any
     if RESOURCE in events.columns:
         res_codes, res_names = pd.factorize(events[RESOURCE], sort=True)
     else:
