@@ -108,7 +108,7 @@ def input_file(size: str) -> Path:
         import pandas as pd
 
         print(f"writing {parquet} ...", file=sys.stderr, flush=True)
-        base = pd.read_csv(csv, dtype={"Opportunity ID": "str"})
+        base = pd.read_csv(csv, dtype={"Opportunity ID": "str"}, low_memory=False)
         base["Timestamp"] = pd.to_datetime(base["Timestamp"], utc=True, format="ISO8601")
         parts = [base.assign(**{"Opportunity ID": f"R{r}-" + base["Opportunity ID"]}) for r in range(10)]
         pd.concat(parts, ignore_index=True).to_parquet(parquet.with_suffix(".tmp"), index=False)
