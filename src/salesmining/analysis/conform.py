@@ -69,13 +69,13 @@ import pandas as pd
 
 from salesmining.analysis.fit import ModelFit, model_fit
 from salesmining.analysis.stages import StageModel, as_stage_model
-from salesmining.analysis.visits import tie_order
+from salesmining.analysis.visits import coded_tie_order
 from salesmining.core import formatting as _fmt
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
-from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, SOURCE_ROW, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, TIMESTAMP
 from salesmining.engine.aggregations import TS, event_table
 from salesmining.interop import pm4py as _pm4py
 
@@ -755,11 +755,16 @@ def _case_basics(log: EventLog, calendar: _Calendar | None) -> tuple[pd.DataFram
     table = seq.to_numpy(dtype=object)
     ids = pd.Index(table[:, cols.index(CASE)].astype(str))
     ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
-    span = ev.groupby(CASE, sort=False)[TIMESTAMP].agg(["min", "max"]).reindex(ids)
     if calendar is not None:
+        span = ev.groupby(CASE, sort=False)[TIMESTAMP].agg(["min", "max"]).reindex(ids)
         thr = np.asarray(calendar.seconds_between(span["min"], span["max"]), dtype=float)
     else:
-        thr = (span["max"] - span["min"]).dt.total_seconds().to_numpy(dtype=float)
+        # the cases are sorted by id, as the codes are; each case's events by time
+        coded = log._coded
+        at = coded.bounds
+        first_ts, last_ts = coded.ts_us[at[:-1]], coded.ts_us[at[1:] - 1]
+        pick = pd.Index(coded.case_names).get_indexer(ids)
+        thr = (last_ts[pick] - first_ts[pick]) / 1e6
     known = log.cases.set_index(CASE)[OUTCOME].reindex(ids)
     base = pd.DataFrame(
         {
@@ -776,15 +781,15 @@ def _tie_keys(log: EventLog, model: StageModel, base: pd.DataFrame, keys: list[s
     """The variant keys with cases whose stage events tie re-read in model order: the keys
     (new ones appended) and each case's index into them (its variant id when unchanged)."""
     idx = base["variant_id"].to_numpy(dtype=np.int64).copy()
-    table = event_table(log)
-    if not len(table):
+    coded = log._coded
+    if not coded.n_events:
         return keys, idx
-    seq = tie_order(table, model)
-    moved = seq != table[SOURCE_ROW].to_numpy(dtype=np.int64)
+    seq = coded_tie_order(log, model)
+    moved = seq != coded.source_row
     if not moved.any():
         return keys, idx
-    touched = pd.unique(table.loc[moved, CASE].astype("str"))
-    sub = table.assign(_seq=seq)[table[CASE].astype("str").isin(touched).to_numpy()]
+    rows = np.flatnonzero(np.isin(coded.case, np.unique(coded.case[moved])))
+    sub = event_table(log).iloc[rows].assign(_seq=seq[rows])
     sub = sub.sort_values([CASE, TS, "_seq"], kind="stable")
     per_case = sub.groupby(sub[CASE].astype("str"), sort=False)[ACTIVITY].agg(lambda a: _SEP.join(map(str, a)))
     known = pd.Series(np.arange(len(keys)), index=pd.Index(keys, dtype=object))
@@ -1038,9 +1043,21 @@ def conform(
     if model is not None:
         if method != "alignments":
             raise OptionError("method applies to drawn models (Petri net / BPMN); a stage model is always aligned")
-        return _conform_stage_model(
+        # computed once per (log, model, options): the log is immutable and the result frozen
+        key: tuple[Any, ...] | None = (model, allow_late_entry, count_unknown, calendar)
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        cache: dict[tuple[Any, ...], Conformance] = log.__dict__.setdefault("_conform_cache", {})
+        if key is not None and key in cache:
+            return cache[key]
+        result = _conform_stage_model(
             log, model, allow_late_entry=allow_late_entry, count_unknown=count_unknown, calendar=calendar
         )
+        if key is not None:
+            cache[key] = result
+        return result
     kind = _pm4py.drawn_model_kind(stages)
     if kind is None:
         raise StageModelTypeError(

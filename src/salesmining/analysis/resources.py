@@ -31,7 +31,7 @@ import pandas as pd
 
 from salesmining.core import formatting
 from salesmining.core.errors import ArgumentTypeError
-from salesmining.core.schema import CASE, RESOURCE, TIMESTAMP
+from salesmining.core.schema import RESOURCE
 
 if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
@@ -76,26 +76,42 @@ class ResourceModel:
 
 
 def _detect(log: EventLog) -> tuple[set[str], list[str]]:
+    """Detected system users and the reason for each: computed once per log (the log is immutable)."""
+    cached: tuple[frozenset[str], tuple[str, ...]] | None = log.__dict__.get("_system_users")
+    if cached is None:
+        found, reasons = _detect_coded(log)
+        cached = (frozenset(found), tuple(reasons))
+        log.__dict__["_system_users"] = cached
+    return set(cached[0]), list(cached[1])
+
+
+def _detect_coded(log: EventLog) -> tuple[set[str], list[str]]:
     ev = log._events
     found: set[str] = set()
     reasons: list[str] = []
     if RESOURCE not in ev.columns:
         return found, reasons
-    res = ev[RESOURCE].astype("object")
-    names = pd.Series(pd.unique(res.dropna()), dtype="object").astype(str)
+    coded = log._coded
+    names = pd.Series(coded.resource_names, dtype="object").astype(str)
+    # per distinct name (sorted, as the reasons are), not per event
     by_name = names[names.str.contains(SYSTEM_NAME)]
     for n in sorted(by_name):
         found.add(n)
         reasons.append(f"{n!r} is treated as a system user: its name says so")
     if len(names) < SYSTEM_MIN_RESOURCES or log.n_cases == 0:
         return found, reasons
-    order = ev[[CASE, TIMESTAMP]].assign(_r=res.astype(str).where(res.notna(), None))
-    order = order.sort_values([CASE, TIMESTAMP], kind="stable")
-    gap = order[TIMESTAMP].diff().dt.total_seconds()
-    gap = gap.where(order[CASE].eq(order[CASE].shift(1)))
-    stats = pd.DataFrame({"r": order["_r"], "case": order[CASE], "gap": gap}).groupby("r")
-    share = stats["case"].nunique() / log.n_cases
-    median_gap = stats["gap"].median()
+    # the events are in (case, time, source row) order: the gap before each event of its case
+    r, case = coded.resource.astype("int64"), coded.case.astype("int64")
+    gap = np.empty(len(r), dtype="float64")
+    gap[1:] = np.diff(coded.ts_us) / 1e6
+    gap[coded.first_of_case()] = np.nan
+    has = r >= 0
+    pairs = np.unique(r[has] * log.n_cases + case[has])
+    n_cases = np.bincount(pairs // log.n_cases, minlength=len(names))
+    seen = np.flatnonzero(np.bincount(r[has], minlength=len(names)) > 0)
+    share = pd.Series(n_cases[seen] / log.n_cases, index=names.to_numpy()[seen])
+    median_gap = pd.Series(gap[has]).groupby(r[has]).median()
+    median_gap.index = names.to_numpy()[median_gap.index.to_numpy()]
     hit = share[(share >= SYSTEM_MIN_CASE_SHARE) & (median_gap.reindex(share.index) <= SYSTEM_MAX_MEDIAN_GAP_S)]
     for n in sorted(set(hit.index) - found):
         found.add(str(n))

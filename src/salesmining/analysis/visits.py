@@ -39,6 +39,7 @@ an outcome event.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,7 +57,9 @@ __all__ = [
     "GAP_KINDS",
     "HandoffReference",
     "activity_roles",
+    "coded_tie_order",
     "event_gaps",
+    "mann_whitney_greater",
     "slower_with_change",
     "stage_visits",
     "tie_order",
@@ -195,7 +198,8 @@ def event_gaps(
     cache: dict[tuple[Any, ...], pd.DataFrame] = log.__dict__.setdefault("_gaps_cache", {})
     key = (model, backend, resources, handoff)
     if key not in cache:
-        cache[key] = _event_gaps(log, model, backend=backend, resources=resources, handoff=handoff)
+        compute = _event_gaps_coded if backend == "polars" else _event_gaps
+        cache[key] = compute(log, model, backend=backend, resources=resources, handoff=handoff)
     return cache[key].copy(deep=False)
 
 
@@ -239,8 +243,6 @@ def slower_with_change(
     longer than without one? ``judged`` marks the changes to test, ``both`` the events that may
     take part (a change, or a reference without one). One one-sided Mann–Whitney test per place
     (a handful), not per event."""
-    from scipy.stats import mannwhitneyu  # imported here: keeps `import salesmining` fast
-
     out = np.zeros(len(place), dtype=bool)
     ok = both & np.isfinite(gap)
     for key in pd.unique(place[judged & change]):
@@ -248,9 +250,85 @@ def slower_with_change(
         with_change = gap[at & ok & change]
         without = gap[at & ok & ~change]
         if len(with_change) and len(without):
-            p = float(mannwhitneyu(with_change, without, alternative="greater").pvalue)
+            p = mann_whitney_greater(with_change, without)
             out[at] = p < alpha
     return out
+
+
+def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
+    """The p-value of the one-sided Mann–Whitney U test that ``x`` tends to be greater than ``y``.
+
+    The test of ``scipy.stats.mannwhitneyu(x, y, alternative="greater")`` with its defaults
+    (``method="auto"``, continuity correction), in numpy: importing scipy.stats costs seconds.
+    Average ranks with the tie correction and the normal approximation when both samples exceed
+    8 values or any value ties, else the exact distribution of U (counted exactly, bit for bit
+    scipy's p-value). The normal tail uses the standard library's ``erf``/``erfc``, so an
+    approximate p-value can differ from scipy's in the last digits (about 1e-16): a decision
+    ``p < alpha`` differs only for a p-value that close to ``alpha``.
+    ``tests/test_visits_stats.py`` checks it against scipy.
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    n1, n2 = len(x), len(y)
+    xy = np.concatenate([x, y])
+    n = n1 + n2
+    j = np.argsort(xy, kind="stable")
+    srt = xy[j]
+    first = np.concatenate([[True], srt[:-1] != srt[1:]])
+    starts = np.arange(n)[first]
+    counts = np.diff(starts, append=n)
+    ordinal = np.arange(1, n + 1, dtype="float64")
+    ranks = np.empty(n, dtype="float64")
+    ranks[j] = np.repeat(ordinal[first] + (counts.astype("float64") - 1) / 2, counts)
+    u1 = float(np.sum(ranks[:n1])) - n1 * (n1 + 1) / 2
+    if (n1 > 8 and n2 > 8) or bool((counts > 1).any()):
+        t = np.zeros(n, dtype="float64")
+        t[first] = counts
+        tie_term = float(np.sum(t**3 - t))
+        sd = math.sqrt(n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1))))
+        z = (u1 - n1 * n2 / 2 - 0.5) / sd if sd > 0 else math.copysign(math.inf, u1 - n1 * n2 / 2 - 0.5)
+        p = _ndtr(-z)
+    else:
+        p = _exact_sf(int(u1), min(n1, n2), max(n1, n2))
+    return min(max(p, 0.0), 1.0)
+
+
+def _ndtr(a: float) -> float:
+    """The standard normal CDF from the standard library's error functions (erf near 0, erfc in the tails)."""
+    if math.isnan(a):
+        return math.nan
+    x = a * math.sqrt(0.5)
+    z = abs(x)
+    if z < math.sqrt(0.5):
+        return 0.5 + 0.5 * math.erf(x)
+    y = 0.5 * math.erfc(z)
+    return 1.0 - y if x > 0 else y
+
+
+def _exact_sf(k: int, n1: int, n2: int) -> float:
+    """P(U >= k) under the null, ``n1 <= n2`` (scipy's symmetric sum from the left)."""
+    total = float(math.comb(n1 + n2, n1))
+    kc = n1 * n2 - k
+    if k < kc:
+        pmfs = _u_counts(k, n1, n2) / total
+        return float(1.0 - np.cumsum(pmfs)[k] + pmfs[k])
+    pmfs = _u_counts(kc, n1, n2) / total
+    return float(np.cumsum(pmfs)[kc])
+
+
+def _u_counts(maxu: int, n1: int, n2: int) -> np.ndarray:
+    """How many arrangements give U = 0..maxu: the coefficients of the Gaussian binomial
+    ``prod_{i<=n1} (1 - q^(n2+i)) / (1 - q^i)``, as exact integers."""
+    size = n1 * n2 + 1
+    exact = math.comb(n1 + n2, n1) < 2**62
+    c = np.zeros(size, dtype="int64" if exact else object)
+    c[0] = 1
+    for i in range(1, n1 + 1):
+        d = n2 + i
+        c[d:] = c[d:] - c[: size - d].copy()  # times (1 - q^d)
+        for r in range(i, size):  # divided by (1 - q^i): a running sum with stride i
+            c[r] += c[r - i]
+    return np.asarray(c[: maxu + 1], dtype="float64")
 
 
 def _event_gaps(
@@ -322,6 +400,243 @@ def _event_gaps(
     return out.drop(columns=["owner_ff", "stage_order_ff", "prev_life"])
 
 
+# --- the gap table on the log's integer codes (the default engine) ------------------------
+ROLES = ("stage", "outcome", "approval", "anywhere", "other")
+
+
+def _shift(values: np.ndarray, first: np.ndarray, fill: Any) -> np.ndarray:
+    """Per event: the previous event's value within its case (``fill`` at a case's first event)."""
+    out = np.empty_like(values)
+    out[1:] = values[:-1]
+    out[first] = fill
+    return out
+
+
+def _ffill_index(valid: np.ndarray, case_start: np.ndarray) -> np.ndarray:
+    """Per event: the index of the latest event at or before it in its case with ``valid``; -1 if none."""
+    idx = np.where(valid, np.arange(len(valid)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= case_start, idx, -1)
+
+
+def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    arr = pa.array(list(names), type=pa.string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(arr.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+
+
+def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise an event column (NA → -1); ``lower`` lower-cases the distinct values, not each row."""
+    codes, uniques = pd.factorize(values.astype("str"), sort=False)
+    names = np.asarray([str(u) for u in uniques], dtype=object)
+    codes = np.asarray(codes, dtype="int64")
+    if lower and len(names):
+        low, inverse = np.unique(np.asarray([n.lower() for n in names], dtype=object), return_inverse=True)
+        codes = np.where(codes >= 0, inverse.reshape(-1)[np.maximum(codes, 0)], -1)
+        names = low
+    return codes, names
+
+
+def _coded_tie_order(case: np.ndarray, ts: np.ndarray, seq: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """:func:`tie_order` on codes: ``rank`` is the model order per event (NaN off the model);
+    the events are in the log's order (case, ``ts_us``, source row)."""
+    seq = seq.copy()
+    st = np.flatnonzero(~np.isnan(rank))
+    if len(st) < 2:
+        return seq
+    c, t = case[st], ts[st]
+    same_prev = np.zeros(len(st), dtype=bool)
+    same_prev[1:] = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    tied = same_prev.copy()
+    tied[:-1] |= same_prev[1:]
+    if not tied.any():
+        return seq
+    i = st[tied]
+    # slots: the tied events' source rows in (case, ts, source row) order, i.e. as they stand;
+    # wanted: the same events in (case, ts, model order, source row) order
+    wanted = i[np.lexsort((seq[i], rank[i], ts[i], case[i]))]
+    seq[wanted] = seq[i]
+    return seq
+
+
+def coded_tie_order(log: EventLog, model: StageModel) -> np.ndarray:
+    """:func:`tie_order` of the log's events (in the log's order), on its integer codes."""
+    coded = log._coded
+    rank_of = np.full(len(coded.activity_names), np.nan)
+    stage_rank = {s: float(i) for i, s in enumerate(model.stages)}
+    stage_rank.update(dict.fromkeys([*model.won, *model.lost], float(len(model.stages))))
+    for k, a in enumerate(coded.activity_names):
+        if a in stage_rank:
+            rank_of[k] = stage_rank[a]
+    return _coded_tie_order(coded.case, coded.ts_us, coded.source_row, rank_of[coded.activity])
+
+
+def _event_gaps_coded(
+    log: EventLog, model: StageModel, *, backend: str, resources: ResourceModel, handoff: HandoffReference
+) -> pd.DataFrame:
+    """:func:`_event_gaps` on the log's integer codes with numpy: the same table, row for row."""
+    del backend
+    coded = log._coded
+    ev = log._events
+    n = coded.n_events
+    # per activity code: role, stage order; per resource code: system user
+    roles = activity_roles(model, coded.activity_names)
+    role_of = np.asarray([ROLES.index(r) for r in roles["role"]], dtype="int64")
+    order_of = roles["order"].to_numpy(dtype="float64")
+    if len(roles):  # activity_roles keeps first-seen order; the codes are sorted names
+        pos_of = pd.Index(roles["activity"].astype("object")).get_indexer(list(coded.activity_names))
+        role_of, order_of = role_of[pos_of], order_of[pos_of]
+    act0, case0, ts0 = coded.activity, coded.case, coded.ts_us
+    seq0 = coded_tie_order(log, model)
+    perm = None if np.array_equal(seq0, coded.source_row) else np.lexsort((seq0, ts0, case0))
+
+    def sorted_(a: np.ndarray) -> np.ndarray:
+        return a if perm is None else a[perm]
+
+    case, act, ts, seq = sorted_(case0), sorted_(act0), sorted_(ts0), sorted_(seq0)
+    source_row = sorted_(coded.source_row)
+    first = np.zeros(n, dtype=bool)
+    first[coded.bounds[:-1][coded.bounds[:-1] < n]] = True
+    case_start = np.repeat(coded.bounds[:-1], np.diff(coded.bounds))
+    role = role_of[act]
+    order = order_of[act]
+    is_stage = (role <= 1).astype("int64")
+    is_approval = role == 2
+    has_res = RESOURCE in ev.columns
+    res = sorted_(coded.resource)
+    if has_res:
+        system_of = np.isin(coded.resource_names, np.asarray(list(resources.system), dtype=object))
+        system = np.where(res >= 0, system_of[np.maximum(res, 0)] if len(system_of) else False, False)
+        owner = np.where(~is_approval & ~system & (res >= 0), res, -1)
+    else:
+        owner = np.full(n, -1, dtype="int64")
+    if LIFECYCLE in ev.columns:
+        life, life_names = _codes_of(ev[LIFECYCLE], lower=True)
+        life = sorted_(life)
+    else:
+        life, life_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
+    if APPROVAL_RESULT in ev.columns:
+        result, result_names = _codes_of(ev[APPROVAL_RESULT])
+        result = sorted_(result)
+    else:
+        result, result_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
+
+    prev_ts = np.where(first, np.nan, _shift(ts, first, 0).astype("float64"))
+    prev_act = _shift(act.astype("int64"), first, -1)
+    prev_result = _shift(result, first, -1)
+    prev_life = _shift(life, first, -1)
+    cum = np.cumsum(is_stage)
+    before = np.where(case_start > 0, cum[np.maximum(case_start - 1, 0)], 0)
+    visit_no = (cum - before).astype("float64")
+    pos = (np.arange(n) - case_start + 1).astype("uint32")
+    k = _ffill_index(owner >= 0, case_start)
+    owner_ff = np.where(k >= 0, owner[np.maximum(k, 0)], -1)
+    filled = np.where(np.isnan(order), -1.0, order)
+    span = float(np.nanmax(filled) + 2.0) if n else 1.0
+    frontier = np.maximum.accumulate(filled + case.astype("float64") * span) - case.astype("float64") * span
+    k = _ffill_index(~np.isnan(order), case_start)
+    stage_order_ff = np.where(k >= 0, order[np.maximum(k, 0)], np.nan)
+    prev_owner = _shift(owner_ff, first, -1)
+    gap_visit = np.where(first, np.nan, _shift(visit_no, first, 0.0))
+    frontier_before = np.where(first, np.nan, _shift(frontier, first, 0.0))
+    prev_stage_order = np.where(first, np.nan, _shift(stage_order_ff, first, 0.0))
+    gap_s = (ts - np.where(first, 0, _shift(ts, first, 0))).astype("float64") / 1e6
+    gap_s[first] = np.nan
+
+    same_as_prev = act == prev_act
+    rejected = np.flatnonzero(result_names == "rejected")
+    not_rejected = ~np.isin(prev_result, rejected)
+    queue_of = np.isin(life_names, list(QUEUE_LIFECYCLES))
+    start_of = life_names == "start"
+    key = case.astype("int64") * max(len(coded.activity_names), 1) + act
+    _, first_at = np.unique(key, return_index=True)
+    seen_before = np.ones(n, dtype=bool)
+    seen_before[first_at] = False
+    queued = (same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)] if len(queue_of) else False) | (
+        ((life >= 0) & start_of[np.maximum(life, 0)] if len(start_of) else False) & seen_before
+    )
+    change = ~is_approval & (owner >= 0) & (prev_owner >= 0) & (owner != prev_owner) & ~queued
+    both = ~is_approval & (owner >= 0) & (prev_owner >= 0)
+    n_act = len(coded.activity_names)
+    # one integer per step (previous activity → activity), above every activity code
+    step = n_act + (prev_act + 1) * (n_act + 1) + act
+    reference, share = _judged_coded(step, act.astype("int64"), both, change, gap_s, handoff)
+    designed = change & ((share >= handoff.design_share) | (reference == "not slower"))
+    reference = np.where(reference == "not slower", "", reference)
+    gap_kind = np.select(
+        [first, is_approval & same_as_prev & not_rejected, is_approval, change & ~designed],
+        ["none", "repeat", "approval", "handoff"],
+        default="stage",
+    )
+    str_col = pd.StringDtype("pyarrow", na_value=np.nan)
+    role_names = np.asarray(ROLES, dtype=object)
+    acts = coded.activity_names
+    rnames = coded.resource_names
+    out = pd.DataFrame(
+        {
+            CASE: _take(coded.case_names, case.astype("int64")),
+            ACTIVITY: _take(acts, act.astype("int64")),
+            TS: ts,
+            SOURCE_ROW: source_row,
+            SEQ: seq,
+            "role": _take(role_names, role),
+            "order": order,
+            "is_stage": is_stage,
+            "is_approval": is_approval,
+            "owner": _take(rnames, owner.astype("int64")),
+            "actor": _take(rnames, res.astype("int64")) if has_res else pd.Series([None] * n, dtype=str_col),
+            "lifecycle": _take(life_names, life),
+            "result": _take(result_names, result),
+            "prev_ts": prev_ts,
+            "prev_act": _take(acts, prev_act),
+            "prev_result": _take(result_names, prev_result),
+            "visit_no": visit_no,
+            "frontier": frontier,
+            "pos": pos,
+            "prev_owner": _take(rnames, prev_owner.astype("int64")),
+            "gap_visit": gap_visit,
+            "frontier_before": frontier_before,
+            "prev_stage_order": prev_stage_order,
+            "gap_s": gap_s,
+            "owner_change": change,
+            "handoff_share": share,
+            "handoff_reference": pd.Series(np.where(change, reference, ""), dtype=str_col),
+            "gap_kind": pd.Series(gap_kind, dtype=str_col),
+        }
+    )
+    return out
+
+
+def _judged_coded(
+    step: np.ndarray, act: np.ndarray, both: np.ndarray, change: np.ndarray, gap: np.ndarray, handoff: HandoffReference
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_judged_handoffs` on integer step and activity keys (bincounts, no strings)."""
+    design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
+    ch = change.astype("int64")
+
+    def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes, _ = pd.factorize(keys)
+        m = int(codes.max()) + 1 if len(codes) else 0
+        n_ch = np.bincount(codes[both], weights=ch[both], minlength=m)
+        n_all = np.bincount(codes[both], minlength=m).astype("float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_k = np.where(n_all > 0, n_ch / n_all, np.nan)
+        share = share_k[codes]
+        n_c = np.where(n_all > 0, n_ch, np.nan)[codes]
+        n_s = np.where(n_all > 0, n_all - n_ch, np.nan)[codes]
+        fair = (n_c >= min_cases) & (n_s >= min_reference) & (share < design_share)
+        return fair, share
+
+    fair_step, share_step = level(step)
+    fair_act, _ = level(act)
+    designed = share_step >= design_share
+    where = np.where(fair_step, "step", np.where(fair_act & ~designed, "activity", ""))
+    slower = slower_with_change(np.where(where == "step", step, act), where != "", both, change, gap, handoff.alpha)
+    return np.where(slower, where, "not slower"), share_step
+
+
 def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
     """One row per stage visit: ``case``, ``visit_no``, ``stage``, ``role``, ``order``, ``entry_us``,
     ``exit_us`` (next stage entry, NA for the last visit), ``dwell_s``, seconds by gap kind,
@@ -329,7 +644,8 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     ``backward_from`` (the stage left by a backward move into this visit: the previous stage
     visit, outcomes passed over, not an allowed backtrack of ``model``), ``reopen_from`` (the
     outcome this visit reopens), ``repeat_of_prev`` and the case ``outcome``."""
-    st = gaps[gaps["is_stage"] == 1]
+    cols = [CASE, "visit_no", ACTIVITY, "role", "order", TS, "owner", "frontier_before", "prev_stage_order"]
+    st = gaps.loc[gaps["is_stage"] == 1, cols]
     visits = pd.DataFrame(
         {
             "case": st[CASE].to_numpy(),
@@ -346,7 +662,7 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     same_next = visits["case"].shift(-1) == visits["case"]
     visits["exit_us"] = visits["entry_us"].shift(-1).where(same_next)
     visits["dwell_s"] = (visits["exit_us"] - visits["entry_us"]) / 1e6
-    g = gaps[gaps["gap_visit"].notna() & (gaps["gap_visit"] >= 1)]
+    g = gaps.loc[gaps["gap_visit"].notna() & (gaps["gap_visit"] >= 1), [CASE, "gap_visit", "gap_kind", "gap_s"]]
     sums = g.pivot_table(index=[CASE, "gap_visit"], columns="gap_kind", values="gap_s", aggfunc="sum", fill_value=0.0)
     sums = sums.reindex(columns=list(GAP_KINDS), fill_value=0.0)
     sums.columns = [f"{k}_s" for k in GAP_KINDS]

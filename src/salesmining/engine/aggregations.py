@@ -35,7 +35,7 @@ import pandas as pd
 
 from salesmining.core.calendar import clock_us
 from salesmining.core.errors import EngineError
-from salesmining.core.schema import ACTIVITY, CASE, SOURCE_ROW, START, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, CASE, RESOURCE, SOURCE_ROW, START, TIMESTAMP
 
 if TYPE_CHECKING:
     from salesmining.core.calendar import BusinessCalendar
@@ -53,11 +53,16 @@ class EventSource(Protocol):
     @property
     def _sequences(self) -> pd.DataFrame: ...
 
+    @property
+    def _coded(self) -> CodedEvents: ...
+
 
 __all__ = [
     "BACKENDS",
+    "CodedEvents",
     "EncodedEvents",
     "case_sequences",
+    "coded_events",
     "decode_keys",
     "encode_events",
     "event_table",
@@ -112,6 +117,68 @@ def event_table(log: EventSource) -> pd.DataFrame:
 
 
 @dataclass(frozen=True, eq=False)
+class CodedEvents:
+    """The log's events as integer codes, in the log's order (case, ``ts_us``, source row).
+
+    Computed once per log (:attr:`salesmining.EventLog._coded`) and shared by every analysis:
+    ``case`` / ``activity`` / ``resource`` are int32 codes into the sorted ``*_names`` (resource
+    ``-1`` where none is recorded), ``ts_us`` int64 microseconds since the epoch, ``source_row``
+    the tie-breaker. ``bounds[k]:bounds[k + 1]`` are case ``k``'s events. Read-only arrays.
+    """
+
+    case: np.ndarray
+    activity: np.ndarray
+    resource: np.ndarray
+    ts_us: np.ndarray
+    source_row: np.ndarray
+    case_names: np.ndarray
+    activity_names: np.ndarray
+    resource_names: np.ndarray
+    bounds: np.ndarray
+
+    @property
+    def n_events(self) -> int:
+        return len(self.case)
+
+    def first_of_case(self) -> np.ndarray:
+        """Per event: is it the first event of its case?"""
+        out = np.zeros(self.n_events, dtype=bool)
+        out[self.bounds[:-1][self.bounds[:-1] < self.n_events]] = True
+        return out
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def coded_events(events: pd.DataFrame) -> CodedEvents:
+    """Integer-code a log's canonical events (sorted by case, timestamp, source row): vectorised,
+    one factorisation per column (case codes follow the sort, so they are the sorted names' ranks)."""
+    case_codes, case_names = pd.factorize(events[CASE], sort=True)
+    act_codes, act_names = pd.factorize(events[ACTIVITY], sort=True)
+    res_codes: Any
+    res_names: Any
+    if RESOURCE in events.columns:
+        res_codes, res_names = pd.factorize(events[RESOURCE], sort=True)
+    else:
+        res_codes, res_names = np.full(len(events), -1, dtype="int64"), np.array([], dtype=object)
+    case32 = np.asarray(case_codes, dtype="int32")
+    bounds = np.searchsorted(case32, np.arange(len(case_names) + 1, dtype="int32"), side="left")
+    return CodedEvents(
+        case=_readonly(case32),
+        activity=_readonly(np.asarray(act_codes, dtype="int32")),
+        resource=_readonly(np.asarray(res_codes, dtype="int32")),
+        ts_us=_readonly(events[TIMESTAMP].astype("int64").to_numpy().copy()),
+        source_row=_readonly(events[SOURCE_ROW].to_numpy().astype("int64")),
+        case_names=_readonly(np.asarray(case_names, dtype=object)),
+        activity_names=_readonly(np.asarray(act_names, dtype=object)),
+        resource_names=_readonly(np.asarray(res_names, dtype=object)),
+        bounds=_readonly(bounds.astype("int64")),
+    )
+
+
+@dataclass(frozen=True, eq=False)
 class EncodedEvents:
     """The integer-coded event table the analyses run on, and the names to decode results.
 
@@ -138,14 +205,14 @@ class EncodedEvents:
 def encode_events(log: EventSource, *, calendar: BusinessCalendar | None = None) -> EncodedEvents:
     """Encode the log's events for the engines (vectorised; the clock follows ``calendar``)."""
     ev = log._events
-    case_codes, case_names = pd.factorize(ev[CASE], sort=True)
-    act_codes, act_names = pd.factorize(ev[ACTIVITY], sort=True)
-    ts = ev[TIMESTAMP].astype("int64").to_numpy()
+    coded = log._coded
+    case_names, act_names = coded.case_names, coded.activity_names
+    ts = coded.ts_us.copy()
     cols: dict[str, Any] = {
-        CASE_ID: case_codes.astype("int64"),
-        ACT_ID: act_codes.astype("int64"),
+        CASE_ID: coded.case.astype("int64"),
+        ACT_ID: coded.activity.astype("int64"),
         TS: ts,
-        SOURCE_ROW: ev[SOURCE_ROW].to_numpy().astype("int64"),
+        SOURCE_ROW: coded.source_row.copy(),
         CLOCK: ts if calendar is None else clock_us(ev[TIMESTAMP], calendar),
     }
     has_start = START in ev.columns and bool(ev[START].notna().any())

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
 
@@ -90,8 +91,11 @@ def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFra
     """
     if not len(hits):
         return claims(kind, [], [], [], [], [])
-    own = gaps[(gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()]
     key = hits.rename(columns={"case": CASE, "visit_no": "gap_visit"})[[CASE, "gap_visit", "excess_s", "rule", "where"]]
+    # only the gaps of the cases hit can match
+    mine = ((gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()).to_numpy()
+    mine = mine & _frames.isin(gaps[CASE], key[CASE].unique()).to_numpy()
+    own = gaps.loc[mine, [CASE, "gap_visit", "gap_s"]]
     g = own[[CASE, "gap_visit", "gap_s"]].reset_index(names="gap").merge(key, on=[CASE, "gap_visit"], how="inner")
     g = g.sort_values("gap", kind="stable")
     total = g.groupby([CASE, "gap_visit"])["gap_s"].transform("sum")
@@ -130,21 +134,31 @@ def attribute(
         weight = np.where(orig_sum > 0, orig.to_numpy() / np.where(orig_sum > 0, orig_sum, 1.0), 1.0 / n_rows)
         ev.loc[charged, "time_lost_s"] = total * weight
     has_prev = gaps["prev_ts"].notna().to_numpy()
+    rows = np.flatnonzero(has_prev)
+
+    def text(col: str) -> pd.Series:
+        # the gap table's string columns filtered as they are (no round trip through Python objects)
+        if not len(rows):  # no gap at all: empty columns of Python objects, as ever
+            return pd.Series(np.asarray([], dtype=object), index=rows, dtype=object)
+        return pd.Series(gaps[col].astype("str").array[has_prev], index=rows)
+
     table = pd.DataFrame(
         {
-            "case_id": gaps[CASE].astype("str").to_numpy()[has_prev],
-            "prev_activity": gaps["prev_act"].astype("object").to_numpy()[has_prev],
-            "activity": gaps[ACTIVITY].astype("object").to_numpy()[has_prev],
+            "case_id": text(CASE),
+            "prev_activity": text("prev_act"),
+            "activity": text(ACTIVITY),
             "gap_start": pd.to_datetime(gaps["prev_ts"].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
             "gap_end": pd.to_datetime(gaps[TS].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
             "gap_s": gap_s[has_prev],
-            "cause": gaps["gap_kind"].astype("str").to_numpy()[has_prev],
+            "cause": text("gap_kind"),
         },
-        index=np.flatnonzero(has_prev),
+        index=rows,
     )
     w = won.set_index("gap")
     for c in ("kind", "rule", "where"):
-        col = w[c].reindex(table.index).astype("object")
-        table[c] = col.where(col.notna(), None).to_numpy()
+        if len(w):
+            table[c] = w[c].astype("str").reindex(table.index)
+        else:  # nothing charged: a column of None (object), as ever
+            table[c] = np.full(len(table), None, dtype=object)
     table["charged_s"] = w["claim_s"].reindex(table.index).fillna(0.0).to_numpy()
     return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]

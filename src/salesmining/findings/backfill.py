@@ -25,7 +25,7 @@ __all__ = ["backfill_spans", "backfilled_cases"]
 def _ends(gaps: pd.DataFrame, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each case's first and ``k``-th stage/outcome entry (``ts_us``, event ``pos``), indexed by case,
     for the cases with at least ``k`` of them."""
-    st = gaps[gaps["is_stage"] == 1]
+    st = gaps.loc[gaps["is_stage"] == 1, [CASE, "ts_us", "pos"]]
     nth = st.groupby(CASE, sort=False).cumcount().to_numpy()
     kth = st.loc[nth == k - 1].set_index(CASE)[["ts_us", "pos"]]
     first = st.loc[nth == 0].set_index(CASE)[["ts_us", "pos"]].reindex(kth.index)

@@ -19,6 +19,7 @@ from salesmining.analysis import visits as _visits
 from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.resources import ResourceModel, resource_model
 from salesmining.analysis.stages import StageModel
+from salesmining.core import frames as _frames
 from salesmining.core.errors import StageModelError
 from salesmining.core.schema import CASE, OUTCOME
 from salesmining.findings.backfill import backfilled_cases
@@ -77,7 +78,12 @@ def build_context(
     )
     gaps = _visits.event_gaps(log, model, backend=backend, resources=res, handoff=reference)
     cases = _case_facts(log, conf)
-    visits = _visits.stage_visits(gaps, log, model)
+    # one visit table per gap table (the log is immutable): findings, KPIs and charts share it
+    cache: dict[tuple[object, ...], pd.DataFrame] = log.__dict__.setdefault("_visits_cache", {})
+    key = (model, backend, res, reference)
+    if key not in cache:
+        cache[key] = _visits.stage_visits(gaps, log, model)
+    visits = cache[key].copy(deep=False)
     outcome = cases.set_index("case_id")["outcome"]
     visits["outcome"] = visits["case"].map(outcome).to_numpy()
     backfilled = backfilled_cases(gaps, rules)
@@ -106,9 +112,9 @@ def reference_rows(ctx: FindingContext, values: pd.DataFrame) -> tuple[pd.Series
     the second mask (every row not back-filled) is the fallback when too few closed rows exist.
     """
     case = values[_case_column(values)]
-    usable = ~case.isin(ctx.backfilled.index)
+    usable = ~_frames.isin(case, ctx.backfilled.index)
     closed_ids = ctx.cases.loc[ctx.cases["closed"].to_numpy(), "case_id"]
-    return usable & case.isin(closed_ids), usable
+    return usable & _frames.isin(case, closed_ids), usable
 
 
 def targets(

@@ -152,7 +152,7 @@ def _context_warnings(ctx: FindingContext) -> list[str]:
 
     out = []
     g = ctx.gaps
-    st = g[g["is_stage"] == 1]
+    st = g.loc[g["is_stage"] == 1, [CASE, ACTIVITY, "gap_s", "prev_act"]]
     tied = st[st["gap_s"].eq(0) & st["prev_act"].isin(st[ACTIVITY].unique())]
     n_tied = tied[CASE].nunique()
     if n_tied:
@@ -160,7 +160,10 @@ def _context_warnings(ctx: FindingContext) -> list[str]:
             f"{formatting.count(n_tied)} cases have stage events sharing a timestamp (bulk updates or day-only "
             "dates): they are read in the stage model's order, and tie order alone raises no finding"
         )
-    ch = g[g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share)]
+    ch = g.loc[
+        g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share),
+        ["prev_act", ACTIVITY, "handoff_share"],
+    ]
     if len(ch):
         step = ch["prev_act"].astype(str) + " → " + ch[ACTIVITY].astype(str)
         share = ch["handoff_share"].groupby(step).first()

@@ -33,17 +33,22 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     g = ctx.gaps
     if g["owner"].notna().sum() == 0:
         return []
-    stage_of_visit = ctx.visits.set_index(["case", "visit_no"])["stage"]
-    key = pd.MultiIndex.from_arrays([g[CASE], g["gap_visit"]])
-    g = g.assign(from_stage=stage_of_visit.reindex(key).to_numpy())
-    g = g.assign(step=g["prev_act"].astype("object") + ARROW + g[ACTIVITY].astype("object"))
     # back-filled cases' gaps are data-entry times: neither handoffs to judge nor a reference
-    entered_late = g[CASE].astype("str").isin(ctx.backfilled.index.astype("str")).to_numpy()
+    entered_late = g[CASE].isin(ctx.backfilled.index.astype("str")).to_numpy()
     is_ho = ((g["gap_kind"] == "handoff") & (g["handoff_reference"] != "")).to_numpy() & ~entered_late
     # the fair reference: the same step (else the same activity), both owners known, no owner change
     is_ref = (
         (g["gap_kind"] == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]
     ).to_numpy() & ~entered_late
+    # only handoffs and their references take part below: work on those rows alone
+    part = is_ho | is_ref
+    cols = [CASE, ACTIVITY, "gap_visit", "gap_s", "prev_act", "prev_owner", "owner", "handoff_reference"]
+    g = g.loc[part, cols]
+    is_ho, is_ref = is_ho[part], is_ref[part]
+    stage_of_visit = ctx.visits.set_index(["case", "visit_no"])["stage"]
+    key = pd.MultiIndex.from_arrays([g[CASE], g["gap_visit"]])
+    g = g.assign(from_stage=stage_of_visit.reindex(key).to_numpy())
+    g = g.assign(step=g["prev_act"].astype("object") + ARROW + g[ACTIVITY].astype("object"))
     # the gap table judged handoffs systematically slower with every case as reference; test again
     # without the back-filled ones (their minutes would make any handoff look slow)
     slower = np.zeros(len(g), dtype=bool)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
 from salesmining.findings.context import FindingContext
@@ -66,8 +67,10 @@ def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
     behind = st[st["behind"] & st["label"].notna() & st["exit_us"].notna()]
     # the excursion's gaps: every gap of its visits
     g = ctx.gaps
-    own = g[g["gap_visit"].notna()][[CASE, "gap_visit", "gap_s"]].reset_index(names="gap")
     key = behind[["case", "visit_no", "rule", "label"]].rename(columns={"case": CASE, "visit_no": "gap_visit"})
+    # only the gaps of cases with an excursion can match (the join keeps the gaps' order)
+    mine = g["gap_visit"].notna().to_numpy() & _frames.isin(g[CASE], key[CASE].unique()).to_numpy()
+    own = g.loc[mine, [CASE, "gap_visit", "gap_s"]].reset_index(names="gap")
     charged = own.merge(key, on=[CASE, "gap_visit"], how="inner")
     out = []
     for rule in ("backward_move", "reopened"):
@@ -106,7 +109,7 @@ def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     """Completions again of an activity outside the model (an activity never completed in the log,
     e.g. start-only lifecycles: its starts); a repeat at the same instant is a duplicate, not rework."""
     g = ctx.gaps
-    oth = g[g["role"] == "other"]
+    oth = g.loc[g["role"] == "other", [CASE, ACTIVITY, "lifecycle", "actor", "ts_us", "gap_s"]]
     if not len(oth):
         return None
     life = oth["lifecycle"].astype("object")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import LOCATION_COLUMNS
@@ -48,19 +49,30 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 Base = Callable[[str, Mapping[str, Any]], "pd.Series | None"]
 
 
-def effects(affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = None) -> dict[str, Any]:
-    """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison)."""
-    pool = cases if base is None else cases[base.to_numpy()]
-    closed = pool[pool["closed"]]
-    is_aff = closed["case_id"].isin(affected)
-    a, u = closed[is_aff], closed[~is_aff]
-    wr_a = float(a["won"].mean()) if len(a) else math.nan
-    wr_u = float(u["won"].mean()) if len(u) else math.nan
-    ct_a = float(a["throughput_s"].median()) / 3600 if len(a) else math.nan
-    ct_u = float(u["throughput_s"].median()) / 3600 if len(u) else math.nan
+def effects(
+    affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = None, *, index: pd.Index | None = None
+) -> dict[str, Any]:
+    """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison).
+
+    ``index`` (optional) is ``pd.Index(cases["case_id"])``, built once by a caller asking for many."""
+    index = index if index is not None else pd.Index(cases["case_id"].astype("object"))
+    is_aff = np.zeros(len(cases), dtype=bool)
+    at = index.get_indexer(pd.Index(list(affected), dtype="object"))
+    is_aff[at[at >= 0]] = True
+    keep = cases["closed"].to_numpy(dtype=bool)
+    if base is not None:
+        keep = keep & base.to_numpy(dtype=bool)
+    won = cases["won"].to_numpy(dtype=bool)
+    hours = cases["throughput_s"]
+    a, u = keep & is_aff, keep & ~is_aff
+    n_a, n_u = int(a.sum()), int(u.sum())
+    wr_a = float(won[a].mean()) if n_a else math.nan
+    wr_u = float(won[u].mean()) if n_u else math.nan
+    ct_a = float(hours[a].median()) / 3600 if n_a else math.nan
+    ct_u = float(hours[u].median()) / 3600 if n_u else math.nan
     return {
-        "closed_affected": len(a),
-        "closed_unaffected": len(u),
+        "closed_affected": n_a,
+        "closed_unaffected": n_u,
         "win_rate_affected": wr_a,
         "win_rate_unaffected": wr_u,
         "win_rate_effect": wr_a - wr_u,
@@ -98,7 +110,7 @@ def comparison_base(ctx: FindingContext) -> Base:
         if at in order:
             return (max_order >= order[at]) | won
         if at in with_activity.index:
-            return ids.isin(with_activity[at])
+            return _frames.isin(ids, with_activity[at])
         return None
 
     return base
@@ -171,12 +183,13 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     if not len(evidence):
         return pd.DataFrame(columns=FINDING_COLUMNS)
     base_of = comparison_base(ctx)
+    index = pd.Index(cases["case_id"].astype("object"))
     rows = []
     for (kind, rule, where), ev in evidence.groupby(["kind", "rule", "where"], sort=True):
         place = {c: ev[c].iloc[0] for c in LOCATION_COLUMNS}
         per_case = ev.groupby("case_id")["time_lost_s"].sum().clip(lower=0)
         affected = set(per_case.index)
-        eff = effects(affected, cases, base_of(str(kind), place))
+        eff = effects(affected, cases, base_of(str(kind), place), index=index)
         ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
         examples = ranked.set_index("case_id")["lost"]
         rows.append(

@@ -218,6 +218,12 @@ class EventLog:
         return _engine.variants(self)
 
     @functools.cached_property
+    def _coded(self) -> _engine.CodedEvents:
+        """The events as integer codes (case, activity, resource), int64 µs timestamps, in the log's
+        order: computed once, shared by every analysis (read-only arrays)."""
+        return _engine.coded_events(self._events)
+
+    @functools.cached_property
     def _sequences(self) -> pd.DataFrame:
         """One row per case: ``case:concept:name``, ``variant_id``; plus ``_variant_table`` (id → tuple)."""
         return _engine.case_sequences(self)
