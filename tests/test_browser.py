@@ -245,3 +245,52 @@ def test_hostile_names_stay_inert_in_the_browser(browser: Any, tmp_path: Path) -
         shown = page.page.locator(".sm-map").first.locator(".sm-focus-cases li").all_inner_texts()
         assert shown == [str(c) for c in r.example_cases]  # the names arrive intact, as text
     page.check_clean()
+
+
+REAL_LOGS = Path(os.environ.get("SALESMINING_REAL_LOGS", ROOT.parent / "shared" / "real_logs"))
+
+
+def real_log(relative: str) -> Path:
+    p = REAL_LOGS / relative
+    if not p.exists():
+        pytest.skip(f"real log {relative} not found under {REAL_LOGS} (see shared/real_logs/SOURCES.md)")
+    return p
+
+
+def _real_log_diagnosis(which: str) -> sm.Diagnosis:
+    if which == "bpic2012":
+        log = sm.read_xes(real_log("bpic2012/BPI_Challenge_2012.xes.gz"))
+        model = sm.StageModel(
+            ["A_SUBMITTED", "A_PARTLYSUBMITTED", "A_PREACCEPTED", "A_ACCEPTED", "A_FINALIZED"],
+            outcomes={"won": ["A_ACTIVATED"], "lost": ["A_DECLINED", "A_CANCELLED"]},
+            anywhere=["A_APPROVED", "A_REGISTERED"],
+            name="BPIC 2012 application funnel",
+        )
+        return sm.diagnose(log, model)
+    history = real_log("salesforce/OpportunityHistory_us_locale.csv")
+    log = sm.read_salesforce(history, opportunities=real_log("salesforce/Opportunity_us_locale.csv"))
+    return sm.diagnose(log, sm.StageModel.infer(log))
+
+
+@pytest.mark.real_logs
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("which", "shot"), [("bpic2012", "report_bpic2012.png"), ("salesforce", "report_salesforce.png")]
+)
+def test_real_log_reports_in_chromium(browser: Any, tmp_path: Path, which: str, shot: str) -> None:
+    """A large real log (BPIC 2012: 262,200 events, 24 activities, abstracted by default) and a
+    Salesforce demo org's export: the report opens clean, its maps are live and zoom, every map's
+    text is at least 10 px at the report's width, and a finding's click highlights its place."""
+    d = _real_log_diagnosis(which)
+    page = Page(browser, d.write_html(tmp_path / "report.html"))
+    assert page.js("() => document.querySelectorAll('.sm-map.sm-live').length") >= 1
+    smallest = page.js(
+        "() => Math.min(...[...document.querySelectorAll('.sm-map svg text')]"
+        ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
+    )
+    assert smallest >= 10, f"map text {smallest:.1f} px at the report's width"
+    _shot(page, shot, 2600)
+    _check_zoom(page)
+    if len(d.findings.to_frame()):
+        _check_findings_click(page, d)
+    page.check_clean()
