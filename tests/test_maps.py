@@ -399,7 +399,7 @@ def test_ids_classes_and_tooltips_are_present_and_escaped() -> None:
         assert g.attrib["class"] == f"edge sm-edge sm-{kind}", (s, t)
         tip = next(a.attrib[XLINK] for a in g.iter(f"{SVG}a"))
         n = int(pairs[(pairs["activity"] == s) & (pairs["next"] == t)]["count"].iloc[0])
-        assert tip.startswith(f"{s} → {t}: {n} transitions · "), tip
+        assert tip.startswith(f"{s} → {t}: {n} transition{'' if n == 1 else 's'} · "), tip
         assert "median wait" in tip and "90th percentile wait" in tip
     assert groups[f"e-__start__-{lead}"].attrib["class"] == "edge sm-edge sm-start"
     assert f"e-{offer}-{_maps.node_id(evil)}" in groups

@@ -647,7 +647,10 @@ def _add_start_and_end(
                 style="dotted",
                 weight="1" if layout.spine[:1] == (a,) else "0",
                 id=_edge_id(START, head),
-                tooltip=_tip(f"start → {a}: {formatting.counted(starts[a], 'case')} start here"),
+                tooltip=_tip(
+                    f"start → {a}: {formatting.counted(starts[a], 'case')} "
+                    f"{'starts' if starts[a] == 1 else 'start'} here"
+                ),
                 **{"class": "sm-edge sm-start"},
             )
     for a in sorted(ends, key=lambda x: (-ends[x], x)):
@@ -662,7 +665,9 @@ def _add_start_and_end(
                 style="dotted",
                 weight="1" if a in layout.outcomes or layout.spine[-1:] == (a,) else "0",
                 id=_edge_id(tail, END),
-                tooltip=_tip(f"{a} → end: {formatting.counted(ends[a], 'case')} end here"),
+                tooltip=_tip(
+                    f"{a} → end: {formatting.counted(ends[a], 'case')} {'ends' if ends[a] == 1 else 'end'} here"
+                ),
                 **{"class": "sm-edge sm-end"},
             )
 
