@@ -162,6 +162,7 @@ class Diagnosis:
                     "example_cases": list(r["example_cases"]),
                     "severity": r["severity"],
                     "rank": int(r["rank"]),
+                    "whatif": _whatif_json(r),
                 }
                 for r in f.to_dict("records")
             ],
@@ -304,3 +305,22 @@ def diagnose(
         system_users=None if system_users is None else tuple(str(u) for u in system_users),
         roles=None if roles is None else dict(roles),
     )
+
+
+def _whatif_json(r: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """A finding's what-if in the JSON contract (hours), or ``None`` when it has none."""
+    change = r.get("whatif_change")
+    if change is None or (isinstance(change, float) and change != change):
+        return None
+
+    def hours(col: str) -> Any:
+        v = plain(r.get(col))
+        return None if v is None else v / 3600
+
+    return {
+        "change": str(change),
+        "median_gain_hours": hours("whatif_median_gain_s"),
+        "median_gain_low_hours": hours("whatif_low_s"),
+        "median_gain_high_hours": hours("whatif_high_s"),
+        "saved_hours": hours("whatif_saved_s"),
+    }
