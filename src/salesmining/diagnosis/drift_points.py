@@ -11,8 +11,8 @@ Method (``docs/drift.md`` has it in full):
   no outcomes at all: every case followed that long). So the last weeks, whose deals have not had
   time to close, are *marked* (too few measured cases) instead of faking a speed-up.
 * **Change points.** Per metric, PELT (as ``ruptures.Pelt``, in numpy: ``diagnosis/pelt.py``) on
-  the per-period values weighted by their case counts, standardised by the per-case spread (the larger of a difference-based robust
-  estimate and the binomial / median sampling spread), with the penalty
+  the per-period values weighted by their case counts, standardised by the per-case spread (the
+  larger of a difference-based robust estimate and the binomial / median sampling spread), with the penalty
   :data:`PENALTY_FACTOR` · log(number of periods). Each candidate is then tested on the **cases**
   of the segments either side: cycle time by a two-sided Mann–Whitney U test, rates by the
   two-proportion z test; the p-value times the number of splits PELT could have chosen there
