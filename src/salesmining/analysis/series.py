@@ -21,11 +21,21 @@ if TYPE_CHECKING:
 __all__ = ["dotted_events", "stage_dwell", "transition_segments", "work_in_progress"]
 
 
+def _stage_visits(log: EventLog, stages: StageModel, backend: str) -> pd.DataFrame:
+    """The stage visits of the log's default gap table, computed once per log, model and backend
+    (the log is immutable; the dwell and work-in-progress series share them). Read-only: callers
+    filter, never assign."""
+    cache: dict[tuple[object, ...], pd.DataFrame] = log.__dict__.setdefault("_visits_cache", {})
+    key = ("series", stages, backend)
+    if key not in cache:
+        cache[key] = _visits.stage_visits(_visits.event_gaps(log, stages, backend=backend), log)
+    return cache[key]
+
+
 def stage_dwell(log: EventLog, stages: StageModel, *, backend: str = "polars") -> pd.DataFrame:
     """One row per completed stage visit: ``case_id``, ``stage``, ``order``, ``dwell_hours``,
     ``net_hours`` (without approval/handoff/repeat waits), ``rework`` (visit behind the frontier)."""
-    gaps = _visits.event_gaps(log, stages, backend=backend)
-    v = _visits.stage_visits(gaps, log)
+    v = _stage_visits(log, stages, backend)
     v = v[(v["role"] == "stage") & v["dwell_s"].notna()]
     return pd.DataFrame(
         {
@@ -79,8 +89,7 @@ def work_in_progress(log: EventLog, stages: StageModel, *, freq: str = "W", back
 
     A case is *in* a stage from its entry until the next stage or outcome entry (open cases stay
     in their last stage until the end of the log)."""
-    gaps = _visits.event_gaps(log, stages, backend=backend)
-    v = _visits.stage_visits(gaps, log)
+    v = _stage_visits(log, stages, backend)
     v = v[v["role"] == "stage"]
     end_us = int(log._events[TIMESTAMP].max().value // 1000)
     start = pd.to_datetime(v["entry_us"], unit="us", utc=True)

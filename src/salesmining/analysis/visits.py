@@ -267,6 +267,20 @@ def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
     ``p < alpha`` differs only for a p-value that close to ``alpha``.
     ``tests/test_visits_stats.py`` checks it against scipy.
     """
+    return _mann_whitney(x, y, two_sided=False)
+
+
+def mann_whitney_two_sided(x: np.ndarray, y: np.ndarray) -> float:
+    """The two-sided p-value of the Mann–Whitney U test, as ``scipy.stats.mannwhitneyu(x, y)`` with
+    its defaults: the one-sided tail of the larger of U₁ and U₂ = n₁n₂ − U₁, doubled and capped
+    at 1 (normal approximation with the tie and continuity corrections, or the exact distribution
+    in the same cases as :func:`mann_whitney_greater`). ``tests/test_drift_stats.py`` checks it
+    against scipy.
+    """
+    return _mann_whitney(x, y, two_sided=True)
+
+
+def _mann_whitney(x: np.ndarray, y: np.ndarray, *, two_sided: bool) -> float:
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
     n1, n2 = len(x), len(y)
@@ -281,6 +295,8 @@ def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
     ranks = np.empty(n, dtype="float64")
     ranks[j] = np.repeat(ordinal[first] + (counts.astype("float64") - 1) / 2, counts)
     u1 = float(np.sum(ranks[:n1])) - n1 * (n1 + 1) / 2
+    if two_sided:
+        u1 = max(u1, n1 * n2 - u1)
     if (n1 > 8 and n2 > 8) or bool((counts > 1).any()):
         t = np.zeros(n, dtype="float64")
         t[first] = counts
@@ -290,7 +306,14 @@ def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
         p = _ndtr(-z)
     else:
         p = _exact_sf(int(u1), min(n1, n2), max(n1, n2))
+    if two_sided:
+        p *= 2
     return min(max(p, 0.0), 1.0)
+
+
+def normal_sf(x: float) -> float:
+    """P(Z > x) for a standard normal Z (``scipy.stats.norm.sf``, which is ``ndtr(-x)``)."""
+    return _ndtr(-x)
 
 
 def _ndtr(a: float) -> float:

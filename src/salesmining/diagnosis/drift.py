@@ -33,7 +33,7 @@ def drift(
     rework rates, the win rate (only when a lost outcome exists) and each finding kind's share of
     cases — count the cases followed for the whole horizon (:func:`~salesmining.diagnosis.compare.horizon_days`)
     and closed within it; periods with fewer than ``min_cases`` such cases are marked, not dropped,
-    and not used for change points. Change points come from PELT (``ruptures``) on the
+    and not used for change points. Change points come from PELT (as ``ruptures``, in numpy) on the
     case-weighted series and are kept when a test on the cases either side (Mann–Whitney for cycle
     time, two proportions for rates) is significant at ``alpha`` after a Bonferroni factor for the
     splits PELT could have chosen and a Benjamini–Hochberg correction over every candidate

@@ -10,9 +10,9 @@ Method (``docs/drift.md`` has it in full):
   the log followed it for at least that long, and only when it closed within it (when the log has
   no outcomes at all: every case followed that long). So the last weeks, whose deals have not had
   time to close, are *marked* (too few measured cases) instead of faking a speed-up.
-* **Change points.** Per metric, PELT (``ruptures``) on the per-period values weighted by their
-  case counts, standardised by the per-case spread (the larger of a difference-based robust
-  estimate and the binomial / median sampling spread), with the penalty
+* **Change points.** Per metric, PELT (as ``ruptures.Pelt``, in numpy: ``diagnosis/pelt.py``) on
+  the per-period values weighted by their case counts, standardised by the per-case spread (the
+  larger of a difference-based robust estimate and the binomial / median sampling spread), with the penalty
   :data:`PENALTY_FACTOR` · log(number of periods). Each candidate is then tested on the **cases**
   of the segments either side: cycle time by a two-sided Mann–Whitney U test, rates by the
   two-proportion z test; the p-value times the number of splits PELT could have chosen there
@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import mann_whitney_two_sided, normal_sf
 from salesmining.core import formatting as _fmt
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
@@ -43,6 +44,7 @@ from salesmining.core.vocabulary import PROCESS_LEVEL_RULES
 from salesmining.diagnosis.horizon import SHARE_KINDS as _SHARE_KINDS
 from salesmining.diagnosis.horizon import DiagnosisParts as Diagnosis
 from salesmining.diagnosis.horizon import horizon_days, per_case, within_horizon
+from salesmining.diagnosis.pelt import weighted_l2_pelt
 
 __all__ = [
     "FREQS",
@@ -193,8 +195,6 @@ class Drift:
 # --- the statistics -------------------------------------------------------------------------------
 def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
     """Two-sided p-value of the pooled two-proportion z test (``x`` successes out of ``n``)."""
-    from scipy.stats import norm
-
     if n1 == 0 or n2 == 0:
         return math.nan
     p = (x1 + x2) / (n1 + n2)
@@ -202,16 +202,14 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
     if se == 0:
         return 1.0
     z = (x2 / n2 - x1 / n1) / se
-    return float(2 * norm.sf(abs(z)))
+    return float(2 * normal_sf(abs(z)))
 
 
 def _case_test(a: np.ndarray, b: np.ndarray, how: str) -> tuple[float, str]:
     if how == "median":
-        from scipy.stats import mannwhitneyu
-
         if len(a) < 2 or len(b) < 2:
             return math.nan, "Mann-Whitney U"
-        return float(mannwhitneyu(a, b, alternative="two-sided").pvalue), "Mann-Whitney U"
+        return mann_whitney_two_sided(a, b), "Mann-Whitney U"
     return two_proportion_p(int(a.sum()), len(a), int(b.sum()), len(b)), "two proportions"
 
 
@@ -230,33 +228,23 @@ def _spread(y: np.ndarray, w: np.ndarray, cases: np.ndarray, how: str) -> float:
 
 def _weighted_pelt(y: np.ndarray, w: np.ndarray, sd: float) -> list[int]:
     """Change points (indices of the first period after each) by PELT on the case-weighted,
-    standardised series."""
-    import ruptures as rpt
-    from ruptures.base import BaseCost
+    standardised series (``diagnosis/pelt.py``: ruptures' algorithm, in numpy)."""
+    return weighted_l2_pelt(y / sd, w, PENALTY_FACTOR * math.log(len(y)), MIN_SEGMENT)
 
-    class _WeightedL2(BaseCost):  # type: ignore[misc]
-        """Σ w·(z − z̄_w)² over a segment (z the standardised values, w the case counts)."""
 
-        model = "weighted_l2"
-        min_size = MIN_SEGMENT
-
-        def fit(self, signal: np.ndarray) -> _WeightedL2:
-            self.signal = signal
-            z, wt = signal[:, 0], signal[:, 1]
-            self.cw = np.concatenate([[0.0], np.cumsum(wt)])
-            self.cwz = np.concatenate([[0.0], np.cumsum(wt * z)])
-            self.cwz2 = np.concatenate([[0.0], np.cumsum(wt * z * z)])
-            return self
-
-        def error(self, start: int, end: int) -> float:
-            sw = self.cw[end] - self.cw[start]
-            swz = self.cwz[end] - self.cwz[start]
-            return float(self.cwz2[end] - self.cwz2[start] - (swz * swz / sw if sw > 0 else 0.0))
-
-    signal = np.column_stack([y / sd, w])
-    algo = rpt.Pelt(custom_cost=_WeightedL2(), min_size=MIN_SEGMENT, jump=1).fit(signal)
-    bkps = algo.predict(pen=PENALTY_FACTOR * math.log(len(y)))
-    return [int(b) for b in bkps[:-1]]
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values, in the input's order
+    (``scipy.stats.false_discovery_control(p, method="bh")``)."""
+    p = np.asarray(p, dtype="float64")
+    m = len(p)
+    if m <= 1:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    adj = p[order] * (m / np.arange(1, m + 1, dtype="float64"))
+    np.minimum.accumulate(adj[::-1], out=adj[::-1])
+    out = np.empty(m, dtype="float64")
+    out[order] = adj
+    return np.clip(out, 0.0, 1.0)
 
 
 # --- what moved -----------------------------------------------------------------------------------
@@ -516,13 +504,11 @@ def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float, calendar: 
                     }
                 )
     if cands:
-        from scipy.stats import false_discovery_control
-
         raw = np.array([min(1.0, c["p_raw"] * c["positions"]) for c in cands], dtype=float)
         adj = np.full(len(raw), np.nan)
         fin = ~np.isnan(raw)
         if fin.any():
-            adj[fin] = false_discovery_control(raw[fin], method="bh")
+            adj[fin] = benjamini_hochberg(raw[fin])
         for c, a in zip(cands, adj, strict=True):
             c["p_value"] = float(a)
     kept = [c for c in cands if not math.isnan(c["p_value"]) and c["p_value"] <= alpha]
