@@ -57,6 +57,7 @@ __all__ = [
     "count_blocks",
     "finding_change",
     "finding_whatifs",
+    "finding_n_boot",
     "timeline",
 ]
 
@@ -64,8 +65,21 @@ __all__ = [
 REPEAT_RULES = ("repeated_no_change", "repeated_after_approval", "redone_after_loop")
 #: What ``Findings.to_frame()`` gains: each eligible finding's change and its median gain (CI).
 FINDING_WHATIF_COLUMNS = ["whatif_change", "whatif_median_gain_s", "whatif_low_s", "whatif_high_s", "whatif_saved_s"]
-#: Bootstrap resamples behind the findings' what-if columns (the ``what_if`` default is 2000).
+#: Bootstrap resamples behind the findings' what-if columns (the ``what_if`` default is 2000):
+#: 500, fewer on large logs so that resamples × closed cases stays near FINDING_BOOT_CELLS, never
+#: below FINDING_MIN_BOOT (the cost grows with both; ``what_if`` itself always uses its ``n_boot``).
 FINDING_N_BOOT = 500
+FINDING_MIN_BOOT = 100
+FINDING_BOOT_CELLS = 2_000_000
+
+
+def finding_n_boot(n_closed: int) -> int:
+    """Resamples for the findings' what-if intervals on a log with ``n_closed`` closed cases.
+
+    >>> finding_n_boot(800), finding_n_boot(9_000), finding_n_boot(90_000)
+    (500, 222, 100)
+    """
+    return max(FINDING_MIN_BOOT, min(FINDING_N_BOOT, FINDING_BOOT_CELLS // max(n_closed, 1)))
 _BLOCK = 4_000_000  # elements of one bootstrap index block
 #: Set while :func:`~salesmining.what_if` runs the findings only for their attribution table: the
 #: findings' own what-if columns are then left empty (they would be computed and thrown away).
@@ -470,7 +484,7 @@ def finding_whatifs(findings: pd.DataFrame, attribution: pd.DataFrame, ctx: Find
     if not cands:
         return out
     tl = timeline(attribution, ctx.cases, ctx.model)
-    res = gains(tl, cands, n_boot=FINDING_N_BOOT, seed=0)
+    res = gains(tl, cands, n_boot=finding_n_boot(int(np.count_nonzero(tl.closed))), seed=0)
     out.loc[rows, "whatif_change"] = [c[0].describe() for c in cands]
     arr = np.asarray(res, dtype="float64")
     out.loc[rows, "whatif_median_gain_s"] = arr[:, 0]
