@@ -144,7 +144,18 @@ def _check_findings_click(page: Page, d: sm.Diagnosis) -> None:
         else:
             a, b = node_id(str(r["from_activity"])), node_id(str(r["to_activity"]))
             expected = {a, b, f"{a}->{b}"}
-        assert highlighted == expected, (r["kind"], r["where"])
+        drawn = set(
+            page.js(
+                "() => [...document.querySelectorAll('.sm-live-svg')[0].querySelectorAll('[data-sm-key]')]"
+                ".map(g => g.getAttribute('data-sm-key'))"
+            )
+        )
+        note = page.page.locator(".sm-map").first.locator(".sm-focus-note").inner_text()
+        if expected - drawn:  # the abstraction hid part of the place: the panel says so
+            assert "hidden by the abstraction" in note, (r["kind"], r["where"], note)
+        else:
+            assert note == ""
+        assert highlighted == expected & drawn, (r["kind"], r["where"])
         focus = page.page.locator(".sm-map").first.locator(".sm-focus")
         assert focus.is_visible()
         assert focus.locator(".sm-focus-cases li").all_inner_texts() == [str(c) for c in r["example_cases"]]

@@ -66,7 +66,9 @@
     var width = view.clientWidth || 800;
     var vb = original.viewBox && original.viewBox.baseVal;
     var ratio = vb && vb.width ? vb.height / vb.width : 0.5;
-    var height = Math.max(320, Math.min(width * ratio, window.innerHeight * 0.75 || 600));
+    // the map at the box's full width, as its layout was chosen for (text >= 10 px at a report's
+    // width): never squeezed to the window's height; the page scrolls, Ctrl + scroll zooms
+    var height = Math.max(240, Math.min(width * ratio, width * 3));
     svg.removeAttribute("width");
     svg.removeAttribute("height");
     svg.style.width = "100%";
@@ -113,16 +115,18 @@
       var f = null;
       for (var k = 0; k < data.findings.length; k++) if (String(data.findings[k].rank) === String(rank)) f = data.findings[k];
       if (!f) return 0;
-      var keys = f.nodes.concat(f.edges), found = 0;
+      var keys = f.nodes.concat(f.edges), found = 0, missingEdge = false;
       for (var q = 0; q < keys.length; q++) {
         var els = byKey[keys[q]] || [];
+        if (!els.length && f.edges.indexOf(keys[q]) >= 0) missingEdge = true;
         for (var e2 = 0; e2 < els.length; e2++) { els[e2].classList.add("sm-hl"); found++; }
       }
       if (found) { svg.classList.add("sm-dimmed"); focusOn(pz, svg, keys, byKey); }
       if (focus) {
         focus.querySelector(".sm-focus-title").textContent = "#" + f.rank + " · " + f.title;
-        focus.querySelector(".sm-focus-note").textContent = found ? "" :
-          " (its place is not drawn on this map: hidden by the abstraction)";
+        focus.querySelector(".sm-focus-note").textContent = !found ?
+          " (its place is not drawn on this map: hidden by the abstraction)" : missingEdge ?
+          " (the transition itself is not drawn on this map, hidden by the abstraction: its two ends are marked)" : "";
         var list = focus.querySelector(".sm-focus-cases");
         list.textContent = "";
         for (var c = 0; c < f.cases.length; c++) {
