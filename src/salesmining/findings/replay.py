@@ -80,6 +80,8 @@ def finding_n_boot(n_closed: int) -> int:
     (500, 222, 100)
     """
     return max(FINDING_MIN_BOOT, min(FINDING_N_BOOT, FINDING_BOOT_CELLS // max(n_closed, 1)))
+
+
 _BLOCK = 4_000_000  # elements of one bootstrap index block
 #: Set while :func:`~salesmining.what_if` runs the findings only for their attribution table: the
 #: findings' own what-if columns are then left empty (they would be computed and thrown away).
