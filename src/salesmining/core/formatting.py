@@ -218,6 +218,17 @@ def counted(n: Any, noun: str, plural: str | None = None) -> str:
     return f"{count(n)} {noun if int(n) == 1 else (plural or noun + 's')}"
 
 
+def counted_doing(n: Any, noun: str, verb: str) -> str:
+    """A count, its noun and a present-tense verb that agree: ``"1 case starts"``, ``"3 cases start"``
+    (``verb`` in the third person singular).
+
+    >>> counted_doing(1, "case", "ends"), counted_doing(3, "case", "ends")
+    ('1 case ends', '3 cases end')
+    """
+    one = not is_missing(n) and int(n) == 1
+    return f"{counted(n, noun)} {verb if one else verb.removesuffix('s')}"
+
+
 def number(x: Any) -> str:
     """A plain number for tables: floats with two decimals, integers with thousands separators,
     anything else as its text.

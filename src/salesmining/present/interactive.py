@@ -116,13 +116,9 @@ def map_data(graph: GraphLike, findings: FindingsLike | None = None) -> dict[str
             f"90th percentile {formatting.hours(p90 / 3600, working=working)}"
         )
     for a, n in graph.start_activities.items():
-        edges[f"{START}->{_node_id(str(a))}"] = (
-            f"{formatting.counted(n, 'case')} {'starts' if n == 1 else 'start'} at {_text(a)}"
-        )
+        edges[f"{START}->{_node_id(str(a))}"] = f"{formatting.counted_doing(n, 'case', 'starts')} at {_text(a)}"
     for a, n in graph.end_activities.items():
-        edges[f"{_node_id(str(a))}->{END}"] = (
-            f"{formatting.counted(n, 'case')} {'ends' if n == 1 else 'end'} at {_text(a)}"
-        )
+        edges[f"{_node_id(str(a))}->{END}"] = f"{formatting.counted_doing(n, 'case', 'ends')} at {_text(a)}"
     return {"nodes": nodes, "edges": edges, "findings": finding_places(findings)}
 
 

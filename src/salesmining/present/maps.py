@@ -608,67 +608,43 @@ def _add_start_and_end(
     n_start = sum(v for a, v in starts.items() if a in present)
     n_end = sum(v for a, v in ends.items() if a in present)
     common = {"style": "filled", "fillcolor": "#333333", "fontcolor": "white", "fontsize": TEXT_PT}
-    with dot.subgraph(name="start") as c:
-        c.attr(rank="source")
-        c.node(
-            START,
-            label="<▶ start>",
-            shape="circle",
-            width="0.5",
-            group="spine",
-            id=START,
-            tooltip=_tip(f"start: {formatting.counted(n_start, 'case')}"),
-            **{"class": "sm-node sm-start"},
-            **common,
-        )
-    with dot.subgraph(name="end") as c:
-        c.attr(rank="sink")
-        c.node(
-            END,
-            label="<■ end>",
-            shape="doublecircle",
-            width="0.4",
-            group="spine",
-            id=END,
-            tooltip=_tip(f"end: {formatting.counted(n_end, 'case')}"),
-            **{"class": "sm-node sm-end"},
-            **common,
-        )
     max_count = _max_count(graph)
-    for a in sorted(starts, key=lambda x: (-starts[x], x)):
-        if a in present:
-            head = node_id(a)
-            dot.edge(
-                START,
-                head,
-                label=f"<{formatting.count(starts[a])}>",
-                penwidth=_width(starts[a], max_count),
-                color="#777777",
-                style="dotted",
-                weight="1" if layout.spine[:1] == (a,) else "0",
-                id=_edge_id(START, head),
-                tooltip=_tip(
-                    f"start → {a}: {formatting.counted(starts[a], 'case')} "
-                    f"{'starts' if starts[a] == 1 else 'start'} here"
-                ),
-                **{"class": "sm-edge sm-start"},
+    # (node, label, shape, width, rank, cases, its activities, which pull the layout)
+    sides = (
+        ("start", START, "<▶ start>", "circle", "0.5", "source", n_start, starts, set(layout.spine[:1])),
+        ("end", END, "<■ end>", "doublecircle", "0.4", "sink", n_end, ends, {*layout.outcomes, *layout.spine[-1:]}),
+    )
+    for side, node, label, shape, width, rank, n, _, _ in sides:
+        with dot.subgraph(name=side) as c:
+            c.attr(rank=rank)
+            c.node(
+                node,
+                label=label,
+                shape=shape,
+                width=width,
+                group="spine",
+                id=node,
+                tooltip=_tip(f"{side}: {formatting.counted(n, 'case')}"),
+                **{"class": f"sm-node sm-{side}"},
+                **common,
             )
-    for a in sorted(ends, key=lambda x: (-ends[x], x)):
-        if a in present:
-            tail = node_id(a)
+    for side, _, _, _, _, _, _, counts, pulling in sides:  # the edges after both circles
+        for a in sorted(counts, key=lambda x: (-counts[x], x)):
+            if a not in present:
+                continue
+            tail, head = (START, node_id(a)) if side == "start" else (node_id(a), END)
+            place = f"start → {a}" if side == "start" else f"{a} → end"
             dot.edge(
                 tail,
-                END,
-                label=f"<{formatting.count(ends[a])}>",
-                penwidth=_width(ends[a], max_count),
+                head,
+                label=f"<{formatting.count(counts[a])}>",
+                penwidth=_width(counts[a], max_count),
                 color="#777777",
                 style="dotted",
-                weight="1" if a in layout.outcomes or layout.spine[-1:] == (a,) else "0",
-                id=_edge_id(tail, END),
-                tooltip=_tip(
-                    f"{a} → end: {formatting.counted(ends[a], 'case')} {'ends' if ends[a] == 1 else 'end'} here"
-                ),
-                **{"class": "sm-edge sm-end"},
+                weight="1" if a in pulling else "0",
+                id=_edge_id(tail, head),
+                tooltip=_tip(f"{place}: {formatting.counted_doing(counts[a], 'case', side + 's')} here"),
+                **{"class": f"sm-edge sm-{side}"},
             )
 
 
