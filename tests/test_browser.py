@@ -169,6 +169,16 @@ def _check_findings_click(page: Page, d: sm.Diagnosis) -> None:
     assert page.js("() => document.querySelectorAll('.sm-hl').length") == 0
 
 
+def _check_map_text(page: Page) -> None:
+    """Every live map's text at least 10 px high as the reader first sees it (fitted in its box)."""
+    page.js("() => document.querySelectorAll('[data-sm-zoom=reset]').forEach(b => b.click())")
+    smallest = page.js(
+        "() => Math.min(...[...document.querySelectorAll('.sm-live-svg text')]"
+        ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
+    )
+    assert smallest >= 10, f"map text {smallest:.1f} px at the report's width"
+
+
 def _shot(page: Page, name: str, height: int) -> None:
     if not SHOTS:
         return
@@ -210,6 +220,7 @@ def test_report_in_chromium(browser: Any, tmp_path: Path, log_file: str, stages_
         ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
     )
     assert smallest >= 10  # text of the charts never below 10 px at the report's width
+    _check_map_text(page)
     page.check_clean()
 
 
@@ -295,11 +306,7 @@ def test_real_log_reports_in_chromium(browser: Any, tmp_path: Path, which: str, 
     d = _real_log_diagnosis(which)
     page = Page(browser, d.write_html(tmp_path / "report.html"))
     assert page.js("() => document.querySelectorAll('.sm-map.sm-live').length") >= 1
-    smallest = page.js(
-        "() => Math.min(...[...document.querySelectorAll('.sm-map svg text')]"
-        ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
-    )
-    assert smallest >= 10, f"map text {smallest:.1f} px at the report's width"
+    _check_map_text(page)
     _shot(page, shot, 2600)
     _check_zoom(page)
     if len(d.findings.to_frame()):
