@@ -59,7 +59,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import re
 import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -76,7 +75,7 @@ from salesmining.core.errors import OptionError, StageModelError, StageModelType
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
 from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, TIMESTAMP
-from salesmining.engine.aggregations import TS, event_table
+from salesmining.engine import aggregations as _engine
 from salesmining.interop import pm4py as _pm4py
 
 if TYPE_CHECKING:
@@ -84,7 +83,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Conformance", "conform", "stage_model_edges", "stage_model_to_petri_net"]
 
-_SEP = "\x1f"
 ENDS = ("won", "lost", "open")
 Edge = tuple[int, int, "str | None"]
 _DEV_COLUMNS = (
@@ -746,114 +744,170 @@ def _deviation_table(cs: pd.DataFrame, groups: np.ndarray, facts: pd.DataFrame) 
 
 
 # --- the analysis ------------------------------------------------------------------------------
-def _case_basics(log: EventLog, calendar: _Calendar | None) -> tuple[pd.DataFrame, list[str]]:
-    """Per case (sorted by id): variant id, known outcome, throughput; plus the variant keys."""
-    seq = log._sequences
-    keys: list[str] = seq.attrs["keys"]
-    # read the columns through to_numpy: selecting a column would deep-copy attrs (every key)
-    cols = list(seq.columns)
-    table = seq.to_numpy(dtype=object)
-    ids = pd.Index(table[:, cols.index(CASE)].astype(str))
-    ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
+def _case_basics(log: EventLog, calendar: _Calendar | None) -> pd.DataFrame:
+    """Per case (sorted by id): variant id, known outcome, throughput."""
+    coded = log._coded
+    ids = pd.Index(np.asarray(coded.case_names, dtype=object).astype(str))
     if calendar is not None:
+        ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
         span = ev.groupby(CASE, sort=False)[TIMESTAMP].agg(["min", "max"]).reindex(ids)
         thr = np.asarray(calendar.seconds_between(span["min"], span["max"]), dtype=float)
     else:
         # the cases are sorted by id, as the codes are; each case's events by time
-        coded = log._coded
         at = coded.bounds
-        first_ts, last_ts = coded.ts_us[at[:-1]], coded.ts_us[at[1:] - 1]
-        pick = pd.Index(coded.case_names).get_indexer(ids)
-        thr = (last_ts[pick] - first_ts[pick]) / 1e6
-    known = log.cases.set_index(CASE)[OUTCOME].reindex(ids)
-    base = pd.DataFrame(
+        thr = (coded.ts_us[at[1:] - 1] - coded.ts_us[at[:-1]]) / 1e6
+    cs: pd.DataFrame = log._cases  # type: ignore[attr-defined]
+    known = cs.set_index(CASE)[OUTCOME].reindex(ids)
+    return pd.DataFrame(
         {
             "case_id": ids.to_numpy(),
-            "variant_id": table[:, cols.index("variant_id")].astype("int64"),
+            "variant_id": log._coded_variants.of_case.astype("int64"),
             "_known": known.to_numpy(dtype=object),
             "throughput_s": thr,
         }
     )
-    return base, keys
 
 
-def _tie_keys(log: EventLog, model: StageModel, base: pd.DataFrame, keys: list[str]) -> tuple[list[str], np.ndarray]:
-    """The variant keys with cases whose stage events tie re-read in model order: the keys
-    (new ones appended) and each case's index into them (its variant id when unchanged)."""
-    idx = base["variant_id"].to_numpy(dtype=np.int64).copy()
-    coded = log._coded
+def _tie_sequences(log: EventLog, model: StageModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The activity-code sequences conformance reads, and each case's one: ``(offsets, codes, per case)``.
+
+    They are the log's variants and, appended, the cases whose stage events tie, re-read in
+    model order (one sequence each: equal ones fall together when projected).
+    """
+    coded, cv = log._coded, log._coded_variants
+    of_case = cv.of_case
     if not coded.n_events:
-        return keys, idx
+        return cv.offsets, cv.codes, of_case
     seq = coded_tie_order(log, model)
     moved = seq != coded.source_row
     if not moved.any():
-        return keys, idx
-    rows = np.flatnonzero(np.isin(coded.case, np.unique(coded.case[moved])))
-    sub = event_table(log).iloc[rows].assign(_seq=seq[rows])
-    sub = sub.sort_values([CASE, TS, "_seq"], kind="stable")
-    per_case = sub.groupby(sub[CASE].astype("str"), sort=False)[ACTIVITY].agg(lambda a: _SEP.join(map(str, a)))
-    known = pd.Series(np.arange(len(keys)), index=pd.Index(keys, dtype=object))
-    known = known[~known.index.duplicated()]
-    code = per_case.map(known)
-    new = code.isna()
-    fresh, uniq = pd.factorize(per_case[new], sort=False)
-    code[new] = len(keys) + fresh
-    idx[pd.Index(base["case_id"].astype("str")).get_indexer(per_case.index)] = code.to_numpy(dtype=np.int64)
-    return [*keys, *uniq.tolist()], idx
+        return cv.offsets, cv.codes, of_case
+    cases = np.unique(coded.case[moved])
+    rows = np.flatnonzero(np.isin(coded.case, cases))
+    rows = rows[np.lexsort((seq[rows], coded.ts_us[rows], coded.case[rows]))]
+    lengths = (coded.bounds[1:] - coded.bounds[:-1])[cases]
+    offsets = np.concatenate([cv.offsets, cv.offsets[-1] + np.cumsum(lengths)])
+    codes = np.concatenate([cv.codes, coded.activity[rows].astype(np.int32)])
+    idx = of_case.copy()
+    idx[cases] = cv.n_variants + np.arange(len(cases))
+    return offsets, codes, idx
 
 
-def _group_variants(keys: list[str], drop: frozenset[str]) -> tuple[np.ndarray, list[list[str]]]:
-    """Variants that differ only by the activities in ``drop`` give the same facts: group them.
+def _subsequences(offsets: np.ndarray, codes: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (offsets, codes) table of every sequence restricted to the positions in ``mask``."""
+    kept = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(mask, out=kept[1:])
+    return kept[offsets], codes[mask]
 
-    Returns the group of each variant and each group's activity list, removing the dropped
-    activities from every key with one vectorised regular expression.
+
+def _first_unknowns(offsets: np.ndarray, codes: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence its activities in ``unknown`` (a mask per code), each once, in order of first appearance."""
+    at = np.flatnonzero(unknown[codes])
+    owner = np.searchsorted(offsets, at, side="right") - 1
+    _, first = np.unique(owner * len(unknown) + codes[at], return_index=True)
+    first.sort()
+    out = np.zeros(len(offsets), dtype=np.int64)
+    np.cumsum(np.bincount(owner[first], minlength=len(offsets) - 1), out=out[1:])
+    return out, codes[at[first]]
+
+
+def _projections(
+    log: EventLog, model: StageModel, *, count_unknown: bool
+) -> tuple[np.ndarray, list[list[str]], list[tuple[str, ...]], np.ndarray, np.ndarray]:
+    """Each case's group of sequences with the same facts, and what the groups are made of.
+
+    A sequence's facts depend only on its *projection* — its stages, outcome and approval
+    activities in order (``anywhere`` activities are never read) — and on its unknown
+    activities: which ones (in order of first appearance) and, when they are counted as log
+    moves, how many (each costs exactly 1 wherever it stands). Returns per case its group;
+    the distinct projections (activity names); the distinct unknown lists; and per group its
+    projection, its unknown list and its counted unknown events.
     """
-    ser = pd.Series(keys, dtype=object)
-    if drop and len(ser):
-        names = "|".join(re.escape(a) for a in sorted(drop, key=len, reverse=True))
-        ser = ser.str.replace(f"(?:^|{_SEP})(?:{names})(?={_SEP}|$)", "", regex=True).str.lstrip(_SEP)
-    codes, uniq = pd.factorize(ser, sort=False)
-    return codes.astype(np.int64), [k.split(_SEP) if k else [] for k in uniq]
+    coded = log._coded
+    offsets, codes, of_case = _tie_sequences(log, model)
+    names = coded.activity_names
+    known = {*model.stages, *model.won, *model.lost, *model.approvals}
+    keep = np.array([str(a) in known for a in names], dtype=bool)
+    unknown = np.array([str(a) not in known and str(a) not in model.anywhere for a in names], dtype=bool)
+    p_off, p_codes = _subsequences(offsets, codes, keep[codes])
+    p_of_seq, p_first = _engine.group_sequences(p_off, p_codes)
+    u_off, u_codes = _first_unknowns(offsets, codes, unknown)
+    u_of_seq, u_first = _engine.group_sequences(u_off, u_codes)
+    counted = np.zeros(len(p_of_seq), dtype=np.int64)
+    if count_unknown:
+        n_unknown = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(unknown[codes], out=n_unknown[1:])
+        counted = n_unknown[offsets[1:]] - n_unknown[offsets[:-1]]
+    triples = np.stack([p_of_seq, u_of_seq, counted], axis=1)
+    groups, g_of_seq = np.unique(triples, axis=0, return_inverse=True)
+    projected = [list(t) for t in _engine.variant_tuples(*_engine.take_sequences(p_off, p_codes, p_first), names)]
+    unknowns = _engine.variant_tuples(*_engine.take_sequences(u_off, u_codes, u_first), names)
+    group = g_of_seq.reshape(-1)[of_case] if len(of_case) else np.zeros(0, dtype=np.int64)
+    return group, projected, unknowns, groups[:, 0], groups[:, 1:]
 
 
 def _conform_stage_model(
     log: EventLog, model: StageModel, *, allow_late_entry: bool, count_unknown: bool, calendar: _Calendar | None
 ) -> Conformance:
-    base, keys = _case_basics(log, calendar)
+    base = _case_basics(log, calendar)
     pos = {s: i for i, s in enumerate(model.stages)}
-    if keys and not set(log.activities) & (set(model.stages) | set(model.won) | set(model.lost)):
+    if len(base) and not set(log.activities) & (set(model.stages) | set(model.won) | set(model.lost)):
         raise StageModelError(
             "none of the model's stages or outcome activities occur in the log; check the names "
             f"(model stages {list(model.stages)[:5]}, log activities {list(log.activities)[:5]})"
         )
-    keys, key_idx = _tie_keys(log, model, base, keys)
-    variant_group, group_acts = _group_variants(keys, frozenset(model.anywhere))
-    facts = [_read_variant(acts, model, pos, count_unknown) for acts in group_acts]
+    group, projected, unknowns, g_proj, g_unknown = _projections(log, model, count_unknown=count_unknown)
+    g_list, g_counted = g_unknown[:, 0], g_unknown[:, 1]
+    facts = [_read_variant(acts, model, pos, count_unknown) for acts in projected]
     aligner = _Aligner.build(model)
     other = len(aligner.labels)
-    # align each distinct (end, entry, projected trace) once
-    uniq: dict[tuple[str, int, tuple[str, ...]], int] = {}
-    slot = np.empty(len(facts), dtype=np.int64)
-    for i, f in enumerate(facts):
-        slot[i] = uniq.setdefault((f.end, f.entry if allow_late_entry else 0, tuple(f.trace)), len(uniq))
-    traces = [np.array([aligner.labels.get(a, other) for a in t], dtype=np.int64) for _, _, t in uniq]
-    entries = np.array([e for _, e, _ in uniq], dtype=np.int64)
+    # align each distinct (end, entry, projected trace, unknown events counted) once: the counted
+    # unknown events are log moves wherever they stand, so they are aligned at the end
+    slots: dict[tuple[str, int, tuple[str, ...]], int] = {}
+    f_slot = np.array(
+        [slots.setdefault((f.end, f.entry if allow_late_entry else 0, tuple(f.trace)), len(slots)) for f in facts],
+        dtype=np.int64,
+    )
+    slot_keys = list(slots)
+    aligned, g_aligned = np.unique(np.stack([f_slot[g_proj], g_counted], axis=1), axis=0, return_inverse=True)
+    g_aligned = g_aligned.reshape(-1)
+    traces = [
+        np.array([aligner.labels.get(a, other) for a in slot_keys[s][2]] + [other] * int(k), dtype=np.int64)
+        for s, k in aligned
+    ]
+    entries = np.array([slot_keys[s][1] for s, _ in aligned], dtype=np.int64)
     cost_all, empty = aligner.costs(traces, entries)
-    end_idx = np.array([ENDS.index(e) for e, _, _ in uniq], dtype=np.int64)
-    rows = np.arange(len(uniq))
-    u_cost = cost_all[rows, end_idx] if len(uniq) else np.zeros(0)
-    u_len = np.array([len(t) for _, _, t in uniq], dtype=float)
-    denom = u_len + empty[rows, end_idx] if len(uniq) else np.zeros(0)
+    end_idx = np.array([ENDS.index(slot_keys[s][0]) for s, _ in aligned], dtype=np.int64)
+    rows = np.arange(len(aligned))
+    u_cost = cost_all[rows, end_idx] if len(aligned) else np.zeros(0)
+    u_len = np.array([len(t) for t in traces], dtype=float)
+    denom = u_len + empty[rows, end_idx] if len(aligned) else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         u_fit = np.where(denom > 0, 1.0 - u_cost / np.where(denom > 0, denom, 1.0), 1.0)
-    v_cost = u_cost[slot] if len(facts) else np.zeros(0)
-    v_fit = u_fit[slot] if len(facts) else np.zeros(0)
+    v_cost = u_cost[g_aligned] if len(g_proj) else np.zeros(0)
+    v_fit = u_fit[g_aligned] if len(g_proj) else np.zeros(0)
     # with count_unknown=False unknown activities are only listed, so they do not break conformance either
-    known_ok = np.array([not (count_unknown and f.unknown) for f in facts], dtype=bool)
+    has_unknown = np.array([bool(u) for u in unknowns], dtype=bool)
+    known_ok = ~has_unknown[g_list] if count_unknown else np.ones(len(g_proj), dtype=bool)
     v_conf = (v_cost == 0) & known_ok
+    per_proj = {
+        name: _objects([getattr(f, name) for f in facts])
+        for name in (
+            "skipped",
+            "left_censored",
+            "eligible",
+            "backtracks",
+            "repeats",
+            "repeat_counts",
+            "out_of_order",
+            "misplaced_approvals",
+            "visited",
+        )
+    }
+    per_proj["unknown"] = _objects(list(unknowns))
     per_group = pd.DataFrame(
         {
-            name: _objects([getattr(f, name) for f in facts])
+            name: per_proj[name][g_list if name == "unknown" else g_proj]
             for name in (
                 "skipped",
                 "left_censored",
@@ -868,12 +922,11 @@ def _conform_stage_model(
             )
         }
     )
-    per_group["reopened"] = np.array([f.reopened for f in facts], dtype=bool)
-    per_group["end"] = np.array([f.end for f in facts], dtype=object)
-    group = variant_group[key_idx] if len(base) else np.zeros(0, dtype=np.int64)
-    derived = np.array([f.derived_outcome for f in facts], dtype=object)
+    per_group["reopened"] = np.array([f.reopened for f in facts], dtype=bool)[g_proj]
+    per_group["end"] = np.array([f.end for f in facts], dtype=object)[g_proj]
+    derived = np.array([f.derived_outcome for f in facts], dtype=object)[g_proj]
     known = base["_known"].to_numpy(dtype=object)
-    outcome = np.where(pd.isna(known), derived[group] if len(facts) else known, known)
+    outcome = np.where(pd.isna(known), derived[group] if len(g_proj) else known, known)
     cases = pd.DataFrame(
         {
             "case_id": base["case_id"],
@@ -911,9 +964,10 @@ def _conform_stage_model(
 
 
 def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calendar: _Calendar | None) -> Conformance:
-    base, keys = _case_basics(log, calendar)
+    base = _case_basics(log, calendar)
     net, im, fm = _pm4py.bpmn_to_petri_net(drawn) if kind == "BPMN" else drawn
-    traces = [k.split(_SEP) for k in keys]
+    cv = log._coded_variants
+    traces = [list(t) for t in _engine.variant_tuples(cv.offsets, cv.codes, log._coded.activity_names)]
     net_labels = _pm4py.petri_net_labels(net)
     if method == "alignments":
         res = _pm4py.align_traces(traces, net, im, fm)

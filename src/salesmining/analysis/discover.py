@@ -434,7 +434,7 @@ def discover(
     native = _engine.to_native(enc.frame, backend)
     nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
 
-    variants = _variants(native, backend, enc)
+    variants = _variants(native, backend, enc, log)
     spine = _spine(keep_activities, variants, max_activities, max_edges)
     labels = names[nodes_all[ACT_ID].to_numpy()].astype(str)
     keep_act = _keep(nodes_all["events"].to_numpy(), labels, activity_coverage, min_activity_count)
@@ -666,9 +666,24 @@ def _sort_edges(edges: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _variants(native: Any, backend: str, enc: _engine.EncodedEvents) -> pd.DataFrame:
-    v = _engine.variant_stats(native, backend, has_start=enc.has_start)
-    tuples = _engine.decode_keys(v["key"].tolist(), enc.activity_names)
+def _variants(native: Any, backend: str, enc: _engine.EncodedEvents, log: EventLog) -> pd.DataFrame:
+    """The variant table with throughput statistics, most frequent first (ties by the sequence).
+
+    On polars the cases are grouped by the log's integer variant ids (:attr:`EventLog._coded_variants`);
+    the other engines group by :func:`~salesmining.engine.aggregations.sequence_keys`.
+    """
+    if backend == "polars":
+        import polars as pl
+
+        cv = log._coded_variants
+        keys = pl.DataFrame({_engine.CASE_ID: np.arange(enc.n_cases, dtype=np.int64), "key": cv.of_case}).lazy()
+        v = _engine.variant_stats(native, backend, has_start=enc.has_start, keys=keys)
+        tuples = _engine.variant_tuples(cv.offsets, cv.codes, enc.activity_names)
+        order = _engine.variant_order(cv.count, cv.offsets, cv.codes, enc.activity_names)
+    else:
+        v = _engine.variant_stats(native, backend, has_start=enc.has_start)
+        tuples = _engine.decode_keys(v["key"].tolist(), enc.activity_names)
+        order = None
     out = pd.DataFrame(
         {
             "variant": pd.Series(tuples, dtype="object"),
@@ -680,8 +695,11 @@ def _variants(native: Any, backend: str, enc: _engine.EncodedEvents) -> pd.DataF
     for s in ("median", "mean", "p90", "max", "min"):
         out[f"{s}_throughput_s"] = v[f"throughput_{s}_s"].to_numpy()
     out["example_case"] = pd.Series(enc.case_names[v["example_id"].to_numpy()], dtype="str")
-    out = out.sort_values(["count", "variant"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return out[_VARIANT_COLUMNS]
+    if order is None:
+        out = out.sort_values(["count", "variant"], ascending=[False, True], kind="stable")
+    else:
+        out = out.take(order)
+    return out.reset_index(drop=True)[_VARIANT_COLUMNS]
 
 
 def _graph_html(g: ProcessGraph) -> str:

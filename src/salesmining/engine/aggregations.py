@@ -26,6 +26,7 @@ narwhals.
 from __future__ import annotations
 
 import importlib
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,22 +57,31 @@ class EventSource(Protocol):
     @property
     def _coded(self) -> CodedEvents: ...
 
+    @property
+    def _coded_variants(self) -> CodedVariants: ...
+
 
 __all__ = [
     "BACKENDS",
     "CodedEvents",
+    "CodedVariants",
     "EncodedEvents",
     "case_sequences",
     "coded_events",
+    "coded_variants",
     "decode_keys",
     "encode_events",
     "event_table",
     "flow_stats",
+    "group_sequences",
     "lerp_quantile",
     "sequence_keys",
     "service_stats",
+    "take_sequences",
     "to_native",
+    "variant_order",
     "variant_stats",
+    "variant_tuples",
     "variants",
 ]
 
@@ -140,6 +150,10 @@ class CodedEvents:
     def n_events(self) -> int:
         return len(self.case)
 
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_names)
+
     def first_of_case(self) -> np.ndarray:
         """Per event: is it the first event of its case?"""
         out = np.zeros(self.n_events, dtype=bool)
@@ -176,6 +190,108 @@ def coded_events(events: pd.DataFrame) -> CodedEvents:
         resource_names=_readonly(np.asarray(res_names, dtype=object)),
         bounds=_readonly(bounds.astype("int64")),
     )
+
+
+# --- variants on the integer codes --------------------------------------------------------
+def _list_series(offsets: np.ndarray, values: np.ndarray) -> Any:
+    """A polars list series: element ``i`` is ``values[offsets[i]:offsets[i + 1]]`` (no copy per list)."""
+    import polars as pl
+    import pyarrow as pa
+
+    arr = pa.LargeListArray.from_arrays(
+        pa.array(np.asarray(offsets, dtype=np.int64)), pa.array(np.asarray(values, dtype=np.int32))
+    )
+    return pl.from_arrow(arr)
+
+
+def group_sequences(offsets: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group equal integer sequences (sequence ``i`` is ``values[offsets[i]:offsets[i + 1]]``), exactly.
+
+    Returns each sequence's group, groups numbered in order of first appearance, and each group's
+    first sequence (increasing). One hash grouping of the sequences in polars, no Python per sequence.
+
+    >>> ids, first = group_sequences(np.array([0, 2, 3, 5, 5]), np.array([1, 2, 1, 1, 2]))
+    >>> ids.tolist(), first.tolist()
+    ([0, 1, 0, 2], [0, 1, 3])
+    """
+    import polars as pl
+
+    n = len(offsets) - 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    frame = pl.DataFrame({"s": _list_series(offsets, values)}).with_row_index("i")
+    first = frame.select(pl.col("i").min().over("s")).to_series().to_numpy()
+    firsts, ids = np.unique(first, return_inverse=True)
+    return ids.astype(np.int64).reshape(-1), firsts.astype(np.int64)
+
+
+def take_sequences(offsets: np.ndarray, values: np.ndarray, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sequences ``pick`` of a (offsets, values) table, as a new (offsets, values) table."""
+    lengths = (offsets[1:] - offsets[:-1])[pick]
+    out = np.zeros(len(pick) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    at = np.repeat(offsets[:-1][pick] - out[:-1], lengths) + np.arange(int(out[-1]), dtype=np.int64)
+    return out, values[at]
+
+
+@dataclass(frozen=True, eq=False)
+class CodedVariants:
+    """The log's variants on activity codes: computed once per log (:attr:`salesmining.EventLog._coded_variants`).
+
+    ``of_case[k]`` is case ``k``'s variant (cases by code, i.e. by sorted id); variants are
+    numbered in order of first appearance, ``first_case[v]`` is the smallest case with variant
+    ``v`` and ``count[v]`` how many cases have it. Variant ``v``'s activity codes, in event order,
+    are ``codes[offsets[v]:offsets[v + 1]]``. Read-only arrays.
+    """
+
+    of_case: np.ndarray
+    first_case: np.ndarray
+    count: np.ndarray
+    offsets: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def n_variants(self) -> int:
+        return len(self.first_case)
+
+
+def coded_variants(coded: CodedEvents) -> CodedVariants:
+    """Each case's activity-code sequence grouped into variants (exact, vectorised)."""
+    of_case, first = group_sequences(coded.bounds, coded.activity)
+    offsets, codes = take_sequences(coded.bounds, coded.activity, first)
+    return CodedVariants(
+        of_case=_readonly(of_case),
+        first_case=_readonly(first),
+        count=_readonly(np.bincount(of_case, minlength=len(first)).astype(np.int64)),
+        offsets=_readonly(offsets),
+        codes=_readonly(codes.astype(np.int32)),
+    )
+
+
+def variant_tuples(offsets: np.ndarray, codes: np.ndarray, names: np.ndarray) -> list[tuple[str, ...]]:
+    """The sequences of a (offsets, codes) table as tuples of activity names (one slice per sequence)."""
+    labels = np.array([str(n) for n in names], dtype=object)
+    flat = labels[codes].tolist()
+    bounds = offsets.tolist()
+    return [tuple(flat[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def variant_order(count: np.ndarray, offsets: np.ndarray, codes: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """The order of sequences by count (most first), then by their tuples of names (as Python compares them).
+
+    Names are ranked once and the rank sequences sorted lexicographically in polars (a shorter
+    prefix first, as tuples compare); no tuple comparisons in Python.
+    """
+    import polars as pl
+
+    if not len(count):
+        return np.zeros(0, dtype=np.int64)
+    labels = [str(n) for n in names]
+    rank = np.empty(len(labels), dtype=np.int32)
+    rank[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels), dtype=np.int32)
+    frame = pl.DataFrame({"c": -np.asarray(count, dtype=np.int64), "s": _list_series(offsets, rank[codes])})
+    order = frame.with_row_index("i").sort(["c", "s"], maintain_order=True).get_column("i").to_numpy()
+    return order.astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -488,16 +604,18 @@ def sequence_keys(native: Any, backend: str) -> Any:
     return native.groupBy(CASE_ID).agg(key)  # pragma: no cover
 
 
-def variant_stats(native: Any, backend: str, *, has_start: bool) -> pd.DataFrame:
+def variant_stats(native: Any, backend: str, *, has_start: bool, keys: Any = None) -> pd.DataFrame:
     """Per variant key: ``count``, throughput median/mean/p90/max/min/total (s), ``example_id``.
 
     Throughput runs from the case's first start (or first timestamp) to its last timestamp.
-    ``example_id`` is the smallest case code with that variant.
+    ``example_id`` is the smallest case code with that variant. ``keys`` is a frame on the same
+    engine with each case's ``case_id`` and variant ``key`` (default: :func:`sequence_keys`; on
+    polars the variant ids of :class:`CodedVariants` group the same cases without string keys).
     """
     frame = _lazy(native)
     first = START_CLOCK if has_start else CLOCK
     per_case = frame.group_by(CASE_ID).agg(nw.col(first).min().alias("_t0"), nw.col(CLOCK).max().alias("_t1"))
-    keys = _lazy(sequence_keys(native, backend))
+    keys = _lazy(sequence_keys(native, backend) if keys is None else keys)
     cases = per_case.join(keys, on=CASE_ID, how="inner").select(
         nw.col(CASE_ID), nw.col("key"), (nw.col("_t1") - nw.col("_t0")).alias("_thr")
     )
@@ -528,8 +646,20 @@ def case_sequences(log: EventSource, *, backend: str = "polars") -> pd.DataFrame
     """One row per case (sorted by case id): ``case:concept:name``, ``variant_id``.
 
     ``variant_id`` indexes ``out.attrs["keys"]`` (activity names joined with :data:`SEP`); ids
-    are assigned in order of first appearance by sorted case id, so they are deterministic.
+    are assigned in order of first appearance by sorted case id, so they are deterministic. On
+    polars (the default) they come from the log's :class:`CodedVariants`; the other engines run
+    :func:`sequence_keys` (the narwhals reference, equal row for row).
     """
+    if backend != "polars":
+        return _case_sequences_native(log, backend)
+    coded, cv = log._coded, log._coded_variants
+    out = pd.DataFrame({CASE: pd.Series(coded.case_names, dtype="str"), "variant_id": cv.of_case.astype("int64")})
+    out.attrs["keys"] = [SEP.join(t) for t in variant_tuples(cv.offsets, cv.codes, coded.activity_names)]
+    return out
+
+
+def _case_sequences_native(log: EventSource, backend: str) -> pd.DataFrame:
+    """:func:`case_sequences` through :func:`sequence_keys` on ``backend``."""
     enc = encode_events(log)
     native = to_native(enc.frame[[CASE_ID, ACT_ID, TS, SOURCE_ROW]], backend)
     seq = _collect(_lazy(sequence_keys(native, backend))).sort_values(CASE_ID, kind="stable").reset_index(drop=True)
@@ -545,23 +675,34 @@ def variants(log: EventSource, *, backend: str = "polars") -> pd.DataFrame:
     """Variant table: ``variant`` (tuple), ``count``, ``share``, ``length``, ``example_case``.
 
     Sorted by count (descending), then by the variant itself, so the order is deterministic.
+    On polars it is read from the log's :class:`CodedVariants`; the other engines group the
+    :func:`case_sequences` they compute.
     """
-    seq = case_sequences(log, backend=backend) if backend != "polars" else log._sequences
-    keys: list[str] = seq.attrs["keys"]
-    g = seq.groupby("variant_id", sort=True)
-    count = g.size()
-    example = g[CASE].first()
-    tuples = [tuple(keys[i].split(SEP)) for i in count.index]
-    n = max(len(seq), 1)
+    if backend == "polars":
+        coded, cv = log._coded, log._coded_variants
+        tuples = variant_tuples(cv.offsets, cv.codes, coded.activity_names)
+        count = cv.count
+        example = coded.case_names[cv.first_case]
+        order = variant_order(count, cv.offsets, cv.codes, coded.activity_names)
+        n = max(coded.n_cases, 1)
+    else:
+        seq = case_sequences(log, backend=backend)
+        keys: list[str] = seq.attrs["keys"]
+        g = seq.groupby("variant_id", sort=True)
+        count = g.size().to_numpy()
+        example = g[CASE].first().to_numpy()
+        tuples = [tuple(keys[i].split(SEP)) for i in range(len(count))]
+        order = None
+        n = max(len(seq), 1)
     out = pd.DataFrame(
         {
             "variant": pd.Series(tuples, dtype="object"),
-            "count": count.to_numpy().astype("int64"),
-            "share": count.to_numpy() / n,
+            "count": count.astype("int64"),
+            "share": count / n,
             "length": np.array([len(t) for t in tuples], dtype="int64"),
-            "example_case": example.to_numpy().astype(object),
-            "variant_id": count.index.to_numpy(),
+            "example_case": example.astype(object),
         }
     )
-    out = out.sort_values(["count", "variant"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return out.drop(columns="variant_id")
+    if order is None:
+        return out.sort_values(["count", "variant"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return out.take(order).reset_index(drop=True)

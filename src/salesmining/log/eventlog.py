@@ -224,8 +224,15 @@ class EventLog:
         return _engine.coded_events(self._events)
 
     @functools.cached_property
+    def _coded_variants(self) -> _engine.CodedVariants:
+        """The variants on activity codes (each case's variant, each variant's code sequence):
+        computed once, shared by ``variants()``, discover, conform and the stage-model inference."""
+        return _engine.coded_variants(self._coded)
+
+    @functools.cached_property
     def _sequences(self) -> pd.DataFrame:
-        """One row per case: ``case:concept:name``, ``variant_id``; plus ``_variant_table`` (id → tuple)."""
+        """One row per case: ``case:concept:name``, ``variant_id``; ``attrs["keys"]``: each variant's
+        activity names joined with ``\\x1f`` (from :attr:`_coded_variants`)."""
         return _engine.case_sequences(self)
 
     # --- derived logs ------------------------------------------------------------------
