@@ -431,7 +431,7 @@ def discover(
 
     enc = _engine.encode_events(log, calendar=calendar)
     names = enc.activity_names
-    native = _engine.to_native(enc.frame, backend)
+    native = enc.native(backend)
     nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
 
     variants = _variants(native, backend, enc, log)

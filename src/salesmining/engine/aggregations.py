@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -92,6 +93,8 @@ ACT_ID = "activity_id"
 CLOCK = "clock_us"
 START_CLOCK = "start_clock_us"
 HAS_START = "has_start"
+#: The event's position in the log's order (case, ``ts_us``, source row): one sort key for that order.
+ROW = "row"
 ORDER = [TS, SOURCE_ROW]
 #: Separator of activities inside a sequence key (control characters are removed from names at ingest).
 SEP = "\x1f"
@@ -298,13 +301,15 @@ def variant_order(count: np.ndarray, offsets: np.ndarray, codes: np.ndarray, nam
 class EncodedEvents:
     """The integer-coded event table the analyses run on, and the names to decode results.
 
-    ``frame`` columns: ``case_id``, ``activity_id`` (codes into ``case_names`` /
-    ``activity_names``, both sorted), ``ts_us``, ``source_row``, ``clock_us`` and, when the log
-    has start timestamps, ``start_clock_us`` (the clock at the start, the completion where no
-    start is known) and ``has_start`` (1/0).
+    ``columns`` (int64 arrays, handed to the engines by :meth:`native`; :attr:`frame` as pandas):
+    ``case_id``, ``activity_id`` (codes into ``case_names`` / ``activity_names``, both sorted),
+    ``ts_us``, ``source_row``, ``row`` (the event's position in the log's order by case,
+    ``ts_us`` and source row), ``clock_us`` and, when the log has start timestamps,
+    ``start_clock_us`` (the clock at the start, the completion where no start is known) and
+    ``has_start`` (1/0).
     """
 
-    frame: pd.DataFrame
+    columns: Mapping[str, np.ndarray]
     case_names: np.ndarray
     activity_names: np.ndarray
     has_start: bool
@@ -315,7 +320,19 @@ class EncodedEvents:
 
     @property
     def n_events(self) -> int:
-        return len(self.frame)
+        return len(self.columns[CASE_ID])
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The columns as a pandas table."""
+        return pd.DataFrame(dict(self.columns))
+
+    def native(self, backend: str) -> Any:
+        """The table on an engine, as :func:`to_native` (polars straight from the arrays, no pandas)."""
+        if backend == "polars":
+            pl = _require("polars", backend)
+            return pl.DataFrame(dict(self.columns)).lazy()
+        return to_native(self.frame, backend)
 
 
 def encode_events(log: EventSource, *, calendar: BusinessCalendar | None = None) -> EncodedEvents:
@@ -329,6 +346,7 @@ def encode_events(log: EventSource, *, calendar: BusinessCalendar | None = None)
         ACT_ID: coded.activity.astype("int64"),
         TS: ts,
         SOURCE_ROW: coded.source_row.copy(),
+        ROW: np.arange(coded.n_events, dtype=np.int64),
         CLOCK: ts if calendar is None else clock_us(ev[TIMESTAMP], calendar),
     }
     has_start = START in ev.columns and bool(ev[START].notna().any())
@@ -339,7 +357,7 @@ def encode_events(log: EventSource, *, calendar: BusinessCalendar | None = None)
         cols[START_CLOCK] = start
         cols[HAS_START] = present.astype("int64")
     return EncodedEvents(
-        frame=pd.DataFrame(cols),
+        columns=cols,
         case_names=np.asarray(case_names, dtype=object),
         activity_names=np.asarray(act_names, dtype=object),
         has_start=has_start,
@@ -474,13 +492,14 @@ def _with_neighbours(frame: nw.LazyFrame[Any], *, has_start: bool) -> nw.LazyFra
     """Add the next activity, the clock at the next event, and first/last flags.
 
     The order within a case is (``ts_us``, ``source_row``) on every engine. Polars and DuckDB
-    order the whole table once by (case, ts, source_row) and look one row ahead (much faster
-    there than a window per case); pandas and Spark use a window per case (Spark would move a
-    global window onto one partition). Both give the same rows.
+    order the whole table once by ``row`` (the log's order: case, ts, source_row; rows left out
+    keep the order of the others) and look one row ahead (much faster there than a window per
+    case); pandas and Spark use a window per case (Spark would move a global window onto one
+    partition). Both give the same rows.
     """
     nxt_clock = START_CLOCK if has_start else CLOCK
     if _impl(frame) in {"polars", "duckdb"}:
-        o = [CASE_ID, *ORDER]
+        o = [ROW]
         frame = frame.with_columns(
             nw.col(CASE_ID).shift(-1).over(order_by=o).alias("_next_case"),
             nw.col(CASE_ID).shift(1).over(order_by=o).alias("_prev_case"),
@@ -541,6 +560,8 @@ def flow_stats(native: Any, *, has_start: bool) -> tuple[pd.DataFrame, pd.DataFr
     no start is known), clipped at zero like pm4py's performance DFG.
     """
     frame = _with_neighbours(_lazy(native), has_start=has_start)
+    if _impl(frame) == "polars":  # nodes and edges both read the neighbours: in memory, compute them once
+        frame = frame.collect().lazy()
     nodes = frame.group_by(ACT_ID).agg(
         nw.len().alias("events"),
         nw.col(CASE_ID).n_unique().alias("cases"),
