@@ -74,7 +74,7 @@ from salesmining.core import html as _display
 from salesmining.core.errors import OptionError, StageModelError, StageModelTypeError
 from salesmining.core.frames import handout
 from salesmining.core.plain import plain, records
-from salesmining.core.schema import ACTIVITY, CASE, OUTCOME, TIMESTAMP
+from salesmining.core.schema import CASE, OUTCOME, TIMESTAMP
 from salesmining.engine import aggregations as _engine
 from salesmining.interop import pm4py as _pm4py
 
@@ -813,7 +813,7 @@ def _first_unknowns(offsets: np.ndarray, codes: np.ndarray, unknown: np.ndarray)
 
 def _projections(
     log: EventLog, model: StageModel, *, count_unknown: bool
-) -> tuple[np.ndarray, list[list[str]], list[tuple[str, ...]], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, list[list[str]], list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray]:
     """Each case's group of sequences with the same facts, and what the groups are made of.
 
     A sequence's facts depend only on its *projection* — its stages, outcome and approval
@@ -838,12 +838,18 @@ def _projections(
         n_unknown = np.zeros(len(codes) + 1, dtype=np.int64)
         np.cumsum(unknown[codes], out=n_unknown[1:])
         counted = n_unknown[offsets[1:]] - n_unknown[offsets[:-1]]
-    triples = np.stack([p_of_seq, u_of_seq, counted], axis=1)
-    groups, g_of_seq = np.unique(triples, axis=0, return_inverse=True)
+    g_of_seq, first = _pair_ids(_pair_ids(p_of_seq, u_of_seq)[0], counted)
     projected = [list(t) for t in _engine.variant_tuples(*_engine.take_sequences(p_off, p_codes, p_first), names)]
     unknowns = _engine.variant_tuples(*_engine.take_sequences(u_off, u_codes, u_first), names)
-    group = g_of_seq.reshape(-1)[of_case] if len(of_case) else np.zeros(0, dtype=np.int64)
-    return group, projected, unknowns, groups[:, 0], groups[:, 1:]
+    return g_of_seq[of_case], projected, unknowns, p_of_seq[first], u_of_seq[first], counted[first]
+
+
+def _pair_ids(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct pairs ``(a[i], b[i])`` of non-negative integers below 2**31: each row's
+    pair, and each pair's first row."""
+    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), first.astype(np.int64)
 
 
 def _conform_stage_model(
@@ -856,8 +862,7 @@ def _conform_stage_model(
             "none of the model's stages or outcome activities occur in the log; check the names "
             f"(model stages {list(model.stages)[:5]}, log activities {list(log.activities)[:5]})"
         )
-    group, projected, unknowns, g_proj, g_unknown = _projections(log, model, count_unknown=count_unknown)
-    g_list, g_counted = g_unknown[:, 0], g_unknown[:, 1]
+    group, projected, unknowns, g_proj, g_list, g_counted = _projections(log, model, count_unknown=count_unknown)
     facts = [_read_variant(acts, model, pos, count_unknown) for acts in projected]
     aligner = _Aligner.build(model)
     other = len(aligner.labels)
@@ -869,10 +874,10 @@ def _conform_stage_model(
         dtype=np.int64,
     )
     slot_keys = list(slots)
-    aligned, g_aligned = np.unique(np.stack([f_slot[g_proj], g_counted], axis=1), axis=0, return_inverse=True)
-    g_aligned = g_aligned.reshape(-1)
+    g_aligned, first = _pair_ids(f_slot[g_proj], g_counted)
+    aligned = list(zip(f_slot[g_proj][first].tolist(), g_counted[first].tolist(), strict=True))
     traces = [
-        np.array([aligner.labels.get(a, other) for a in slot_keys[s][2]] + [other] * int(k), dtype=np.int64)
+        np.array([aligner.labels.get(a, other) for a in slot_keys[s][2]] + [other] * k, dtype=np.int64)
         for s, k in aligned
     ]
     entries = np.array([slot_keys[s][1] for s, _ in aligned], dtype=np.int64)
@@ -941,10 +946,12 @@ def _conform_stage_model(
             "throughput_s": base["throughput_s"],
         }
     )
-    ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
+    coded = log._coded
     fit = model_fit(
-        events=ev[ACTIVITY],
-        cases=ev[CASE],
+        activity=coded.activity,
+        names=coded.activity_names,
+        case=coded.case,
+        n_cases=coded.n_cases,
         stages=model.stages,
         outcomes=(*model.won, *model.lost),
         known=model.activities,
@@ -1002,11 +1009,13 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
             "throughput_s": base["throughput_s"],
         }
     )
-    ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
+    coded = log._coded
     labels = sorted(str(x) for x in net_labels)
     drawn_fit = model_fit(
-        events=ev[ACTIVITY],
-        cases=ev[CASE],
+        activity=coded.activity,
+        names=coded.activity_names,
+        case=coded.case,
+        n_cases=coded.n_cases,
         stages=labels,
         outcomes=(),
         known=labels,

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from salesmining.core import formatting as _fmt
@@ -227,8 +228,10 @@ class ModelFit:
 
 def model_fit(
     *,
-    events: pd.Series,
-    cases: pd.Series,
+    activity: np.ndarray,
+    names: np.ndarray,
+    case: np.ndarray,
+    n_cases: int,
     stages: Iterable[str],
     outcomes: Iterable[str],
     known: Iterable[str],
@@ -237,22 +240,31 @@ def model_fit(
     mean_fitness: float,
     has_outcomes: bool | None = None,
 ) -> ModelFit:
-    """The fit summary from the log's activity per event (``events``) and case id per event (``cases``)."""
+    """The fit summary from the log's integer codes: per event its ``activity`` (codes into
+    ``names``) and ``case`` (codes ``0..n_cases - 1``, every case with an event).
+
+    Activities outside the model are listed most frequent first, ties in order of first appearance.
+    """
     st = tuple(stages)
     oc = tuple(outcomes)
-    counts = events.value_counts()
-    seen = set(counts.index.astype(str))
-    inside = events.isin(set(known)).to_numpy(dtype=bool)
-    outside_counts = counts[~counts.index.isin(set(known))]
-    touching = cases[events.isin(set(st) | set(oc)).to_numpy(dtype=bool)].nunique()
+    labels = [str(n) for n in names]
+    counts = np.bincount(activity, minlength=len(labels))
+    first = np.full(len(labels), len(activity), dtype=np.int64)
+    np.minimum.at(first, activity, np.arange(len(activity), dtype=np.int64))
+    present = np.flatnonzero(counts)
+    order = present[np.lexsort((first[present], -counts[present]))]
+    inside = np.isin(labels, list(set(known))) if labels else np.zeros(0, dtype=bool)
+    touch = np.isin(labels, list(set(st) | set(oc))) if labels else np.zeros(0, dtype=bool)
+    seen = {labels[k] for k in present}
+    touching = np.count_nonzero(np.bincount(case[touch[activity]], minlength=n_cases)) if len(activity) else 0
     return ModelFit(
         stages=st,
         stages_never_seen=tuple(s for s in st if s not in seen),
         outcomes_never_seen=tuple(a for a in oc if a not in seen),
-        events=len(events),
-        events_outside=int((~inside).sum()),
-        outside_activities=tuple(str(a) for a in outside_counts.index[:10]),
-        cases=int(cases.nunique()),
+        events=len(activity),
+        events_outside=int(counts[~inside].sum()),
+        outside_activities=tuple(labels[k] for k in order if not inside[k])[:10],
+        cases=int(n_cases),
         cases_touching=int(touching),
         cases_closed=int(closed),
         fitting_share=float(fitting_share),

@@ -223,9 +223,9 @@ def group_sequences(offsets: np.ndarray, values: np.ndarray) -> tuple[np.ndarray
     if n <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     frame = pl.DataFrame({"s": _list_series(offsets, values)}).with_row_index("i")
-    first = frame.select(pl.col("i").min().over("s")).to_series().to_numpy()
-    firsts, ids = np.unique(first, return_inverse=True)
-    return ids.astype(np.int64).reshape(-1), firsts.astype(np.int64)
+    first = frame.select(pl.col("i").min().over("s")).to_series().to_numpy().astype(np.int64)
+    opens = first == np.arange(n)  # the sequences that open a group, in order
+    return (np.cumsum(opens) - 1)[first], np.flatnonzero(opens)
 
 
 def take_sequences(offsets: np.ndarray, values: np.ndarray, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
