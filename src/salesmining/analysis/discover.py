@@ -669,15 +669,23 @@ def _sort_edges(edges: pd.DataFrame) -> pd.DataFrame:
 def _variants(native: Any, backend: str, enc: _engine.EncodedEvents, log: EventLog) -> pd.DataFrame:
     """The variant table with throughput statistics, most frequent first (ties by the sequence).
 
-    On polars the cases are grouped by the log's integer variant ids (:attr:`EventLog._coded_variants`);
-    the other engines group by :func:`~salesmining.engine.aggregations.sequence_keys`.
+    On polars the cases are grouped by the log's integer variant ids (:attr:`EventLog._coded_variants`),
+    their throughput read off the events in the log's order; the other engines group by
+    :func:`~salesmining.engine.aggregations.sequence_keys`.
     """
     if backend == "polars":
         import polars as pl
 
         cv = log._coded_variants
-        keys = pl.DataFrame({_engine.CASE_ID: np.arange(enc.n_cases, dtype=np.int64), "key": cv.of_case}).lazy()
-        v = _engine.variant_stats(native, backend, has_start=enc.has_start, keys=keys)
+        v = _engine.throughput_stats(
+            pl.DataFrame(
+                {
+                    _engine.CASE_ID: np.arange(enc.n_cases, dtype=np.int64),
+                    "key": cv.of_case,
+                    "_thr": _throughput(enc, log),
+                }
+            )
+        )
         tuples = _engine.variant_tuples(cv.offsets, cv.codes, enc.activity_names)
         order = _engine.variant_order(cv.count, cv.offsets, cv.codes, enc.activity_names)
     else:
@@ -700,6 +708,18 @@ def _variants(native: Any, backend: str, enc: _engine.EncodedEvents, log: EventL
     else:
         out = out.take(order)
     return out.reset_index(drop=True)[_VARIANT_COLUMNS]
+
+
+def _throughput(enc: _engine.EncodedEvents, log: EventLog) -> np.ndarray:
+    """Per case (by code): the clock at its last event minus the clock at its first start (or first
+    event), in µs — the events are in the log's order, so each case is one slice."""
+    if not enc.n_events:
+        return np.zeros(0, dtype=np.int64)
+    at = log._coded.bounds[:-1]
+    first = enc.columns[_engine.START_CLOCK if enc.has_start else _engine.CLOCK]
+    t0 = np.minimum.reduceat(first, at)
+    t1: np.ndarray = np.maximum.reduceat(enc.columns[_engine.CLOCK], at)
+    return t1 - t0
 
 
 def _graph_html(g: ProcessGraph) -> str:

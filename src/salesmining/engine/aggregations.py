@@ -79,6 +79,7 @@ __all__ = [
     "sequence_keys",
     "service_stats",
     "take_sequences",
+    "throughput_stats",
     "to_native",
     "variant_order",
     "variant_stats",
@@ -625,24 +626,28 @@ def sequence_keys(native: Any, backend: str) -> Any:
     return native.groupBy(CASE_ID).agg(key)  # pragma: no cover
 
 
-def variant_stats(native: Any, backend: str, *, has_start: bool, keys: Any = None) -> pd.DataFrame:
+def variant_stats(native: Any, backend: str, *, has_start: bool) -> pd.DataFrame:
     """Per variant key: ``count``, throughput median/mean/p90/max/min/total (s), ``example_id``.
 
     Throughput runs from the case's first start (or first timestamp) to its last timestamp.
-    ``example_id`` is the smallest case code with that variant. ``keys`` is a frame on the same
-    engine with each case's ``case_id`` and variant ``key`` (default: :func:`sequence_keys`; on
-    polars the variant ids of :class:`CodedVariants` group the same cases without string keys).
+    ``example_id`` is the smallest case code with that variant. The keys are
+    :func:`sequence_keys`; :func:`throughput_stats` is the same on cases already keyed.
     """
     frame = _lazy(native)
     first = START_CLOCK if has_start else CLOCK
     per_case = frame.group_by(CASE_ID).agg(nw.col(first).min().alias("_t0"), nw.col(CLOCK).max().alias("_t1"))
-    keys = _lazy(sequence_keys(native, backend) if keys is None else keys)
+    keys = _lazy(sequence_keys(native, backend))
     cases = per_case.join(keys, on=CASE_ID, how="inner").select(
         nw.col(CASE_ID), nw.col("key"), (nw.col("_t1") - nw.col("_t0")).alias("_thr")
     )
-    cases = _with_sum_parts(cases, "_thr")
+    return throughput_stats(cases)
+
+
+def throughput_stats(cases: Any) -> pd.DataFrame:
+    """:func:`variant_stats` of a frame with one row per case: ``case_id``, ``key``, ``_thr`` (µs)."""
+    frame = _with_sum_parts(_lazy(cases), "_thr")
     counts = [nw.len().alias("count"), nw.col(CASE_ID).min().alias("example_id")]
-    agg = _grouped_durations(cases, ["key"], "_thr", "throughput", counts)
+    agg = _grouped_durations(frame, ["key"], "_thr", "throughput", counts)
     out = _finish(_ints(_collect(agg), ["count", "example_id"]), "throughput", "count")
     return out.sort_values("key", kind="stable").reset_index(drop=True)
 
