@@ -614,3 +614,50 @@ def test_count_unknown_false_lists_unknowns_without_breaking_conformance() -> No
     lenient = sm.conform(log, model, count_unknown=False).to_frame().iloc[0]
     assert strict["unknown"] == ("Audit",) and not strict["conforms"] and strict["alignment_cost"] == 1
     assert lenient["unknown"] == ("Audit",) and lenient["conforms"] and lenient["alignment_cost"] == 0
+
+
+def tied_log_with_unknowns(seed: int) -> sm.EventLog:
+    """:func:`random_log` with timestamps coarsened to two hours (stage events tie) and a second
+    unknown activity ("Demo") dropped into a third of the cases, tying with one of their events."""
+    rng = np.random.default_rng(seed)
+    ev = random_log(seed, 400).to_frame()[["case:concept:name", "concept:name", "time:timestamp"]]
+    picked = ev.groupby("case:concept:name").sample(n=1, random_state=seed)
+    picked = picked[rng.random(len(picked)) < 0.35].assign(**{"concept:name": "Demo"})
+    df = pd.concat([ev, picked], ignore_index=True).sample(frac=1.0, random_state=seed)
+    df["time:timestamp"] = df["time:timestamp"].dt.floor("2h")
+    return sm.from_dataframe(df, case="case:concept:name", activity="concept:name", timestamp="time:timestamp")
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.parametrize("count_unknown", [True, False])
+@pytest.mark.parametrize("allow_late_entry", [True, False])
+def test_grouped_reading_equals_reading_every_case(seed: int, count_unknown: bool, allow_late_entry: bool) -> None:
+    """Reading each distinct projection once (unknown activities apart, ties re-read) gives exactly
+    what reading and aligning every case's whole sequence, in tie order, gives."""
+    from salesmining.analysis.visits import coded_tie_order
+
+    log = tied_log_with_unknowns(seed)
+    model = RICH
+    got = sm.conform(log, model, count_unknown=count_unknown, allow_late_entry=allow_late_entry).to_frame()
+    coded = log._coded
+    seq = coded_tie_order(log, model)
+    assert (seq != coded.source_row).any() and "Demo" in log.activities  # ties and two unknown activities
+    pos = {s: i for i, s in enumerate(model.stages)}
+    aligner = _conform._Aligner.build(model)
+    other = len(aligner.labels)
+    columns = ["skipped", "left_censored", "backtracks", "repeats", "repeat_counts", "out_of_order", "unknown"]
+    columns += ["misplaced_approvals", "reopened", "end"]
+    for k, row in enumerate(got.itertuples(index=False)):
+        at = slice(int(coded.bounds[k]), int(coded.bounds[k + 1]))
+        order = np.lexsort((seq[at], coded.ts_us[at]))
+        acts = [str(coded.activity_names[a]) for a in coded.activity[at][order]]
+        f = _conform._read_variant(acts, model, pos, count_unknown)
+        trace = np.array([aligner.labels.get(a, other) for a in f.trace], dtype=np.int64)
+        cost, empty = aligner.costs([trace], np.array([f.entry if allow_late_entry else 0]))
+        end = _conform.ENDS.index(f.end)
+        denom = len(f.trace) + empty[0, end]
+        assert row.case_id == coded.case_names[k]
+        assert row.alignment_cost == cost[0, end]
+        assert row.fitness == (1.0 - cost[0, end] / denom if denom > 0 else 1.0)
+        assert row.conforms == (cost[0, end] == 0 and not (count_unknown and f.unknown))
+        assert [getattr(row, c) for c in columns] == [getattr(f, c) for c in columns], row.case_id

@@ -136,6 +136,56 @@ def test_case_sequences_and_variants_agree_across_engines() -> None:
     assert dict(zip(log.variants()["variant"], log.variants()["count"], strict=True)) == variants
 
 
+def test_case_sequences_on_codes_equal_the_narwhals_path() -> None:
+    for seed in (5, 6):
+        log = _random_log(seed)
+        ref = _engine._case_sequences_native(log, "polars")
+        got = _engine.case_sequences(log)
+        pd.testing.assert_frame_equal(got, ref)
+        assert got.attrs["keys"] == ref.attrs["keys"]
+
+
+def _sequence_table(seqs: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum([len(q) for q in seqs], out=offsets[1:])
+    return offsets, np.array([x for q in seqs for x in q], dtype=np.int32)
+
+
+def test_group_sequences_is_exact() -> None:
+    rng = np.random.default_rng(3)
+    seqs = [tuple(rng.integers(0, 3, rng.integers(0, 5)).tolist()) for _ in range(600)]  # empty ones too
+    ids, first = _engine.group_sequences(*_sequence_table(seqs))
+    seen: dict[tuple[int, ...], int] = {}
+    assert ids.tolist() == [seen.setdefault(q, len(seen)) for q in seqs]  # numbered by first appearance
+    assert first.tolist() == [seqs.index(q) for q in seen]
+    assert [len(x) for x in _engine.group_sequences(np.zeros(1, dtype=np.int64), np.zeros(0))] == [0, 0]
+
+
+def test_variant_order_is_the_order_of_python_tuples() -> None:
+    # names whose codes are not in name order, non-ASCII, and sequences that are prefixes of others
+    names = np.array(["b", "a", "Ä", "aa", "Z", "中", "a b"], dtype=object)
+    rng = np.random.default_rng(4)
+    seqs = sorted({tuple(rng.integers(0, len(names), rng.integers(0, 6)).tolist()) for _ in range(800)})
+    rng.shuffle(seqs)  # type: ignore[arg-type]
+    count = rng.integers(1, 4, len(seqs))
+    offsets, codes = _sequence_table(seqs)
+    tuples = _engine.variant_tuples(offsets, codes, names)
+    assert tuples == [tuple(str(names[c]) for c in q) for q in seqs]
+    order = _engine.variant_order(count, offsets, codes, names)
+    assert order.tolist() == sorted(range(len(seqs)), key=lambda i: (-count[i], tuples[i]))
+
+
+def test_coded_variants_of_a_log() -> None:
+    log = _random_log(7)
+    cv = log._coded_variants
+    per_case = log.to_frame().groupby(CASE, sort=True)["concept:name"].agg(tuple)
+    tuples = _engine.variant_tuples(cv.offsets, cv.codes, log._coded.activity_names)
+    assert [tuples[v] for v in cv.of_case] == per_case.tolist()
+    assert len(set(tuples)) == cv.n_variants == len(tuples)
+    assert cv.count.tolist() == np.bincount(cv.of_case).tolist()
+    assert cv.first_case.tolist() == [int(np.flatnonzero(cv.of_case == v)[0]) for v in range(cv.n_variants)]
+
+
 def test_encoded_events_working_clock() -> None:
     df = pd.DataFrame({"c": ["a", "a"], "x": ["s", "t"], "at": ["2024-01-05 16:00Z", "2024-01-08 10:00Z"]})
     log = sm.from_dataframe(df, case="c", activity="x", timestamp="at")
