@@ -51,7 +51,10 @@ alignments cannot change them):
 * ``misplaced_approvals`` — approvals recorded while the case was in another stage (or in none
   yet); reported only, never a deviation.
 
-All of this is computed once per variant and mapped back to cases.
+All of this is computed once per distinct *projected* sequence (the stage, outcome and approval
+activities in order) and mapped back to cases; unknown activities are read apart (which ones, and
+how many when they are counted as log moves), so variants that differ only by activities outside
+the model are read and aligned once.
 """
 
 from __future__ import annotations

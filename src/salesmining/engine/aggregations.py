@@ -20,7 +20,8 @@ Statistics are defined once, engine-independently:
 
 narwhals has no list aggregation yet (narwhals issue #2660), so :func:`sequence_keys`, which
 joins each case's activity codes into one string, dispatches per engine; everything else is
-narwhals.
+narwhals. On the in-memory polars default the variants come from :func:`coded_variants` instead:
+each case's activity codes grouped exactly as integer lists, once per log, no string keys.
 """
 
 from __future__ import annotations
@@ -44,16 +45,14 @@ if TYPE_CHECKING:
 
 
 class EventSource(Protocol):
-    """What the engine reads from an event log: its canonical sorted events (and cached sequences).
+    """What the engine reads from an event log: its canonical sorted events, their integer codes
+    and its variants on those codes (both computed once per log).
 
     :class:`salesmining.EventLog` is one; the engine never imports it (it sits below the log layer).
     """
 
     @property
     def _events(self) -> pd.DataFrame: ...
-
-    @property
-    def _sequences(self) -> pd.DataFrame: ...
 
     @property
     def _coded(self) -> CodedEvents: ...
