@@ -697,7 +697,7 @@ def _variants(native: Any, backend: str, enc: _engine.EncodedEvents, log: EventL
             "variant": pd.Series(tuples, dtype="object"),
             "count": v["count"].to_numpy(),
             "share": v["count"].to_numpy() / enc.n_cases if enc.n_cases else 0.0,
-            "length": np.array([len(t) for t in tuples], dtype="int64"),
+            "length": np.fromiter(map(len, tuples), dtype="int64", count=len(tuples)),
         }
     )
     for s in ("median", "mean", "p90", "max", "min"):

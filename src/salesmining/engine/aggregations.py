@@ -724,7 +724,7 @@ def variants(log: EventSource, *, backend: str = "polars") -> pd.DataFrame:
             "variant": pd.Series(tuples, dtype="object"),
             "count": count.astype("int64"),
             "share": count / n,
-            "length": np.array([len(t) for t in tuples], dtype="int64"),
+            "length": np.fromiter(map(len, tuples), dtype="int64", count=len(tuples)),
             "example_case": example.astype(object),
         }
     )
