@@ -115,6 +115,19 @@ _TUPLE_COLUMNS = (
     "unknown",
     "misplaced_approvals",
 )
+#: The tuple-valued facts kept per group of variants (``Conformance._facts``), in column order.
+_GROUP_FACTS = (
+    "skipped",
+    "left_censored",
+    "eligible",
+    "backtracks",
+    "repeats",
+    "repeat_counts",
+    "out_of_order",
+    "unknown",
+    "misplaced_approvals",
+    "visited",
+)
 _KIND_LABEL = {
     "skipped": "skipped",
     "left_censored": "left-censored (missing before the first recorded stage)",
@@ -898,36 +911,12 @@ def _conform_stage_model(
     has_unknown = np.array([bool(u) for u in unknowns], dtype=bool)
     known_ok = ~has_unknown[g_list] if count_unknown else np.ones(len(g_proj), dtype=bool)
     v_conf = (v_cost == 0) & known_ok
-    per_proj = {
-        name: _objects([getattr(f, name) for f in facts])
-        for name in (
-            "skipped",
-            "left_censored",
-            "eligible",
-            "backtracks",
-            "repeats",
-            "repeat_counts",
-            "out_of_order",
-            "misplaced_approvals",
-            "visited",
-        )
-    }
-    per_proj["unknown"] = _objects(list(unknowns))
+    # the facts of each projection, and each group's: its projection's, with its own unknown activities
+    per_proj = {name: _objects([getattr(f, name) for f in facts]) for name in _GROUP_FACTS if name != "unknown"}
     per_group = pd.DataFrame(
         {
-            name: per_proj[name][g_list if name == "unknown" else g_proj]
-            for name in (
-                "skipped",
-                "left_censored",
-                "eligible",
-                "backtracks",
-                "repeats",
-                "repeat_counts",
-                "out_of_order",
-                "unknown",
-                "misplaced_approvals",
-                "visited",
-            )
+            name: _objects(list(unknowns))[g_list] if name == "unknown" else per_proj[name][g_proj]
+            for name in _GROUP_FACTS
         }
     )
     per_group["reopened"] = np.array([f.reopened for f in facts], dtype=bool)[g_proj]
