@@ -6,10 +6,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from salesmining.ingest.timestamps import MISSING_TOKENS
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["OUTCOME_WORDS", "RESULT_WORDS", "approval_results", "as_text", "clean_activity", "parse_amount"]
 
@@ -53,6 +58,18 @@ def as_text(s: pd.Series, *, activity: bool = False) -> pd.Series:
     """Values as clean strings (NFC, trimmed; for activities also control characters and runs of
     white space folded); missing tokens → NA. Integral floats lose their '.0'. Work is done once
     per distinct value."""
+    return to_pandas_text(text_values(s, activity=activity), s.index)
+
+
+def text_values(s: pd.Series, *, activity: bool = False) -> pl.Series:
+    """:func:`as_text` as a polars ``String`` series (positional). Arrow-backed text is cleaned in
+    polars: values that are plain printable ASCII with no white space at either end (and, for
+    activities, no double space) are clean as they are; only the distinct other values go
+    through Python."""
+    import polars as pl
+
+    if is_arrow_text(s):
+        return _clean_polars(polars_text(s), activity=activity)
     if pd.api.types.is_float_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(arr) & (arr == np.round(arr))
@@ -61,17 +78,65 @@ def as_text(s: pd.Series, *, activity: bool = False) -> pd.Series:
         txt_obj[~np.isfinite(arr)] = None
         s = pd.Series(txt_obj, index=s.index, dtype="object")
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    lookup = pl.Series([*_clean_each([str(u) for u in uniques], activity), None], dtype=pl.String)
+    return lookup.gather(np.where(codes < 0, len(uniques), codes))
+
+
+def is_arrow_text(s: pd.Series) -> bool:
+    """Whether ``s`` holds pandas' Arrow-backed text (``str`` or ``string[pyarrow]``)."""
+    return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
+
+
+def polars_text(s: pd.Series) -> pl.Series:
+    """Arrow-backed pandas text as a polars ``String`` series (missing → null), without a copy of
+    the values through Python."""
+    import polars as pl
+
+    return pl.Series(s.array._pa_array).cast(pl.String)  # type: ignore[attr-defined]
+
+
+def to_pandas_text(t: pl.Series, index: pd.Index | None = None) -> pd.Series:
+    """A polars ``String`` series as pandas' default text dtype (``str``, Arrow-backed, NaN for missing)."""
+    import polars as pl
+
+    arr = t.to_arrow(compat_level=pl.CompatLevel.oldest())
+    return pd.Series(arr, index=index, dtype="str")
+
+
+# Plain printable ASCII with a non-space character at both ends: NFC, trimming and (without a
+# double space) white-space folding leave such a value as it is.
+_PLAIN = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
+
+
+def _clean_polars(t: pl.Series, *, activity: bool) -> pl.Series:
+    import polars as pl
+
+    plain = t.str.contains(_PLAIN).fill_null(False)
+    if activity:
+        plain &= ~t.str.contains("  ", literal=True).fill_null(False)
+    tokens = list(MISSING_TOKENS)
+    if plain.all():
+        return pl.select(pl.when(t.is_in(tokens)).then(None).otherwise(t)).to_series().alias(t.name)
+    other = t.filter(~plain).drop_nulls().unique(maintain_order=True)
+    table = pl.Series(_clean_each(other.to_list(), activity), dtype=pl.String)
+    mapped = t.replace_strict(other, table, default=None, return_dtype=pl.String)
+    frame = pl.DataFrame({"t": t, "plain": plain, "mapped": mapped})
+    out = frame.select(
+        pl.when(pl.col("plain")).then(pl.when(pl.col("t").is_in(tokens)).then(None).otherwise(pl.col("t")))
+        .otherwise(pl.col("mapped"))
+    )
+    return out.to_series().alias(t.name)
+
+
+def _clean_each(values: list[str], activity: bool) -> list[str | None]:
+    """The Python cleaning of distinct values: NFC, trimmed, (activities) folded; missing tokens → None."""
     cleaned: list[str | None] = []
-    for u in uniques:
-        v = unicodedata.normalize("NFC", str(u)).strip()
+    for u in values:
+        v = unicodedata.normalize("NFC", u).strip()
         if activity:
             v = " ".join(_CONTROL.sub(" ", v).split())
         cleaned.append(None if v in MISSING_TOKENS else v)
-    import pyarrow as pa
-
-    lookup = pa.array([*cleaned, None], type=pa.large_string())
-    taken = lookup.take(pa.array(np.where(codes < 0, len(cleaned), codes)))
-    return pd.Series(taken, index=s.index, dtype="str")
+    return cleaned
 
 
 def approval_results(s: pd.Series) -> pd.Series:
@@ -98,8 +163,66 @@ def parse_amount(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("float64"), np.zeros(len(s), dtype=bool)
-    t = as_text(s)
-    present = t.notna().to_numpy()
+    vals, bad = amounts(text_values(s))
+    return pd.Series(vals, index=s.index), bad
+
+
+def amounts(t: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_amount` of cleaned text (null = missing): (float64 values, unparsable mask).
+    Each distinct value is read once: ASCII values are normalised by polars string operations,
+    others by the pandas ones (whose ``\\d`` is Unicode's); one ``pandas.to_numeric`` reads them
+    all, with a missing value among them when the column has one (its result type depends on
+    what the column holds, so it sees the same kinds of value as on the whole column)."""
+    import polars as pl
+
+    distinct = t.drop_nulls().unique(maintain_order=True)
+    ascii_ = distinct.str.contains(r"^[\x00-\x7f]*$").to_numpy()
+    normalised = np.empty(len(distinct), dtype=object)
+    normalised[ascii_] = _amount_text_ascii(distinct.filter(pl.Series(ascii_))).to_numpy()
+    if (~ascii_).any():
+        normalised[~ascii_] = _amount_text_pandas(to_pandas_text(distinct.filter(pl.Series(~ascii_)))).to_numpy()
+    with_missing = [*normalised, None] if t.null_count() else list(normalised)
+    numbers = pd.to_numeric(pd.Series(with_missing, dtype="str"), errors="coerce").astype("float64")
+    vals = (
+        t.replace_strict(distinct, pl.Series(numbers.to_numpy()[: len(distinct)]), default=None, return_dtype=pl.Float64)
+        .fill_null(np.nan)
+        .to_numpy()
+    )
+    bad = t.is_not_null().to_numpy() & np.isnan(vals)
+    return vals, bad
+
+
+def _amount_text_ascii(x: pl.Series) -> pl.Series:
+    """ASCII money strings as number text: what is not a digit, ``,``, ``.`` or ``-`` is dropped;
+    with both separators the last one is the decimal mark; a lone comma is a thousands separator
+    only in groups of three (``42,000``), else the decimal mark; several dots are thousands
+    separators."""
+    import polars as pl
+
+    v = pl.col("x").str.replace_all(r"[^0-9,.\-]", "")
+    has_c, has_d = v.str.contains(",", literal=True), v.str.contains(".", literal=True)
+    rev = v.str.reverse()
+    comma_dec = has_c & has_d & (rev.str.find(",", literal=True) < rev.str.find(".", literal=True))
+    thousands = has_c & ~has_d & v.str.contains(r"^-?[0-9]{1,3}(,[0-9]{3})+$")
+    no_commas = v.str.replace_all(",", "", literal=True)
+    y = (
+        pl.when(comma_dec)
+        .then(v.str.replace_all(".", "", literal=True).str.replace_all(",", ".", literal=True))
+        .when(has_c & has_d)
+        .then(no_commas)
+        .when(thousands)
+        .then(no_commas)
+        .when(has_c)
+        .then(v.str.replace_all(",", ".", literal=True))
+        .when(v.str.count_matches(".", literal=True) > 1)
+        .then(v.str.replace_all(".", "", literal=True))
+        .otherwise(v)
+    )
+    return pl.DataFrame({"x": x}).select(y).to_series()
+
+
+def _amount_text_pandas(t: pd.Series) -> pd.Series:
+    """The rules of :func:`_amount_text_ascii` in pandas string operations (for non-ASCII text)."""
     x = t.str.replace(r"[^\d,.\-]", "", regex=True)
     both = x.str.contains(",", regex=False) & x.str.contains(".", regex=False)
     comma_dec = both & (x.str.rfind(",") > x.str.rfind("."))
@@ -110,7 +233,4 @@ def parse_amount(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     y = y.where(~comma_thousands.fillna(False), y.str.replace(",", "", regex=False))
     y = y.where(~(only_comma & ~comma_thousands.fillna(False)), y.str.replace(",", ".", regex=False))
     only_dots = ~x.str.contains(",", regex=False) & (x.str.count(r"\.") > 1)
-    y = y.where(~only_dots.fillna(False), y.str.replace(".", "", regex=False))
-    vals = pd.to_numeric(y, errors="coerce").astype("float64")
-    bad = present & vals.isna().to_numpy()
-    return vals, bad
+    return y.where(~only_dots.fillna(False), y.str.replace(".", "", regex=False))
