@@ -195,23 +195,25 @@ def _microseconds(ts: pd.Series) -> np.ndarray:
     return ts.to_numpy(dtype="datetime64[us]").view("int64")
 
 
-def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, stamp_is_text: bool) -> np.ndarray:
+def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None) -> np.ndarray:
     """Rows equal to an earlier row in *every* column of the source — a named index (an event id
     set as the index) included, since it is data; a plain positional index is not.
 
-    Equal rows have equal timestamps: when the timestamp column is text (equal strings parse
-    alike), only rows whose parsed ``stamp`` repeats are compared."""
+    Equal rows have equal timestamps and case ids: given ``case`` (the cleaned ids, when the case
+    and timestamp columns are text, so that equal strings clean and parse alike), only rows whose
+    parsed ``stamp`` and ``case`` repeat are compared."""
     named = any(name is not None for name in df.index.names)
     raw = df.reset_index(drop=not named)
     if named:
         raw.columns = range(raw.shape[1])  # an index level named like a column stays a column of its own
     out = np.zeros(len(raw), dtype=bool)
-    if stamp_is_text and len(raw) > 1000:
+    candidates = np.arange(len(raw))
+    if case is not None and len(raw) > 1000:
         import polars as pl
 
         candidates = np.flatnonzero(pl.Series(stamp).is_duplicated().to_numpy())
-    else:
-        candidates = np.arange(len(raw))
+        keys = pl.DataFrame({"s": stamp[candidates], "c": case.gather(candidates)})
+        candidates = candidates[keys.is_duplicated().to_numpy()]
     if not len(candidates):
         return out
     if len(candidates) > 1000 and all(is_arrow_text(raw[c]) for c in raw.columns):
@@ -219,9 +221,12 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, stamp_is_text: bool) ->
         # are compared in full (pandas, as for any other frame)
         import polars as pl
 
-        frame = pl.DataFrame(
-            [polars_text(raw[c]).gather(candidates).alias(f"c{i}") for i, c in enumerate(raw.columns)]
-        )
+        import pyarrow as pa
+
+        at = pa.array(candidates)
+        table = pa.table({f"c{i}": raw[c].array._pa_array.take(at) for i, c in enumerate(raw.columns)})
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
         candidates = candidates[frame.hash_rows().is_duplicated().to_numpy()]
         if len(candidates):
             out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
@@ -238,7 +243,8 @@ def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) 
     n = len(df)
     rows = np.arange(n, dtype="int64")
     case, activity, timestamp = columns.case, columns.activity, columns.timestamp
-    dup = _duplicate_rows(df, parsed.stamp, is_arrow_text(df[timestamp]))
+    text_keys = is_arrow_text(df[timestamp]) and is_arrow_text(df[case])
+    dup = _duplicate_rows(df, parsed.stamp, parsed.case if text_keys else None)
     tp, sp = parsed.time, parsed.start
     checks: list[tuple[str, str, np.ndarray, pd.Series | None]] = [
         ("missing_case_id", case, parsed.case.is_null().to_numpy(), df[case]),
@@ -394,8 +400,11 @@ def _excel_id_warnings(case_s: pl.Series, keep: np.ndarray, column: str, source:
     the digits after the sixth are gone, so different opportunities may have become one case."""
     import polars as pl
 
-    numbers = _per_distinct(case_s, lambda s: s.str.match(_EXCEL_NUMBER).map({True: "1", False: ""}))
-    mangled = (numbers == "1").fill_null(False).to_numpy() & keep
+    plus = case_s.str.contains("+", literal=True).fill_null(False)  # every match has one: only these are checked
+    numbers = _per_distinct(case_s.filter(plus), lambda s: s.str.match(_EXCEL_NUMBER).map({True: "1", False: ""}))
+    mangled = np.zeros(len(case_s), dtype=bool)
+    mangled[plus.to_numpy()] = (numbers == "1").fill_null(False).to_numpy()
+    mangled &= keep
     if not mangled.any():
         return []
     ids = case_s.filter(pl.Series(mangled))

@@ -15,6 +15,7 @@ from salesmining.ingest.timestamps import MISSING_TOKENS
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
 __all__ = ["OUTCOME_WORDS", "RESULT_WORDS", "approval_results", "as_text", "clean_activity", "parse_amount"]
 
@@ -69,7 +70,11 @@ def text_values(s: pd.Series, *, activity: bool = False) -> pl.Series:
     import polars as pl
 
     if is_arrow_text(s):
-        return _clean_polars(polars_text(s), activity=activity)
+        t = polars_text(s)
+        if _plain_ascii(s.array._pa_array, activity=activity):  # type: ignore[attr-defined]
+            missing = t.is_in(list(MISSING_TOKENS))
+            return t if not missing.any() else pl.select(pl.when(missing).then(None).otherwise(t)).to_series()
+        return _clean_polars(t, activity=activity)
     if pd.api.types.is_float_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(arr) & (arr == np.round(arr))
@@ -103,6 +108,29 @@ def to_pandas_text(t: pl.Series, index: pd.Index | None = None) -> pd.Series:
     return pd.Series(arr, index=index, dtype="str")
 
 
+def _plain_ascii(values: pa.ChunkedArray, *, activity: bool) -> bool:
+    """Whether every non-empty value is printable ASCII with no space at either end (and, for
+    activities, no double space anywhere): cleaning leaves such values as they are (empty ones
+    become missing). Read from the Arrow buffers: the bytes' range, each value's first and last byte."""
+    for chunk in values.chunks:
+        if not len(chunk):
+            continue
+        bounds = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if chunk.type == "large_string" else np.int32)
+        bounds = bounds[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2] or b"", dtype=np.uint8)[bounds[0] : bounds[-1]]
+        if not len(data):
+            continue
+        if data.min() < 0x20 or data.max() > 0x7E:
+            return False
+        filled = bounds[1:] > bounds[:-1]
+        starts, ends = bounds[:-1][filled] - bounds[0], bounds[1:][filled] - bounds[0]
+        if (data[starts] == 0x20).any() or (data[ends - 1] == 0x20).any():
+            return False
+        if activity and ((data[:-1] == 0x20) & (data[1:] == 0x20)).any():
+            return False
+    return True
+
+
 # Plain printable ASCII with a non-space character at both ends: NFC, trimming and (without a
 # double space) white-space folding leave such a value as it is.
 _PLAIN = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
@@ -116,7 +144,8 @@ def _clean_polars(t: pl.Series, *, activity: bool) -> pl.Series:
         plain &= ~t.str.contains("  ", literal=True).fill_null(False)
     tokens = list(MISSING_TOKENS)
     if plain.all():
-        return pl.select(pl.when(t.is_in(tokens)).then(None).otherwise(t)).to_series().alias(t.name)
+        missing = t.is_in(tokens)
+        return pl.select(pl.when(missing).then(None).otherwise(t)).to_series().alias(t.name) if missing.any() else t
     other = t.filter(~plain).drop_nulls().unique(maintain_order=True)
     table = pl.Series(_clean_each(other.to_list(), activity), dtype=pl.String)
     mapped = t.replace_strict(other, table, default=None, return_dtype=pl.String)
