@@ -211,7 +211,8 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
     if case is not None and len(raw) > 1000:
         import polars as pl
 
-        candidates = np.flatnonzero(pl.Series(stamp).is_duplicated().to_numpy())
+        ordered = np.sort(stamp)
+        candidates = np.flatnonzero(np.isin(stamp, ordered[1:][ordered[1:] == ordered[:-1]]))
         keys = pl.DataFrame({"s": stamp[candidates], "c": case.gather(candidates)})
         candidates = candidates[keys.is_duplicated().to_numpy()]
     if not len(candidates):
@@ -463,7 +464,8 @@ def _case_table(
         return table, warnings
     positions, codes = order
     rows = np.flatnonzero(keep)  # the kept rows, in input order
-    values: dict[str, pl.Series] = {}  # text and amounts: per case in polars
+    values: dict[str, pl.Series] = {}  # text: per case in polars
+    numbers: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0, dtype=bool))  # amounts: per case in numpy
     others: dict[str, pd.Series] = {}  # numbers, datetimes, booleans keep their type: per case in pandas
     for target, col in cols.items():
         raw = raw_rows[col]
@@ -479,7 +481,7 @@ def _case_table(
                         source,
                     )
                 )
-            values[target] = pl.Series(vals).fill_nan(None)
+            numbers = _last_number_per_case(vals, codes[positions], positions)
         elif target == OUTCOME:
             values[target] = _outcomes(text_values(raw).filter(pl.Series(keep)), col, source)
         elif raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
@@ -495,9 +497,11 @@ def _case_table(
         last = g.last().reset_index(drop=True)
     changed_by: dict[str, np.ndarray] = {}
     for target in cols:
-        if target in values:
+        if target == AMOUNT:
+            table[target], changed_by[target] = numbers
+        elif target in values:
             last_value, changed_by[target] = by_case[target]
-            table[target] = last_value.to_numpy() if target == AMOUNT else _case_text(last_value)
+            table[target] = _case_text(last_value)
         else:
             table[target] = last[target]
             changed_by[target] = (g[target].nunique(dropna=True) > 1).to_numpy()
@@ -548,15 +552,26 @@ def _outcomes(t: pl.Series, column: str, source: str) -> pl.Series:
     return low.replace_strict(OUTCOME_WORDS, default=None, return_dtype=low.dtype)
 
 
-def _comparable(v: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Numbers with ``-0.0`` as ``0.0`` (pandas counts them as one value); text as it is."""
-    return v + 0.0 if dtype.is_float() else v
+def _last_number_per_case(values: np.ndarray, codes: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of the kept rows (input order, NaN = empty): each case's last non-empty one in event
+    order and whether it holds more than one distinct number. ``codes`` are the case codes in
+    event order (sorted), ``positions`` the event order."""
+    if not len(values):
+        return np.empty(0), np.empty(0, dtype=bool)
+    v = values[positions]
+    present = ~np.isnan(v)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    last_at = np.maximum.reduceat(np.where(present, np.arange(len(v)), -1), starts)
+    last = np.where(last_at >= starts, v[np.maximum(last_at, 0)], np.nan)
+    lowest = np.minimum.reduceat(np.where(present, v, np.inf), starts)
+    highest = np.maximum.reduceat(np.where(present, v, -np.inf), starts)
+    return last, highest > lowest
 
 
 def _last_per_case(
     values: dict[str, pl.Series], codes: np.ndarray, positions: np.ndarray
 ) -> dict[str, tuple[pl.Series, np.ndarray]]:
-    """For each column (kept rows in input order, null = empty): each case's last non-empty value
+    """For each text column (kept rows in input order, null = empty): each case's last non-empty value
     in event order and whether it holds more than one distinct value. ``codes`` are the case
     codes in event order (sorted), ``positions`` the event order."""
     import polars as pl
@@ -568,7 +583,7 @@ def _last_per_case(
         frame.group_by("case", maintain_order=True)
         .agg(
             *[pl.col(f"v{i}").drop_nulls().last().alias(f"last{i}") for i in range(len(values))],
-            *[(_comparable(pl.col(f"v{i}"), s.dtype).drop_nulls().n_unique() > 1).alias(f"changed{i}") for i, s in enumerate(values.values())],
+            *[(pl.col(f"v{i}").drop_nulls().n_unique() > 1).alias(f"changed{i}") for i in range(len(values))],
         )
     )
     return {

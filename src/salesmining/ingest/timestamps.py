@@ -351,26 +351,27 @@ def _fixed_layouts(t: pl.Series) -> _Assembled:
         if int(bounds[-1]) - first != len(at) * length:
             continue
         data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-        block = data[first : first + len(at) * length].reshape(len(at), length)
+        # one row of bytes per place in the value (a transposed copy: each place is read contiguously)
+        block = np.ascontiguousarray(data[first : first + len(at) * length].reshape(len(at), length).T)
         left = np.ones(len(at), dtype=bool)
         for _ in range(4):  # a few layouts per length (e.g. offsets east and west of UTC)
             if left.sum() < _FIXED_MIN:
                 break
-            example = block[int(np.flatnonzero(left)[0])]
+            example = block[:, int(np.flatnonzero(left)[0])]
             same = _same_layout(block, example) & left
             left &= ~same
             layout = _iso_layout(example)
             if layout is not None:
-                out.fill(at[same], _assemble_bytes(block[same], layout))
+                out.fill(at[same], _assemble_bytes(block if same.all() else block[:, same], layout))
     return out
 
 
 def _same_layout(block: np.ndarray, example: np.ndarray) -> np.ndarray:
-    """Rows of ``block`` (bytes) with ASCII digits where ``example`` has them and its other bytes elsewhere."""
-    same = np.ones(len(block), dtype=bool)
-    for j, byte in enumerate(example):
-        col = block[:, j]
-        same &= (col - np.uint8(48) <= 9) if 48 <= byte <= 57 else (col == byte)
+    """Values (columns of ``block``, one row per byte place) with ASCII digits where ``example``
+    has them and its other bytes elsewhere."""
+    same = np.ones(block.shape[1], dtype=bool)
+    for byte, place in zip(example, block, strict=True):
+        same &= (place - np.uint8(48) <= 9) if 48 <= byte <= 57 else (place == byte)
     return same
 
 
@@ -396,8 +397,9 @@ def _iso_layout(example: np.ndarray) -> dict[str, tuple[int, int]] | None:
 def _assemble_bytes(
     block: np.ndarray, layout: dict[str, tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_assemble` for values of one layout given as a byte matrix: the same integer arithmetic."""
-    k = len(block)
+    """:func:`_assemble` for values of one layout given as bytes (one row per byte place, one
+    column per value): the same integer arithmetic."""
+    k = block.shape[1]
 
     def number(part: str, width: int | None = None) -> np.ndarray:
         value = np.zeros(k, dtype="int32")
@@ -407,7 +409,7 @@ def _assemble_bytes(
         hi = hi if width is None else min(hi, lo + width)
         for j in range(lo, hi):
             value *= 10
-            value += block[:, j]
+            value += block[j]
             value -= 48
         if width is not None:
             value *= 10 ** (width - (hi - lo))  # the fraction's digits beyond the sixth are dropped, short ones padded
@@ -430,10 +432,10 @@ def _assemble_bytes(
         lo, hi = layout["zone"]
         offset[:] = 0.0
         if hi - lo > 1:
-            digits = [j for j in range(lo + 1, hi) if block[0, j] != ord(":")]
-            hh = (block[:, digits[0]] - np.uint8(48)).astype("int64") * 10 + (block[:, digits[1]] - np.uint8(48))
-            mm = (block[:, digits[2]] - np.uint8(48)).astype("int64") * 10 + (block[:, digits[3]] - np.uint8(48))
-            offset = ((-1 if block[0, lo] == ord("-") else 1) * (hh * 60 + mm)).astype("float64")
+            digits = [j for j in range(lo + 1, hi) if block[j, 0] != ord(":")]
+            hh = (block[digits[0]] - np.uint8(48)).astype("int64") * 10 + (block[digits[1]] - np.uint8(48))
+            mm = (block[digits[2]] - np.uint8(48)).astype("int64") * 10 + (block[digits[3]] - np.uint8(48))
+            offset = ((-1 if block[lo, 0] == ord("-") else 1) * (hh * 60 + mm)).astype("float64")
     return us, bad, oor, offset, np.full(k, "H" not in layout)
 
 

@@ -71,10 +71,8 @@ def text_values(s: pd.Series, *, activity: bool = False) -> pl.Series:
 
     if is_arrow_text(s):
         t = polars_text(s)
-        if _plain_ascii(s.array._pa_array, activity=activity):  # type: ignore[attr-defined]
-            missing = t.is_in(list(MISSING_TOKENS))
-            return t if not missing.any() else pl.select(pl.when(missing).then(None).otherwise(t)).to_series()
-        return _clean_polars(t, activity=activity)
+        plain = _plain_ascii(s.array._pa_array, activity=activity)  # type: ignore[attr-defined]
+        return _clean_polars(t, activity=activity, all_plain=plain)
     if pd.api.types.is_float_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(arr) & (arr == np.round(arr))
@@ -136,25 +134,26 @@ def _plain_ascii(values: pa.ChunkedArray, *, activity: bool) -> bool:
 _PLAIN = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
 
 
-def _clean_polars(t: pl.Series, *, activity: bool) -> pl.Series:
+def _clean_polars(t: pl.Series, *, activity: bool, all_plain: bool = False) -> pl.Series:
+    """:func:`text_values` of polars text: plain values (:data:`_PLAIN`) stay as they are (missing
+    tokens become missing), the distinct others are cleaned in Python. ``all_plain``: every
+    non-empty value is known to be plain already."""
     import polars as pl
 
-    plain = t.str.contains(_PLAIN).fill_null(False)
-    if activity:
+    out = t
+    plain = pl.Series(np.ones(len(t), dtype=bool)) if all_plain else t.str.contains(_PLAIN).fill_null(False)
+    if activity and not all_plain:
         plain &= ~t.str.contains("  ", literal=True).fill_null(False)
-    tokens = list(MISSING_TOKENS)
-    if plain.all():
-        missing = t.is_in(tokens)
-        return pl.select(pl.when(missing).then(None).otherwise(t)).to_series().alias(t.name) if missing.any() else t
-    other = t.filter(~plain).drop_nulls().unique(maintain_order=True)
-    table = pl.Series(_clean_each(other.to_list(), activity), dtype=pl.String)
-    mapped = t.replace_strict(other, table, default=None, return_dtype=pl.String)
-    frame = pl.DataFrame({"t": t, "plain": plain, "mapped": mapped})
-    out = frame.select(
-        pl.when(pl.col("plain")).then(pl.when(pl.col("t").is_in(tokens)).then(None).otherwise(pl.col("t")))
-        .otherwise(pl.col("mapped"))
-    )
-    return out.to_series().alias(t.name)
+    if not all_plain and not plain.all():
+        at = np.flatnonzero(~plain.to_numpy())
+        other = t.gather(at)
+        distinct = other.drop_nulls().unique(maintain_order=True)
+        table = pl.Series(_clean_each(distinct.to_list(), activity), dtype=pl.String)
+        out = t.clone().scatter(at, other.replace_strict(distinct, table, default=None, return_dtype=pl.String))
+    missing = plain & t.is_in(list(MISSING_TOKENS))
+    if missing.any():
+        out = pl.select(pl.when(missing).then(None).otherwise(out)).to_series()
+    return out.alias(t.name)
 
 
 def _clean_each(values: list[str], activity: bool) -> list[str | None]:
