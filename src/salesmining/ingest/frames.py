@@ -199,9 +199,9 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
     """Rows equal to an earlier row in *every* column of the source — a named index (an event id
     set as the index) included, since it is data; a plain positional index is not.
 
-    Equal rows have equal timestamps and case ids: given ``case`` (the cleaned ids, when the case
-    and timestamp columns are text, so that equal strings clean and parse alike), only rows whose
-    parsed ``stamp`` and ``case`` repeat are compared."""
+    Equal rows have equal timestamps and case ids: given ``case`` (the cleaned ids, when equal
+    case and timestamp values clean and parse alike), only rows whose parsed ``stamp`` and
+    ``case`` repeat are compared."""
     named = any(name is not None for name in df.index.names)
     raw = df.reset_index(drop=not named)
     if named:
@@ -211,8 +211,7 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
     if case is not None and len(raw) > 1000:
         import polars as pl
 
-        ordered = np.sort(stamp)
-        candidates = np.flatnonzero(np.isin(stamp, ordered[1:][ordered[1:] == ordered[:-1]]))
+        candidates = np.flatnonzero(pd.Series(stamp).duplicated(keep=False).to_numpy())
         keys = pl.DataFrame({"s": stamp[candidates], "c": case.gather(candidates)})
         candidates = candidates[keys.is_duplicated().to_numpy()]
     if not len(candidates):
@@ -244,8 +243,9 @@ def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) 
     n = len(df)
     rows = np.arange(n, dtype="int64")
     case, activity, timestamp = columns.case, columns.activity, columns.timestamp
-    text_keys = is_arrow_text(df[timestamp]) and is_arrow_text(df[case])
-    dup = _duplicate_rows(df, parsed.stamp, parsed.case if text_keys else None)
+    # equal values clean and parse alike, except in object columns (where 1 == 1.0 == True)
+    exact_keys = df[timestamp].dtype != object and df[case].dtype != object
+    dup = _duplicate_rows(df, parsed.stamp, parsed.case if exact_keys else None)
     tp, sp = parsed.time, parsed.start
     checks: list[tuple[str, str, np.ndarray, pd.Series | None]] = [
         ("missing_case_id", case, parsed.case.is_null().to_numpy(), df[case]),
