@@ -138,7 +138,15 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
     cases_df, case_warnings = _case_table(
-        raw, keep, pd.Series(case_ids, dtype="str"), case_cols, columns.outcome, columns.amount, columns.owner, source, order
+        raw,
+        keep,
+        pd.Series(case_ids, dtype="str"),
+        case_cols,
+        columns.outcome,
+        columns.amount,
+        columns.owner,
+        source,
+        order,
     )
     warnings += case_warnings
     warnings += _shape_warnings(stamp_kept, kept_rows, order, source)
@@ -220,7 +228,6 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
         # equal rows hash alike: only rows whose hash repeats can be duplicates, and only those
         # are compared in full (pandas, as for any other frame)
         import polars as pl
-
         import pyarrow as pa
 
         at = pa.array(candidates)
@@ -341,7 +348,9 @@ def _event_frame(
         out_name = f"{col}_raw" if col in events else str(col)
         s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
-        events[out_name] = pd.Series(s.array._pa_array.take(take), dtype="str") if _is_arrow_text(s) else s.to_numpy()[rows]
+        events[out_name] = (
+            pd.Series(s.array._pa_array.take(take), dtype="str") if _is_arrow_text(s) else s.to_numpy()[rows]
+        )
     return pd.DataFrame(events)
 
 
@@ -552,7 +561,9 @@ def _outcomes(t: pl.Series, column: str, source: str) -> pl.Series:
     return low.replace_strict(OUTCOME_WORDS, default=None, return_dtype=low.dtype)
 
 
-def _last_number_per_case(values: np.ndarray, codes: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _last_number_per_case(
+    values: np.ndarray, codes: np.ndarray, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Numbers of the kept rows (input order, NaN = empty): each case's last non-empty one in event
     order and whether it holds more than one distinct number. ``codes`` are the case codes in
     event order (sorted), ``positions`` the event order."""
@@ -579,16 +590,11 @@ def _last_per_case(
     if not values:
         return {}
     frame = pl.DataFrame({"case": codes, **{f"v{i}": s.gather(positions) for i, s in enumerate(values.values())}})
-    per_case = (
-        frame.group_by("case", maintain_order=True)
-        .agg(
-            *[pl.col(f"v{i}").drop_nulls().last().alias(f"last{i}") for i in range(len(values))],
-            *[(pl.col(f"v{i}").drop_nulls().n_unique() > 1).alias(f"changed{i}") for i in range(len(values))],
-        )
+    per_case = frame.group_by("case", maintain_order=True).agg(
+        *[pl.col(f"v{i}").drop_nulls().last().alias(f"last{i}") for i in range(len(values))],
+        *[(pl.col(f"v{i}").drop_nulls().n_unique() > 1).alias(f"changed{i}") for i in range(len(values))],
     )
-    return {
-        target: (per_case[f"last{i}"], per_case[f"changed{i}"].to_numpy()) for i, target in enumerate(values)
-    }
+    return {target: (per_case[f"last{i}"], per_case[f"changed{i}"].to_numpy()) for i, target in enumerate(values)}
 
 
 def log_shape_warnings(

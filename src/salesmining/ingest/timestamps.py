@@ -313,7 +313,9 @@ class _Assembled:
 
     @classmethod
     def empty(cls, n: int) -> _Assembled:
-        return cls(_empty_mask(n), np.zeros(n, "int64"), _empty_mask(n), _empty_mask(n), np.full(n, np.nan), _empty_mask(n))
+        return cls(
+            _empty_mask(n), np.zeros(n, "int64"), _empty_mask(n), _empty_mask(n), np.full(n, np.nan), _empty_mask(n)
+        )
 
     def fill(self, at: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Store :func:`_assemble`'s arrays for the values ``at`` (a mask or positions)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -212,7 +211,9 @@ def amounts(t: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     with_missing = [*normalised, None] if t.null_count() else list(normalised)
     numbers = pd.to_numeric(pd.Series(with_missing, dtype="str"), errors="coerce").astype("float64")
     vals = (
-        t.replace_strict(distinct, pl.Series(numbers.to_numpy()[: len(distinct)]), default=None, return_dtype=pl.Float64)
+        t.replace_strict(
+            distinct, pl.Series(numbers.to_numpy()[: len(distinct)]), default=None, return_dtype=pl.Float64
+        )
         .fill_null(np.nan)
         .to_numpy()
     )
