@@ -217,11 +217,9 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
     out = np.zeros(len(raw), dtype=bool)
     candidates = np.arange(len(raw))
     if case is not None and len(raw) > 1000:
-        import polars as pl
-
-        candidates = np.flatnonzero(pd.Series(stamp).duplicated(keep=False).to_numpy())
-        keys = pl.DataFrame({"s": stamp[candidates], "c": case.gather(candidates)})
-        candidates = candidates[keys.is_duplicated().to_numpy()]
+        # one integer per (timestamp, case id): equal pairs give equal keys (a collision only adds a candidate)
+        key = stamp.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ case.hash(seed=0).to_numpy()
+        candidates = np.flatnonzero(pd.Series(key).duplicated(keep=False).to_numpy())
     if not len(candidates):
         return out
     if len(candidates) > 1000 and all(is_arrow_text(raw[c]) for c in raw.columns):
