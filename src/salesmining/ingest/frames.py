@@ -133,10 +133,10 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     stamp_kept = parsed.stamp[kept_rows]
     order = (sort_positions(codes, stamp_kept, kept_rows), codes)
     case_cols, used = _case_columns(raw, keep, case_kept, columns)
-    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used)
-
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
+    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used)
+    del parsed, case_kept  # the parsed columns are in the events now: their memory goes back before the case table
     cases_df, case_warnings = _case_table(
         raw,
         keep,

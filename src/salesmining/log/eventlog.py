@@ -459,10 +459,11 @@ def _in_order(case: pd.Series, stamp: np.ndarray, row: np.ndarray) -> bool:
     if len(case) < 2:
         return True
     keys = pl.DataFrame({"c": pl.from_arrow(pa.array(case.array, type=pa.large_string())), "t": stamp, "r": row})
-    c, t, r = pl.col("c"), pl.col("t"), pl.col("r")
-    c1, t1, r1 = c.shift(-1), t.shift(-1), r.shift(-1)
+    now, after = keys.head(len(keys) - 1), keys.tail(len(keys) - 1)  # slices: no copies
+    c, t, r = now["c"], now["t"], now["r"]
+    c1, t1, r1 = after["c"], after["t"], after["r"]
     step = (c < c1) | ((c == c1) & ((t < t1) | ((t == t1) & (r <= r1))))
-    return bool(keys.select(step.head(len(case) - 1).all()).item())
+    return bool(step.all())
 
 
 def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray) -> pd.DataFrame:
