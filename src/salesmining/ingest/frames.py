@@ -128,7 +128,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     keep = ~rejected
     # the kept rows in input order, and their order by (case, timestamp, row): sorted once, shared
     kept_rows = np.flatnonzero(keep)
-    case_kept = to_pandas_text(parsed.case.filter(keep))
+    case_kept = to_pandas_text(_kept(parsed.case, keep))
     codes, case_ids = pd.factorize(case_kept, sort=True)
     stamp_kept = parsed.stamp[kept_rows]
     order = (sort_positions(codes, stamp_kept, kept_rows), codes)
@@ -352,6 +352,13 @@ def _event_frame(
     return pd.DataFrame(events)
 
 
+def _kept(t: pl.Series, keep: np.ndarray) -> pl.Series:
+    """The values of the kept rows (``t`` itself when every row is kept)."""
+    import polars as pl
+
+    return t if keep.all() else t.filter(pl.Series(keep))
+
+
 def _per_distinct(t: pl.Series, fn: Callable[[pd.Series], pd.Series]) -> pl.Series:
     """An element-wise pandas text operation ``fn``, applied once per distinct non-null value of ``t``."""
     import polars as pl
@@ -456,7 +463,6 @@ def _case_table(
     ``raw_rows`` is the input (positional index), ``keep`` marks its kept rows, ``case_ids`` the
     distinct cleaned case ids in sorted order (``order``'s case codes number them);
     ``case_attributes`` maps case-table names to input columns."""
-    import polars as pl
 
     cols: dict[str, str] = dict(case_attributes)
     if outcome is not None:
@@ -490,9 +496,9 @@ def _case_table(
                 )
             numbers = _last_number_per_case(vals, codes[positions], positions)
         elif target == OUTCOME:
-            values[target] = _outcomes(text_values(raw).filter(pl.Series(keep)), col, source)
+            values[target] = _outcomes(_kept(text_values(raw), keep), col, source)
         elif raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-            values[target] = text_values(raw).filter(pl.Series(keep))
+            values[target] = _kept(text_values(raw), keep)
         else:
             others[target] = raw.take(rows).reset_index(drop=True)
     by_case = _last_per_case(values, codes[positions], positions)
@@ -536,11 +542,10 @@ def _case_text(last: pl.Series) -> pd.Series:
 
 def _case_amounts(raw: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``amount`` of the kept rows (input order): (float64 values, unparsable mask)."""
-    import polars as pl
 
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.to_numpy(dtype="float64", na_value=np.nan)[keep], np.zeros(int(keep.sum()), dtype=bool)
-    return amounts(text_values(raw).filter(pl.Series(keep)))
+    return amounts(_kept(text_values(raw), keep))
 
 
 def _outcomes(t: pl.Series, column: str, source: str) -> pl.Series:

@@ -96,7 +96,7 @@ def parse_timestamps(
     text = _as_polars_text(s)
     miss = (text.is_null() | text.is_in(list(MISSING_TOKENS))).to_numpy()
     present_rows = np.flatnonzero(~miss)
-    present = text.filter(pl.Series(~miss))
+    present = text.filter(pl.Series(~miss)) if miss.any() else text
     if date_format is not None:
         uniq = pd.Series(present.unique(maintain_order=True).to_list(), dtype="object")
         parsed = _with_format(uniq, date_format, column, timezone)
