@@ -218,8 +218,12 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
     candidates = np.arange(len(raw))
     if case is not None and len(raw) > 1000:
         # one integer per (timestamp, case id): equal pairs give equal keys (a collision only adds a candidate)
+        import polars as pl
+
         key = stamp.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ case.hash(seed=0).to_numpy()
-        candidates = np.flatnonzero(pd.Series(key).duplicated(keep=False).to_numpy())
+        ordered = np.sort(key)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        candidates = np.flatnonzero(pl.Series(key).is_in(pl.Series(repeated).implode()).to_numpy())
     if not len(candidates):
         return out
     if len(candidates) > 1000 and all(is_arrow_text(raw[c]) for c in raw.columns):
