@@ -351,7 +351,7 @@ def _event_frame(
         s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
         events[out_name] = (
-            pd.Series(s.array._pa_array.take(take), dtype="str") if _is_arrow_text(s) else s.to_numpy()[rows]
+            pd.Series(s.array._pa_array.take(take), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
         )
     return pd.DataFrame(events)
 
@@ -380,7 +380,7 @@ def _approval_results(t: pl.Series) -> pl.Series:
     )
 
 
-def _is_arrow_text(s: pd.Series) -> bool:
+def _is_default_text(s: pd.Series) -> bool:
     """The default text dtype (``str``, Arrow-backed, NaN for missing), as ``read_csv`` makes it."""
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and s.dtype.na_value is not pd.NA
 
