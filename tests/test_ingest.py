@@ -540,3 +540,82 @@ def test_options_are_frozen_values() -> None:
     for obj, attr in ((cols, "case"), (opts, "strict"), (BulkRule(), "window")):
         with pytest.raises(AttributeError):
             setattr(obj, attr, None)
+
+
+def _layout_values(rng: np.random.Generator, n: int) -> list[str]:
+    """Strict ISO values in several layouts, some impossible (month 13, Feb 30, 25 o'clock) or
+    outside the years a timestamp holds."""
+    years = rng.choice([1600, 1677, 1678, 1999, 2024, 2261, 2262, 9999], n)
+    month, day = rng.integers(0, 14, n), rng.integers(0, 32, n)
+    hour, minute, second = rng.integers(0, 26, n), rng.integers(0, 61, n), rng.integers(0, 61, n)
+    frac = rng.integers(0, 10**6, n)
+    zones = rng.choice(["+00:00", "-07:00", "+05:30", "+0200", "-0000"], n)
+    layouts = [
+        "{y:04d}-{m:02d}-{d:02d}",
+        "{y:04d}-{m:02d}-{d:02d} {H:02d}:{M:02d}",
+        "{y:04d}-{m:02d}-{d:02d}T{H:02d}:{M:02d}:{S:02d}Z",
+        "{y:04d}-{m:02d}-{d:02d} {H:02d}:{M:02d}:{S:02d}{z}",
+        "{y:04d}-{m:02d}-{d:02d}T{H:02d}:{M:02d}:{S:02d}.{f:06d}{z}",
+        "{y:04d}-{m:02d}-{d:02d} {H:02d}:{M:02d}:{S:02d}.{f:06d}123",
+    ]
+    return [
+        layouts[i % len(layouts)].format(
+            y=years[i], m=month[i], d=day[i], H=hour[i], M=minute[i], S=second[i], f=frac[i], z=zones[i]
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("timezone", [None, "America/New_York"])
+def test_fixed_byte_layouts_agree_with_the_patterns(timezone: str | None) -> None:
+    # a column read at once takes the byte-layout path (1,000 or more values per layout); read
+    # in pieces of 300 values every value goes through the patterns: the results are the same
+    from salesmining.ingest.timestamps import parse_timestamps
+
+    values = pd.Series(_layout_values(np.random.default_rng(5), 12_000), dtype="str")
+
+    def parse(s: pd.Series) -> Any:
+        return parse_timestamps(s, column="at", source="test", timezone=timezone, dayfirst=None)
+
+    whole = parse(values)
+    pieces = [parse(values.iloc[i : i + 300]) for i in range(0, len(values), 300)]
+    got = pd.concat([p.values for p in pieces], ignore_index=True)
+    pd.testing.assert_series_equal(whole.values, got)
+    for mask in ("missing", "unparsable", "out_of_range", "date_only"):
+        assert np.array_equal(getattr(whole, mask), np.concatenate([getattr(p, mask) for p in pieces])), mask
+    assert whole.unparsable.any() and whole.out_of_range.any() and whole.date_only.any()
+
+
+def test_amount_rules_agree_between_polars_and_pandas() -> None:
+    # ASCII amounts are normalised with polars string operations, others with pandas' (the same rules)
+    import polars as pl
+
+    from salesmining.ingest.values import _amount_text_ascii, _amount_text_pandas
+
+    rng = np.random.default_rng(9)
+    alphabet = np.array(list("0123456789,.-$€ e"))
+    raw = ["".join(rng.choice(alphabet, rng.integers(0, 12))) for _ in range(5_000)]
+    raw += ["$12,400.00", "12.400,00 €", "42,000", "-1 250,5", "1,5", "1.234.567", "0,001", "1.2.3,4"]
+    ascii_raw = [v for v in raw if v.isascii()]
+    by_polars = _amount_text_ascii(pl.Series(ascii_raw, dtype=pl.String)).to_list()
+    by_pandas = _amount_text_pandas(pd.Series(ascii_raw, dtype="str")).tolist()
+    assert by_polars == by_pandas
+
+
+def test_duplicates_among_many_rows_match_pandas() -> None:
+    # past 1,000 rows only rows sharing timestamp and case id are compared in full
+    rng = np.random.default_rng(2)
+    n = 5_000
+    df = pd.DataFrame(
+        {
+            "deal": rng.choice([f"D{i}" for i in range(300)], n),
+            "stage": rng.choice(["Lead", "Contact", "Won"], n),
+            "at": rng.choice([f"2024-01-{d:02d} 10:00:00Z" for d in range(1, 29)], n),
+            "note": rng.choice(["a", "b", ""], n),
+        }
+    )
+    log = sm.from_dataframe(df, case="deal", activity="stage", timestamp="at")
+    rej = log.quality.rejections
+    expected = np.flatnonzero(df.duplicated(keep="first").to_numpy())
+    assert rej.loc[rej["reason"] == "duplicate_row", "row"].tolist() == expected.tolist()
+    assert log.n_events == n - len(expected)

@@ -296,12 +296,13 @@ def _read_with_polars(data: bytes, delimiter: str, head: str) -> pd.DataFrame | 
     ):
         return None
     frame.columns = names
+    first = pl.col(names[0])
+    maybe_blank = (first.str.len_bytes() == 0) | first.str.starts_with(" ") | first.str.starts_with("\t")
     if (
         len(frame)
+        and frame.select(maybe_blank.any()).item()  # a blank first field is empty or starts with a space or tab
         and frame.select(
-            pl.all_horizontal(
-                pl.col(names[0]).str.strip_chars(" \t") == "", *[pl.col(c) == "" for c in names[1:]]
-            ).any()
+            pl.all_horizontal(first.str.strip_chars(" \t") == "", *[pl.col(c) == "" for c in names[1:]]).any()
         ).item()
     ):
         return None  # a blank line (or a row of empty fields): pandas skips the one, keeps the other

@@ -8,8 +8,9 @@ start after end, duplicate row). Case attributes go to the case table; warnings 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,20 @@ from salesmining.core.schema import (
 )
 from salesmining.ingest.options import ColumnMap, ReadOptions
 from salesmining.ingest.timestamps import MISSING_TOKENS, TimeParse, parse_timestamps
-from salesmining.ingest.values import OUTCOME_WORDS, approval_results, as_text, clean_activity, parse_amount
+from salesmining.ingest.values import (
+    OUTCOME_WORDS,
+    RESULT_WORDS,
+    amounts,
+    is_arrow_text,
+    polars_text,
+    text_values,
+    to_pandas_text,
+)
 from salesmining.log.eventlog import EventLog
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["Origin", "build_log", "check_columns", "event_order", "log_shape_warnings", "sort_positions"]
 
@@ -83,11 +95,13 @@ def event_order(case: pd.Series, ts: pd.Series, row: np.ndarray) -> tuple[np.nda
     return sort_positions(codes, ts, row), codes
 
 
-def sort_positions(codes: np.ndarray, ts: pd.Series, row: np.ndarray) -> np.ndarray:
-    """Positions in the stable order by (case code, timestamp, row) — polars' parallel sort."""
+def sort_positions(codes: np.ndarray, ts: pd.Series | np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Positions in the stable order by (case code, timestamp, row) — polars' parallel sort.
+    ``ts`` is a datetime series or its int64 microseconds."""
     import polars as pl
 
-    keys = pl.DataFrame({"c": codes, "t": ts.to_numpy(dtype="datetime64[us]").view("int64"), "r": row})
+    stamp = ts if isinstance(ts, np.ndarray) else ts.to_numpy(dtype="datetime64[us]").view("int64")
+    keys = pl.DataFrame({"c": codes, "t": stamp, "r": row})
     return keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy()
 
 
@@ -106,32 +120,36 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     source = origin.source
     mapping = columns.roles()
     check_columns(df, mapping, source)
-    parsed = _parse(df, columns, options, source)
+    raw = df.reset_index(drop=True)
+    parsed = _parse(raw, columns, options, source)
     rejected, rejections = _reject(df, columns, parsed, source)
     if options.strict and rejected.any():
         _refuse(rejections, int(rejected.sum()), origin)
     keep = ~rejected
-    raw = df.reset_index(drop=True)
-    case_cols, used = _case_columns(raw, keep, parsed.case, columns)
     # the kept rows in input order, and their order by (case, timestamp, row): sorted once, shared
     kept_rows = np.flatnonzero(keep)
-    in_order = pd.DataFrame(
-        {
-            CASE: parsed.case[keep].reset_index(drop=True),
-            TIMESTAMP: parsed.time.values[keep].reset_index(drop=True),
-            SOURCE_ROW: kept_rows,
-        }
-    )
-    order = event_order(in_order[CASE], in_order[TIMESTAMP], kept_rows)
-    ev = _event_frame(df, raw, kept_rows[order[0]], parsed, columns, used)
-
+    case_kept = to_pandas_text(_kept(parsed.case, keep))
+    codes, case_ids = pd.factorize(case_kept, sort=True)
+    stamp_kept = parsed.stamp[kept_rows]
+    order = (sort_positions(codes, stamp_kept, kept_rows), codes)
+    case_cols, used = _case_columns(raw, keep, case_kept, columns)
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
+    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used)
+    del parsed, case_kept  # the parsed columns are in the events now: their memory goes back before the case table
     cases_df, case_warnings = _case_table(
-        raw, in_order[CASE], kept_rows, case_cols, columns.outcome, columns.amount, columns.owner, source, order
+        raw,
+        keep,
+        pd.Series(case_ids, dtype="str"),
+        case_cols,
+        columns.outcome,
+        columns.amount,
+        columns.owner,
+        source,
+        order,
     )
     warnings += case_warnings
-    warnings += log_shape_warnings(in_order, source, order)
+    warnings += _shape_warnings(stamp_kept, kept_rows, order, source)
 
     report = IngestReport(
         source=source,
@@ -147,11 +165,14 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
 
 @dataclass(frozen=True)
 class _Parsed:
-    """The key columns, cleaned and parsed once (positional, aligned with the input rows)."""
+    """The key columns, cleaned and parsed once (positional, aligned with the input rows):
+    case ids and activities as polars text (null = missing), the timestamps also as int64
+    microseconds (``stamp``; NaT's integer where not parsed)."""
 
-    case: pd.Series
-    activity: pd.Series
+    case: pl.Series
+    activity: pl.Series
     time: TimeParse
+    stamp: np.ndarray
     start: TimeParse | None
     implausible: np.ndarray
 
@@ -167,53 +188,77 @@ def _parse(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, source: s
             date_format=options.date_format,
         )
 
-    case_s = as_text(df[columns.case]).reset_index(drop=True)
-    act_s = clean_activity(df[columns.activity]).reset_index(drop=True)
+    case_s = text_values(df[columns.case])
+    act_s = text_values(df[columns.activity], activity=True)
     tp = times(columns.timestamp)
     lo, hi = options.bounds()
     ts = tp.values
     implausible = tp.out_of_range | (ts.notna() & ((ts < lo) | (ts >= hi))).to_numpy()
     sp = times(columns.start_timestamp) if columns.start_timestamp is not None else None
-    return _Parsed(case_s, act_s, tp, sp, implausible)
+    return _Parsed(case_s, act_s, tp, _microseconds(ts), sp, implausible)
 
 
-def _duplicate_rows(df: pd.DataFrame) -> np.ndarray:
+def _microseconds(ts: pd.Series) -> np.ndarray:
+    """A ``datetime64[us, UTC]`` series as int64 microseconds since the epoch (NaT → int64 min)."""
+    return ts.to_numpy(dtype="datetime64[us]").view("int64")
+
+
+def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None) -> np.ndarray:
     """Rows equal to an earlier row in *every* column of the source — a named index (an event id
-    set as the index) included, since it is data; a plain positional index is not."""
+    set as the index) included, since it is data; a plain positional index is not.
+
+    Equal rows have equal timestamps and case ids: given ``case`` (the cleaned ids, when equal
+    case and timestamp values clean and parse alike), only rows whose parsed ``stamp`` and
+    ``case`` repeat are compared."""
     named = any(name is not None for name in df.index.names)
     raw = df.reset_index(drop=not named)
     if named:
         raw.columns = range(raw.shape[1])  # an index level named like a column stays a column of its own
-    if len(raw) > 1000 and all(_is_arrow_text(raw[c]) for c in raw.columns):
+    out = np.zeros(len(raw), dtype=bool)
+    candidates = np.arange(len(raw))
+    if case is not None and len(raw) > 1000:
+        # one integer per (timestamp, case id): equal pairs give equal keys (a collision only adds a candidate)
+        import polars as pl
+
+        key = stamp.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ case.hash(seed=0).to_numpy()
+        ordered = np.sort(key)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        candidates = np.flatnonzero(pl.Series(key).is_in(pl.Series(repeated).implode()).to_numpy())
+    if not len(candidates):
+        return out
+    if len(candidates) > 1000 and all(is_arrow_text(raw[c]) for c in raw.columns):
         # equal rows hash alike: only rows whose hash repeats can be duplicates, and only those
         # are compared in full (pandas, as for any other frame)
         import polars as pl
         import pyarrow as pa
 
-        table = pa.table({f"c{i}": pa.array(raw[c].array) for i, c in enumerate(raw.columns)})
+        at = pa.array(candidates)
+        table = pa.table({f"c{i}": raw[c].array._pa_array.take(at) for i, c in enumerate(raw.columns)})
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        candidates = np.flatnonzero(frame.hash_rows().is_duplicated().to_numpy())
-        out = np.zeros(len(raw), dtype=bool)
+        candidates = candidates[frame.hash_rows().is_duplicated().to_numpy()]
         if len(candidates):
             out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
         return out
     try:
-        return raw.duplicated(keep="first").to_numpy()
+        out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
     except TypeError:
         return raw.astype("str").duplicated(keep="first").to_numpy()
+    return out
 
 
 def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's first failed check, in the documented order: (rejected mask, rejections by row)."""
     n = len(df)
     rows = np.arange(n, dtype="int64")
-    dup = _duplicate_rows(df)
     case, activity, timestamp = columns.case, columns.activity, columns.timestamp
+    # equal values clean and parse alike, except in object columns (where 1 == 1.0 == True)
+    exact_keys = df[timestamp].dtype != object and df[case].dtype != object
+    dup = _duplicate_rows(df, parsed.stamp, parsed.case if exact_keys else None)
     tp, sp = parsed.time, parsed.start
-    checks: list[tuple[str, str, np.ndarray, pd.Series]] = [
-        ("missing_case_id", case, parsed.case.isna().to_numpy(), df[case]),
-        ("missing_activity", activity, parsed.activity.isna().to_numpy(), df[activity]),
+    checks: list[tuple[str, str, np.ndarray, pd.Series | None]] = [
+        ("missing_case_id", case, parsed.case.is_null().to_numpy(), df[case]),
+        ("missing_activity", activity, parsed.activity.is_null().to_numpy(), df[activity]),
         ("missing_timestamp", timestamp, tp.missing, df[timestamp]),
         ("unparsable_timestamp", timestamp, tp.unparsable, df[timestamp]),
         ("implausible_timestamp", timestamp, parsed.implausible, df[timestamp]),
@@ -226,14 +271,14 @@ def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) 
             ("unparsable_start_timestamp", start, st_bad, df[start]),
             ("start_after_timestamp", start, after, df[start]),
         ]
-    checks.append(("duplicate_row", "*", dup, pd.Series(["(whole row)"] * n)))
+    checks.append(("duplicate_row", "*", dup, None))
 
     rejected = np.zeros(n, dtype=bool)
     parts = [empty_rejections()]
     for reason, column, mask, values in checks:
         m = mask & ~rejected
         if m.any():
-            vals = values.reset_index(drop=True)[m]
+            vals = ["(whole row)"] * int(m.sum()) if values is None else values.reset_index(drop=True)[m]
             parts.append(make_rejections(rows[m], reason, column, vals, source))
             rejected |= m
     return rejected, pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
@@ -256,7 +301,8 @@ def _refuse(rejections: pd.DataFrame, n_rejected: int, origin: Origin) -> NoRetu
 def _case_columns(
     raw: pd.DataFrame, keep: np.ndarray, case_s: pd.Series, columns: ColumnMap
 ) -> tuple[dict[str, str], set[Any]]:
-    """Case-table name → input column, and every input column used by the mapping or the case table."""
+    """Case-table name → input column, and every input column used by the mapping or the case table
+    (``case_s``: the cleaned case ids of the kept rows)."""
     used: set[Any] = {c for c in columns.roles().values() if c is not None}
     listed = () if isinstance(columns.case_attributes, str) else columns.case_attributes
     # pm4py convention: unmapped "case:<name>" columns are case attributes named <name>.
@@ -267,52 +313,74 @@ def _case_columns(
             case_cols[name_[5:]] = name_
             used.add(col)
     if columns.auto_case_attributes:
-        for col in _constant_within_cases(raw[keep], case_s[keep], [c for c in raw.columns if c not in used]):
+        for col in _constant_within_cases(raw[keep], case_s, [c for c in raw.columns if c not in used]):
             case_cols[str(col)] = str(col)
             used.add(col)
     return case_cols, used
 
 
 def _event_frame(
-    df: pd.DataFrame, raw: pd.DataFrame, rows: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
+    raw: pd.DataFrame, rows: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
 ) -> pd.DataFrame:
     """The events: the input ``rows`` (kept, in event order), canonical columns first, then every
     unused input column as it is."""
+    import pyarrow as pa
 
-    in_place = len(rows) == len(df) and bool(np.array_equal(rows, np.arange(len(df))))
+    take = pa.array(rows)
 
-    def kept(s: pd.Series) -> pd.Series:
-        s = s.reset_index(drop=True)
-        return s if in_place else s.take(rows).reset_index(drop=True)
+    def text(t: pl.Series) -> pd.Series:
+        return to_pandas_text(t.gather(rows))
 
-    events: dict[str, Any] = {
-        CASE: kept(parsed.case),
-        ACTIVITY: kept(parsed.activity),
-        TIMESTAMP: kept(parsed.time.values),
-    }
+    def stamps(tp: TimeParse) -> pd.Series:
+        return pd.Series(_microseconds(tp.values)[rows].view("datetime64[us]")).dt.tz_localize("UTC")
+
+    events: dict[str, Any] = {CASE: text(parsed.case), ACTIVITY: text(parsed.activity), TIMESTAMP: stamps(parsed.time)}
     if parsed.start is not None:
-        events[START] = kept(parsed.start.values)
+        events[START] = stamps(parsed.start)
     if columns.resource is not None:
-        events[RESOURCE] = kept(as_text(df[columns.resource]))
+        events[RESOURCE] = text(text_values(raw[columns.resource]))
     if columns.lifecycle is not None:
-        events[LIFECYCLE] = kept(as_text(df[columns.lifecycle])).str.lower()
+        events[LIFECYCLE] = text(_per_distinct(text_values(raw[columns.lifecycle]), lambda s: s.str.lower()))
     if columns.approval_result is not None:
-        events[APPROVAL_RESULT] = kept(approval_results(df[columns.approval_result]))
+        events[APPROVAL_RESULT] = text(_approval_results(text_values(raw[columns.approval_result])))
     events[SOURCE_ROW] = rows.astype("int64")
     for col in raw.columns:
         if col in used:
             continue
         out_name = f"{col}_raw" if col in events else str(col)
+        s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
-        events[out_name] = kept(raw[col]) if _is_arrow_text(raw[col]) else raw[col].to_numpy()[rows]
-    ev = pd.DataFrame(events)
-    for col in (TIMESTAMP, START):
-        if col in ev.columns:
-            ev[col] = ev[col].astype("datetime64[us, UTC]")
-    return ev
+        events[out_name] = (
+            pd.Series(s.array._pa_array.take(take), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
+        )
+    return pd.DataFrame(events)
 
 
-def _is_arrow_text(s: pd.Series) -> bool:
+def _kept(t: pl.Series, keep: np.ndarray) -> pl.Series:
+    """The values of the kept rows (``t`` itself when every row is kept)."""
+    import polars as pl
+
+    return t if keep.all() else t.filter(pl.Series(keep))
+
+
+def _per_distinct(t: pl.Series, fn: Callable[[pd.Series], pd.Series]) -> pl.Series:
+    """An element-wise pandas text operation ``fn``, applied once per distinct non-null value of ``t``."""
+    import polars as pl
+
+    distinct = t.drop_nulls().unique(maintain_order=True)
+    done = polars_text(fn(to_pandas_text(distinct)).astype("str"))
+    return t.replace_strict(distinct, done, default=None, return_dtype=pl.String)
+
+
+def _approval_results(t: pl.Series) -> pl.Series:
+    """:func:`~salesmining.ingest.values.approval_results` of cleaned text, once per distinct value."""
+    return _per_distinct(
+        t,
+        lambda s: s.str.lower().map(lambda v: RESULT_WORDS.get(" ".join(v.replace("_", " ").split()), v)),
+    )
+
+
+def _is_default_text(s: pd.Series) -> bool:
     """The default text dtype (``str``, Arrow-backed, NaN for missing), as ``read_csv`` makes it."""
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and s.dtype.na_value is not pd.NA
 
@@ -346,17 +414,23 @@ def _parse_warnings(parsed: _Parsed, keep: np.ndarray, timestamp: str, source: s
 _EXCEL_NUMBER = r"^[+-]?\d(?:[.,]\d+)?[Ee]\+\d{1,3}$"
 
 
-def _excel_id_warnings(case_s: pd.Series, keep: np.ndarray, column: str, source: str) -> list[IngestWarning]:
+def _excel_id_warnings(case_s: pl.Series, keep: np.ndarray, column: str, source: str) -> list[IngestWarning]:
     """``excel_mangled_ids``: case ids that Excel turned into scientific notation (``1.23457E+17``):
     the digits after the sixth are gone, so different opportunities may have become one case."""
-    mangled = (case_s.str.match(_EXCEL_NUMBER).fillna(False).to_numpy(dtype=bool)) & keep
+    import polars as pl
+
+    plus = case_s.str.contains("+", literal=True).fill_null(False)  # every match has one: only these are checked
+    numbers = _per_distinct(case_s.filter(plus), lambda s: s.str.match(_EXCEL_NUMBER).map({True: "1", False: ""}))
+    mangled = np.zeros(len(case_s), dtype=bool)
+    mangled[plus.to_numpy()] = (numbers == "1").fill_null(False).to_numpy()
+    mangled &= keep
     if not mangled.any():
         return []
-    ids = case_s[mangled]
+    ids = case_s.filter(pl.Series(mangled))
     return [
         IngestWarning(
             "excel_mangled_ids",
-            f"{column}: {ids.nunique():,} case id(s) such as {ids.iloc[0]!r} are numbers in scientific notation, "
+            f"{column}: {ids.n_unique():,} case id(s) such as {ids[0]!r} are numbers in scientific notation, "
             "as Excel saves long ids; their last digits are lost and different cases may have merged — "
             "export again without opening the file in Excel, or format the id column as text",
             int(mangled.sum()),
@@ -379,8 +453,8 @@ def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: lis
 
 def _case_table(
     raw_rows: pd.DataFrame,
+    keep: np.ndarray,
     case_ids: pd.Series,
-    rows: np.ndarray,
     case_attributes: dict[str, str],
     outcome: str | None,
     amount: str | None,
@@ -390,8 +464,10 @@ def _case_table(
 ) -> tuple[pd.DataFrame, list[IngestWarning]]:
     """Case table: last non-empty value per case in event order; warn when a value changes.
 
-    ``raw_rows`` is the input (positional index), ``rows`` the kept rows in input order and
-    ``case_ids`` their cleaned case ids; ``case_attributes`` maps case-table names to input columns."""
+    ``raw_rows`` is the input (positional index), ``keep`` marks its kept rows, ``case_ids`` the
+    distinct cleaned case ids in sorted order (``order``'s case codes number them);
+    ``case_attributes`` maps case-table names to input columns."""
+
     cols: dict[str, str] = dict(case_attributes)
     if outcome is not None:
         cols[OUTCOME] = outcome
@@ -400,12 +476,18 @@ def _case_table(
     if owner is not None:
         cols[OWNER] = owner
     warnings: list[IngestWarning] = []
-    ordered_pos = order[0]
-    out = pd.DataFrame({CASE: case_ids.reset_index(drop=True).take(ordered_pos).reset_index(drop=True)})
+    table = pd.DataFrame({CASE: case_ids})
+    if not cols:
+        return table, warnings
+    positions, codes = order
+    rows = np.flatnonzero(keep)  # the kept rows, in input order
+    values: dict[str, pl.Series] = {}  # text: per case in polars
+    numbers: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0, dtype=bool))  # amounts: per case in numpy
+    others: dict[str, pd.Series] = {}  # numbers, datetimes, booleans keep their type: per case in pandas
     for target, col in cols.items():
-        raw = raw_rows[col].take(rows).reset_index(drop=True)  # the kept rows, in input order
+        raw = raw_rows[col]
         if target == AMOUNT:
-            vals, bad = parse_amount(raw)
+            vals, bad = _case_amounts(raw, keep)
             if bad.any():
                 warnings.append(
                     IngestWarning(
@@ -416,42 +498,110 @@ def _case_table(
                         source,
                     )
                 )
+            numbers = _last_number_per_case(vals, codes[positions], positions)
         elif target == OUTCOME:
-            txt = as_text(raw).str.lower()
-            mapped = txt.map(lambda v: OUTCOME_WORDS.get(v), na_action="ignore")
-            unknown = txt.notna() & mapped.isna()
-            if unknown.any():
-                raise LogSchemaError(
-                    f"{source}: the outcome column {col!r} has values {sorted(txt[unknown].unique())[:8]} that are "
-                    "not won/lost/open; map them first, or derive outcomes from activities with "
-                    "log.with_outcomes(won=[...], lost=[...])",
-                    source=source,
-                    column=col,
-                )
-            vals = mapped.astype("str")
+            values[target] = _outcomes(_kept(text_values(raw), keep), col, source)
         elif raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-            vals = as_text(raw)
+            values[target] = _kept(text_values(raw), keep)
         else:
-            vals = raw  # numbers, datetimes, booleans keep their type
-        out[target] = vals.to_numpy()[ordered_pos]
-    if not cols:
-        return out.drop_duplicates(CASE).reset_index(drop=True), warnings
-    g = out.groupby(CASE, sort=True)
-    table = g.last()  # last non-null per column, in event order
+            others[target] = raw.take(rows).reset_index(drop=True)
+    by_case = _last_per_case(values, codes[positions], positions)
+    if others:
+        frame = pd.DataFrame({CASE: case_ids.take(codes[positions])})
+        for target, s in others.items():
+            frame[target] = s.to_numpy()[positions]
+        g = frame.groupby(CASE, sort=True)
+        last = g.last().reset_index(drop=True)
+    changed_by: dict[str, np.ndarray] = {}
     for target in cols:
-        nun = g[target].nunique(dropna=True)
-        changed = nun[nun > 1]
+        if target == AMOUNT:
+            table[target], changed_by[target] = numbers
+        elif target in values:
+            last_value, changed_by[target] = by_case[target]
+            table[target] = _case_text(last_value)
+        else:
+            table[target] = last[target]
+            changed_by[target] = (g[target].nunique(dropna=True) > 1).to_numpy()
+    for target in cols:
+        changed = np.flatnonzero(changed_by[target])
         if len(changed):
             warnings.append(
                 IngestWarning(
                     "inconsistent_case_attribute",
                     f"{cols[target]}: changes within {len(changed):,} case(s) (the last value is kept), "
-                    f"e.g. case {changed.index[0]!r}",
+                    f"e.g. case {case_ids.iloc[int(changed[0])]!r}",
                     len(changed),
                     source=source,
                 )
             )
-    return table.reset_index(), warnings
+    return table, warnings
+
+
+def _case_text(last: pl.Series) -> pd.Series:
+    """A text column of the case table: ``str``, or ``object`` holding ``None`` when no case has a value."""
+    if last.null_count() == len(last):
+        return pd.Series([None] * len(last), dtype=object)
+    return to_pandas_text(last)
+
+
+def _case_amounts(raw: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``amount`` of the kept rows (input order): (float64 values, unparsable mask)."""
+
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.to_numpy(dtype="float64", na_value=np.nan)[keep], np.zeros(int(keep.sum()), dtype=bool)
+    return amounts(_kept(text_values(raw), keep))
+
+
+def _outcomes(t: pl.Series, column: str, source: str) -> pl.Series:
+    """Outcome words (``won``/``win``, ``lost``/``lose``, ``open``; any case) as ``won``/``lost``/``open``;
+    any other value is a :class:`LogSchemaError`."""
+    low = _per_distinct(t, lambda s: s.str.lower())
+    unknown = sorted(set(low.drop_nulls().unique().to_list()) - set(OUTCOME_WORDS))
+    if unknown:
+        raise LogSchemaError(
+            f"{source}: the outcome column {column!r} has values {unknown[:8]} that are "
+            "not won/lost/open; map them first, or derive outcomes from activities with "
+            "log.with_outcomes(won=[...], lost=[...])",
+            source=source,
+            column=column,
+        )
+    return low.replace_strict(OUTCOME_WORDS, default=None, return_dtype=low.dtype)
+
+
+def _last_number_per_case(
+    values: np.ndarray, codes: np.ndarray, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of the kept rows (input order, NaN = empty): each case's last non-empty one in event
+    order and whether it holds more than one distinct number. ``codes`` are the case codes in
+    event order (sorted), ``positions`` the event order."""
+    if not len(values):
+        return np.empty(0), np.empty(0, dtype=bool)
+    v = values[positions]
+    present = ~np.isnan(v)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    last_at = np.maximum.reduceat(np.where(present, np.arange(len(v)), -1), starts)
+    last = np.where(last_at >= starts, v[np.maximum(last_at, 0)], np.nan)
+    lowest = np.minimum.reduceat(np.where(present, v, np.inf), starts)
+    highest = np.maximum.reduceat(np.where(present, v, -np.inf), starts)
+    return last, highest > lowest
+
+
+def _last_per_case(
+    values: dict[str, pl.Series], codes: np.ndarray, positions: np.ndarray
+) -> dict[str, tuple[pl.Series, np.ndarray]]:
+    """For each text column (kept rows in input order, null = empty): each case's last non-empty value
+    in event order and whether it holds more than one distinct value. ``codes`` are the case
+    codes in event order (sorted), ``positions`` the event order."""
+    import polars as pl
+
+    if not values:
+        return {}
+    frame = pl.DataFrame({"case": codes, **{f"v{i}": s.gather(positions) for i, s in enumerate(values.values())}})
+    per_case = frame.group_by("case", maintain_order=True).agg(
+        *[pl.col(f"v{i}").drop_nulls().last().alias(f"last{i}") for i in range(len(values))],
+        *[(pl.col(f"v{i}").drop_nulls().n_unique() > 1).alias(f"changed{i}") for i in range(len(values))],
+    )
+    return {target: (per_case[f"last{i}"], per_case[f"changed{i}"].to_numpy()) for i, target in enumerate(values)}
 
 
 def log_shape_warnings(
@@ -459,14 +609,24 @@ def log_shape_warnings(
 ) -> list[IngestWarning]:
     """Warnings about the log's shape: timestamp ties within a case, single-event cases.
     ``order`` is :func:`event_order` of ``ev`` when the caller has it already."""
-    out: list[IngestWarning] = []
     if not len(ev):
-        return out
-    positions, codes = order if order is not None else event_order(ev[CASE], ev[TIMESTAMP], ev[SOURCE_ROW].to_numpy())
-    c = codes[positions]
-    stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")[positions]
+        return []
     rows = ev[SOURCE_ROW].to_numpy()
-    tie = np.zeros(len(ev), dtype=bool)
+    order = order if order is not None else event_order(ev[CASE], ev[TIMESTAMP], rows)
+    return _shape_warnings(ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64"), rows, order, source)
+
+
+def _shape_warnings(
+    stamp: np.ndarray, rows: np.ndarray, order: tuple[np.ndarray, np.ndarray], source: str
+) -> list[IngestWarning]:
+    """:func:`log_shape_warnings` of events given as int64 microseconds, source rows and their order."""
+    out: list[IngestWarning] = []
+    if not len(stamp):
+        return out
+    positions, codes = order
+    c = codes[positions]
+    stamp = stamp[positions]
+    tie = np.zeros(len(stamp), dtype=bool)
     tie[1:] = (c[1:] == c[:-1]) & (stamp[1:] == stamp[:-1])
     if tie.any():
         n_cases = len(np.unique(c[tie]))

@@ -96,7 +96,7 @@ def parse_timestamps(
     text = _as_polars_text(s)
     miss = (text.is_null() | text.is_in(list(MISSING_TOKENS))).to_numpy()
     present_rows = np.flatnonzero(~miss)
-    present = text.filter(pl.Series(~miss))
+    present = text.filter(pl.Series(~miss)) if miss.any() else text
     if date_format is not None:
         uniq = pd.Series(present.unique(maintain_order=True).to_list(), dtype="object")
         parsed = _with_format(uniq, date_format, column, timezone)
@@ -299,6 +299,148 @@ def _iso_parts(t: pl.Series) -> pl.DataFrame:
     )
 
 
+@dataclass
+class _Assembled:
+    """Parsed parts of values (positional): naive microseconds, bad, out-of-range year, UTC offset
+    in minutes (NaN = none), no time of day; ``done`` marks the values they hold."""
+
+    done: np.ndarray
+    us: np.ndarray
+    bad: np.ndarray
+    oor: np.ndarray
+    offset: np.ndarray
+    no_time: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> _Assembled:
+        return cls(
+            _empty_mask(n), np.zeros(n, "int64"), _empty_mask(n), _empty_mask(n), np.full(n, np.nan), _empty_mask(n)
+        )
+
+    def fill(self, at: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Store :func:`_assemble`'s arrays for the values ``at`` (a mask or positions)."""
+        self.done[at] = True
+        for target, values in zip((self.us, self.bad, self.oor, self.offset, self.no_time), parts, strict=True):
+            target[at] = values
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.us, self.bad, self.oor, self.offset, self.no_time
+
+
+# Fixed layouts are read from the bytes when this many values share one (fewer go by pattern).
+_FIXED_MIN = 1000
+_DIGIT_MARK = ord("d")
+
+
+def _fixed_layouts(t: pl.Series) -> _Assembled:
+    """Strict ISO values that share a byte layout with many others (``2024-03-05 14:23:11+00:00``:
+    the same length, ASCII digits in the same places, the same other characters) read straight
+    from their bytes as integers — what :func:`_iso_parts` and :func:`_assemble` give them, without
+    string slicing. Values of rarer layouts are left (``done`` False) for the patterns."""
+    import polars as pl
+
+    n = len(t)
+    out = _Assembled.empty(n)
+    if n < _FIXED_MIN:
+        return out
+    lengths = t.str.len_bytes().to_numpy()
+    counts = np.bincount(lengths, minlength=36)[10:36]  # strict ISO values are 10 to 35 bytes long
+    for length in np.flatnonzero(counts >= _FIXED_MIN) + 10:
+        at = np.flatnonzero(lengths == length)
+        arr = t.gather(at).to_arrow(compat_level=pl.CompatLevel.oldest())
+        bounds = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(at) + 1]
+        first = int(bounds[0])
+        if int(bounds[-1]) - first != len(at) * length:
+            continue
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+        # one row of bytes per place in the value (a transposed copy: each place is read contiguously)
+        block = np.ascontiguousarray(data[first : first + len(at) * length].reshape(len(at), length).T)
+        left = np.ones(len(at), dtype=bool)
+        for _ in range(4):  # a few layouts per length (e.g. offsets east and west of UTC)
+            if left.sum() < _FIXED_MIN:
+                break
+            example = block[:, int(np.flatnonzero(left)[0])]
+            same = _same_layout(block, example) & left
+            left &= ~same
+            layout = _iso_layout(example)
+            if layout is not None:
+                out.fill(at[same], _assemble_bytes(block if same.all() else block[:, same], layout))
+    return out
+
+
+def _same_layout(block: np.ndarray, example: np.ndarray) -> np.ndarray:
+    """Values (columns of ``block``, one row per byte place) with ASCII digits where ``example``
+    has them and its other bytes elsewhere."""
+    same = np.ones(block.shape[1], dtype=bool)
+    for byte, place in zip(example, block, strict=True):
+        same &= (place - np.uint8(48) <= 9) if 48 <= byte <= 57 else (place == byte)
+    return same
+
+
+def _iso_layout(example: np.ndarray) -> dict[str, tuple[int, int]] | None:
+    """Where the parts of a strict ISO value lie (``y``, ``m``, ``d``, ``H``, ``M``, ``S``, ``F``:
+    byte spans; ``zone``: its span), from one example; ``None`` when it is not strict ISO."""
+    text = example.tobytes().decode("ascii", errors="replace")
+    if re.fullmatch(_ISO_FAST, text) is None:
+        return None
+    spans = {"y": (0, 4), "m": (5, 7), "d": (8, 10)}
+    if len(text) > 10:
+        spans |= {"H": (11, 13), "M": (14, 16)}
+        tail = re.fullmatch(_ISO_TAIL, text[16:])
+        if tail is None:
+            return None
+        for part in ("S", "F", "zone"):
+            if tail.group(part) is not None:
+                lo, hi = tail.span(part)
+                spans[part] = (lo + 16, hi + 16)
+    return spans
+
+
+def _assemble_bytes(
+    block: np.ndarray, layout: dict[str, tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_assemble` for values of one layout given as bytes (one row per byte place, one
+    column per value): the same integer arithmetic."""
+    k = block.shape[1]
+
+    def number(part: str, width: int | None = None) -> np.ndarray:
+        value = np.zeros(k, dtype="int32")
+        if part not in layout:
+            return value
+        lo, hi = layout[part]
+        hi = hi if width is None else min(hi, lo + width)
+        for j in range(lo, hi):
+            value *= 10
+            value += block[j]
+            value -= 48
+        if width is not None:
+            value *= 10 ** (width - (hi - lo))  # the fraction's digits beyond the sixth are dropped, short ones padded
+        return value
+
+    y, m, d = number("y"), number("m"), number("d")
+    hour, minute, second, frac = number("H"), number("M"), number("S"), number("F", 6)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = np.where(m == 2, np.where(leap, 29, 28), np.where((m == 4) | (m == 6) | (m == 9) | (m == 11), 30, 31))
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    days = (era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468).astype("int64")
+    us = (days * 86400 + (hour * 3600 + minute * 60 + second)) * 1_000_000 + frac
+    oor = (y < _YEAR_MIN) | (y > _YEAR_MAX)
+    bad = ((m < 1) | (m > 12) | (d < 1) | (d > dim) | (hour > 23) | (minute > 59) | (second > 59)) & ~oor
+    offset = np.full(k, np.nan)
+    if "zone" in layout:  # Z, or a sign, two digits of hours, maybe a colon, two of minutes
+        lo, hi = layout["zone"]
+        offset[:] = 0.0
+        if hi - lo > 1:
+            digits = [j for j in range(lo + 1, hi) if block[j, 0] != ord(":")]
+            hh = (block[digits[0]] - np.uint8(48)).astype("int64") * 10 + (block[digits[1]] - np.uint8(48))
+            mm = (block[digits[2]] - np.uint8(48)).astype("int64") * 10 + (block[digits[3]] - np.uint8(48))
+            offset = ((-1 if block[lo, 0] == ord("-") else 1) * (hh * 60 + mm)).astype("float64")
+    return us, bad, oor, offset, np.full(k, "H" not in layout)
+
+
 def _parse_present(
     t: pl.Series,
     rows: np.ndarray,
@@ -315,8 +457,13 @@ def _parse_present(
 
     n = len(t)
     warns: list[tuple[str, str, np.ndarray]] = []
-    iso = t.str.contains(_ISO_FAST).fill_null(False).to_numpy()
-    parts = _iso_parts(t.filter(pl.Series(iso))) if iso.all() else None
+    fixed = _fixed_layouts(t)
+    iso = fixed.done.copy()
+    slow = ~fixed.done  # the values no fixed layout reads: by patterns, as below
+    if slow.any():
+        iso[slow] = t.filter(pl.Series(slow)).str.contains(_ISO_FAST).fill_null(False).to_numpy()
+    slow_iso = iso & slow
+    parts = _iso_parts(t.filter(pl.Series(slow_iso))) if iso.all() else None
     is_aby = _empty_mask(n)
     matched = iso.copy()
     if parts is None:
@@ -349,12 +496,13 @@ def _parse_present(
                 d=pl.when(aby_s).then(day).otherwise(g["d"]),
             )
         general = g.select(_PARTS)
-        if iso.any():
-            iso_parts = _iso_parts(t.filter(pl.Series(iso)))
-            order = np.concatenate([np.flatnonzero(iso), rest_idx])
-            parts = pl.concat([iso_parts, general], how="vertical").gather(np.argsort(order, kind="stable"))
+        if slow_iso.any():
+            iso_parts = _iso_parts(t.filter(pl.Series(slow_iso)))
+            at = np.concatenate([np.flatnonzero(slow_iso), rest_idx])
+            parts = pl.concat([iso_parts, general], how="vertical").gather(np.argsort(at, kind="stable"))
         else:
             parts = general
+    # parts: one row per slow value (strict ISO or not), in order
     values_us = np.full(n, _NAT, dtype="int64")
     out_of_range = _empty_mask(n)
     date_only = _empty_mask(n)
@@ -366,8 +514,10 @@ def _parse_present(
 
     if matched.any():
         sub = np.flatnonzero(matched)
-        p = parts if len(parts) == len(sub) else parts.filter(pl.Series(matched))
-        us, bad, oor, offset_min, no_time = _assemble(p)
+        slow_matched = (matched & slow)[slow]  # which slow values a pattern read
+        if slow_matched.any():
+            fixed.fill(slow & matched, _assemble(parts.filter(pl.Series(slow_matched))))
+        us, bad, oor, offset_min, no_time = (a[sub] for a in fixed.arrays())
         aware = ~np.isnan(offset_min)
         offsets = _offset_warning(offset_min[~(bad | oor)], column)
         if offsets is not None:

@@ -447,20 +447,34 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
     import polars as pl
 
     # the stable sort by (case, timestamp, source row), on integer keys: case codes in sorted order
-    codes, _ = pd.factorize(ev[CASE], sort=True)
-    keys = pl.DataFrame(
-        {"c": codes, "t": ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64"), "r": ev[SOURCE_ROW].to_numpy()}
-    )
-    order = keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy()
-    if not np.array_equal(order, np.arange(len(ev))):  # readers hand events over in order already
-        ev = ev.take(order)
+    stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    if not _in_order(ev[CASE], stamp, ev[SOURCE_ROW].to_numpy()):  # readers hand events over in order already
+        codes, _ = pd.factorize(ev[CASE], sort=True)
+        keys = pl.DataFrame({"c": codes, "t": stamp, "r": ev[SOURCE_ROW].to_numpy()})
+        ev = ev.take(keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy())
     ev = ev.reset_index(drop=True)
     front = [c for c in (CASE, ACTIVITY, TIMESTAMP, START, RESOURCE, LIFECYCLE, SOURCE_ROW) if c in ev.columns]
     return ev[front + [c for c in ev.columns if c not in front]]
 
 
+def _in_order(case: pd.Series, stamp: np.ndarray, row: np.ndarray) -> bool:
+    """Whether (case id, timestamp, row) never decreases from one event to the next (then the
+    stable sort by them changes nothing); case ids compare as strings do, by code point."""
+    import polars as pl
+    import pyarrow as pa
+
+    if len(case) < 2:
+        return True
+    keys = pl.DataFrame({"c": pl.from_arrow(pa.array(case.array, type=pa.large_string())), "t": stamp, "r": row})
+    now, after = keys.head(len(keys) - 1), keys.tail(len(keys) - 1)  # slices: no copies
+    c, t, r = now["c"], now["t"], now["r"]
+    c1, t1, r1 = after["c"], after["t"], after["r"]
+    step = (c < c1) | ((c == c1) & ((t < t1) | ((t == t1) & (r <= r1))))
+    return bool(step.all())
+
+
 def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray) -> pd.DataFrame:
-    ids = pd.Series(np.sort(np.asarray(case_ids, dtype=object)), dtype="str", name=CASE)
+    ids = pd.Series(sorted(case_ids), dtype="str", name=CASE)  # in event order the ids come sorted already
     if cases is None:
         out = pd.DataFrame({CASE: ids})
     else:
