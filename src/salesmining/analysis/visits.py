@@ -425,6 +425,20 @@ def _event_gaps(
 
 # --- the gap table on the log's integer codes (the default engine) ------------------------
 ROLES = ("stage", "outcome", "approval", "anywhere", "other")
+#: ``gap_kind`` by code: a case's first event has no gap (``"none"``).
+KIND_NAMES = ("none", "repeat", "approval", "handoff", "stage")
+#: ``handoff_reference`` by code; :data:`_NOT_SLOWER` marks a change judged not slower (no reference).
+_REFERENCES = ("", "step", "activity")
+_NOT_SLOWER = len(_REFERENCES)
+
+
+def _seen_before(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
+    """Per event: did its case have the same activity at an earlier event?"""
+    key = case.astype("int64") * max(n_act, 1) + act
+    _, first_at = np.unique(key, return_index=True)
+    seen = np.ones(len(key), dtype=bool)
+    seen[first_at] = False
+    return seen
 
 
 def _shift(values: np.ndarray, first: np.ndarray, fill: Any) -> np.ndarray:
@@ -446,8 +460,9 @@ def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    arr = pa.array(list(names), type=pa.string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(arr.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+    # large_string is what pandas' Arrow strings hold: no cast after the take
+    arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(arr.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -573,25 +588,24 @@ def _event_gaps_coded(
     not_rejected = ~np.isin(prev_result, rejected)
     queue_of = np.isin(life_names, list(QUEUE_LIFECYCLES))
     start_of = life_names == "start"
-    key = case.astype("int64") * max(len(coded.activity_names), 1) + act
-    _, first_at = np.unique(key, return_index=True)
-    seen_before = np.ones(n, dtype=bool)
-    seen_before[first_at] = False
-    queued = (same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)] if len(queue_of) else False) | (
-        ((life >= 0) & start_of[np.maximum(life, 0)] if len(start_of) else False) & seen_before
-    )
+    queued = np.zeros(n, dtype=bool)
+    if queue_of.any():
+        queued |= same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)]
+    if start_of.any():
+        is_start = (life >= 0) & start_of[np.maximum(life, 0)]
+        queued |= is_start & _seen_before(case, act, len(coded.activity_names))
     change = ~is_approval & (owner >= 0) & (prev_owner >= 0) & (owner != prev_owner) & ~queued
     both = ~is_approval & (owner >= 0) & (prev_owner >= 0)
     n_act = len(coded.activity_names)
     # one integer per step (previous activity → activity), above every activity code
     step = n_act + (prev_act + 1) * (n_act + 1) + act
     reference, share = _judged_coded(step, act.astype("int64"), both, change, gap_s, handoff)
-    designed = change & ((share >= handoff.design_share) | (reference == "not slower"))
-    reference = np.where(reference == "not slower", "", reference)
+    designed = change & ((share >= handoff.design_share) | (reference == _NOT_SLOWER))
+    reference = np.where(change & (reference != _NOT_SLOWER), reference, 0)
     gap_kind = np.select(
         [first, is_approval & same_as_prev & not_rejected, is_approval, change & ~designed],
-        ["none", "repeat", "approval", "handoff"],
-        default="stage",
+        [0, 1, 2, 3],
+        default=4,
     )
     str_col = pd.StringDtype("pyarrow", na_value=np.nan)
     role_names = np.asarray(ROLES, dtype=object)
@@ -625,8 +639,8 @@ def _event_gaps_coded(
             "gap_s": gap_s,
             "owner_change": change,
             "handoff_share": share,
-            "handoff_reference": pd.Series(np.where(change, reference, ""), dtype=str_col),
-            "gap_kind": pd.Series(gap_kind, dtype=str_col),
+            "handoff_reference": _take(np.asarray(_REFERENCES, dtype=object), reference),
+            "gap_kind": _take(np.asarray(KIND_NAMES, dtype=object), gap_kind),
         }
     )
     return out
@@ -635,7 +649,9 @@ def _event_gaps_coded(
 def _judged_coded(
     step: np.ndarray, act: np.ndarray, both: np.ndarray, change: np.ndarray, gap: np.ndarray, handoff: HandoffReference
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_judged_handoffs` on integer step and activity keys (bincounts, no strings)."""
+    """:func:`_judged_handoffs` on integer step and activity keys (bincounts, no strings); the
+    judgement as a code into :data:`_REFERENCES` (``"step"``, ``"activity"``, ``""``) or
+    :data:`_NOT_SLOWER`."""
     design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
     ch = change.astype("int64")
 
@@ -655,9 +671,9 @@ def _judged_coded(
     fair_step, share_step = level(step)
     fair_act, _ = level(act)
     designed = share_step >= design_share
-    where = np.where(fair_step, "step", np.where(fair_act & ~designed, "activity", ""))
-    slower = slower_with_change(np.where(where == "step", step, act), where != "", both, change, gap, handoff.alpha)
-    return np.where(slower, where, "not slower"), share_step
+    where = np.where(fair_step, 1, np.where(fair_act & ~designed, 2, 0))
+    slower = slower_with_change(np.where(where == 1, step, act), where != 0, both, change, gap, handoff.alpha)
+    return np.where(slower, where, _NOT_SLOWER), share_step
 
 
 def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
