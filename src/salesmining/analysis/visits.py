@@ -676,6 +676,71 @@ def _judged_coded(
     return np.where(slower, where, _NOT_SLOWER), share_step
 
 
+def group_sum(labels: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group ``0..n_groups-1``: the sum of ``values`` (float64, NaN skipped) over the rows with that label
+    (``-1``: no group), bit for bit as pandas' ``groupby(...).sum()`` adds: in row order, with its
+    Kahan compensation. Vectorised over the groups (one step per position within a group)."""
+    sums, _ = _kahan(labels, values, n_groups, cumulative=False)
+    return sums
+
+
+def group_cumsum(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row: the running sum of ``values`` within its label's group up to the row (float64), bit for
+    bit pandas' ``groupby(...).cumsum()`` (Kahan-compensated, in row order; NaN rows stay NaN and add nothing)."""
+    n_groups = int(labels.max()) + 1 if len(labels) else 0
+    _, out = _kahan(labels, values, n_groups, cumulative=True)
+    return out
+
+
+def _kahan(labels: np.ndarray, values: np.ndarray, n_groups: int, *, cumulative: bool) -> tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(values, dtype="float64")
+    rows = np.flatnonzero(labels >= 0)
+    rows = rows[np.argsort(labels[rows], kind="stable")]  # each group's rows together, in row order
+    lab = labels[rows]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]]) if len(rows) else np.zeros(0, dtype="int64")
+    lengths = np.diff(np.r_[starts, len(rows)])
+    by_length = np.argsort(-lengths, kind="stable")  # longest first: the groups still going are a prefix
+    starts, lengths, group = starts[by_length], lengths[by_length], lab[starts[by_length]]
+    acc = np.zeros(len(starts), dtype="float64")
+    comp = np.zeros(len(starts), dtype="float64")
+    out = np.full(len(values), np.nan) if cumulative else np.zeros(0)
+    for j in range(int(lengths[0]) if len(lengths) else 0):
+        k = int(np.searchsorted(-lengths, -j, side="left"))  # groups longer than j
+        at = rows[starts[:k] + j]
+        val = values[at]
+        ok = ~np.isnan(val)
+        a, c = acc[:k], comp[:k]
+        y = val - c
+        t = a + y
+        new_c = t - a - y
+        new_c[np.isnan(new_c)] = 0.0  # an infinite value: no compensation (as pandas)
+        comp[:k] = np.where(ok, new_c, c)
+        acc[:k] = np.where(ok, t, a)
+        if cumulative:
+            out[at[ok]] = t[ok]
+    sums = np.zeros(n_groups, dtype="float64")
+    sums[group] = acc
+    return sums, out
+
+
+def _case_numbers(gaps: pd.DataFrame) -> np.ndarray:
+    """Per row of a gap table (sorted by case): the case's number, 0, 1, ... in table order."""
+    first = gaps["prev_ts"].isna().to_numpy()
+    return np.cumsum(first) - 1
+
+
+def _prev_in_case(valid: np.ndarray, same_case: np.ndarray) -> np.ndarray:
+    """Per row: the index of the latest earlier row of the same case with ``valid`` (-1 if none);
+    ``same_case[i]`` says row ``i - 1`` is of row ``i``'s case."""
+    n = len(valid)
+    idx = np.where(valid, np.arange(n), -1)
+    np.maximum.accumulate(idx, out=idx)
+    start = np.maximum.accumulate(np.where(same_case, 0, np.arange(n))) if n else idx
+    prev = np.full(n, -1, dtype="int64")
+    prev[1:] = idx[:-1]
+    return np.where(prev >= start, prev, -1)
+
+
 def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
     """One row per stage visit: ``case``, ``visit_no``, ``stage``, ``role``, ``order``, ``entry_us``,
     ``exit_us`` (next stage entry, NA for the last visit), ``dwell_s``, seconds by gap kind,
@@ -683,54 +748,85 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     ``backward_from`` (the stage left by a backward move into this visit: the previous stage
     visit, outcomes passed over, not an allowed backtrack of ``model``), ``reopen_from`` (the
     outcome this visit reopens), ``repeat_of_prev`` and the case ``outcome``."""
-    cols = [CASE, "visit_no", ACTIVITY, "role", "order", TS, "owner", "frontier_before", "prev_stage_order"]
-    st = gaps.loc[gaps["is_stage"] == 1, cols]
+    case_no = _case_numbers(gaps)
+    st = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    vcase = case_no[st]
+    visit_no = gaps["visit_no"].to_numpy(dtype="float64")[st]
+    entry = gaps[TS].to_numpy()[st]
+    n = len(st)
+    same_next = np.zeros(n, dtype=bool)
+    same_next[:-1] = vcase[1:] == vcase[:-1]
+    same_case = np.zeros(n, dtype=bool)
+    same_case[1:] = same_next[:-1]
+    exit_us = np.full(n, np.nan)
+    exit_us[:-1] = np.where(same_next[:-1], entry[1:], np.nan)
+    role = gaps["role"].array.take(st)
+    order = gaps["order"].to_numpy(dtype="float64")[st]
+    stage = gaps[ACTIVITY].array.take(st)
     visits = pd.DataFrame(
         {
-            "case": st[CASE].to_numpy(),
-            "visit_no": st["visit_no"].to_numpy(),
-            "stage": st[ACTIVITY].to_numpy(),
-            "role": st["role"].to_numpy(),
-            "order": st["order"].to_numpy(),
-            "entry_us": st[TS].to_numpy(),
-            "owner": st["owner"].to_numpy(),
-            "frontier_before": st["frontier_before"].fillna(-1.0).to_numpy(),
-            "prev_stage_order": st["prev_stage_order"].to_numpy(),
+            "case": gaps[CASE].array.take(st),
+            "visit_no": visit_no,
+            "stage": stage,
+            "role": role,
+            "order": order,
+            "entry_us": entry,
+            "owner": gaps["owner"].array.take(st),
+            "frontier_before": np.nan_to_num(gaps["frontier_before"].to_numpy(dtype="float64")[st], nan=-1.0),
+            "prev_stage_order": gaps["prev_stage_order"].to_numpy(dtype="float64")[st],
+            "exit_us": exit_us,
+            "dwell_s": (exit_us - entry) / 1e6,
         }
     )
-    same_next = visits["case"].shift(-1) == visits["case"]
-    visits["exit_us"] = visits["entry_us"].shift(-1).where(same_next)
-    visits["dwell_s"] = (visits["exit_us"] - visits["entry_us"]) / 1e6
-    g = gaps.loc[gaps["gap_visit"].notna() & (gaps["gap_visit"] >= 1), [CASE, "gap_visit", "gap_kind", "gap_s"]]
-    sums = g.pivot_table(index=[CASE, "gap_visit"], columns="gap_kind", values="gap_s", aggfunc="sum", fill_value=0.0)
-    sums = sums.reindex(columns=list(GAP_KINDS), fill_value=0.0)
-    sums.columns = [f"{k}_s" for k in GAP_KINDS]
-    sums.index = sums.index.set_names(["case", "visit_no"])
-    visits = visits.merge(sums.reset_index(), on=["case", "visit_no"], how="left")
-    for k in GAP_KINDS:
-        col = f"{k}_s"
+    for k, col in _kind_sums(gaps, case_no, vcase, visit_no).items():
         # the last visit's trailing gaps (after the final stage entry) are not part of a dwell
-        visits[col] = visits[col].fillna(0.0).where(visits["exit_us"].notna(), np.nan)
+        visits[f"{k}_s"] = np.where(np.isnan(exit_us), np.nan, col)
     visits["net_s"] = visits["dwell_s"] - visits["approval_s"] - visits["repeat_s"] - visits["handoff_s"]
-    is_stage_visit = (visits["role"] == "stage").to_numpy()
-    visits["behind"] = is_stage_visit & (visits["order"] < visits["frontier_before"])
-    same_case = (visits["case"].shift(1) == visits["case"]).to_numpy()
+    is_stage_visit = np.asarray(role == "stage", dtype=bool)
+    visits["behind"] = is_stage_visit & (order < visits["frontier_before"].to_numpy())
     # the previous *stage* visit of the case (outcomes passed over), as conform reads a case
-    by_case = visits["case"]
-    prev_stage = visits["stage"].where(is_stage_visit).groupby(by_case).ffill().shift(1).where(same_case)
-    prev_order = visits["order"].where(is_stage_visit).groupby(by_case).ffill().shift(1).where(same_case)
-    back = is_stage_visit & (visits["order"] < prev_order).to_numpy()
-    if model is not None and model.allowed_backtracks:
-        pairs = pd.MultiIndex.from_arrays([prev_stage.astype("object"), visits["stage"].astype("object")])
-        back &= ~pairs.isin(list(model.allowed_backtracks))
-    visits["backward_from"] = prev_stage.where(back)
-    # a reopen: the first stage visit after an outcome visit
-    prev_role = visits["role"].shift(1).where(same_case)
-    visits["reopen_from"] = visits["stage"].shift(1).where(same_case & is_stage_visit & (prev_role == "outcome"))
+    prev = _prev_in_case(is_stage_visit, same_case)
+    prev_order = np.where(prev >= 0, order[np.maximum(prev, 0)], np.nan)
+    back = is_stage_visit & (order < prev_order)
+    stage_codes, stage_names = pd.factorize(stage)
+    if model is not None and model.allowed_backtracks and n:
+        allowed = set(model.allowed_backtracks)
+        ok_pair = np.array([[(a, b) in allowed for b in stage_names] for a in stage_names], dtype=bool)
+        back &= ~np.where(prev >= 0, ok_pair[stage_codes[np.maximum(prev, 0)], stage_codes], False)
+    visits["backward_from"] = stage.take(np.where(back, prev, -1), allow_fill=True)
+    before = np.arange(n) - 1
+    prev_role = np.where(same_case, role.take(np.maximum(before, 0)) if n else role, None)
+    reopen = same_case & is_stage_visit & (prev_role == "outcome")
+    visits["reopen_from"] = stage.take(np.where(reopen, before, -1), allow_fill=True)
     # the same stage entered again directly; a re-entry at the same instant is a duplicate, not rework
-    prev_any = visits["stage"].shift(1).where(same_case)
-    lasted = (visits["dwell_s"].shift(1) > 0).to_numpy()
-    visits["repeat_of_prev"] = is_stage_visit & (visits["stage"] == prev_any).to_numpy() & lasted
-    outcome = log.cases.set_index(CASE)[OUTCOME]
-    visits["outcome"] = visits["case"].map(outcome).to_numpy()
+    lasted = np.zeros(n, dtype=bool)
+    lasted[1:] = visits["dwell_s"].to_numpy()[:-1] > 0
+    same_stage = np.zeros(n, dtype=bool)
+    same_stage[1:] = stage_codes[1:] == stage_codes[:-1]
+    visits["repeat_of_prev"] = is_stage_visit & same_case & same_stage & lasted
+    first = gaps["prev_ts"].isna().to_numpy()
+    outcome = log.cases.set_index(CASE)[OUTCOME].reindex(gaps[CASE].array[first])
+    visits["outcome"] = outcome.to_numpy()[vcase] if n else outcome.to_numpy()[:0]
     return visits
+
+
+def _kind_sums(gaps: pd.DataFrame, case_no: np.ndarray, vcase: np.ndarray, visit_no: np.ndarray) -> dict[str, np.ndarray]:
+    """Per stage visit and gap kind: the seconds of the visit's gaps of that kind (0 where none)."""
+    gv = gaps["gap_visit"].to_numpy(dtype="float64")
+    own = np.flatnonzero(~np.isnan(gv) & (gv >= 1))
+    span = int(np.nanmax(gv)) + 1 if len(own) else 1
+    # a visit's key: case number and visit number in one integer; the gaps' keys are sorted
+    gkey = case_no[own].astype("int64") * span + gv[own].astype("int64")
+    vkey = vcase.astype("int64") * span + visit_no.astype("int64")
+    keys = np.unique(gkey)
+    at = np.searchsorted(keys, vkey)
+    found = at < len(keys)
+    found[found] = keys[at[found]] == vkey[found]
+    group = np.searchsorted(keys, gkey)
+    kind = gaps["gap_kind"].to_numpy(dtype=object)[own] if len(own) else np.zeros(0, dtype=object)
+    gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
+    out = {}
+    for k in GAP_KINDS:
+        sums = group_sum(np.where(kind == k, group, -1), gap, len(keys))
+        out[k] = np.where(found, sums[np.minimum(at, max(len(keys) - 1, 0))] if len(keys) else 0.0, 0.0)
+    return out
