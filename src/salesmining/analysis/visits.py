@@ -57,8 +57,11 @@ __all__ = [
     "GAP_KINDS",
     "HandoffReference",
     "activity_roles",
+    "case_numbers",
     "coded_tie_order",
     "event_gaps",
+    "group_cumsum",
+    "group_sum",
     "mann_whitney_greater",
     "slower_with_change",
     "stage_visits",
@@ -723,7 +726,7 @@ def _kahan(labels: np.ndarray, values: np.ndarray, n_groups: int, *, cumulative:
     return sums, out
 
 
-def _case_numbers(gaps: pd.DataFrame) -> np.ndarray:
+def case_numbers(gaps: pd.DataFrame) -> np.ndarray:
     """Per row of a gap table (sorted by case): the case's number, 0, 1, ... in table order."""
     first = gaps["prev_ts"].isna().to_numpy()
     return np.cumsum(first) - 1
@@ -748,7 +751,7 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     ``backward_from`` (the stage left by a backward move into this visit: the previous stage
     visit, outcomes passed over, not an allowed backtrack of ``model``), ``reopen_from`` (the
     outcome this visit reopens), ``repeat_of_prev`` and the case ``outcome``."""
-    case_no = _case_numbers(gaps)
+    case_no = case_numbers(gaps)
     st = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
     vcase = case_no[st]
     visit_no = gaps["visit_no"].to_numpy(dtype="float64")[st]
@@ -818,15 +821,19 @@ def _kind_sums(gaps: pd.DataFrame, case_no: np.ndarray, vcase: np.ndarray, visit
     # a visit's key: case number and visit number in one integer; the gaps' keys are sorted
     gkey = case_no[own].astype("int64") * span + gv[own].astype("int64")
     vkey = vcase.astype("int64") * span + visit_no.astype("int64")
-    keys = np.unique(gkey)
+    if bool(np.all(gkey[1:] >= gkey[:-1])):  # the table's order (case, time): runs of equal keys
+        new = np.r_[True, gkey[1:] != gkey[:-1]] if len(gkey) else np.zeros(0, dtype=bool)
+        keys, group = gkey[new], np.cumsum(new) - 1
+    else:
+        keys, group = np.unique(gkey, return_inverse=True)
     at = np.searchsorted(keys, vkey)
     found = at < len(keys)
     found[found] = keys[at[found]] == vkey[found]
-    group = np.searchsorted(keys, gkey)
-    kind = gaps["gap_kind"].to_numpy(dtype=object)[own] if len(own) else np.zeros(0, dtype=object)
+    kind = gaps["gap_kind"]
     gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
     out = {}
     for k in GAP_KINDS:
-        sums = group_sum(np.where(kind == k, group, -1), gap, len(keys))
+        of_kind = (kind == k).to_numpy(dtype=bool)[own]
+        sums = group_sum(np.where(of_kind, group, -1), gap, len(keys))
         out[k] = np.where(found, sums[np.minimum(at, max(len(keys) - 1, 0))] if len(keys) else 0.0, 0.0)
     return out

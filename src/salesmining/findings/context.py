@@ -47,6 +47,10 @@ class FindingContext:
     resources: ResourceModel = dataclasses.field(default_factory=ResourceModel)
     #: the gap claims the rule families make (see :mod:`salesmining.findings.attribution`)
     claims: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+    #: per gap row: its case's number (0, 1, ... in the table's case order)
+    case_no: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    #: per visit row: the gap row of the event that entered it
+    visit_rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="int64"))
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
@@ -84,10 +88,16 @@ def build_context(
     if key not in cache:
         cache[key] = _visits.stage_visits(gaps, log, model)
     visits = cache[key].copy(deep=False)
-    outcome = cases.set_index("case_id")["outcome"]
-    visits["outcome"] = visits["case"].map(outcome).to_numpy()
+    # each case's outcome looked up once, not once per visit
+    case_codes, case_ids = pd.factorize(visits["case"])
+    outcome = cases.set_index("case_id")["outcome"].reindex(case_ids).to_numpy()
+    visits["outcome"] = outcome[case_codes] if len(visits) else outcome[:0]
     backfilled = backfilled_cases(gaps, rules)
-    return FindingContext(log, model, rules, gaps, visits, cases, conf, backfilled, res)
+    case_no = _visits.case_numbers(gaps)
+    visit_rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    return FindingContext(
+        log, model, rules, gaps, visits, cases, conf, backfilled, res, case_no=case_no, visit_rows=visit_rows
+    )
 
 
 def fence(values: pd.Series, k: float, min_n: int) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
 from salesmining.findings.context import FindingContext
@@ -55,33 +54,35 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
 
 def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
     """Each excursion behind the furthest stage is charged to the backward move (or reopen) that started it."""
-    back = st["backward_from"].notna()
-    reopen = st["reopen_from"].notna() & ~back
-    start = back | reopen
-    st["excursion"] = start.astype(int).groupby(st["case"]).cumsum()
-    source = st["backward_from"].where(back, st["reopen_from"]).astype("object")
-    st["label"] = (source + ARROW + st["stage"].astype("object")).where(start)
-    st["rule"] = pd.Series(np.where(back, "backward_move", "reopened"), index=st.index).where(start)
-    st["label"] = st.groupby(["case", "excursion"])["label"].transform("first")
-    st["rule"] = st.groupby(["case", "excursion"])["rule"].transform("first")
-    behind = st[st["behind"] & st["label"].notna() & st["exit_us"].notna()]
-    # the excursion's gaps: every gap of its visits
-    g = ctx.gaps
-    key = behind[["case", "visit_no", "rule", "label"]].rename(columns={"case": CASE, "visit_no": "gap_visit"})
-    # only the gaps of cases with an excursion can match (the join keeps the gaps' order)
-    mine = g["gap_visit"].notna().to_numpy() & _frames.isin(g[CASE], key[CASE].unique()).to_numpy()
-    own = g.loc[mine, [CASE, "gap_visit", "gap_s"]].reset_index(names="gap")
-    charged = own.merge(key, on=[CASE, "gap_visit"], how="inner")
+    back = st["backward_from"].notna().to_numpy()
+    reopen_any = st["reopen_from"].notna().to_numpy()
+    start = back | reopen_any
+    # per stage visit: the move (or reopen) that began its excursion, the latest at or before it in the case
+    case = pd.factorize(st["case"])[0]
+    n = len(st)
+    began = np.where(start, np.arange(n), -1)
+    np.maximum.accumulate(began, out=began)
+    case_first = np.maximum.accumulate(np.where(np.r_[True, case[1:] != case[:-1]], np.arange(n), 0)) if n else began
+    began = np.where(began >= case_first, began, -1)
+    starts = np.flatnonzero(start)
+    source = st["backward_from"].where(back, st["reopen_from"]).astype("object").to_numpy()[starts]
+    label_of = pd.Series(source + ARROW + st["stage"].astype("object").to_numpy()[starts], index=starts, dtype=object)
+    rule_of = pd.Series(np.where(back[starts], "backward_move", "reopened"), index=starts, dtype=object)
+    sel = np.flatnonzero(st["behind"].to_numpy(dtype=bool) & (began >= 0) & st["exit_us"].notna().to_numpy())
+    behind = st.iloc[sel][["case", "visit_no", "dwell_s"]].assign(
+        rule=rule_of.reindex(began[sel]).to_numpy(), label=label_of.reindex(began[sel]).to_numpy()
+    )
+    charged = _excursion_gaps(ctx, st.index.to_numpy()[sel], behind)
     out = []
     for rule in ("backward_move", "reopened"):
-        sel = charged[charged["rule"] == rule]
-        ctx.claims.append(claims("loop", rule, sel["label"], sel[CASE], sel["gap"], sel["gap_s"]))
+        mine = charged[charged["rule"] == rule]
+        ctx.claims.append(claims("loop", rule, mine["label"], mine[CASE], mine["gap"], mine["gap_s"]))
         per = behind[behind["rule"] == rule].groupby(["case", "label"], sort=True).agg(lost=("dwell_s", "sum"))
         # every move (or reopen) is listed, also one that only continues an excursion already charged
-        began = back if rule == "backward_move" else st["reopen_from"].notna()
-        src = st["backward_from"] if rule == "backward_move" else st["reopen_from"]
+        moved = back if rule == "backward_move" else reopen_any
+        src = st["backward_from" if rule == "backward_move" else "reopen_from"]
         moves = (
-            st[began]
+            st[moved]
             .assign(
                 source=src.astype("object"),
                 target=st["stage"].astype("object"),
@@ -103,6 +104,31 @@ def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
             )
         )
     return out
+
+
+def _excursion_gaps(ctx: FindingContext, visit_index: np.ndarray, behind: pd.DataFrame) -> pd.DataFrame:
+    """The gaps of the ``behind`` visits (rows ``visit_index`` of ``ctx.visits``): every gap of each,
+    in the gap table's order, with the visit's ``rule`` and ``label``, as ``gap`` (row), CASE, ``gap_s``."""
+    g = ctx.gaps
+    gv = g["gap_visit"].to_numpy(dtype="float64")
+    has = np.flatnonzero(~np.isnan(gv))
+    span = int(np.nanmax(gv)) + 1 if len(has) else 1
+    # a visit's key: its case's number and visit number in one integer (both sorted by the tables' order)
+    gkey = ctx.case_no[has].astype("int64") * span + gv[has].astype("int64")
+    vkey = ctx.case_no[ctx.visit_rows[visit_index]].astype("int64") * span + behind["visit_no"].to_numpy().astype("int64")
+    order = np.argsort(vkey, kind="stable")
+    at = np.minimum(np.searchsorted(vkey[order], gkey), max(len(vkey) - 1, 0))
+    hit = (vkey[order][at] == gkey) if len(vkey) else np.zeros(len(gkey), dtype=bool)
+    rows, which = has[hit], order[at[hit]]
+    return pd.DataFrame(
+        {
+            "gap": rows,
+            CASE: g[CASE].array.take(rows),
+            "gap_s": g["gap_s"].to_numpy(dtype="float64")[rows],
+            "rule": behind["rule"].to_numpy()[which],
+            "label": behind["label"].to_numpy()[which],
+        }
+    )
 
 
 def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
