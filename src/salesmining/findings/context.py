@@ -51,6 +51,15 @@ class FindingContext:
     case_no: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="int64"))
     #: per visit row: the gap row of the event that entered it
     visit_rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    #: the case ids by case number
+    case_index: pd.Index = dataclasses.field(default_factory=lambda: pd.Index([], dtype=object))
+
+    def of_cases(self, ids: object) -> np.ndarray:
+        """Per gap row: is its case one of ``ids``? (Looked up once per case, not per row.)"""
+        wanted = np.zeros(len(self.case_index) + 1, dtype=bool)
+        at = self.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object).astype(str), dtype=object))
+        wanted[at[at >= 0]] = True
+        return wanted[self.case_no]
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
@@ -95,8 +104,20 @@ def build_context(
     backfilled = backfilled_cases(gaps, rules)
     case_no = _visits.case_numbers(gaps)
     visit_rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    case_index = pd.Index(gaps[CASE].array[gaps["prev_ts"].isna().to_numpy()].astype("object"), dtype=object)
     return FindingContext(
-        log, model, rules, gaps, visits, cases, conf, backfilled, res, case_no=case_no, visit_rows=visit_rows
+        log,
+        model,
+        rules,
+        gaps,
+        visits,
+        cases,
+        conf,
+        backfilled,
+        res,
+        case_no=case_no,
+        visit_rows=visit_rows,
+        case_index=case_index,
     )
 
 
