@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesmining.core import frames as _frames
+from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
 
@@ -91,18 +91,34 @@ def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFra
     """
     if not len(hits):
         return claims(kind, [], [], [], [], [])
-    key = hits.rename(columns={"case": CASE, "visit_no": "gap_visit"})[[CASE, "gap_visit", "excess_s", "rule", "where"]]
-    # only the gaps of the cases hit can match
-    mine = ((gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()).to_numpy()
-    mine = mine & _frames.isin(gaps[CASE], key[CASE].unique()).to_numpy()
-    own = gaps.loc[mine, [CASE, "gap_visit", "gap_s"]]
-    g = own[[CASE, "gap_visit", "gap_s"]].reset_index(names="gap").merge(key, on=[CASE, "gap_visit"], how="inner")
-    g = g.sort_values("gap", kind="stable")
-    total = g.groupby([CASE, "gap_visit"])["gap_s"].transform("sum")
-    cum = g.groupby([CASE, "gap_visit"])["gap_s"].cumsum()
-    target = total - g["excess_s"].clip(lower=0)
-    amount = (cum - target).clip(lower=0).clip(upper=g["gap_s"])
-    return claims(kind, g["rule"], g["where"], g[CASE], g["gap"], amount)
+    case_no = _visits.case_numbers(gaps)
+    first = gaps["prev_ts"].isna().to_numpy()
+    case_index = pd.Index(gaps[CASE].array[first].astype("object"), dtype=object)
+    gv = gaps["gap_visit"].to_numpy(dtype="float64")
+    mine = np.flatnonzero((gaps["gap_kind"] == "stage").to_numpy(dtype=bool) & ~np.isnan(gv))
+    span = int(max(np.nanmax(gv) if len(mine) else 0.0, float(hits["visit_no"].max()))) + 1
+    # a visit's key: its case's number and visit number in one integer
+    gkey = case_no[mine].astype("int64") * span + gv[mine].astype("int64")
+    hit_case = case_index.get_indexer(pd.Index(np.asarray(hits["case"], dtype=object), dtype=object))
+    hkey = np.where(hit_case >= 0, hit_case.astype("int64") * span + hits["visit_no"].to_numpy().astype("int64"), -1)
+    order = np.argsort(hkey, kind="stable")
+    at = np.minimum(np.searchsorted(hkey[order], gkey), len(hkey) - 1)
+    found = hkey[order][at] == gkey
+    rows, which = mine[found], order[at[found]]  # the gaps of the visits hit, in the table's order
+    gap_s = gaps["gap_s"].to_numpy(dtype="float64")[rows]
+    group = np.cumsum(np.r_[True, which[1:] != which[:-1]]) - 1 if len(rows) else which
+    total = _visits.group_sum(group, gap_s, int(group.max()) + 1 if len(group) else 0)[group]
+    cum = _visits.group_cumsum(group, gap_s)
+    excess = np.maximum(hits["excess_s"].to_numpy(dtype="float64")[which], 0.0)
+    amount = np.minimum(np.maximum(cum - (total - excess), 0.0), gap_s)
+    return claims(
+        kind,
+        np.asarray(hits["rule"], dtype=object)[which],
+        np.asarray(hits["where"], dtype=object)[which],
+        gaps[CASE].array.take(rows),
+        rows,
+        amount,
+    )
 
 
 def attribute(

@@ -19,7 +19,6 @@ from salesmining.analysis import visits as _visits
 from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.resources import ResourceModel, resource_model
 from salesmining.analysis.stages import StageModel
-from salesmining.core import frames as _frames
 from salesmining.core.errors import StageModelError
 from salesmining.core.schema import CASE, OUTCOME
 from salesmining.findings.backfill import backfilled_cases
@@ -143,9 +142,14 @@ def reference_rows(ctx: FindingContext, values: pd.DataFrame) -> tuple[pd.Series
     the second mask (every row not back-filled) is the fallback when too few closed rows exist.
     """
     case = values[_case_column(values)]
-    usable = ~_frames.isin(case, ctx.backfilled.index)
+    # each distinct case looked up once
+    codes, uniques = pd.factorize(case)
+    distinct = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
     closed_ids = ctx.cases.loc[ctx.cases["closed"].to_numpy(), "case_id"]
-    return usable & _frames.isin(case, closed_ids), usable
+    late = distinct.isin(np.asarray(ctx.backfilled.index, dtype=object))[codes]
+    closed = distinct.isin(np.asarray(closed_ids, dtype=object))[codes]
+    usable = pd.Series(~late, index=values.index, name=case.name)
+    return usable & pd.Series(closed, index=values.index, name=case.name), usable
 
 
 def targets(
@@ -153,17 +157,24 @@ def targets(
 ) -> pd.Series:
     """Per row: the target duration (seconds) — the SLA of its key, else the robust fence of the same
     key's durations in closed cases (in all finished ones when fewer than ``min_reference`` closed)."""
-    closed, usable = reference_rows(ctx, values)
+    closed_s, usable_s = reference_rows(ctx, values)
+    closed, usable = closed_s.to_numpy(dtype=bool), usable_s.to_numpy(dtype=bool)
     k, min_n = ctx.rules.outlier_k, ctx.rules.min_reference
-    fences: dict[object, float] = {}
-    for name, grp in values.groupby(key, sort=True):
-        ref = grp.loc[closed.loc[grp.index], durations]
-        if ref.notna().sum() < min_n:
-            ref = grp.loc[usable.loc[grp.index], durations]
-        fences[name] = fence(ref, k, min_n)
-    limits: dict[object, float] = {**fences, **{name: td.total_seconds() for name, td in sla.items()}}
-    limit = pd.Series(limits, dtype="float64")
-    return values[key].map(limit).fillna(math.inf).astype("float64")
+    codes, names = pd.factorize(values[key], sort=True)
+    dur = values[durations].to_numpy(dtype="float64")
+    limit = np.full(len(names) + 1, math.inf)  # the last: a missing key
+    for i, name in enumerate(names):
+        if name in sla:
+            limit[i] = sla[name].total_seconds()
+            continue
+        mine = codes == i
+        ref = dur[mine & closed]
+        if np.count_nonzero(~np.isnan(ref)) < min_n:
+            ref = dur[mine & usable]
+        limit[i] = fence(pd.Series(ref), k, min_n)
+    out = limit[codes]
+    out[np.isnan(out)] = math.inf
+    return pd.Series(out, index=values.index, name=values[key].name, dtype="float64")
 
 
 def stall_limits(ctx: FindingContext, stages: pd.Series) -> pd.Series:
