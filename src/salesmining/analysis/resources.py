@@ -106,8 +106,11 @@ def _detect_coded(log: EventLog) -> tuple[set[str], list[str]]:
     gap[1:] = np.diff(coded.ts_us) / 1e6
     gap[coded.first_of_case()] = np.nan
     has = r >= 0
-    pairs = np.unique(r[has] * log.n_cases + case[has])
-    n_cases = np.bincount(pairs // log.n_cases, minlength=len(names))
+    # distinct (case, resource) pairs: the keys are sorted by case already, so a stable sort is cheap
+    width = max(len(names), 1)
+    keys = np.sort(case[has] * width + r[has], kind="stable")
+    pairs = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+    n_cases = np.bincount(pairs % width, minlength=len(names))
     seen = np.flatnonzero(np.bincount(r[has], minlength=len(names)) > 0)
     share = pd.Series(n_cases[seen] / log.n_cases, index=names.to_numpy()[seen])
     median_gap = pd.Series(gap[has]).groupby(r[has]).median()

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesmining.core import frames as _frames
-from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.core.schema import ACTIVITY
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import LOCATION_COLUMNS
 from salesmining.findings.rules import FindingRules
@@ -50,14 +49,15 @@ Base = Callable[[str, Mapping[str, Any]], "pd.Series | None"]
 
 
 def effects(
-    affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = None, *, index: pd.Index | None = None
+    affected: set[Any] | pd.Index, cases: pd.DataFrame, base: pd.Series | None = None, *, index: pd.Index | None = None
 ) -> dict[str, Any]:
     """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison).
 
     ``index`` (optional) is ``pd.Index(cases["case_id"])``, built once by a caller asking for many."""
     index = index if index is not None else pd.Index(cases["case_id"].astype("object"))
     is_aff = np.zeros(len(cases), dtype=bool)
-    at = index.get_indexer(pd.Index(list(affected), dtype="object"))
+    wanted = affected if isinstance(affected, pd.Index) else pd.Index(list(affected), dtype="object")
+    at = index.get_indexer(wanted)
     is_aff[at[at >= 0]] = True
     keep = cases["closed"].to_numpy(dtype=bool)
     if base is not None:
@@ -93,12 +93,15 @@ def comparison_base(ctx: FindingContext) -> Base:
     v, cases = ctx.visits, ctx.cases
     ids = cases["case_id"]
     # furthest stage recorded; a won case has passed every stage, a lost one only those it recorded
-    max_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].max()).fillna(-1)
+    is_st = (v["role"] == "stage").to_numpy(dtype=bool)
+    v_case, v_ids = pd.factorize(v["case"].array[is_st])
+    per_case = pd.Series(v["order"].to_numpy(dtype="float64")[is_st]).groupby(v_case)
+    by_id = pd.Index(np.asarray(v_ids, dtype=object), dtype=object)
+    max_order = ids.map(pd.Series(per_case.max().to_numpy(), index=by_id)).fillna(-1)
     max_order = max_order.where(~cases["won"], float(len(ctx.model.stages)))
-    min_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].min()).fillna(math.inf)
+    min_order = ids.map(pd.Series(per_case.min().to_numpy(), index=by_id)).fillna(math.inf)
     won = cases["won"]
-    approvals = ctx.gaps[ctx.gaps["is_approval"].astype(bool)]
-    with_activity = approvals.groupby(ACTIVITY)[CASE].agg(lambda s: set(s))
+    with_activity = _cases_with_approval(ctx, ids)
 
     def base(kind: str, place: Mapping[str, Any]) -> pd.Series | None:
         at = place["activity"] if place["activity"] is not None else place["from_activity"]
@@ -109,11 +112,25 @@ def comparison_base(ctx: FindingContext) -> Base:
             return (min_order < k) & (max_order > k)
         if at in order:
             return (max_order >= order[at]) | won
-        if at in with_activity.index:
-            return _frames.isin(ids, with_activity[at])
+        if at in with_activity:
+            return with_activity[at]
         return None
 
     return base
+
+
+def _cases_with_approval(ctx: FindingContext, ids: pd.Series) -> dict[Any, pd.Series]:
+    """Per approval activity of the log: which of ``ids`` (a case-id column) have it."""
+    rows = np.flatnonzero(ctx.gaps["is_approval"].to_numpy(dtype=bool))
+    act, names = pd.factorize(ctx.gaps[ACTIVITY].array.take(rows))
+    case_no = ctx.case_no[rows]
+    at = ctx.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object), dtype=object))
+    out = {}
+    for k, name in enumerate(names):
+        has = np.zeros(len(ctx.case_index) + 1, dtype=bool)  # the last: an id not in the gap table
+        has[case_no[act == k]] = True
+        out[name] = pd.Series(has[at], index=ids.index, name=ids.name)
+    return out
 
 
 def typical_case_hours(cases: pd.DataFrame, rules: FindingRules) -> float:
@@ -188,7 +205,7 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     for (kind, rule, where), ev in evidence.groupby(["kind", "rule", "where"], sort=True):
         place = {c: ev[c].iloc[0] for c in LOCATION_COLUMNS}
         per_case = ev.groupby("case_id")["time_lost_s"].sum().clip(lower=0)
-        affected = set(per_case.index)
+        affected = per_case.index  # distinct case ids
         eff = effects(affected, cases, base_of(str(kind), place), index=index)
         ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
         examples = ranked.set_index("case_id")["lost"]
