@@ -25,11 +25,13 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     """``backward_move`` (on the step moved back), ``reopened``, ``stage_repeat`` and ``activity_repeat``
     evidence; their gap claims go to ``ctx.claims``."""
     v = ctx.visits
-    st = v[v["role"] == "stage"].copy()
-    out = _excursions(ctx, st)
-    rep = st[st["repeat_of_prev"]].copy()
+    stage_rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
+    out = _excursions(ctx, stage_rows)
+    rep_rows = stage_rows[v["repeat_of_prev"].to_numpy(dtype=bool)[stage_rows]]
+    rep = v.iloc[rep_rows][["case", "stage", "owner"]]
     if len(rep):
-        prev_owner = v["owner"].shift(1).reindex(rep.index)
+        # the visit just before (a repeat is never a case's first visit)
+        prev_owner = pd.Series(v["owner"].array.take(rep_rows - 1), index=rep.index)
         redo = (
             rep["owner"].notna() & prev_owner.notna() & (rep["owner"].astype("object") != prev_owner.astype("object"))
         )
@@ -52,42 +54,43 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     return out
 
 
-def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
-    """Each excursion behind the furthest stage is charged to the backward move (or reopen) that started it."""
-    back = st["backward_from"].notna().to_numpy()
-    reopen_any = st["reopen_from"].notna().to_numpy()
+def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
+    """Each excursion behind the furthest stage is charged to the backward move (or reopen) that started it.
+
+    ``rows``: the stage visits' rows of ``ctx.visits``; strings are read only for the moves and the visits behind."""
+    v = ctx.visits
+    back = v["backward_from"].notna().to_numpy()[rows]
+    reopen_any = v["reopen_from"].notna().to_numpy()[rows]
     start = back | reopen_any
     # per stage visit: the move (or reopen) that began its excursion, the latest at or before it in the case
-    case = pd.factorize(st["case"])[0]
-    n = len(st)
+    case_no = ctx.case_no[ctx.visit_rows[rows]]
+    n = len(rows)
     began = np.where(start, np.arange(n), -1)
     np.maximum.accumulate(began, out=began)
-    case_first = np.maximum.accumulate(np.where(np.r_[True, case[1:] != case[:-1]], np.arange(n), 0)) if n else began
+    new_case = np.r_[True, case_no[1:] != case_no[:-1]] if n else np.zeros(0, dtype=bool)
+    case_first = np.maximum.accumulate(np.where(new_case, np.arange(n), 0)) if n else began
     began = np.where(began >= case_first, began, -1)
-    starts = np.flatnonzero(start)
-    source = st["backward_from"].where(back, st["reopen_from"]).astype("object").to_numpy()[starts]
-    label_of = pd.Series(source + ARROW + st["stage"].astype("object").to_numpy()[starts], index=starts, dtype=object)
-    rule_of = pd.Series(np.where(back[starts], "backward_move", "reopened"), index=starts, dtype=object)
-    sel = np.flatnonzero(st["behind"].to_numpy(dtype=bool) & (began >= 0) & st["exit_us"].notna().to_numpy())
-    behind = st.iloc[sel][["case", "visit_no", "dwell_s"]].assign(
-        rule=rule_of.reindex(began[sel]).to_numpy(), label=label_of.reindex(began[sel]).to_numpy()
+    sel = np.flatnonzero(
+        v["behind"].to_numpy(dtype=bool)[rows] & (began >= 0) & v["exit_us"].notna().to_numpy()[rows]
     )
-    charged = _excursion_gaps(ctx, st.index.to_numpy()[sel], behind)
+    # the label and rule of each excursion's first move, for the excursions behind the frontier only
+    first_move = np.unique(began[sel])
+    moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
+    which = np.searchsorted(first_move, began[sel])
+    behind = v.iloc[rows[sel]][["case", "visit_no", "dwell_s"]].assign(
+        rule=np.where(back[first_move], "backward_move", "reopened")[which],
+        label=moved["label"].to_numpy()[which],
+    )
+    charged = _excursion_gaps(ctx, rows[sel], behind)
     out = []
     for rule in ("backward_move", "reopened"):
         mine = charged[charged["rule"] == rule]
         ctx.claims.append(claims("loop", rule, mine["label"], mine[CASE], mine["gap"], mine["gap_s"]))
         per = behind[behind["rule"] == rule].groupby(["case", "label"], sort=True).agg(lost=("dwell_s", "sum"))
         # every move (or reopen) is listed, also one that only continues an excursion already charged
-        moved = back if rule == "backward_move" else reopen_any
-        src = st["backward_from" if rule == "backward_move" else "reopen_from"]
+        of_rule = rows[back if rule == "backward_move" else reopen_any]
         moves = (
-            st[moved]
-            .assign(
-                source=src.astype("object"),
-                target=st["stage"].astype("object"),
-                label=src.astype("object") + ARROW + st["stage"].astype("object"),
-            )
+            _moves(v, of_rule, "backward_from" if rule == "backward_move" else "reopen_from")
             .groupby(["case", "label"])
             .agg(moves=("stage", "size"), source=("source", "first"), target=("target", "first"))
         )
@@ -106,8 +109,23 @@ def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
-def _excursion_gaps(ctx: FindingContext, visit_index: np.ndarray, behind: pd.DataFrame) -> pd.DataFrame:
-    """The gaps of the ``behind`` visits (rows ``visit_index`` of ``ctx.visits``): every gap of each,
+def _moves(v: pd.DataFrame, rows: np.ndarray, source: str | np.ndarray) -> pd.DataFrame:
+    """The visits ``rows`` of ``v`` as moves: ``case``, ``stage``, ``source`` (the column ``source`` names,
+    per row when an array), ``target`` (the stage) and ``label`` (``source → target``)."""
+    sub = v.iloc[rows]
+    if isinstance(source, str):
+        src = sub[source].astype("object").to_numpy()
+    else:
+        src = np.where(source == "backward_from", sub["backward_from"].astype("object"), sub["reopen_from"].astype("object"))
+    target = sub["stage"].astype("object").to_numpy()
+    return pd.DataFrame(
+        {"case": sub["case"].to_numpy(), "stage": target, "source": src, "target": target, "label": src + ARROW + target},
+        index=sub.index,
+    )
+
+
+def _excursion_gaps(ctx: FindingContext, visit_rows: np.ndarray, behind: pd.DataFrame) -> pd.DataFrame:
+    """The gaps of the ``behind`` visits (rows ``visit_rows`` of ``ctx.visits``): every gap of each,
     in the gap table's order, with the visit's ``rule`` and ``label``, as ``gap`` (row), CASE, ``gap_s``."""
     g = ctx.gaps
     gv = g["gap_visit"].to_numpy(dtype="float64")
@@ -115,7 +133,7 @@ def _excursion_gaps(ctx: FindingContext, visit_index: np.ndarray, behind: pd.Dat
     span = int(np.nanmax(gv)) + 1 if len(has) else 1
     # a visit's key: its case's number and visit number in one integer (both sorted by the tables' order)
     gkey = ctx.case_no[has].astype("int64") * span + gv[has].astype("int64")
-    vkey = ctx.case_no[ctx.visit_rows[visit_index]].astype("int64") * span + behind["visit_no"].to_numpy().astype("int64")
+    vkey = ctx.case_no[ctx.visit_rows[visit_rows]].astype("int64") * span + behind["visit_no"].to_numpy().astype("int64")
     order = np.argsort(vkey, kind="stable")
     at = np.minimum(np.searchsorted(vkey[order], gkey), max(len(vkey) - 1, 0))
     hit = (vkey[order][at] == gkey) if len(vkey) else np.zeros(len(gkey), dtype=bool)
