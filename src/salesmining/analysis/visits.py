@@ -813,7 +813,9 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     return visits
 
 
-def _kind_sums(gaps: pd.DataFrame, case_no: np.ndarray, vcase: np.ndarray, visit_no: np.ndarray) -> dict[str, np.ndarray]:
+def _kind_sums(
+    gaps: pd.DataFrame, case_no: np.ndarray, vcase: np.ndarray, visit_no: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per stage visit and gap kind: the seconds of the visit's gaps of that kind (0 where none)."""
     gv = gaps["gap_visit"].to_numpy(dtype="float64")
     own = np.flatnonzero(~np.isnan(gv) & (gv >= 1))

@@ -38,9 +38,9 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     kind = g["gap_kind"]
     is_ho = ((kind == "handoff") & (g["handoff_reference"] != "")).to_numpy(dtype=bool) & ~entered_late
     # the fair reference: the same step (else the same activity), both owners known, no owner change
-    is_ref = (
-        (kind == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]
-    ).to_numpy(dtype=bool) & ~entered_late
+    is_ref = ((kind == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]).to_numpy(
+        dtype=bool
+    ) & ~entered_late
     # only handoffs and their references take part below: work on those rows alone, on integer places
     rows = np.flatnonzero(is_ho | is_ref)
     is_ho, is_ref = is_ho[rows], is_ref[rows]

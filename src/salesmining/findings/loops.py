@@ -70,9 +70,7 @@ def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
     new_case = np.r_[True, case_no[1:] != case_no[:-1]] if n else np.zeros(0, dtype=bool)
     case_first = np.maximum.accumulate(np.where(new_case, np.arange(n), 0)) if n else began
     began = np.where(began >= case_first, began, -1)
-    sel = np.flatnonzero(
-        v["behind"].to_numpy(dtype=bool)[rows] & (began >= 0) & v["exit_us"].notna().to_numpy()[rows]
-    )
+    sel = np.flatnonzero(v["behind"].to_numpy(dtype=bool)[rows] & (began >= 0) & v["exit_us"].notna().to_numpy()[rows])
     # the label and rule of each excursion's first move, for the excursions behind the frontier only
     first_move = np.unique(began[sel])
     moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
@@ -116,10 +114,18 @@ def _moves(v: pd.DataFrame, rows: np.ndarray, source: str | np.ndarray) -> pd.Da
     if isinstance(source, str):
         src = sub[source].astype("object").to_numpy()
     else:
-        src = np.where(source == "backward_from", sub["backward_from"].astype("object"), sub["reopen_from"].astype("object"))
+        src = np.where(
+            source == "backward_from", sub["backward_from"].astype("object"), sub["reopen_from"].astype("object")
+        )
     target = sub["stage"].astype("object").to_numpy()
     return pd.DataFrame(
-        {"case": sub["case"].to_numpy(), "stage": target, "source": src, "target": target, "label": src + ARROW + target},
+        {
+            "case": sub["case"].to_numpy(),
+            "stage": target,
+            "source": src,
+            "target": target,
+            "label": src + ARROW + target,
+        },
         index=sub.index,
     )
 
@@ -133,7 +139,9 @@ def _excursion_gaps(ctx: FindingContext, visit_rows: np.ndarray, behind: pd.Data
     span = int(np.nanmax(gv)) + 1 if len(has) else 1
     # a visit's key: its case's number and visit number in one integer (both sorted by the tables' order)
     gkey = ctx.case_no[has].astype("int64") * span + gv[has].astype("int64")
-    vkey = ctx.case_no[ctx.visit_rows[visit_rows]].astype("int64") * span + behind["visit_no"].to_numpy().astype("int64")
+    vkey = ctx.case_no[ctx.visit_rows[visit_rows]].astype("int64") * span + behind["visit_no"].to_numpy().astype(
+        "int64"
+    )
     order = np.argsort(vkey, kind="stable")
     at = np.minimum(np.searchsorted(vkey[order], gkey), max(len(vkey) - 1, 0))
     hit = (vkey[order][at] == gkey) if len(vkey) else np.zeros(len(gkey), dtype=bool)
@@ -153,25 +161,41 @@ def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     """Completions again of an activity outside the model (an activity never completed in the log,
     e.g. start-only lifecycles: its starts); a repeat at the same instant is a duplicate, not rework."""
     g = ctx.gaps
-    oth = g.loc[g["role"] == "other", [CASE, ACTIVITY, "lifecycle", "actor", "ts_us", "gap_s"]]
-    if not len(oth):
+    rows = np.flatnonzero((g["role"] == "other").to_numpy(dtype=bool))
+    if not len(rows):
         return None
-    life = oth["lifecycle"].astype("object")
-    is_complete = (life == "complete").to_numpy()
-    has_complete = pd.Series(is_complete, index=oth.index).groupby(oth[ACTIVITY]).transform("any").to_numpy()
-    is_start = (life == "start").to_numpy()
+    life = g["lifecycle"].array.take(rows)
+    is_complete = np.asarray(life == "complete", dtype=bool)
+    act, _ = pd.factorize(g[ACTIVITY].array.take(rows))
+    has_complete = (np.bincount(act, weights=is_complete, minlength=int(act.max()) + 1) > 0)[act]
+    is_start = np.asarray(life == "start", dtype=bool)
     # work done: its completions; an activity never completed in the log (start-only lifecycles) by its starts
-    done = life.isna().to_numpy() | is_complete | (~has_complete & is_start)
-    oth = oth[done].copy()
-    if not len(oth):
+    done = np.asarray(life.isna(), dtype=bool) | is_complete | (~has_complete & is_start)
+    rows, act = rows[done], act[done]
+    if not len(rows):
         return None
-    grp = oth.groupby([CASE, ACTIVITY], sort=False)
-    oth["occurrence"] = grp.cumcount()
-    oth["prev_actor"] = grp["actor"].shift(1)
-    oth["prev_same_ts"] = grp["ts_us"].shift(1)
-    again = oth[(oth["occurrence"] > 0) & (oth["ts_us"] != oth["prev_same_ts"])]
-    redo = again["actor"].notna() & again["prev_actor"].notna() & (again["actor"] != again["prev_actor"])
-    again = again.assign(redo=redo.astype(int))
+    # each event's previous occurrence of the same activity in its case (-1: the first)
+    key = ctx.case_no[rows].astype("int64") * (int(act.max()) + 1) + act
+    order = np.argsort(key, kind="stable")
+    same = np.r_[False, key[order][1:] == key[order][:-1]]
+    prev = np.full(len(rows), -1, dtype="int64")
+    prev[order[same]] = order[np.flatnonzero(same) - 1]
+    ts = g["ts_us"].to_numpy()[rows]
+    again = (prev >= 0) & (ts != ts[np.maximum(prev, 0)])
+    actor, _ = pd.factorize(g["actor"].array.take(rows))
+    prev_actor = np.where(prev >= 0, actor[np.maximum(prev, 0)], -1)
+    redo = (actor >= 0) & (prev_actor >= 0) & (actor != prev_actor)
+    at_rows = rows[again]
+    again_df = pd.DataFrame(
+        {
+            CASE: g[CASE].array.take(at_rows),
+            ACTIVITY: g[ACTIVITY].array.take(at_rows),
+            "gap_s": g["gap_s"].to_numpy(dtype="float64")[at_rows],
+            "redo": redo[again].astype(int),
+        },
+        index=at_rows,
+    )
+    again = again_df
     ctx.claims.append(
         claims("loop", "activity_repeat", again[ACTIVITY].astype("object"), again[CASE], again.index, again["gap_s"])
     )
