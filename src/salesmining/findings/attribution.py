@@ -83,17 +83,27 @@ def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) 
     )
 
 
-def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFrame:
+def tail_claims(
+    gaps: pd.DataFrame,
+    hits: pd.DataFrame,
+    kind: str,
+    *,
+    case_no: np.ndarray | None = None,
+    case_index: pd.Index | None = None,
+) -> pd.DataFrame:
     """Claims for long stays: ``hits`` has ``case``, ``visit_no``, ``excess_s``, ``rule``, ``where``.
 
     The excess is the time after the target was passed: the last ``excess_s`` seconds of the
     visit's own (``stage``) gaps, claimed from the gap where the target was crossed onwards.
+    ``case_no`` (per gap row) and ``case_index`` (case ids by number), when the caller has them,
+    save computing them again (:func:`~salesmining.analysis.visits.case_numbers`).
     """
     if not len(hits):
         return claims(kind, [], [], [], [], [])
-    case_no = _visits.case_numbers(gaps)
-    first = gaps["prev_ts"].isna().to_numpy()
-    case_index = pd.Index(gaps[CASE].array[first].astype("object"), dtype=object)
+    if case_no is None or case_index is None:
+        case_no = _visits.case_numbers(gaps)
+        first = gaps["prev_ts"].isna().to_numpy()
+        case_index = pd.Index(gaps[CASE].array[first].astype("object"), dtype=object)
     gv = gaps["gap_visit"].to_numpy(dtype="float64")
     mine = np.flatnonzero((gaps["gap_kind"] == "stage").to_numpy(dtype=bool) & ~np.isnan(gv))
     span = int(max(np.nanmax(gv) if len(mine) else 0.0, float(hits["visit_no"].max()))) + 1

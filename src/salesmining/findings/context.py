@@ -53,12 +53,27 @@ class FindingContext:
     #: the case ids by case number
     case_index: pd.Index = dataclasses.field(default_factory=lambda: pd.Index([], dtype=object))
 
-    def of_cases(self, ids: object) -> np.ndarray:
-        """Per gap row: is its case one of ``ids``? (Looked up once per case, not per row.)"""
+    def case_flags(self, ids: object) -> np.ndarray:
+        """Per case number: is the case one of ``ids``? (One more entry, ``False``, for an unknown case.)"""
         wanted = np.zeros(len(self.case_index) + 1, dtype=bool)
         at = self.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object).astype(str), dtype=object))
         wanted[at[at >= 0]] = True
-        return wanted[self.case_no]
+        return wanted
+
+    def of_cases(self, ids: object) -> np.ndarray:
+        """Per gap row: is its case one of ``ids``? (Looked up once per case, not per row.)"""
+        return self.case_flags(ids)[self.case_no]
+
+    def reference_flags(self, case_no: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`reference_rows` for rows given by their case numbers: (closed and not back-filled,
+        not back-filled)."""
+        usable = ~self.case_flags(self.backfilled.index)[case_no]
+        closed_ids = self.cases.loc[self.cases["closed"].to_numpy(), "case_id"]
+        return usable & self.case_flags(closed_ids)[case_no], usable
+
+    def visit_case_no(self, visit_rows: np.ndarray) -> np.ndarray:
+        """The case numbers of the rows ``visit_rows`` of :attr:`visits`."""
+        return self.case_no[self.visit_rows[visit_rows]]
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
@@ -153,12 +168,22 @@ def reference_rows(ctx: FindingContext, values: pd.DataFrame) -> tuple[pd.Series
 
 
 def targets(
-    ctx: FindingContext, values: pd.DataFrame, key: str, durations: str, sla: Mapping[str, pd.Timedelta]
+    ctx: FindingContext,
+    values: pd.DataFrame,
+    key: str,
+    durations: str,
+    sla: Mapping[str, pd.Timedelta],
+    *,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.Series:
     """Per row: the target duration (seconds) — the SLA of its key, else the robust fence of the same
-    key's durations in closed cases (in all finished ones when fewer than ``min_reference`` closed)."""
-    closed_s, usable_s = reference_rows(ctx, values)
-    closed, usable = closed_s.to_numpy(dtype=bool), usable_s.to_numpy(dtype=bool)
+    key's durations in closed cases (in all finished ones when fewer than ``min_reference`` closed).
+
+    ``reference``: the rows' :func:`reference_rows` masks when the caller has them already."""
+    if reference is None:
+        closed_s, usable_s = reference_rows(ctx, values)
+        reference = closed_s.to_numpy(dtype=bool), usable_s.to_numpy(dtype=bool)
+    closed, usable = reference
     k, min_n = ctx.rules.outlier_k, ctx.rules.min_reference
     codes, names = pd.factorize(values[key], sort=True)
     dur = values[durations].to_numpy(dtype="float64")
@@ -186,11 +211,13 @@ def stall_limits(ctx: FindingContext, stages: pd.Series) -> pd.Series:
     an open case can be called stalled only against cases that did close.
     """
     v = ctx.visits
-    closed, _ = reference_rows(ctx, v)
-    ref = v[closed & (v["role"] == "stage") & v["dwell_s"].notna() & ~v["behind"].astype(bool)]
-    counts = ref.groupby("stage")["dwell_s"].size()
-    q = ref.groupby("stage")["dwell_s"].quantile(ctx.rules.stall_quantile)
-    q = q[counts.reindex(q.index).fillna(0) >= ctx.rules.min_reference]
+    closed, _ = ctx.reference_flags(ctx.visit_case_no(np.arange(len(v))))
+    ok = closed & ((v["role"] == "stage") & v["dwell_s"].notna() & ~v["behind"].astype(bool)).to_numpy(dtype=bool)
+    rows = np.flatnonzero(ok)
+    stage, names = pd.factorize(v["stage"].array.take(rows))
+    counts = np.bincount(stage, minlength=len(names))
+    q = pd.Series(v["dwell_s"].to_numpy(dtype="float64")[rows]).groupby(stage).quantile(ctx.rules.stall_quantile)
+    enough = {names[i]: float(x) for i, x in q.items() if counts[i] >= ctx.rules.min_reference}
     limits = {s: td.total_seconds() for s, td in ctx.model.sla.items()}
     uniq = pd.unique(stages)
-    return pd.Series({s: limits.get(s, float(q.get(s, math.inf))) for s in uniq}, dtype="float64")
+    return pd.Series({s: limits.get(s, enough.get(s, math.inf)) for s in uniq}, dtype="float64")
