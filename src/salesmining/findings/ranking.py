@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import LOCATION_COLUMNS
@@ -49,16 +50,20 @@ Base = Callable[[str, Mapping[str, Any]], "pd.Series | None"]
 
 
 def effects(
-    affected: set[Any] | pd.Index, cases: pd.DataFrame, base: pd.Series | None = None, *, index: pd.Index | None = None
+    affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = None, *, index: pd.Index | None = None
 ) -> dict[str, Any]:
     """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison).
 
     ``index`` (optional) is ``pd.Index(cases["case_id"])``, built once by a caller asking for many."""
     index = index if index is not None else pd.Index(cases["case_id"].astype("object"))
     is_aff = np.zeros(len(cases), dtype=bool)
-    wanted = affected if isinstance(affected, pd.Index) else pd.Index(list(affected), dtype="object")
-    at = index.get_indexer(wanted)
+    at = index.get_indexer(pd.Index(list(affected), dtype="object"))
     is_aff[at[at >= 0]] = True
+    return _effects(is_aff, cases, base)
+
+
+def _effects(is_aff: np.ndarray, cases: pd.DataFrame, base: pd.Series | None) -> dict[str, Any]:
+    """:func:`effects` with the affected cases as a mask over ``cases``' rows."""
     keep = cases["closed"].to_numpy(dtype=bool)
     if base is not None:
         keep = keep & base.to_numpy(dtype=bool)
@@ -180,16 +185,55 @@ def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, ty
     return "low"
 
 
-def _typical_detail(ev: pd.DataFrame) -> str:
-    """The description of the median case: the evidence row at the (lower) median time lost.
+class _Finding(NamedTuple):
+    """One ``(kind, rule, where)`` of the evidence: its first row, its cases (sorted) with their
+    time lost, its example cases (most time lost first) and the row of its typical detail."""
 
-    Per-case descriptions carry that case's numbers; the most common text among them is an
-    accident of rounding (``23 min in stage`` where half the cases lost hours), the median one is not.
-    """
-    if not len(ev):
-        return ""
-    order = ev.sort_values(["time_lost_s", "case_id"], kind="stable")
-    return str(order["detail"].iloc[(len(order) - 1) // 2])
+    first_row: int
+    case_ids: np.ndarray
+    lost: np.ndarray
+    examples: np.ndarray
+    typical_row: int
+
+
+def _per_finding(evidence: pd.DataFrame) -> list[_Finding]:
+    """The evidence by finding, in ``(kind, rule, where)`` order, in one pass over its rows.
+
+    Per case: the sum of its rows' time lost (as pandas adds, :func:`~salesmining.analysis.visits.group_sum`),
+    floored at 0, cases sorted by id. The typical detail is the description of the median case: the
+    evidence row at the (lower) median time lost. Per-case descriptions carry that case's numbers;
+    the most common text among them is an accident of rounding (``23 min in stage`` where half the
+    cases lost hours), the median one is not."""
+    fid = evidence.groupby(["kind", "rule", "where"], sort=True).ngroup().to_numpy(dtype="int64")
+    case_code, case_names = pd.factorize(evidence["case_id"], sort=True)
+    names = np.asarray(case_names, dtype=object)
+    lost = evidence["time_lost_s"].to_numpy(dtype="float64")
+    width = max(len(names), 1)
+    pairs, pair_of_row = np.unique(fid * width + case_code, return_inverse=True)  # by finding, then case id
+    sums = _visits.group_sum(pair_of_row.reshape(-1), lost, len(pairs))
+    sums = np.where(sums >= 0, sums, 0.0)  # clip(lower=0), as pandas does it
+    pair_f, pair_c = pairs // width, pairs % width
+    n_f = int(fid.max()) + 1
+    bounds = np.searchsorted(pair_f, np.arange(n_f + 1))
+    examples = np.lexsort((pair_c, -sums, pair_f))  # per finding: most time lost first, then by id
+    _, first_row = np.unique(fid, return_index=True)
+    # the typical detail: the row at the lower median of (time lost, case id), ties in row order
+    typical = np.lexsort((case_code, lost, fid))
+    row_bounds = np.searchsorted(fid[typical], np.arange(n_f + 1))
+    out = []
+    for f in range(n_f):
+        lo, hi = bounds[f], bounds[f + 1]
+        r_lo, r_hi = row_bounds[f], row_bounds[f + 1]
+        out.append(
+            _Finding(
+                int(first_row[f]),
+                names[pair_c[lo:hi]],
+                sums[lo:hi],
+                names[pair_c[examples[lo:hi]]],
+                int(typical[r_lo + (r_hi - r_lo - 1) // 2]),
+            )
+        )
+    return out
 
 
 def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
@@ -202,24 +246,26 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     base_of = comparison_base(ctx)
     index = pd.Index(cases["case_id"].astype("object"))
     rows = []
-    for (kind, rule, where), ev in evidence.groupby(["kind", "rule", "where"], sort=True):
-        place = {c: ev[c].iloc[0] for c in LOCATION_COLUMNS}
-        per_case = ev.groupby("case_id")["time_lost_s"].sum().clip(lower=0)
-        affected = per_case.index  # distinct case ids
-        eff = effects(affected, cases, base_of(str(kind), place), index=index)
-        ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
-        examples = ranked.set_index("case_id")["lost"]
+    for f in _per_finding(evidence):
+        ev_first = evidence.iloc[f.first_row]
+        kind = str(ev_first["kind"])
+        place = {c: ev_first[c] for c in LOCATION_COLUMNS}
+        per_case = pd.Series(f.lost)
+        is_aff = np.zeros(len(cases), dtype=bool)
+        at = index.get_indexer(pd.Index(f.case_ids, dtype="object"))
+        is_aff[at[at >= 0]] = True
+        eff = _effects(is_aff, cases, base_of(kind, place))
         rows.append(
             {
                 "kind": kind,
-                "rule": rule,
-                "where": str(where),
-                "cases": len(affected),
-                "share": len(affected) / n if n else math.nan,
+                "rule": str(ev_first["rule"]),
+                "where": str(ev_first["where"]),
+                "cases": len(per_case),
+                "share": len(per_case) / n if n else math.nan,
                 "time_lost_hours": float(per_case.sum()) / 3600,
                 "time_lost_per_case_hours": float(per_case.mean()) / 3600 if len(per_case) else 0.0,
-                "example_cases": tuple(str(c) for c in examples.index[: ctx.rules.examples]),
-                "detail": _typical_detail(ev),
+                "example_cases": tuple(str(c) for c in f.examples[: ctx.rules.examples]),
+                "detail": str(evidence["detail"].iloc[f.typical_row]),
                 **eff,
                 **place,
             }
