@@ -680,50 +680,25 @@ def _judged_coded(
 
 
 def group_sum(labels: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group ``0..n_groups-1``: the sum of ``values`` (float64, NaN skipped) over the rows with that label
-    (``-1``: no group), bit for bit as pandas' ``groupby(...).sum()`` adds: in row order, with its
-    Kahan compensation. Vectorised over the groups (one step per position within a group)."""
-    sums, _ = _kahan(labels, values, n_groups, cumulative=False)
-    return sums
+    """Per group ``0..n_groups-1``: the sum of ``values`` over the rows with that label (0 for none).
 
-
-def group_cumsum(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per row: the running sum of ``values`` within its label's group up to the row (float64), bit for
-    bit pandas' ``groupby(...).cumsum()`` (Kahan-compensated, in row order; NaN rows stay NaN and add nothing)."""
-    n_groups = int(labels.max()) + 1 if len(labels) else 0
-    _, out = _kahan(labels, values, n_groups, cumulative=True)
+    Added by pandas itself on the integer labels, so bit for bit what a pandas ``groupby(...).sum()``
+    over the same rows with keys in the same order gives (whose adding depends on the rows: numpy's
+    ``add.reduceat`` for sorted keys without NaN, Kahan-compensated in row order otherwise); integer
+    keys spare it factorising strings."""
+    out = np.zeros(n_groups, dtype="float64")
+    if len(labels):
+        sums = pd.Series(np.asarray(values, dtype="float64")).groupby(labels, sort=True).sum()
+        out[sums.index.to_numpy()] = sums.to_numpy()
     return out
 
 
-def _kahan(labels: np.ndarray, values: np.ndarray, n_groups: int, *, cumulative: bool) -> tuple[np.ndarray, np.ndarray]:
-    values = np.asarray(values, dtype="float64")
-    rows = np.flatnonzero(labels >= 0)
-    rows = rows[np.argsort(labels[rows], kind="stable")]  # each group's rows together, in row order
-    lab = labels[rows]
-    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]]) if len(rows) else np.zeros(0, dtype="int64")
-    lengths = np.diff(np.r_[starts, len(rows)])
-    by_length = np.argsort(-lengths, kind="stable")  # longest first: the groups still going are a prefix
-    starts, lengths, group = starts[by_length], lengths[by_length], lab[starts[by_length]]
-    acc = np.zeros(len(starts), dtype="float64")
-    comp = np.zeros(len(starts), dtype="float64")
-    out = np.full(len(values), np.nan) if cumulative else np.zeros(0)
-    for j in range(int(lengths[0]) if len(lengths) else 0):
-        k = int(np.searchsorted(-lengths, -j, side="left"))  # groups longer than j
-        at = rows[starts[:k] + j]
-        val = values[at]
-        ok = ~np.isnan(val)
-        a, c = acc[:k], comp[:k]
-        y = val - c
-        t = a + y
-        new_c = t - a - y
-        new_c[np.isnan(new_c)] = 0.0  # an infinite value: no compensation (as pandas)
-        comp[:k] = np.where(ok, new_c, c)
-        acc[:k] = np.where(ok, t, a)
-        if cumulative:
-            out[at[ok]] = t[ok]
-    sums = np.zeros(n_groups, dtype="float64")
-    sums[group] = acc
-    return sums, out
+def group_cumsum(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row: the running sum of ``values`` within its label's group up to the row, as pandas'
+    ``groupby(...).cumsum()`` gives it (computed by pandas on the integer labels)."""
+    if not len(labels):
+        return np.zeros(0, dtype="float64")
+    return pd.Series(np.asarray(values, dtype="float64")).groupby(labels, sort=True).cumsum().to_numpy()
 
 
 def case_numbers(gaps: pd.DataFrame) -> np.ndarray:
@@ -831,11 +806,18 @@ def _kind_sums(
     at = np.searchsorted(keys, vkey)
     found = at < len(keys)
     found[found] = keys[at[found]] == vkey[found]
-    kind = gaps["gap_kind"]
+    # the pivot's keys (case, visit, kind), in its order: kinds by name within a visit
+    kinds = sorted(GAP_KINDS)
+    kind = np.full(len(own), -1, dtype="int64")
+    kind_col = gaps["gap_kind"]
+    for r, k in enumerate(kinds):
+        kind[(kind_col == k).to_numpy(dtype=bool)[own]] = r
     gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
+    keep = kind >= 0  # a first event's "none" has no visit
+    label = (group * len(kinds) + kind)[keep]
+    sums = group_sum(label, gap[keep], len(keys) * len(kinds)).reshape(len(keys), len(kinds))
     out = {}
     for k in GAP_KINDS:
-        of_kind = (kind == k).to_numpy(dtype=bool)[own]
-        sums = group_sum(np.where(of_kind, group, -1), gap, len(keys))
-        out[k] = np.where(found, sums[np.minimum(at, max(len(keys) - 1, 0))] if len(keys) else 0.0, 0.0)
+        col = sums[:, kinds.index(k)]
+        out[k] = np.where(found, col[np.minimum(at, max(len(keys) - 1, 0))] if len(keys) else 0.0, 0.0)
     return out
