@@ -246,16 +246,20 @@ def slower_with_change(
     longer than without one? ``judged`` marks the changes to test, ``both`` the events that may
     take part (a change, or a reference without one). One one-sided Mann–Whitney test per place
     (a handful), not per event."""
-    out = np.zeros(len(place), dtype=bool)
-    ok = both & np.isfinite(gap)
-    for key in pd.unique(place[judged & change]):
-        at = place == key
-        with_change = gap[at & ok & change]
-        without = gap[at & ok & ~change]
+    keys = pd.unique(place[judged & change])
+    if not len(keys):
+        return np.zeros(len(place), dtype=bool)
+    code = pd.Index(keys).get_indexer(place)  # the place's test (-1: none)
+    rows = np.flatnonzero(both & np.isfinite(gap) & (code >= 0))
+    rows = rows[np.argsort(code[rows], kind="stable")]  # each test's rows together, in row order
+    bounds = np.searchsorted(code[rows], np.arange(len(keys) + 1))
+    slower = np.zeros(len(keys), dtype=bool)
+    for i in range(len(keys)):
+        at = rows[bounds[i] : bounds[i + 1]]
+        with_change, without = gap[at[change[at]]], gap[at[~change[at]]]
         if len(with_change) and len(without):
-            p = mann_whitney_greater(with_change, without)
-            out[at] = p < alpha
-    return out
+            slower[i] = mann_whitney_greater(with_change, without) < alpha
+    return (code >= 0) & slower[np.maximum(code, 0)]
 
 
 def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
@@ -659,7 +663,9 @@ def _judged_coded(
     ch = change.astype("int64")
 
     def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        codes, _ = pd.factorize(keys)
+        # small non-negative keys count directly; others are factorised first
+        small = len(keys) > 0 and keys.min() >= 0 and keys.max() < 4 * len(keys) + 1_000_000
+        codes = keys if small else pd.factorize(keys)[0]
         m = int(codes.max()) + 1 if len(codes) else 0
         n_ch = np.bincount(codes[both], weights=ch[both], minlength=m)
         n_all = np.bincount(codes[both], minlength=m).astype("float64")

@@ -65,7 +65,10 @@ ATTRIBUTION_COLUMNS = [
 def _col(value: Any, n: int) -> Any:
     if isinstance(value, str):
         return [value] * n
-    return pd.Series(np.asarray(value, dtype=object)).astype(str).to_numpy(dtype=object)
+    values = np.asarray(value, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # strings already: as they are
+        return values
+    return pd.Series(values).astype(str).to_numpy(dtype=object)
 
 
 def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) -> pd.DataFrame:
@@ -180,11 +183,17 @@ def attribute(
         },
         index=rows,
     )
-    w = won.set_index("gap")
+    # each gap's winning claim, by position (the claims' gaps are rows of the table)
+    won_gap = won["gap"].to_numpy()
+    at = np.minimum(np.searchsorted(rows, won_gap), max(len(rows) - 1, 0))
+    hit = (rows[at] == won_gap) if len(rows) else np.zeros(len(won_gap), dtype=bool)
+    claim = np.full(len(rows), -1, dtype="int64")
+    claim[at[hit]] = np.flatnonzero(hit)
     for c in ("kind", "rule", "where"):
-        if len(w):
-            table[c] = w[c].astype("str").reindex(table.index)
+        if len(won):
+            table[c] = pd.Series(won[c].astype("str").array.take(claim, allow_fill=True), index=table.index)
         else:  # nothing charged: a column of None (object), as ever
             table[c] = np.full(len(table), None, dtype=object)
-    table["charged_s"] = w["claim_s"].reindex(table.index).fillna(0.0).to_numpy()
+    charged = won["claim_s"].to_numpy(dtype="float64")
+    table["charged_s"] = np.where(claim >= 0, charged[np.maximum(claim, 0)], 0.0) if len(won) else np.zeros(len(rows))
     return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]
