@@ -8,6 +8,7 @@ between consecutive events are each attributed to one cause (see
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -64,12 +65,18 @@ class FindingContext:
         """Per gap row: is its case one of ``ids``? (Looked up once per case, not per row.)"""
         return self.case_flags(ids)[self.case_no]
 
+    @functools.cached_property
+    def _reference_cases(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per case number: (closed and not back-filled, not back-filled); looked up once per run."""
+        usable = ~self.case_flags(self.backfilled.index)
+        closed_ids = self.cases.loc[self.cases["closed"].to_numpy(), "case_id"]
+        return usable & self.case_flags(closed_ids), usable
+
     def reference_flags(self, case_no: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`reference_rows` for rows given by their case numbers: (closed and not back-filled,
         not back-filled)."""
-        usable = ~self.case_flags(self.backfilled.index)[case_no]
-        closed_ids = self.cases.loc[self.cases["closed"].to_numpy(), "case_id"]
-        return usable & self.case_flags(closed_ids)[case_no], usable
+        closed, usable = self._reference_cases
+        return closed[case_no], usable[case_no]
 
     def visit_case_no(self, visit_rows: np.ndarray) -> np.ndarray:
         """The case numbers of the rows ``visit_rows`` of :attr:`visits`."""
