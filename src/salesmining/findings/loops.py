@@ -28,7 +28,7 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     stage_rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
     out = _excursions(ctx, stage_rows)
     rep_rows = stage_rows[v["repeat_of_prev"].to_numpy(dtype=bool)[stage_rows]]
-    rep = v.iloc[rep_rows][["case", "stage", "owner"]]
+    rep = v[["case", "stage", "owner"]].iloc[rep_rows]
     if len(rep):
         # the visit just before (a repeat is never a case's first visit)
         prev_owner = pd.Series(v["owner"].array.take(rep_rows - 1), index=rep.index)
@@ -75,7 +75,7 @@ def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
     first_move = np.unique(began[sel])
     moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
     which = np.searchsorted(first_move, began[sel])
-    behind = v.iloc[rows[sel]][["case", "visit_no", "dwell_s"]].assign(
+    behind = v[["case", "visit_no", "dwell_s"]].iloc[rows[sel]].assign(
         rule=np.where(back[first_move], "backward_move", "reopened")[which],
         label=moved["label"].to_numpy()[which],
     )
@@ -110,7 +110,7 @@ def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
 def _moves(v: pd.DataFrame, rows: np.ndarray, source: str | np.ndarray) -> pd.DataFrame:
     """The visits ``rows`` of ``v`` as moves: ``case``, ``stage``, ``source`` (the column ``source`` names,
     per row when an array), ``target`` (the stage) and ``label`` (``source → target``)."""
-    sub = v.iloc[rows]
+    sub = v[["case", "stage", "backward_from", "reopen_from"]].iloc[rows]
     if isinstance(source, str):
         src = sub[source].astype("object").to_numpy()
     else:

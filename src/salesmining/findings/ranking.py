@@ -255,8 +255,9 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     base_of = comparison_base(ctx)
     index = pd.Index(cases["case_id"].astype("object"))
     rows = []
+    heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]]
     for f in _per_finding(evidence):
-        ev_first = evidence.iloc[f.first_row]
+        ev_first = heads.iloc[f.first_row]
         kind = str(ev_first["kind"])
         place = {c: ev_first[c] for c in LOCATION_COLUMNS}
         per_case = pd.Series(f.lost)

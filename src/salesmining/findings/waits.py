@@ -36,7 +36,7 @@ def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     v = ctx.visits
     # finished stage visits at the frontier (the rows of ctx.visits, as the index says)
     rows = np.flatnonzero(((v["role"] == "stage") & ~v["behind"] & v["net_s"].notna()).to_numpy(dtype=bool))
-    done = v.iloc[rows][["case", "visit_no", "stage", "net_s"]]
+    done = v[["case", "visit_no", "stage", "net_s"]].iloc[rows]
     stage, _ = pd.factorize(done["stage"])
     key = ctx.visit_case_no(rows).astype("int64") * (int(stage.max()) + 1 if len(stage) else 1) + stage
     done = done.assign(first_visit=~pd.Series(key).duplicated().to_numpy())
