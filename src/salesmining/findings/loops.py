@@ -75,9 +75,13 @@ def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
     first_move = np.unique(began[sel])
     moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
     which = np.searchsorted(first_move, began[sel])
-    behind = v[["case", "visit_no", "dwell_s"]].iloc[rows[sel]].assign(
-        rule=np.where(back[first_move], "backward_move", "reopened")[which],
-        label=moved["label"].to_numpy()[which],
+    behind = (
+        v[["case", "visit_no", "dwell_s"]]
+        .iloc[rows[sel]]
+        .assign(
+            rule=np.where(back[first_move], "backward_move", "reopened")[which],
+            label=moved["label"].to_numpy()[which],
+        )
     )
     charged = _excursion_gaps(ctx, rows[sel], behind)
     out = []

@@ -99,15 +99,14 @@ def comparison_base(ctx: FindingContext) -> Base:
     v, cases = ctx.visits, ctx.cases
     ids = cases["case_id"]
     # furthest stage recorded; a won case has passed every stage, a lost one only those it recorded
-    is_st = (v["role"] == "stage").to_numpy(dtype=bool)
-    v_case, v_ids = pd.factorize(v["case"].array[is_st])
-    per_case = pd.Series(v["order"].to_numpy(dtype="float64")[is_st]).groupby(v_case)
-    by_id = pd.Index(np.asarray(v_ids, dtype=object), dtype=object)
-    max_order = ids.map(pd.Series(per_case.max().to_numpy(), index=by_id)).fillna(-1)
+    at_case = ctx.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object), dtype=object))
+    rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
+    lowest, highest = _stage_order_range(ctx, rows, v["order"].to_numpy(dtype="float64")[rows])
+    max_order = pd.Series(highest[at_case], index=ids.index).fillna(-1)
     max_order = max_order.where(~cases["won"], float(len(ctx.model.stages)))
-    min_order = ids.map(pd.Series(per_case.min().to_numpy(), index=by_id)).fillna(math.inf)
+    min_order = pd.Series(lowest[at_case], index=ids.index).fillna(math.inf)
     won = cases["won"]
-    with_activity = _cases_with_approval(ctx, ids)
+    with_activity = _cases_with_approval(ctx, ids, at_case)
 
     def base(kind: str, place: Mapping[str, Any]) -> pd.Series | None:
         at = place["activity"] if place["activity"] is not None else place["from_activity"]
@@ -125,12 +124,24 @@ def comparison_base(ctx: FindingContext) -> Base:
     return base
 
 
-def _cases_with_approval(ctx: FindingContext, ids: pd.Series) -> dict[Any, pd.Series]:
-    """Per approval activity of the log: which of ``ids`` (a case-id column) have it."""
+def _stage_order_range(ctx: FindingContext, rows: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per case number (and one more, NaN, for an unknown case): the lowest and highest stage order
+    of the stage visits ``rows`` of ``ctx.visits`` (NaN for a case without one)."""
+    lowest = np.full(len(ctx.case_index) + 1, np.nan)
+    highest = lowest.copy()
+    if len(rows):
+        case_no = ctx.visit_case_no(rows)  # sorted: the visits' order
+        starts = np.flatnonzero(np.r_[True, case_no[1:] != case_no[:-1]])
+        lowest[case_no[starts]] = np.minimum.reduceat(order, starts)
+        highest[case_no[starts]] = np.maximum.reduceat(order, starts)
+    return lowest, highest
+
+
+def _cases_with_approval(ctx: FindingContext, ids: pd.Series, at: np.ndarray) -> dict[Any, pd.Series]:
+    """Per approval activity of the log: which of ``ids`` (a case-id column, at case numbers ``at``) have it."""
     rows = np.flatnonzero(ctx.gaps["is_approval"].to_numpy(dtype=bool))
     act, names = pd.factorize(ctx.gaps[ACTIVITY].array.take(rows))
     case_no = ctx.case_no[rows]
-    at = ctx.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object), dtype=object))
     out = {}
     for k, name in enumerate(names):
         has = np.zeros(len(ctx.case_index) + 1, dtype=bool)  # the last: an id not in the gap table
@@ -187,18 +198,20 @@ def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, ty
 
 
 class _Finding(NamedTuple):
-    """One ``(kind, rule, where)`` of the evidence: its first row, its cases (sorted) with their
-    time lost, its example cases (most time lost first) and the row of its typical detail."""
+    """One ``(kind, rule, where)`` of the evidence: its first row, its cases (codes into the evidence's
+    sorted case ids) with their time lost, its example cases (most time lost first) and the row of
+    its typical detail."""
 
     first_row: int
-    case_ids: np.ndarray
+    case_codes: np.ndarray
     lost: np.ndarray
     examples: np.ndarray
     typical_row: int
 
 
-def _per_finding(evidence: pd.DataFrame) -> list[_Finding]:
-    """The evidence by finding, in ``(kind, rule, where)`` order, grouped once (no per-finding string groupby).
+def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
+    """The evidence by finding, in ``(kind, rule, where)`` order, grouped once (no per-finding string groupby):
+    the sorted case ids of the evidence, and per finding its :class:`_Finding`.
 
     Per case: the sum of its rows' time lost (as pandas adds, :func:`~salesmining.analysis.visits.group_sum`),
     floored at 0, cases sorted by id. The typical detail is the description of the median case: the
@@ -236,13 +249,13 @@ def _per_finding(evidence: pd.DataFrame) -> list[_Finding]:
         out.append(
             _Finding(
                 int(first_row[f]),
-                names[pair_c[lo:hi]],
+                pair_c[lo:hi],
                 sums[lo:hi],
                 names[pair_c[examples[lo:hi]]],
                 int(typical[r_lo + (r_hi - r_lo - 1) // 2]),
             )
         )
-    return out
+    return names, out
 
 
 def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
@@ -256,13 +269,15 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     index = pd.Index(cases["case_id"].astype("object"))
     rows = []
     heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]]
-    for f in _per_finding(evidence):
+    names, findings = _per_finding(evidence)
+    position = index.get_indexer(pd.Index(names, dtype="object"))  # each evidence case's row in cases
+    for f in findings:
         ev_first = heads.iloc[f.first_row]
         kind = str(ev_first["kind"])
         place = {c: ev_first[c] for c in LOCATION_COLUMNS}
         per_case = pd.Series(f.lost)
         is_aff = np.zeros(len(cases), dtype=bool)
-        at = index.get_indexer(pd.Index(f.case_ids, dtype="object"))
+        at = position[f.case_codes]
         is_aff[at[at >= 0]] = True
         eff = _effects(is_aff, cases, base_of(kind, place))
         rows.append(
