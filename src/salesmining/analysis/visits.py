@@ -779,7 +779,8 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
         back &= ~np.where(prev >= 0, ok_pair[stage_codes[np.maximum(prev, 0)], stage_codes], False)
     visits["backward_from"] = stage.take(np.where(back, prev, -1), allow_fill=True)
     before = np.arange(n) - 1
-    prev_role = np.where(same_case, role.take(np.maximum(before, 0)) if n else role, None)
+    prev_role = np.empty(n, dtype=object)
+    prev_role[1:] = np.asarray(role, dtype=object)[:-1]
     reopen = same_case & is_stage_visit & (prev_role == "outcome")
     visits["reopen_from"] = stage.take(np.where(reopen, before, -1), allow_fill=True)
     # the same stage entered again directly; a re-entry at the same instant is a duplicate, not rework

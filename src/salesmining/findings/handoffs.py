@@ -107,7 +107,9 @@ def _from_stage(ctx: FindingContext, rows: np.ndarray) -> np.ndarray:
     vkey = ctx.case_no[ctx.visit_rows].astype("int64") * span + v_no.astype("int64")  # sorted: the visits' order
     known = ~np.isnan(gv)
     gkey = ctx.case_no[rows].astype("int64") * span + np.where(known, gv, 0).astype("int64")
-    at = np.minimum(np.searchsorted(vkey, gkey), max(len(vkey) - 1, 0))
-    found = known & (vkey[at] == gkey) if len(vkey) else np.zeros(len(rows), dtype=bool)
+    if not len(vkey):
+        return np.full(len(rows), np.nan, dtype=object)
+    at = np.minimum(np.searchsorted(vkey, gkey), len(vkey) - 1)
+    found = known & (vkey[at] == gkey)
     stages = ctx.visits["stage"].to_numpy(dtype=object)
-    return np.where(found, stages[at] if len(vkey) else None, np.nan).astype(object)
+    return np.where(found, stages[at], np.nan).astype(object)
