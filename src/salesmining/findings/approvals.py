@@ -7,7 +7,7 @@ import pandas as pd
 
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
-from salesmining.findings.context import FindingContext
+from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import at, between, evidence
 
 __all__ = ["approval_evidence"]
@@ -60,13 +60,15 @@ def _repeated_later(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> l
     first = np.flatnonzero(g["prev_ts"].isna().to_numpy())
     before = np.where(first > 0, total[np.maximum(first - 1, 0)], 0)
     ap["backs"] = (total - before[ctx.case_no])[ap.index.to_numpy()]
-    grp = ap.groupby([CASE, ACTIVITY], sort=False)
-    ap["prev_same_result"] = grp["result"].shift(1)
-    ap["prev_same_backs"] = grp["backs"].shift(1)
-    ap["has_prev_same"] = grp.cumcount() > 0
-    earlier_ok = ap["has_prev_same"] & ~ap["prev_same_result"].astype("object").isin(["rejected"])
-    later = earlier_ok & (ap["gap_kind"] != "repeat")
-    after_loop = later & (ap["backs"] > ap["prev_same_backs"])
+    # the same approval's previous decision in the case
+    act, _ = pd.factorize(ap[ACTIVITY])
+    prev = previous_same(ctx.case_no[ap.index.to_numpy()].astype("int64") * (int(act.max()) + 1) + act)
+    has_prev = prev >= 0
+    rejected = np.asarray(ap["result"].array == "rejected", dtype=bool)
+    earlier_ok = has_prev & ~rejected[np.maximum(prev, 0)]
+    later = earlier_ok & (ap["gap_kind"] != "repeat").to_numpy(dtype=bool)
+    backs = ap["backs"].to_numpy()
+    after_loop = later & (backs > backs[np.maximum(prev, 0)])
     plain = later & ~after_loop
     out = []
     for rule, m in (("redone_after_loop", after_loop), ("repeated_after_approval", plain)):

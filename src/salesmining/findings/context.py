@@ -28,7 +28,7 @@ from salesmining.findings.rules import FindingRules
 if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
 
-__all__ = ["FindingContext", "build_context", "fence", "reference_rows", "stall_limits", "targets"]
+__all__ = ["FindingContext", "build_context", "fence", "previous_same", "reference_rows", "stall_limits", "targets"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +81,16 @@ class FindingContext:
     def visit_case_no(self, visit_rows: np.ndarray) -> np.ndarray:
         """The case numbers of the rows ``visit_rows`` of :attr:`visits`."""
         return self.case_no[self.visit_rows[visit_rows]]
+
+
+def previous_same(keys: np.ndarray) -> np.ndarray:
+    """Per row: the index of the latest earlier row with the same key (-1 for a key's first row);
+    a grouped ``shift(1)`` by position, on integer keys."""
+    order = np.argsort(keys, kind="stable")
+    same = np.r_[False, keys[order][1:] == keys[order][:-1]] if len(keys) else np.zeros(0, dtype=bool)
+    prev = np.full(len(keys), -1, dtype="int64")
+    prev[order[same]] = order[np.flatnonzero(same) - 1]
+    return prev
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
-from salesmining.findings.context import FindingContext
+from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import ARROW, at, between, evidence
 
 __all__ = ["loop_evidence"]
@@ -179,11 +179,7 @@ def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     if not len(rows):
         return None
     # each event's previous occurrence of the same activity in its case (-1: the first)
-    key = ctx.case_no[rows].astype("int64") * (int(act.max()) + 1) + act
-    order = np.argsort(key, kind="stable")
-    same = np.r_[False, key[order][1:] == key[order][:-1]]
-    prev = np.full(len(rows), -1, dtype="int64")
-    prev[order[same]] = order[np.flatnonzero(same) - 1]
+    prev = previous_same(ctx.case_no[rows].astype("int64") * (int(act.max()) + 1) + act)
     ts = g["ts_us"].to_numpy()[rows]
     again = (prev >= 0) & (ts != ts[np.maximum(prev, 0)])
     actor, _ = pd.factorize(g["actor"].array.take(rows))
