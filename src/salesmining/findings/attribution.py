@@ -71,6 +71,14 @@ def _col(value: Any, n: int) -> Any:
     return pd.Series(values).astype(str).to_numpy(dtype=object)
 
 
+def _case_ids(case: Any) -> np.ndarray:
+    """Case ids as strings: as they are when they are strings already (the gap table's), else ``str`` of each."""
+    values = np.asarray(case, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    return values.astype(str)
+
+
 def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) -> pd.DataFrame:
     """Claims of one rule family: ``gap`` is the row label in the gaps table, ``claim_s`` ≤ the gap."""
     n = len(np.asarray(gap))
@@ -79,7 +87,7 @@ def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) 
             "kind": [kind] * n,
             "rule": _col(rule, n),
             "where": _col(where, n),
-            "case_id": np.asarray(case, dtype=object).astype(str) if n else np.asarray([], dtype=object),
+            "case_id": _case_ids(case) if n else np.asarray([], dtype=object),
             "gap": np.asarray(gap, dtype="int64"),
             "claim_s": np.asarray(claim_s, dtype="float64"),
         }
