@@ -39,7 +39,7 @@ class FindingContext:
     model: StageModel
     rules: FindingRules
     gaps: pd.DataFrame  # one row per event: the gap before it and its cause
-    visits: pd.DataFrame  # one row per stage (or approval/other) visit
+    visits: pd.DataFrame  # one row per stage (or outcome) visit; its index is the row position
     cases: pd.DataFrame  # case_id, outcome, throughput_s, closed, won + attributes
     conformance: Conformance
     #: back-filled cases (see :mod:`salesmining.findings.backfill`): span of their first entries, seconds
