@@ -106,11 +106,18 @@ def _detect_coded(log: EventLog) -> tuple[set[str], list[str]]:
     gap[1:] = np.diff(coded.ts_us) / 1e6
     gap[coded.first_of_case()] = np.nan
     has = r >= 0
-    pairs = np.unique(r[has] * log.n_cases + case[has])
-    n_cases = np.bincount(pairs // log.n_cases, minlength=len(names))
+    # distinct (case, resource) pairs: the keys are sorted by case already, so a stable sort is cheap
+    width = max(len(names), 1)
+    keys = np.sort(case[has] * width + r[has], kind="stable")
+    pairs = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+    n_cases = np.bincount(pairs % width, minlength=len(names))
     seen = np.flatnonzero(np.bincount(r[has], minlength=len(names)) > 0)
     share = pd.Series(n_cases[seen] / log.n_cases, index=names.to_numpy()[seen])
-    median_gap = pd.Series(gap[has]).groupby(r[has]).median()
+    # the median gap only of the resources acting in enough cases (the others are no system users)
+    wide = np.zeros(len(names), dtype=bool)
+    wide[seen[share.to_numpy() >= SYSTEM_MIN_CASE_SHARE]] = True
+    mine = has & wide[np.maximum(r, 0)]
+    median_gap = pd.Series(gap[mine], dtype="float64").groupby(r[mine]).median()
     median_gap.index = names.to_numpy()[median_gap.index.to_numpy()]
     hit = share[(share >= SYSTEM_MIN_CASE_SHARE) & (median_gap.reindex(share.index) <= SYSTEM_MAX_MEDIAN_GAP_S)]
     for n in sorted(set(hit.index) - found):

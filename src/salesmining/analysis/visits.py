@@ -57,8 +57,11 @@ __all__ = [
     "GAP_KINDS",
     "HandoffReference",
     "activity_roles",
+    "case_numbers",
     "coded_tie_order",
     "event_gaps",
+    "group_cumsum",
+    "group_sum",
     "mann_whitney_greater",
     "slower_with_change",
     "stage_visits",
@@ -243,16 +246,20 @@ def slower_with_change(
     longer than without one? ``judged`` marks the changes to test, ``both`` the events that may
     take part (a change, or a reference without one). One one-sided Mann–Whitney test per place
     (a handful), not per event."""
-    out = np.zeros(len(place), dtype=bool)
-    ok = both & np.isfinite(gap)
-    for key in pd.unique(place[judged & change]):
-        at = place == key
-        with_change = gap[at & ok & change]
-        without = gap[at & ok & ~change]
+    keys = pd.unique(place[judged & change])
+    if not len(keys):
+        return np.zeros(len(place), dtype=bool)
+    code = pd.Index(keys).get_indexer(place)  # the place's test (-1: none)
+    rows = np.flatnonzero(both & np.isfinite(gap) & (code >= 0))
+    rows = rows[np.argsort(code[rows], kind="stable")]  # each test's rows together, in row order
+    bounds = np.searchsorted(code[rows], np.arange(len(keys) + 1))
+    slower = np.zeros(len(keys), dtype=bool)
+    for i in range(len(keys)):
+        at = rows[bounds[i] : bounds[i + 1]]
+        with_change, without = gap[at[change[at]]], gap[at[~change[at]]]
         if len(with_change) and len(without):
-            p = mann_whitney_greater(with_change, without)
-            out[at] = p < alpha
-    return out
+            slower[i] = mann_whitney_greater(with_change, without) < alpha
+    return (code >= 0) & slower[np.maximum(code, 0)]
 
 
 def mann_whitney_greater(x: np.ndarray, y: np.ndarray) -> float:
@@ -425,6 +432,20 @@ def _event_gaps(
 
 # --- the gap table on the log's integer codes (the default engine) ------------------------
 ROLES = ("stage", "outcome", "approval", "anywhere", "other")
+#: ``gap_kind`` by code: a case's first event has no gap (``"none"``).
+KIND_NAMES = ("none", "repeat", "approval", "handoff", "stage")
+#: ``handoff_reference`` by code; :data:`_NOT_SLOWER` marks a change judged not slower (no reference).
+_REFERENCES = ("", "step", "activity")
+_NOT_SLOWER = len(_REFERENCES)
+
+
+def _seen_before(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
+    """Per event: did its case have the same activity at an earlier event?"""
+    key = case.astype("int64") * max(n_act, 1) + act
+    _, first_at = np.unique(key, return_index=True)
+    seen = np.ones(len(key), dtype=bool)
+    seen[first_at] = False
+    return seen
 
 
 def _shift(values: np.ndarray, first: np.ndarray, fill: Any) -> np.ndarray:
@@ -446,8 +467,9 @@ def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    arr = pa.array(list(names), type=pa.string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(arr.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+    # large_string is what pandas' Arrow strings hold: no cast after the take
+    arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(arr.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -573,25 +595,24 @@ def _event_gaps_coded(
     not_rejected = ~np.isin(prev_result, rejected)
     queue_of = np.isin(life_names, list(QUEUE_LIFECYCLES))
     start_of = life_names == "start"
-    key = case.astype("int64") * max(len(coded.activity_names), 1) + act
-    _, first_at = np.unique(key, return_index=True)
-    seen_before = np.ones(n, dtype=bool)
-    seen_before[first_at] = False
-    queued = (same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)] if len(queue_of) else False) | (
-        ((life >= 0) & start_of[np.maximum(life, 0)] if len(start_of) else False) & seen_before
-    )
+    queued = np.zeros(n, dtype=bool)
+    if queue_of.any():
+        queued |= same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)]
+    if start_of.any():
+        is_start = (life >= 0) & start_of[np.maximum(life, 0)]
+        queued |= is_start & _seen_before(case, act, len(coded.activity_names))
     change = ~is_approval & (owner >= 0) & (prev_owner >= 0) & (owner != prev_owner) & ~queued
     both = ~is_approval & (owner >= 0) & (prev_owner >= 0)
     n_act = len(coded.activity_names)
     # one integer per step (previous activity → activity), above every activity code
     step = n_act + (prev_act + 1) * (n_act + 1) + act
     reference, share = _judged_coded(step, act.astype("int64"), both, change, gap_s, handoff)
-    designed = change & ((share >= handoff.design_share) | (reference == "not slower"))
-    reference = np.where(reference == "not slower", "", reference)
+    designed = change & ((share >= handoff.design_share) | (reference == _NOT_SLOWER))
+    reference = np.where(change & (reference != _NOT_SLOWER), reference, 0)
     gap_kind = np.select(
         [first, is_approval & same_as_prev & not_rejected, is_approval, change & ~designed],
-        ["none", "repeat", "approval", "handoff"],
-        default="stage",
+        [0, 1, 2, 3],
+        default=4,
     )
     str_col = pd.StringDtype("pyarrow", na_value=np.nan)
     role_names = np.asarray(ROLES, dtype=object)
@@ -625,8 +646,8 @@ def _event_gaps_coded(
             "gap_s": gap_s,
             "owner_change": change,
             "handoff_share": share,
-            "handoff_reference": pd.Series(np.where(change, reference, ""), dtype=str_col),
-            "gap_kind": pd.Series(gap_kind, dtype=str_col),
+            "handoff_reference": _take(np.asarray(_REFERENCES, dtype=object), reference),
+            "gap_kind": _take(np.asarray(KIND_NAMES, dtype=object), gap_kind),
         }
     )
     return out
@@ -635,12 +656,16 @@ def _event_gaps_coded(
 def _judged_coded(
     step: np.ndarray, act: np.ndarray, both: np.ndarray, change: np.ndarray, gap: np.ndarray, handoff: HandoffReference
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_judged_handoffs` on integer step and activity keys (bincounts, no strings)."""
+    """:func:`_judged_handoffs` on integer step and activity keys (bincounts, no strings); the
+    judgement as a code into :data:`_REFERENCES` (``"step"``, ``"activity"``, ``""``) or
+    :data:`_NOT_SLOWER`."""
     design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
     ch = change.astype("int64")
 
     def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        codes, _ = pd.factorize(keys)
+        # small non-negative keys count directly; others are factorised first
+        small = len(keys) > 0 and keys.min() >= 0 and keys.max() < 4 * len(keys) + 1_000_000
+        codes = keys if small else pd.factorize(keys)[0]
         m = int(codes.max()) + 1 if len(codes) else 0
         n_ch = np.bincount(codes[both], weights=ch[both], minlength=m)
         n_all = np.bincount(codes[both], minlength=m).astype("float64")
@@ -655,9 +680,49 @@ def _judged_coded(
     fair_step, share_step = level(step)
     fair_act, _ = level(act)
     designed = share_step >= design_share
-    where = np.where(fair_step, "step", np.where(fair_act & ~designed, "activity", ""))
-    slower = slower_with_change(np.where(where == "step", step, act), where != "", both, change, gap, handoff.alpha)
-    return np.where(slower, where, "not slower"), share_step
+    where = np.where(fair_step, 1, np.where(fair_act & ~designed, 2, 0))
+    slower = slower_with_change(np.where(where == 1, step, act), where != 0, both, change, gap, handoff.alpha)
+    return np.where(slower, where, _NOT_SLOWER), share_step
+
+
+def group_sum(labels: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group ``0..n_groups-1``: the sum of ``values`` over the rows with that label (0 for none).
+
+    Added by pandas itself on the integer labels, so bit for bit what a pandas ``groupby(...).sum()``
+    over the same rows with keys in the same order gives (whose adding depends on the rows: numpy's
+    ``add.reduceat`` for sorted keys without NaN, Kahan-compensated in row order otherwise); integer
+    keys spare it factorising strings."""
+    out = np.zeros(n_groups, dtype="float64")
+    if len(labels):
+        sums = pd.Series(np.asarray(values, dtype="float64")).groupby(labels, sort=True).sum()
+        out[sums.index.to_numpy()] = sums.to_numpy()
+    return out
+
+
+def group_cumsum(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row: the running sum of ``values`` within its label's group up to the row, as pandas'
+    ``groupby(...).cumsum()`` gives it (computed by pandas on the integer labels)."""
+    if not len(labels):
+        return np.zeros(0, dtype="float64")
+    return pd.Series(np.asarray(values, dtype="float64")).groupby(labels, sort=True).cumsum().to_numpy()
+
+
+def case_numbers(gaps: pd.DataFrame) -> np.ndarray:
+    """Per row of a gap table (sorted by case): the case's number, 0, 1, ... in table order."""
+    first = gaps["prev_ts"].isna().to_numpy()
+    return np.cumsum(first) - 1
+
+
+def _prev_in_case(valid: np.ndarray, same_case: np.ndarray) -> np.ndarray:
+    """Per row: the index of the latest earlier row of the same case with ``valid`` (-1 if none);
+    ``same_case[i]`` says row ``i - 1`` is of row ``i``'s case."""
+    n = len(valid)
+    idx = np.where(valid, np.arange(n), -1)
+    np.maximum.accumulate(idx, out=idx)
+    start = np.maximum.accumulate(np.where(same_case, 0, np.arange(n))) if n else idx
+    prev = np.full(n, -1, dtype="int64")
+    prev[1:] = idx[:-1]
+    return np.where(prev >= start, prev, -1)
 
 
 def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = None) -> pd.DataFrame:
@@ -667,54 +732,99 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     ``backward_from`` (the stage left by a backward move into this visit: the previous stage
     visit, outcomes passed over, not an allowed backtrack of ``model``), ``reopen_from`` (the
     outcome this visit reopens), ``repeat_of_prev`` and the case ``outcome``."""
-    cols = [CASE, "visit_no", ACTIVITY, "role", "order", TS, "owner", "frontier_before", "prev_stage_order"]
-    st = gaps.loc[gaps["is_stage"] == 1, cols]
+    case_no = case_numbers(gaps)
+    st = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    vcase = case_no[st]
+    visit_no = gaps["visit_no"].to_numpy(dtype="float64")[st]
+    entry = gaps[TS].to_numpy()[st]
+    n = len(st)
+    same_next = np.zeros(n, dtype=bool)
+    same_next[:-1] = vcase[1:] == vcase[:-1]
+    same_case = np.zeros(n, dtype=bool)
+    same_case[1:] = same_next[:-1]
+    exit_us = np.full(n, np.nan)
+    exit_us[:-1] = np.where(same_next[:-1], entry[1:], np.nan)
+    role = gaps["role"].array.take(st)
+    order = gaps["order"].to_numpy(dtype="float64")[st]
+    stage = gaps[ACTIVITY].array.take(st)
     visits = pd.DataFrame(
         {
-            "case": st[CASE].to_numpy(),
-            "visit_no": st["visit_no"].to_numpy(),
-            "stage": st[ACTIVITY].to_numpy(),
-            "role": st["role"].to_numpy(),
-            "order": st["order"].to_numpy(),
-            "entry_us": st[TS].to_numpy(),
-            "owner": st["owner"].to_numpy(),
-            "frontier_before": st["frontier_before"].fillna(-1.0).to_numpy(),
-            "prev_stage_order": st["prev_stage_order"].to_numpy(),
+            "case": gaps[CASE].array.take(st),
+            "visit_no": visit_no,
+            "stage": stage,
+            "role": role,
+            "order": order,
+            "entry_us": entry,
+            "owner": gaps["owner"].array.take(st),
+            "frontier_before": np.nan_to_num(gaps["frontier_before"].to_numpy(dtype="float64")[st], nan=-1.0),
+            "prev_stage_order": gaps["prev_stage_order"].to_numpy(dtype="float64")[st],
+            "exit_us": exit_us,
+            "dwell_s": (exit_us - entry) / 1e6,
         }
     )
-    same_next = visits["case"].shift(-1) == visits["case"]
-    visits["exit_us"] = visits["entry_us"].shift(-1).where(same_next)
-    visits["dwell_s"] = (visits["exit_us"] - visits["entry_us"]) / 1e6
-    g = gaps.loc[gaps["gap_visit"].notna() & (gaps["gap_visit"] >= 1), [CASE, "gap_visit", "gap_kind", "gap_s"]]
-    sums = g.pivot_table(index=[CASE, "gap_visit"], columns="gap_kind", values="gap_s", aggfunc="sum", fill_value=0.0)
-    sums = sums.reindex(columns=list(GAP_KINDS), fill_value=0.0)
-    sums.columns = [f"{k}_s" for k in GAP_KINDS]
-    sums.index = sums.index.set_names(["case", "visit_no"])
-    visits = visits.merge(sums.reset_index(), on=["case", "visit_no"], how="left")
-    for k in GAP_KINDS:
-        col = f"{k}_s"
+    for k, col in _kind_sums(gaps, case_no, vcase, visit_no).items():
         # the last visit's trailing gaps (after the final stage entry) are not part of a dwell
-        visits[col] = visits[col].fillna(0.0).where(visits["exit_us"].notna(), np.nan)
+        visits[f"{k}_s"] = np.where(np.isnan(exit_us), np.nan, col)
     visits["net_s"] = visits["dwell_s"] - visits["approval_s"] - visits["repeat_s"] - visits["handoff_s"]
-    is_stage_visit = (visits["role"] == "stage").to_numpy()
-    visits["behind"] = is_stage_visit & (visits["order"] < visits["frontier_before"])
-    same_case = (visits["case"].shift(1) == visits["case"]).to_numpy()
+    is_stage_visit = np.asarray(role == "stage", dtype=bool)
+    visits["behind"] = is_stage_visit & (order < visits["frontier_before"].to_numpy())
     # the previous *stage* visit of the case (outcomes passed over), as conform reads a case
-    by_case = visits["case"]
-    prev_stage = visits["stage"].where(is_stage_visit).groupby(by_case).ffill().shift(1).where(same_case)
-    prev_order = visits["order"].where(is_stage_visit).groupby(by_case).ffill().shift(1).where(same_case)
-    back = is_stage_visit & (visits["order"] < prev_order).to_numpy()
-    if model is not None and model.allowed_backtracks:
-        pairs = pd.MultiIndex.from_arrays([prev_stage.astype("object"), visits["stage"].astype("object")])
-        back &= ~pairs.isin(list(model.allowed_backtracks))
-    visits["backward_from"] = prev_stage.where(back)
-    # a reopen: the first stage visit after an outcome visit
-    prev_role = visits["role"].shift(1).where(same_case)
-    visits["reopen_from"] = visits["stage"].shift(1).where(same_case & is_stage_visit & (prev_role == "outcome"))
+    prev = _prev_in_case(is_stage_visit, same_case)
+    prev_order = np.where(prev >= 0, order[np.maximum(prev, 0)], np.nan)
+    back = is_stage_visit & (order < prev_order)
+    stage_codes, stage_names = pd.factorize(stage)
+    if model is not None and model.allowed_backtracks and n:
+        allowed = set(model.allowed_backtracks)
+        ok_pair = np.array([[(a, b) in allowed for b in stage_names] for a in stage_names], dtype=bool)
+        back &= ~np.where(prev >= 0, ok_pair[stage_codes[np.maximum(prev, 0)], stage_codes], False)
+    visits["backward_from"] = stage.take(np.where(back, prev, -1), allow_fill=True)
+    before = np.arange(n) - 1
+    prev_role = np.empty(n, dtype=object)
+    prev_role[1:] = np.asarray(role, dtype=object)[:-1]
+    reopen = same_case & is_stage_visit & (prev_role == "outcome")
+    visits["reopen_from"] = stage.take(np.where(reopen, before, -1), allow_fill=True)
     # the same stage entered again directly; a re-entry at the same instant is a duplicate, not rework
-    prev_any = visits["stage"].shift(1).where(same_case)
-    lasted = (visits["dwell_s"].shift(1) > 0).to_numpy()
-    visits["repeat_of_prev"] = is_stage_visit & (visits["stage"] == prev_any).to_numpy() & lasted
-    outcome = log.cases.set_index(CASE)[OUTCOME]
-    visits["outcome"] = visits["case"].map(outcome).to_numpy()
+    lasted = np.zeros(n, dtype=bool)
+    lasted[1:] = visits["dwell_s"].to_numpy()[:-1] > 0
+    same_stage = np.zeros(n, dtype=bool)
+    same_stage[1:] = stage_codes[1:] == stage_codes[:-1]
+    visits["repeat_of_prev"] = is_stage_visit & same_case & same_stage & lasted
+    first = gaps["prev_ts"].isna().to_numpy()
+    outcome = log.cases.set_index(CASE)[OUTCOME].reindex(gaps[CASE].array[first])
+    visits["outcome"] = outcome.to_numpy()[vcase] if n else outcome.to_numpy()[:0]
     return visits
+
+
+def _kind_sums(
+    gaps: pd.DataFrame, case_no: np.ndarray, vcase: np.ndarray, visit_no: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per stage visit and gap kind: the seconds of the visit's gaps of that kind (0 where none)."""
+    gv = gaps["gap_visit"].to_numpy(dtype="float64")
+    own = np.flatnonzero(~np.isnan(gv) & (gv >= 1))
+    span = int(np.nanmax(gv)) + 1 if len(own) else 1
+    # a visit's key: case number and visit number in one integer; the gaps' keys are sorted
+    gkey = case_no[own].astype("int64") * span + gv[own].astype("int64")
+    vkey = vcase.astype("int64") * span + visit_no.astype("int64")
+    if bool(np.all(gkey[1:] >= gkey[:-1])):  # the table's order (case, time): runs of equal keys
+        new = np.r_[True, gkey[1:] != gkey[:-1]] if len(gkey) else np.zeros(0, dtype=bool)
+        keys, group = gkey[new], np.cumsum(new) - 1
+    else:
+        keys, group = np.unique(gkey, return_inverse=True)
+    at = np.searchsorted(keys, vkey)
+    found = at < len(keys)
+    found[found] = keys[at[found]] == vkey[found]
+    # the pivot's keys (case, visit, kind), in its order: kinds by name within a visit
+    kinds = sorted(GAP_KINDS)
+    kind = np.full(len(own), -1, dtype="int64")
+    kind_col = gaps["gap_kind"]
+    for r, k in enumerate(kinds):
+        kind[(kind_col == k).to_numpy(dtype=bool)[own]] = r
+    gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
+    keep = kind >= 0  # a first event's "none" has no visit
+    label = (group * len(kinds) + kind)[keep]
+    sums = group_sum(label, gap[keep], len(keys) * len(kinds)).reshape(len(keys), len(kinds))
+    out = {}
+    for k in GAP_KINDS:
+        col = sums[:, kinds.index(k)]
+        out[k] = np.where(found, col[np.minimum(at, max(len(keys) - 1, 0))] if len(keys) else 0.0, 0.0)
+    return out

@@ -7,7 +7,7 @@ import pandas as pd
 
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
-from salesmining.findings.context import FindingContext
+from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import at, between, evidence
 
 __all__ = ["approval_evidence"]
@@ -17,7 +17,8 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     """``repeated_no_change``, ``redone_after_loop``, ``repeated_after_approval``, ``sequential_chain``
     and ``rubber_stamp`` evidence."""
     g = ctx.gaps
-    rep = g[g["gap_kind"] == "repeat"]
+    kind = g["gap_kind"]
+    rep = g.loc[(kind == "repeat").to_numpy(dtype=bool), [ACTIVITY, CASE, "gap_s"]]
     ctx.claims.append(
         claims(
             "redundant_approval",
@@ -38,7 +39,8 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
             "repeated with nothing in between",
         )
     ]
-    ap = g[g["is_approval"].astype(bool)].copy()
+    cols = [CASE, ACTIVITY, "result", "gap_kind", "gap_s", "prev_act"]
+    ap = g.loc[g["is_approval"].to_numpy(dtype=bool), cols].copy()
     if not len(ap):
         return out
     out += _repeated_later(ctx, g, ap)
@@ -52,16 +54,21 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
 def _repeated_later(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> list[pd.DataFrame]:
     """An approval step approved again later although its earlier decision was not a rejection."""
     # backward moves seen so far in the case, at every event
-    back = (g["is_stage"] == 1) & (g["order"] < g["prev_stage_order"])
-    g_back = back.astype(int).groupby(g[CASE]).cumsum()
-    ap["backs"] = g_back.loc[ap.index]
-    grp = ap.groupby([CASE, ACTIVITY], sort=False)
-    ap["prev_same_result"] = grp["result"].shift(1)
-    ap["prev_same_backs"] = grp["backs"].shift(1)
-    ap["has_prev_same"] = grp.cumcount() > 0
-    earlier_ok = ap["has_prev_same"] & ~ap["prev_same_result"].astype("object").isin(["rejected"])
-    later = earlier_ok & (ap["gap_kind"] != "repeat")
-    after_loop = later & (ap["backs"] > ap["prev_same_backs"])
+    back = ((g["is_stage"] == 1) & (g["order"] < g["prev_stage_order"])).to_numpy(dtype="int64")
+    # the running count within each case: the running count less its value before the case began
+    total = np.cumsum(back)
+    first = np.flatnonzero(g["prev_ts"].isna().to_numpy())
+    before = np.where(first > 0, total[np.maximum(first - 1, 0)], 0)
+    ap["backs"] = (total - before[ctx.case_no])[ap.index.to_numpy()]
+    # the same approval's previous decision in the case
+    act, _ = pd.factorize(ap[ACTIVITY])
+    prev = previous_same(ctx.case_no[ap.index.to_numpy()].astype("int64") * (int(act.max()) + 1) + act)
+    has_prev = prev >= 0
+    rejected = np.asarray(ap["result"].array == "rejected", dtype=bool)
+    earlier_ok = has_prev & ~rejected[np.maximum(prev, 0)]
+    later = earlier_ok & (ap["gap_kind"] != "repeat").to_numpy(dtype=bool)
+    backs = ap["backs"].to_numpy()
+    after_loop = later & (backs > backs[np.maximum(prev, 0)])
     plain = later & ~after_loop
     out = []
     for rule, m in (("redone_after_loop", after_loop), ("repeated_after_approval", plain)):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesmining.core import frames as _frames
+from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
 
@@ -65,7 +65,18 @@ ATTRIBUTION_COLUMNS = [
 def _col(value: Any, n: int) -> Any:
     if isinstance(value, str):
         return [value] * n
-    return pd.Series(np.asarray(value, dtype=object)).astype(str).to_numpy(dtype=object)
+    values = np.asarray(value, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # strings already: as they are
+        return values
+    return pd.Series(values).astype(str).to_numpy(dtype=object)
+
+
+def _case_ids(case: Any) -> np.ndarray:
+    """Case ids as strings: as they are when they are strings already (the gap table's), else ``str`` of each."""
+    values = np.asarray(case, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    return values.astype(str)
 
 
 def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) -> pd.DataFrame:
@@ -76,33 +87,59 @@ def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) 
             "kind": [kind] * n,
             "rule": _col(rule, n),
             "where": _col(where, n),
-            "case_id": np.asarray(case, dtype=object).astype(str) if n else np.asarray([], dtype=object),
+            "case_id": _case_ids(case) if n else np.asarray([], dtype=object),
             "gap": np.asarray(gap, dtype="int64"),
             "claim_s": np.asarray(claim_s, dtype="float64"),
         }
     )
 
 
-def tail_claims(gaps: pd.DataFrame, hits: pd.DataFrame, kind: str) -> pd.DataFrame:
+def tail_claims(
+    gaps: pd.DataFrame,
+    hits: pd.DataFrame,
+    kind: str,
+    *,
+    case_no: np.ndarray | None = None,
+    case_index: pd.Index | None = None,
+) -> pd.DataFrame:
     """Claims for long stays: ``hits`` has ``case``, ``visit_no``, ``excess_s``, ``rule``, ``where``.
 
     The excess is the time after the target was passed: the last ``excess_s`` seconds of the
     visit's own (``stage``) gaps, claimed from the gap where the target was crossed onwards.
+    ``case_no`` (per gap row) and ``case_index`` (case ids by number), when the caller has them,
+    save computing them again (:func:`~salesmining.analysis.visits.case_numbers`).
     """
     if not len(hits):
         return claims(kind, [], [], [], [], [])
-    key = hits.rename(columns={"case": CASE, "visit_no": "gap_visit"})[[CASE, "gap_visit", "excess_s", "rule", "where"]]
-    # only the gaps of the cases hit can match
-    mine = ((gaps["gap_kind"] == "stage") & gaps["gap_visit"].notna()).to_numpy()
-    mine = mine & _frames.isin(gaps[CASE], key[CASE].unique()).to_numpy()
-    own = gaps.loc[mine, [CASE, "gap_visit", "gap_s"]]
-    g = own[[CASE, "gap_visit", "gap_s"]].reset_index(names="gap").merge(key, on=[CASE, "gap_visit"], how="inner")
-    g = g.sort_values("gap", kind="stable")
-    total = g.groupby([CASE, "gap_visit"])["gap_s"].transform("sum")
-    cum = g.groupby([CASE, "gap_visit"])["gap_s"].cumsum()
-    target = total - g["excess_s"].clip(lower=0)
-    amount = (cum - target).clip(lower=0).clip(upper=g["gap_s"])
-    return claims(kind, g["rule"], g["where"], g[CASE], g["gap"], amount)
+    if case_no is None or case_index is None:
+        case_no = _visits.case_numbers(gaps)
+        first = gaps["prev_ts"].isna().to_numpy()
+        case_index = pd.Index(gaps[CASE].array[first].astype("object"), dtype=object)
+    gv = gaps["gap_visit"].to_numpy(dtype="float64")
+    mine = np.flatnonzero((gaps["gap_kind"] == "stage").to_numpy(dtype=bool) & ~np.isnan(gv))
+    span = int(max(np.nanmax(gv) if len(mine) else 0.0, float(hits["visit_no"].max()))) + 1
+    # a visit's key: its case's number and visit number in one integer
+    gkey = case_no[mine].astype("int64") * span + gv[mine].astype("int64")
+    hit_case = case_index.get_indexer(pd.Index(np.asarray(hits["case"], dtype=object), dtype=object))
+    hkey = np.where(hit_case >= 0, hit_case.astype("int64") * span + hits["visit_no"].to_numpy().astype("int64"), -1)
+    order = np.argsort(hkey, kind="stable")
+    at = np.minimum(np.searchsorted(hkey[order], gkey), len(hkey) - 1)
+    found = hkey[order][at] == gkey
+    rows, which = mine[found], order[at[found]]  # the gaps of the visits hit, in the table's order
+    gap_s = gaps["gap_s"].to_numpy(dtype="float64")[rows]
+    group = np.cumsum(np.r_[True, which[1:] != which[:-1]]) - 1 if len(rows) else which
+    total = _visits.group_sum(group, gap_s, int(group.max()) + 1 if len(group) else 0)[group]
+    cum = _visits.group_cumsum(group, gap_s)
+    excess = np.maximum(hits["excess_s"].to_numpy(dtype="float64")[which], 0.0)
+    amount = np.minimum(np.maximum(cum - (total - excess), 0.0), gap_s)
+    return claims(
+        kind,
+        np.asarray(hits["rule"], dtype=object)[which],
+        np.asarray(hits["where"], dtype=object)[which],
+        gaps[CASE].array.take(rows),
+        rows,
+        amount,
+    )
 
 
 def attribute(
@@ -154,11 +191,17 @@ def attribute(
         },
         index=rows,
     )
-    w = won.set_index("gap")
+    # each gap's winning claim, by position (the claims' gaps are rows of the table)
+    won_gap = won["gap"].to_numpy()
+    at = np.minimum(np.searchsorted(rows, won_gap), max(len(rows) - 1, 0))
+    hit = (rows[at] == won_gap) if len(rows) else np.zeros(len(won_gap), dtype=bool)
+    claim = np.full(len(rows), -1, dtype="int64")
+    claim[at[hit]] = np.flatnonzero(hit)
     for c in ("kind", "rule", "where"):
-        if len(w):
-            table[c] = w[c].astype("str").reindex(table.index)
+        if len(won):
+            table[c] = pd.Series(won[c].astype("str").array.take(claim, allow_fill=True), index=table.index)
         else:  # nothing charged: a column of None (object), as ever
             table[c] = np.full(len(table), None, dtype=object)
-    table["charged_s"] = w["claim_s"].reindex(table.index).fillna(0.0).to_numpy()
+    charged = won["claim_s"].to_numpy(dtype="float64")
+    table["charged_s"] = np.where(claim >= 0, charged[np.maximum(claim, 0)], 0.0) if len(won) else np.zeros(len(rows))
     return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]

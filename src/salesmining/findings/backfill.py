@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import case_numbers
 from salesmining.core.schema import CASE
 from salesmining.findings.rules import FindingRules
 
@@ -25,11 +27,20 @@ __all__ = ["backfill_spans", "backfilled_cases"]
 def _ends(gaps: pd.DataFrame, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each case's first and ``k``-th stage/outcome entry (``ts_us``, event ``pos``), indexed by case,
     for the cases with at least ``k`` of them."""
-    st = gaps.loc[gaps["is_stage"] == 1, [CASE, "ts_us", "pos"]]
-    nth = st.groupby(CASE, sort=False).cumcount().to_numpy()
-    kth = st.loc[nth == k - 1].set_index(CASE)[["ts_us", "pos"]]
-    first = st.loc[nth == 0].set_index(CASE)[["ts_us", "pos"]].reindex(kth.index)
-    return first, kth
+    rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    case_no = case_numbers(gaps)[rows]
+    # each stage entry's place among its case's stage entries (0, 1, ...)
+    new_case = np.r_[True, case_no[1:] != case_no[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    nth = np.arange(len(rows)) - np.maximum.accumulate(np.where(new_case, np.arange(len(rows)), 0))
+    at_k = np.flatnonzero(nth == k - 1)
+    index = pd.Index(gaps[CASE].array.take(rows[at_k]), name=CASE)
+
+    def ends(at: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"ts_us": gaps["ts_us"].to_numpy()[rows[at]], "pos": gaps["pos"].to_numpy()[rows[at]]}, index=index
+        )
+
+    return ends(at_k - (k - 1)), ends(at_k)
 
 
 def backfill_spans(gaps: pd.DataFrame, rules: FindingRules) -> tuple[pd.Series, pd.Series]:

@@ -8,6 +8,7 @@ between consecutive events are each attributed to one cause (see
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -19,7 +20,6 @@ from salesmining.analysis import visits as _visits
 from salesmining.analysis.conform import Conformance, conform
 from salesmining.analysis.resources import ResourceModel, resource_model
 from salesmining.analysis.stages import StageModel
-from salesmining.core import frames as _frames
 from salesmining.core.errors import StageModelError
 from salesmining.core.schema import CASE, OUTCOME
 from salesmining.findings.backfill import backfilled_cases
@@ -28,7 +28,7 @@ from salesmining.findings.rules import FindingRules
 if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
 
-__all__ = ["FindingContext", "build_context", "fence", "reference_rows", "stall_limits", "targets"]
+__all__ = ["FindingContext", "build_context", "fence", "previous_same", "reference_rows", "stall_limits", "targets"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class FindingContext:
     model: StageModel
     rules: FindingRules
     gaps: pd.DataFrame  # one row per event: the gap before it and its cause
-    visits: pd.DataFrame  # one row per stage (or approval/other) visit
+    visits: pd.DataFrame  # one row per stage (or outcome) visit; its index is the row position
     cases: pd.DataFrame  # case_id, outcome, throughput_s, closed, won + attributes
     conformance: Conformance
     #: back-filled cases (see :mod:`salesmining.findings.backfill`): span of their first entries, seconds
@@ -47,6 +47,50 @@ class FindingContext:
     resources: ResourceModel = dataclasses.field(default_factory=ResourceModel)
     #: the gap claims the rule families make (see :mod:`salesmining.findings.attribution`)
     claims: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+    #: per gap row: its case's number (0, 1, ... in the table's case order)
+    case_no: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    #: per visit row: the gap row of the event that entered it
+    visit_rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    #: the case ids by case number
+    case_index: pd.Index = dataclasses.field(default_factory=lambda: pd.Index([], dtype=object))
+
+    def case_flags(self, ids: object) -> np.ndarray:
+        """Per case number: is the case one of ``ids``? (One more entry, ``False``, for an unknown case.)"""
+        wanted = np.zeros(len(self.case_index) + 1, dtype=bool)
+        at = self.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object).astype(str), dtype=object))
+        wanted[at[at >= 0]] = True
+        return wanted
+
+    def of_cases(self, ids: object) -> np.ndarray:
+        """Per gap row: is its case one of ``ids``? (Looked up once per case, not per row.)"""
+        return self.case_flags(ids)[self.case_no]
+
+    @functools.cached_property
+    def _reference_cases(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per case number: (closed and not back-filled, not back-filled); looked up once per run."""
+        usable = ~self.case_flags(self.backfilled.index)
+        closed_ids = self.cases.loc[self.cases["closed"].to_numpy(), "case_id"]
+        return usable & self.case_flags(closed_ids), usable
+
+    def reference_flags(self, case_no: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`reference_rows` for rows given by their case numbers: (closed and not back-filled,
+        not back-filled)."""
+        closed, usable = self._reference_cases
+        return closed[case_no], usable[case_no]
+
+    def visit_case_no(self, visit_rows: np.ndarray) -> np.ndarray:
+        """The case numbers of the rows ``visit_rows`` of :attr:`visits`."""
+        return self.case_no[self.visit_rows[visit_rows]]
+
+
+def previous_same(keys: np.ndarray) -> np.ndarray:
+    """Per row: the index of the latest earlier row with the same key (-1 for a key's first row);
+    a grouped ``shift(1)`` by position, on integer keys."""
+    order = np.argsort(keys, kind="stable")
+    same = np.r_[False, keys[order][1:] == keys[order][:-1]] if len(keys) else np.zeros(0, dtype=bool)
+    prev = np.full(len(keys), -1, dtype="int64")
+    prev[order[same]] = order[np.flatnonzero(same) - 1]
+    return prev
 
 
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
@@ -84,10 +128,28 @@ def build_context(
     if key not in cache:
         cache[key] = _visits.stage_visits(gaps, log, model)
     visits = cache[key].copy(deep=False)
-    outcome = cases.set_index("case_id")["outcome"]
-    visits["outcome"] = visits["case"].map(outcome).to_numpy()
+    # each case's outcome looked up once, not once per visit
+    case_codes, case_ids = pd.factorize(visits["case"])
+    outcome = cases.set_index("case_id")["outcome"].reindex(case_ids).to_numpy()
+    visits["outcome"] = outcome[case_codes] if len(visits) else outcome[:0]
     backfilled = backfilled_cases(gaps, rules)
-    return FindingContext(log, model, rules, gaps, visits, cases, conf, backfilled, res)
+    case_no = _visits.case_numbers(gaps)
+    visit_rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    case_index = pd.Index(gaps[CASE].array[gaps["prev_ts"].isna().to_numpy()].astype("object"), dtype=object)
+    return FindingContext(
+        log,
+        model,
+        rules,
+        gaps,
+        visits,
+        cases,
+        conf,
+        backfilled,
+        res,
+        case_no=case_no,
+        visit_rows=visit_rows,
+        case_index=case_index,
+    )
 
 
 def fence(values: pd.Series, k: float, min_n: int) -> float:
@@ -112,27 +174,49 @@ def reference_rows(ctx: FindingContext, values: pd.DataFrame) -> tuple[pd.Series
     the second mask (every row not back-filled) is the fallback when too few closed rows exist.
     """
     case = values[_case_column(values)]
-    usable = ~_frames.isin(case, ctx.backfilled.index)
+    # each distinct case looked up once
+    codes, uniques = pd.factorize(case)
+    distinct = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
     closed_ids = ctx.cases.loc[ctx.cases["closed"].to_numpy(), "case_id"]
-    return usable & _frames.isin(case, closed_ids), usable
+    late = distinct.isin(np.asarray(ctx.backfilled.index, dtype=object))[codes]
+    closed = distinct.isin(np.asarray(closed_ids, dtype=object))[codes]
+    usable = pd.Series(~late, index=values.index, name=case.name)
+    return usable & pd.Series(closed, index=values.index, name=case.name), usable
 
 
 def targets(
-    ctx: FindingContext, values: pd.DataFrame, key: str, durations: str, sla: Mapping[str, pd.Timedelta]
+    ctx: FindingContext,
+    values: pd.DataFrame,
+    key: str,
+    durations: str,
+    sla: Mapping[str, pd.Timedelta],
+    *,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.Series:
     """Per row: the target duration (seconds) — the SLA of its key, else the robust fence of the same
-    key's durations in closed cases (in all finished ones when fewer than ``min_reference`` closed)."""
-    closed, usable = reference_rows(ctx, values)
+    key's durations in closed cases (in all finished ones when fewer than ``min_reference`` closed).
+
+    ``reference``: the rows' :func:`reference_rows` masks when the caller has them already."""
+    if reference is None:
+        closed_s, usable_s = reference_rows(ctx, values)
+        reference = closed_s.to_numpy(dtype=bool), usable_s.to_numpy(dtype=bool)
+    closed, usable = reference
     k, min_n = ctx.rules.outlier_k, ctx.rules.min_reference
-    fences: dict[object, float] = {}
-    for name, grp in values.groupby(key, sort=True):
-        ref = grp.loc[closed.loc[grp.index], durations]
-        if ref.notna().sum() < min_n:
-            ref = grp.loc[usable.loc[grp.index], durations]
-        fences[name] = fence(ref, k, min_n)
-    limits: dict[object, float] = {**fences, **{name: td.total_seconds() for name, td in sla.items()}}
-    limit = pd.Series(limits, dtype="float64")
-    return values[key].map(limit).fillna(math.inf).astype("float64")
+    codes, names = pd.factorize(values[key], sort=True)
+    dur = values[durations].to_numpy(dtype="float64")
+    limit = np.full(len(names) + 1, math.inf)  # the last: a missing key
+    for i, name in enumerate(names):
+        if name in sla:
+            limit[i] = sla[name].total_seconds()
+            continue
+        mine = codes == i
+        ref = dur[mine & closed]
+        if np.count_nonzero(~np.isnan(ref)) < min_n:
+            ref = dur[mine & usable]
+        limit[i] = fence(pd.Series(ref), k, min_n)
+    out = limit[codes]
+    out[np.isnan(out)] = math.inf
+    return pd.Series(out, index=values.index, name=values[key].name, dtype="float64")
 
 
 def stall_limits(ctx: FindingContext, stages: pd.Series) -> pd.Series:
@@ -144,11 +228,13 @@ def stall_limits(ctx: FindingContext, stages: pd.Series) -> pd.Series:
     an open case can be called stalled only against cases that did close.
     """
     v = ctx.visits
-    closed, _ = reference_rows(ctx, v)
-    ref = v[closed & (v["role"] == "stage") & v["dwell_s"].notna() & ~v["behind"].astype(bool)]
-    counts = ref.groupby("stage")["dwell_s"].size()
-    q = ref.groupby("stage")["dwell_s"].quantile(ctx.rules.stall_quantile)
-    q = q[counts.reindex(q.index).fillna(0) >= ctx.rules.min_reference]
+    closed, _ = ctx.reference_flags(ctx.visit_case_no(np.arange(len(v))))
+    ok = closed & ((v["role"] == "stage") & v["dwell_s"].notna() & ~v["behind"].astype(bool)).to_numpy(dtype=bool)
+    rows = np.flatnonzero(ok)
+    stage, names = pd.factorize(v["stage"].array.take(rows))
+    counts = np.bincount(stage, minlength=len(names))
+    q = pd.Series(v["dwell_s"].to_numpy(dtype="float64")[rows]).groupby(stage).quantile(ctx.rules.stall_quantile)
+    enough = {names[i]: float(x) for i, x in q.items() if counts[i] >= ctx.rules.min_reference}
     limits = {s: td.total_seconds() for s, td in ctx.model.sla.items()}
     uniq = pd.unique(stages)
-    return pd.Series({s: limits.get(s, float(q.get(s, math.inf))) for s in uniq}, dtype="float64")
+    return pd.Series({s: limits.get(s, enough.get(s, math.inf)) for s in uniq}, dtype="float64")

@@ -21,13 +21,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from salesmining.analysis.conform import Conformance
 from salesmining.analysis.resources import resource_model
 from salesmining.analysis.stages import StageModel, as_stage_model
+from salesmining.core import frames as _frames
 from salesmining.core.errors import OptionError
-from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.core.schema import ACTIVITY
 from salesmining.core.vocabulary import FINDING_KINDS, FINDING_RULES, PROCESS_LEVEL_RULES
 from salesmining.findings.approvals import approval_evidence
 from salesmining.findings.attribution import attribute
@@ -152,16 +154,18 @@ def _context_warnings(ctx: FindingContext) -> list[str]:
 
     out = []
     g = ctx.gaps
-    st = g.loc[g["is_stage"] == 1, [CASE, ACTIVITY, "gap_s", "prev_act"]]
-    tied = st[st["gap_s"].eq(0) & st["prev_act"].isin(st[ACTIVITY].unique())]
-    n_tied = tied[CASE].nunique()
+    # a stage entry at the same instant as the event before it, itself a stage entry (a stage or outcome)
+    model = ctx.model
+    rows = np.flatnonzero(((g["is_stage"] == 1) & g["gap_s"].eq(0)).to_numpy(dtype=bool))
+    tied = rows[_frames.isin(g["prev_act"].iloc[rows], {*model.stages, *model.won, *model.lost}).to_numpy()]
+    n_tied = len(np.unique(ctx.case_no[tied]))
     if n_tied:
         out.append(
             f"{formatting.count(n_tied)} cases have stage events sharing a timestamp (bulk updates or day-only "
             "dates): they are read in the stage model's order, and tie order alone raises no finding"
         )
     ch = g.loc[
-        g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share),
+        (g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share)).to_numpy(dtype=bool),
         ["prev_act", ACTIVITY, "handoff_share"],
     ]
     if len(ch):

@@ -34,40 +34,52 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     if g["owner"].notna().sum() == 0:
         return []
     # back-filled cases' gaps are data-entry times: neither handoffs to judge nor a reference
-    entered_late = g[CASE].isin(ctx.backfilled.index.astype("str")).to_numpy()
-    is_ho = ((g["gap_kind"] == "handoff") & (g["handoff_reference"] != "")).to_numpy() & ~entered_late
+    entered_late = ctx.of_cases(ctx.backfilled.index) if len(ctx.backfilled) else np.zeros(len(g), dtype=bool)
+    kind = g["gap_kind"]
+    is_ho = ((kind == "handoff") & (g["handoff_reference"] != "")).to_numpy(dtype=bool) & ~entered_late
     # the fair reference: the same step (else the same activity), both owners known, no owner change
-    is_ref = (
-        (g["gap_kind"] == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]
-    ).to_numpy() & ~entered_late
-    # only handoffs and their references take part below: work on those rows alone
-    part = is_ho | is_ref
-    cols = [CASE, ACTIVITY, "gap_visit", "gap_s", "prev_act", "prev_owner", "owner", "handoff_reference"]
-    g = g.loc[part, cols]
-    is_ho, is_ref = is_ho[part], is_ref[part]
-    stage_of_visit = ctx.visits.set_index(["case", "visit_no"])["stage"]
-    key = pd.MultiIndex.from_arrays([g[CASE], g["gap_visit"]])
-    g = g.assign(from_stage=stage_of_visit.reindex(key).to_numpy())
-    g = g.assign(step=g["prev_act"].astype("object") + ARROW + g[ACTIVITY].astype("object"))
+    is_ref = ((kind == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]).to_numpy(
+        dtype=bool
+    ) & ~entered_late
+    # only handoffs and their references take part below: work on those rows alone, on integer places
+    rows = np.flatnonzero(is_ho | is_ref)
+    is_ho, is_ref = is_ho[rows], is_ref[rows]
+    act_all, _ = pd.factorize(g[ACTIVITY])
+    act = act_all[rows].astype("int64")
+    prev = np.where(rows > 0, act_all[np.maximum(rows - 1, 0)], -1).astype("int64")  # a reference has a previous event
+    step = prev * (int(act_all.max()) + 2 if len(act_all) else 1) + act
+    reference = g["handoff_reference"].array.take(rows)
     # the gap table judged handoffs systematically slower with every case as reference; test again
     # without the back-filled ones (their minutes would make any handoff look slow)
-    slower = np.zeros(len(g), dtype=bool)
-    gap = g["gap_s"].to_numpy(dtype="float64")
-    for level, col in (("step", "step"), ("activity", ACTIVITY)):
-        judged = is_ho & (g["handoff_reference"] == level).to_numpy()
-        place = g[col].astype("object").to_numpy()
+    slower = np.zeros(len(rows), dtype=bool)
+    gap = g["gap_s"].to_numpy(dtype="float64")[rows]
+    for level, place in (("step", step), ("activity", act)):
+        judged = is_ho & np.asarray(reference == level, dtype=bool)
         slower |= judged & slower_with_change(place, judged, is_ho | is_ref, is_ho, gap, ctx.rules.handoff_alpha)
-    ho, ref = g[slower], g[is_ref]
-    if not len(ho):
+    if not slower.any():
         return []
+    on_step = np.asarray(reference == "step", dtype=bool)[slower]
+    thr, med = np.full(int(slower.sum()), np.nan), np.full(int(slower.sum()), np.nan)
     q = ctx.rules.handoff_quantile
-    by_step, by_act = ref.groupby("step")["gap_s"], ref.groupby(ACTIVITY)["gap_s"]
-    on_step = (ho["handoff_reference"] == "step").to_numpy()
-    thr = np.where(on_step, ho["step"].map(by_step.quantile(q)), ho[ACTIVITY].map(by_act.quantile(q)))
-    med = np.where(on_step, ho["step"].map(by_step.median()), ho[ACTIVITY].map(by_act.median()))
-    thr, med = thr.astype("float64"), med.astype("float64")
-    hit = ho["gap_s"].to_numpy() > thr
-    h = ho[hit]
+    for level_on, place in ((on_step, step), (~on_step, act)):
+        wanted = place[slower][level_on]
+        ref = pd.Series(gap[is_ref], index=place[is_ref])
+        ref = ref[np.isin(ref.index.to_numpy(), wanted)].groupby(level=0)
+        thr[level_on] = ref.quantile(q).reindex(wanted).to_numpy(dtype="float64")
+        med[level_on] = ref.median().reindex(wanted).to_numpy(dtype="float64")
+    hit = gap[slower] > thr
+    at = rows[slower][hit]
+    h = pd.DataFrame(
+        {
+            CASE: g[CASE].array.take(at),
+            ACTIVITY: g[ACTIVITY].array.take(at),
+            "gap_s": gap[slower][hit],
+            "prev_owner": g["prev_owner"].array.take(at),
+            "owner": g["owner"].array.take(at),
+            "from_stage": _from_stage(ctx, at),
+        },
+        index=at,
+    )
     lost = h["gap_s"].to_numpy() - med[hit]
     detail = [
         f"{a} → {b}, next event after {formatting.short_duration(s, smallest='min')}"
@@ -85,3 +97,19 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
         place = between(h["from_stage"], h[ACTIVITY], source_text="(before first stage)")
     ctx.claims.append(claims("handoff_delay", "handoff_wait", place.where, h[CASE], h.index, lost))
     return [evidence("handoff_delay", "handoff_wait", place, h[CASE], np.maximum(lost, 0.0), detail)]
+
+
+def _from_stage(ctx: FindingContext, rows: np.ndarray) -> np.ndarray:
+    """Per gap row in ``rows``: the stage of the visit its gap belongs to (NaN before the first stage)."""
+    gv = ctx.gaps["gap_visit"].to_numpy(dtype="float64")[rows]
+    v_no = ctx.visits["visit_no"].to_numpy(dtype="float64")
+    span = int(max(np.nanmax(v_no) if len(v_no) else 0.0, np.nanmax(gv) if np.isfinite(gv).any() else 0.0)) + 1
+    vkey = ctx.case_no[ctx.visit_rows].astype("int64") * span + v_no.astype("int64")  # sorted: the visits' order
+    known = ~np.isnan(gv)
+    gkey = ctx.case_no[rows].astype("int64") * span + np.where(known, gv, 0).astype("int64")
+    if not len(vkey):
+        return np.full(len(rows), np.nan, dtype=object)
+    at = np.minimum(np.searchsorted(vkey, gkey), len(vkey) - 1)
+    found = known & (vkey[at] == gkey)
+    stages = ctx.visits["stage"].to_numpy(dtype=object)
+    return np.where(found, stages[at], np.nan).astype(object)

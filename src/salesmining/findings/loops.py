@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesmining.core import frames as _frames
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
-from salesmining.findings.context import FindingContext
+from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import ARROW, at, between, evidence
 
 __all__ = ["loop_evidence"]
@@ -26,11 +25,13 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     """``backward_move`` (on the step moved back), ``reopened``, ``stage_repeat`` and ``activity_repeat``
     evidence; their gap claims go to ``ctx.claims``."""
     v = ctx.visits
-    st = v[v["role"] == "stage"].copy()
-    out = _excursions(ctx, st)
-    rep = st[st["repeat_of_prev"]].copy()
+    stage_rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
+    out = _excursions(ctx, stage_rows)
+    rep_rows = stage_rows[v["repeat_of_prev"].to_numpy(dtype=bool)[stage_rows]]
+    rep = v[["case", "stage", "owner"]].iloc[rep_rows]
     if len(rep):
-        prev_owner = v["owner"].shift(1).reindex(rep.index)
+        # the visit just before (a repeat is never a case's first visit)
+        prev_owner = pd.Series(v["owner"].array.take(rep_rows - 1), index=rep.index)
         redo = (
             rep["owner"].notna() & prev_owner.notna() & (rep["owner"].astype("object") != prev_owner.astype("object"))
         )
@@ -53,40 +54,45 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     return out
 
 
-def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
-    """Each excursion behind the furthest stage is charged to the backward move (or reopen) that started it."""
-    back = st["backward_from"].notna()
-    reopen = st["reopen_from"].notna() & ~back
-    start = back | reopen
-    st["excursion"] = start.astype(int).groupby(st["case"]).cumsum()
-    source = st["backward_from"].where(back, st["reopen_from"]).astype("object")
-    st["label"] = (source + ARROW + st["stage"].astype("object")).where(start)
-    st["rule"] = pd.Series(np.where(back, "backward_move", "reopened"), index=st.index).where(start)
-    st["label"] = st.groupby(["case", "excursion"])["label"].transform("first")
-    st["rule"] = st.groupby(["case", "excursion"])["rule"].transform("first")
-    behind = st[st["behind"] & st["label"].notna() & st["exit_us"].notna()]
-    # the excursion's gaps: every gap of its visits
-    g = ctx.gaps
-    key = behind[["case", "visit_no", "rule", "label"]].rename(columns={"case": CASE, "visit_no": "gap_visit"})
-    # only the gaps of cases with an excursion can match (the join keeps the gaps' order)
-    mine = g["gap_visit"].notna().to_numpy() & _frames.isin(g[CASE], key[CASE].unique()).to_numpy()
-    own = g.loc[mine, [CASE, "gap_visit", "gap_s"]].reset_index(names="gap")
-    charged = own.merge(key, on=[CASE, "gap_visit"], how="inner")
+def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
+    """Each excursion behind the furthest stage is charged to the backward move (or reopen) that started it.
+
+    ``rows``: the stage visits' rows of ``ctx.visits``; strings are read only for the moves and the visits behind."""
+    v = ctx.visits
+    back = v["backward_from"].notna().to_numpy()[rows]
+    reopen_any = v["reopen_from"].notna().to_numpy()[rows]
+    start = back | reopen_any
+    # per stage visit: the move (or reopen) that began its excursion, the latest at or before it in the case
+    case_no = ctx.case_no[ctx.visit_rows[rows]]
+    n = len(rows)
+    began = np.where(start, np.arange(n), -1)
+    np.maximum.accumulate(began, out=began)
+    new_case = np.r_[True, case_no[1:] != case_no[:-1]] if n else np.zeros(0, dtype=bool)
+    case_first = np.maximum.accumulate(np.where(new_case, np.arange(n), 0)) if n else began
+    began = np.where(began >= case_first, began, -1)
+    sel = np.flatnonzero(v["behind"].to_numpy(dtype=bool)[rows] & (began >= 0) & v["exit_us"].notna().to_numpy()[rows])
+    # the label and rule of each excursion's first move, for the excursions behind the frontier only
+    first_move = np.unique(began[sel])
+    moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
+    which = np.searchsorted(first_move, began[sel])
+    behind = (
+        v[["case", "visit_no", "dwell_s"]]
+        .iloc[rows[sel]]
+        .assign(
+            rule=np.where(back[first_move], "backward_move", "reopened")[which],
+            label=moved["label"].to_numpy()[which],
+        )
+    )
+    charged = _excursion_gaps(ctx, rows[sel], behind)
     out = []
     for rule in ("backward_move", "reopened"):
-        sel = charged[charged["rule"] == rule]
-        ctx.claims.append(claims("loop", rule, sel["label"], sel[CASE], sel["gap"], sel["gap_s"]))
+        mine = charged[charged["rule"] == rule]
+        ctx.claims.append(claims("loop", rule, mine["label"], mine[CASE], mine["gap"], mine["gap_s"]))
         per = behind[behind["rule"] == rule].groupby(["case", "label"], sort=True).agg(lost=("dwell_s", "sum"))
         # every move (or reopen) is listed, also one that only continues an excursion already charged
-        began = back if rule == "backward_move" else st["reopen_from"].notna()
-        src = st["backward_from"] if rule == "backward_move" else st["reopen_from"]
+        of_rule = rows[back if rule == "backward_move" else reopen_any]
         moves = (
-            st[began]
-            .assign(
-                source=src.astype("object"),
-                target=st["stage"].astype("object"),
-                label=src.astype("object") + ARROW + st["stage"].astype("object"),
-            )
+            _moves(v, of_rule, "backward_from" if rule == "backward_move" else "reopen_from")
             .groupby(["case", "label"])
             .agg(moves=("stage", "size"), source=("source", "first"), target=("target", "first"))
         )
@@ -105,29 +111,91 @@ def _excursions(ctx: FindingContext, st: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
+def _moves(v: pd.DataFrame, rows: np.ndarray, source: str | np.ndarray) -> pd.DataFrame:
+    """The visits ``rows`` of ``v`` as moves: ``case``, ``stage``, ``source`` (the column ``source`` names,
+    per row when an array), ``target`` (the stage) and ``label`` (``source → target``)."""
+    sub = v[["case", "stage", "backward_from", "reopen_from"]].iloc[rows]
+    if isinstance(source, str):
+        src = sub[source].astype("object").to_numpy()
+    else:
+        src = np.where(
+            source == "backward_from", sub["backward_from"].astype("object"), sub["reopen_from"].astype("object")
+        )
+    target = sub["stage"].astype("object").to_numpy()
+    return pd.DataFrame(
+        {
+            "case": sub["case"].to_numpy(),
+            "stage": target,
+            "source": src,
+            "target": target,
+            "label": src + ARROW + target,
+        },
+        index=sub.index,
+    )
+
+
+def _excursion_gaps(ctx: FindingContext, visit_rows: np.ndarray, behind: pd.DataFrame) -> pd.DataFrame:
+    """The gaps of the ``behind`` visits (rows ``visit_rows`` of ``ctx.visits``): every gap of each,
+    in the gap table's order, with the visit's ``rule`` and ``label``, as ``gap`` (row), CASE, ``gap_s``."""
+    g = ctx.gaps
+    gv = g["gap_visit"].to_numpy(dtype="float64")
+    has = np.flatnonzero(~np.isnan(gv))
+    span = int(np.nanmax(gv)) + 1 if len(has) else 1
+    # a visit's key: its case's number and visit number in one integer (both sorted by the tables' order)
+    gkey = ctx.case_no[has].astype("int64") * span + gv[has].astype("int64")
+    vkey = ctx.case_no[ctx.visit_rows[visit_rows]].astype("int64") * span + behind["visit_no"].to_numpy().astype(
+        "int64"
+    )
+    order = np.argsort(vkey, kind="stable")
+    at = np.minimum(np.searchsorted(vkey[order], gkey), max(len(vkey) - 1, 0))
+    hit = (vkey[order][at] == gkey) if len(vkey) else np.zeros(len(gkey), dtype=bool)
+    rows, which = has[hit], order[at[hit]]
+    return pd.DataFrame(
+        {
+            "gap": rows,
+            CASE: g[CASE].array.take(rows),
+            "gap_s": g["gap_s"].to_numpy(dtype="float64")[rows],
+            "rule": behind["rule"].to_numpy()[which],
+            "label": behind["label"].to_numpy()[which],
+        }
+    )
+
+
 def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     """Completions again of an activity outside the model (an activity never completed in the log,
     e.g. start-only lifecycles: its starts); a repeat at the same instant is a duplicate, not rework."""
     g = ctx.gaps
-    oth = g.loc[g["role"] == "other", [CASE, ACTIVITY, "lifecycle", "actor", "ts_us", "gap_s"]]
-    if not len(oth):
+    rows = np.flatnonzero((g["role"] == "other").to_numpy(dtype=bool))
+    if not len(rows):
         return None
-    life = oth["lifecycle"].astype("object")
-    is_complete = (life == "complete").to_numpy()
-    has_complete = pd.Series(is_complete, index=oth.index).groupby(oth[ACTIVITY]).transform("any").to_numpy()
-    is_start = (life == "start").to_numpy()
+    life = g["lifecycle"].array.take(rows)
+    is_complete = np.asarray(life == "complete", dtype=bool)
+    act, _ = pd.factorize(g[ACTIVITY].array.take(rows))
+    has_complete = (np.bincount(act, weights=is_complete, minlength=int(act.max()) + 1) > 0)[act]
+    is_start = np.asarray(life == "start", dtype=bool)
     # work done: its completions; an activity never completed in the log (start-only lifecycles) by its starts
-    done = life.isna().to_numpy() | is_complete | (~has_complete & is_start)
-    oth = oth[done].copy()
-    if not len(oth):
+    done = np.asarray(life.isna(), dtype=bool) | is_complete | (~has_complete & is_start)
+    rows, act = rows[done], act[done]
+    if not len(rows):
         return None
-    grp = oth.groupby([CASE, ACTIVITY], sort=False)
-    oth["occurrence"] = grp.cumcount()
-    oth["prev_actor"] = grp["actor"].shift(1)
-    oth["prev_same_ts"] = grp["ts_us"].shift(1)
-    again = oth[(oth["occurrence"] > 0) & (oth["ts_us"] != oth["prev_same_ts"])]
-    redo = again["actor"].notna() & again["prev_actor"].notna() & (again["actor"] != again["prev_actor"])
-    again = again.assign(redo=redo.astype(int))
+    # each event's previous occurrence of the same activity in its case (-1: the first)
+    prev = previous_same(ctx.case_no[rows].astype("int64") * (int(act.max()) + 1) + act)
+    ts = g["ts_us"].to_numpy()[rows]
+    again = (prev >= 0) & (ts != ts[np.maximum(prev, 0)])
+    actor, _ = pd.factorize(g["actor"].array.take(rows))
+    prev_actor = np.where(prev >= 0, actor[np.maximum(prev, 0)], -1)
+    redo = (actor >= 0) & (prev_actor >= 0) & (actor != prev_actor)
+    at_rows = rows[again]
+    again_df = pd.DataFrame(
+        {
+            CASE: g[CASE].array.take(at_rows),
+            ACTIVITY: g[ACTIVITY].array.take(at_rows),
+            "gap_s": g["gap_s"].to_numpy(dtype="float64")[at_rows],
+            "redo": redo[again].astype(int),
+        },
+        index=at_rows,
+    )
+    again = again_df
     ctx.claims.append(
         claims("loop", "activity_repeat", again[ACTIVITY].astype("object"), again[CASE], again.index, again["gap_s"])
     )

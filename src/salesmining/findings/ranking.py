@@ -7,15 +7,16 @@ win-rate drop (:class:`~salesmining.FindingRules`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from salesmining.core import frames as _frames
-from salesmining.core.schema import ACTIVITY, CASE
+from salesmining.analysis import visits as _visits
+from salesmining.core.schema import ACTIVITY
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import LOCATION_COLUMNS
 from salesmining.findings.rules import FindingRules
@@ -59,6 +60,11 @@ def effects(
     is_aff = np.zeros(len(cases), dtype=bool)
     at = index.get_indexer(pd.Index(list(affected), dtype="object"))
     is_aff[at[at >= 0]] = True
+    return _effects(is_aff, cases, base)
+
+
+def _effects(is_aff: np.ndarray, cases: pd.DataFrame, base: pd.Series | None) -> dict[str, Any]:
+    """:func:`effects` with the affected cases as a mask over ``cases``' rows."""
     keep = cases["closed"].to_numpy(dtype=bool)
     if base is not None:
         keep = keep & base.to_numpy(dtype=bool)
@@ -93,12 +99,14 @@ def comparison_base(ctx: FindingContext) -> Base:
     v, cases = ctx.visits, ctx.cases
     ids = cases["case_id"]
     # furthest stage recorded; a won case has passed every stage, a lost one only those it recorded
-    max_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].max()).fillna(-1)
+    at_case = ctx.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object), dtype=object))
+    rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
+    lowest, highest = _stage_order_range(ctx, rows, v["order"].to_numpy(dtype="float64")[rows])
+    max_order = pd.Series(highest[at_case], index=ids.index).fillna(-1)
     max_order = max_order.where(~cases["won"], float(len(ctx.model.stages)))
-    min_order = ids.map(v[v["role"] == "stage"].groupby("case")["order"].min()).fillna(math.inf)
+    min_order = pd.Series(lowest[at_case], index=ids.index).fillna(math.inf)
     won = cases["won"]
-    approvals = ctx.gaps[ctx.gaps["is_approval"].astype(bool)]
-    with_activity = approvals.groupby(ACTIVITY)[CASE].agg(lambda s: set(s))
+    with_activity = _cases_with_approval(ctx, ids, at_case)
 
     def base(kind: str, place: Mapping[str, Any]) -> pd.Series | None:
         at = place["activity"] if place["activity"] is not None else place["from_activity"]
@@ -109,11 +117,37 @@ def comparison_base(ctx: FindingContext) -> Base:
             return (min_order < k) & (max_order > k)
         if at in order:
             return (max_order >= order[at]) | won
-        if at in with_activity.index:
-            return _frames.isin(ids, with_activity[at])
+        if at in with_activity:
+            return with_activity[at]
         return None
 
     return base
+
+
+def _stage_order_range(ctx: FindingContext, rows: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per case number (and one more, NaN, for an unknown case): the lowest and highest stage order
+    of the stage visits ``rows`` of ``ctx.visits`` (NaN for a case without one)."""
+    lowest = np.full(len(ctx.case_index) + 1, np.nan)
+    highest = lowest.copy()
+    if len(rows):
+        case_no = ctx.visit_case_no(rows)  # sorted: the visits' order
+        starts = np.flatnonzero(np.r_[True, case_no[1:] != case_no[:-1]])
+        lowest[case_no[starts]] = np.minimum.reduceat(order, starts)
+        highest[case_no[starts]] = np.maximum.reduceat(order, starts)
+    return lowest, highest
+
+
+def _cases_with_approval(ctx: FindingContext, ids: pd.Series, at: np.ndarray) -> dict[Any, pd.Series]:
+    """Per approval activity of the log: which of ``ids`` (a case-id column, at case numbers ``at``) have it."""
+    rows = np.flatnonzero(ctx.gaps["is_approval"].to_numpy(dtype=bool))
+    act, names = pd.factorize(ctx.gaps[ACTIVITY].array.take(rows))
+    case_no = ctx.case_no[rows]
+    out = {}
+    for k, name in enumerate(names):
+        has = np.zeros(len(ctx.case_index) + 1, dtype=bool)  # the last: an id not in the gap table
+        has[case_no[act == k]] = True
+        out[name] = pd.Series(has[at], index=ids.index, name=ids.name)
+    return out
 
 
 def typical_case_hours(cases: pd.DataFrame, rules: FindingRules) -> float:
@@ -163,16 +197,65 @@ def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, ty
     return "low"
 
 
-def _typical_detail(ev: pd.DataFrame) -> str:
-    """The description of the median case: the evidence row at the (lower) median time lost.
+class _Finding(NamedTuple):
+    """One ``(kind, rule, where)`` of the evidence: its first row, its cases (codes into the evidence's
+    sorted case ids) with their time lost, its example cases (most time lost first) and the row of
+    its typical detail."""
 
-    Per-case descriptions carry that case's numbers; the most common text among them is an
-    accident of rounding (``23 min in stage`` where half the cases lost hours), the median one is not.
-    """
-    if not len(ev):
-        return ""
-    order = ev.sort_values(["time_lost_s", "case_id"], kind="stable")
-    return str(order["detail"].iloc[(len(order) - 1) // 2])
+    first_row: int
+    case_codes: np.ndarray
+    lost: np.ndarray
+    examples: np.ndarray
+    typical_row: int
+
+
+def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
+    """The evidence by finding, in ``(kind, rule, where)`` order, grouped once (no per-finding string groupby):
+    the sorted case ids of the evidence, and per finding its :class:`_Finding`.
+
+    Per case: the sum of its rows' time lost (as pandas adds, :func:`~salesmining.analysis.visits.group_sum`),
+    floored at 0, cases sorted by id. The typical detail is the description of the median case: the
+    evidence row at the (lower) median time lost. Per-case descriptions carry that case's numbers;
+    the most common text among them is an accident of rounding (``23 min in stage`` where half the
+    cases lost hours), the median one is not."""
+    fid = evidence.groupby(["kind", "rule", "where"], sort=True).ngroup().to_numpy(dtype="int64")
+    case_code, case_names = pd.factorize(evidence["case_id"], sort=True)
+    names = np.asarray(case_names, dtype=object)
+    lost = evidence["time_lost_s"].to_numpy(dtype="float64")
+    width = max(len(names), 1)
+    pairs, pair_of_row = np.unique(fid * width + case_code, return_inverse=True)  # by finding, then case id
+    pair_of_row = pair_of_row.reshape(-1)
+    pair_f, pair_c = pairs // width, pairs % width
+    n_f = int(fid.max()) + 1
+    bounds = np.searchsorted(pair_f, np.arange(n_f + 1))
+    # added per finding, as a groupby over the finding's rows adds them
+    sums = np.zeros(len(pairs), dtype="float64")
+    by_finding = np.argsort(fid, kind="stable")
+    finding_rows = np.searchsorted(fid[by_finding], np.arange(n_f + 1))
+    for f, (lo, hi) in enumerate(itertools.pairwise(finding_rows)):
+        rows = by_finding[lo:hi]
+        first, last = bounds[f], bounds[f + 1]
+        sums[first:last] = _visits.group_sum(pair_of_row[rows] - first, lost[rows], last - first)
+    sums = np.where(sums >= 0, sums, 0.0)  # clip(lower=0), as pandas does it
+    examples = np.lexsort((pair_c, -sums, pair_f))  # per finding: most time lost first, then by id
+    _, first_row = np.unique(fid, return_index=True)
+    # the typical detail: the row at the lower median of (time lost, case id), ties in row order
+    typical = np.lexsort((case_code, lost, fid))
+    row_bounds = np.searchsorted(fid[typical], np.arange(n_f + 1))
+    out = []
+    for f in range(n_f):
+        lo, hi = bounds[f], bounds[f + 1]
+        r_lo, r_hi = row_bounds[f], row_bounds[f + 1]
+        out.append(
+            _Finding(
+                int(first_row[f]),
+                pair_c[lo:hi],
+                sums[lo:hi],
+                names[pair_c[examples[lo:hi]]],
+                int(typical[r_lo + (r_hi - r_lo - 1) // 2]),
+            )
+        )
+    return names, out
 
 
 def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
@@ -185,24 +268,29 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     base_of = comparison_base(ctx)
     index = pd.Index(cases["case_id"].astype("object"))
     rows = []
-    for (kind, rule, where), ev in evidence.groupby(["kind", "rule", "where"], sort=True):
-        place = {c: ev[c].iloc[0] for c in LOCATION_COLUMNS}
-        per_case = ev.groupby("case_id")["time_lost_s"].sum().clip(lower=0)
-        affected = set(per_case.index)
-        eff = effects(affected, cases, base_of(str(kind), place), index=index)
-        ranked = per_case.rename("lost").reset_index().sort_values(["lost", "case_id"], ascending=[False, True])
-        examples = ranked.set_index("case_id")["lost"]
+    heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]]
+    names, findings = _per_finding(evidence)
+    position = index.get_indexer(pd.Index(names, dtype="object"))  # each evidence case's row in cases
+    for f in findings:
+        ev_first = heads.iloc[f.first_row]
+        kind = str(ev_first["kind"])
+        place = {c: ev_first[c] for c in LOCATION_COLUMNS}
+        per_case = pd.Series(f.lost)
+        is_aff = np.zeros(len(cases), dtype=bool)
+        at = position[f.case_codes]
+        is_aff[at[at >= 0]] = True
+        eff = _effects(is_aff, cases, base_of(kind, place))
         rows.append(
             {
                 "kind": kind,
-                "rule": rule,
-                "where": str(where),
-                "cases": len(affected),
-                "share": len(affected) / n if n else math.nan,
+                "rule": str(ev_first["rule"]),
+                "where": str(ev_first["where"]),
+                "cases": len(per_case),
+                "share": len(per_case) / n if n else math.nan,
                 "time_lost_hours": float(per_case.sum()) / 3600,
                 "time_lost_per_case_hours": float(per_case.mean()) / 3600 if len(per_case) else 0.0,
-                "example_cases": tuple(str(c) for c in examples.index[: ctx.rules.examples]),
-                "detail": _typical_detail(ev),
+                "example_cases": tuple(str(c) for c in f.examples[: ctx.rules.examples]),
+                "detail": str(evidence["detail"].iloc[f.typical_row]),
                 **eff,
                 **place,
             }

@@ -34,9 +34,12 @@ def _limit_text(stage: str, limit_s: float, ctx: FindingContext) -> str:
 def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     """``slow_response``, ``long_wait`` (stage, approval) and ``stalled_open`` evidence."""
     v = ctx.visits
-    st = v[(v["role"] == "stage") & ~v["behind"]].copy()
-    done = st[st["net_s"].notna()].copy()
-    done["first_visit"] = ~done.duplicated(["case", "stage"])
+    # finished stage visits at the frontier (the rows of ctx.visits, as the index says)
+    rows = np.flatnonzero(((v["role"] == "stage") & ~v["behind"] & v["net_s"].notna()).to_numpy(dtype=bool))
+    done = v[["case", "visit_no", "stage", "net_s"]].iloc[rows]
+    stage, _ = pd.factorize(done["stage"])
+    key = ctx.visit_case_no(rows).astype("int64") * (int(stage.max()) + 1 if len(stage) else 1) + stage
+    done = done.assign(first_visit=~pd.Series(key).duplicated().to_numpy())
     model = ctx.model
     first, second = ctx.rules.response or (model.stages[0], model.stages[1] if len(model.stages) > 1 else None)
     out = [_slow_response(ctx, done, first, second), _stage_dwell(ctx, done[done["stage"] != first].copy())]
@@ -47,6 +50,17 @@ def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     if stalled is not None:
         out.append(stalled)
     return out
+
+
+def _visit_targets(ctx: FindingContext, visits: pd.DataFrame) -> pd.Series:
+    """:func:`targets` of finished stage visits (rows of ``ctx.visits``, as their index says): net dwell."""
+    reference = ctx.reference_flags(ctx.visit_case_no(visits.index.to_numpy()))
+    return targets(ctx, visits, "stage", "net_s", ctx.model.sla, reference=reference)
+
+
+def _texts(values: pd.Series) -> dict[float, str]:
+    """Each distinct duration's text (targets repeat: formatted once each)."""
+    return {t: _dur(t) for t in pd.unique(values.to_numpy(dtype="float64"))}
 
 
 def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray, where: object) -> None:
@@ -60,16 +74,17 @@ def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray,
             "where": where if not isinstance(where, str) else [where] * len(hit),
         }
     )
-    ctx.claims.append(tail_claims(ctx.gaps, hits, kind))
+    ctx.claims.append(tail_claims(ctx.gaps, hits, kind, case_no=ctx.case_no, case_index=ctx.case_index))
 
 
 def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: str | None) -> pd.DataFrame:
     """The first visit of the first stage, judged as the time to the first response."""
     model = ctx.model
     resp = done[(done["stage"] == first) & done["first_visit"]].copy()
-    resp["target"] = targets(ctx, resp, "stage", "net_s", model.sla)
+    resp["target"] = _visit_targets(ctx, resp)
     hit = resp[resp["net_s"] > resp["target"]]
-    rule = np.where(hit["stage"].map(lambda s: s in model.sla), "response_over_sla", "response_outlier")
+    rule = np.where(hit["stage"].isin(list(model.sla)), "response_over_sla", "response_outlier")
+    target_text = _texts(hit["target"])
     place = between(first, second, target_text="next stage")
     _charge(ctx, hit, "slow_response", rule, place.where)
     return evidence_by_rule(
@@ -79,7 +94,7 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
         hit["case"],
         hit["net_s"] - hit["target"],
         [
-            f"first response after {_dur(x)} (target {_dur(t)})"
+            f"first response after {_dur(x)} (target {target_text[t]})"
             for x, t in zip(hit["net_s"], hit["target"], strict=True)
         ],
     )
@@ -88,9 +103,10 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
 def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
     """Net dwell of every finished stage visit but the first stage's (that is the response time)."""
     model = ctx.model
-    rest["target"] = targets(ctx, rest, "stage", "net_s", model.sla)
+    rest["target"] = _visit_targets(ctx, rest)
     hit = rest[rest["net_s"] > rest["target"]]
-    rule = np.where(hit["stage"].map(lambda s: s in model.sla), "stage_over_sla", "stage_outlier")
+    rule = np.where(hit["stage"].isin(list(model.sla)), "stage_over_sla", "stage_outlier")
+    target_text = _texts(hit["target"])
     _charge(ctx, hit, "long_wait", rule, hit["stage"].astype("object").to_numpy())
     return evidence_by_rule(
         "long_wait",
@@ -98,19 +114,20 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
         at(hit["stage"]),
         hit["case"],
         hit["net_s"] - hit["target"],
-        [f"{_dur(x)} in stage (target {_dur(t)})" for x, t in zip(hit["net_s"], hit["target"], strict=True)],
+        [f"{_dur(x)} in stage (target {target_text[t]})" for x, t in zip(hit["net_s"], hit["target"], strict=True)],
     )
 
 
 def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
     g = ctx.gaps
-    ap = g[g["gap_kind"] == "approval"].copy()
+    ap = g.loc[(g["gap_kind"] == "approval").to_numpy(dtype=bool), [CASE, ACTIVITY, "gap_s"]]
     if not len(ap):
         return None
     sla = ctx.model.approval_sla
-    ap["target"] = targets(ctx, ap, ACTIVITY, "gap_s", sla)
+    ap["target"] = targets(ctx, ap, ACTIVITY, "gap_s", sla, reference=ctx.reference_flags(ctx.case_no[ap.index]))
     hit = ap[ap["gap_s"] > ap["target"]]
-    rule = np.where(hit[ACTIVITY].map(lambda s: s in sla), "approval_over_sla", "approval_outlier")
+    rule = np.where(hit[ACTIVITY].isin(list(sla)), "approval_over_sla", "approval_outlier")
+    target_text = _texts(hit["target"])
     ctx.claims.append(
         claims("long_wait", rule, hit[ACTIVITY].astype("object"), hit[CASE], hit.index, hit["gap_s"] - hit["target"])
     )
@@ -120,7 +137,10 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
         at(hit[ACTIVITY]),
         hit[CASE],
         hit["gap_s"] - hit["target"],
-        [f"decision after {_dur(x)} (target {_dur(t)})" for x, t in zip(hit["gap_s"], hit["target"], strict=True)],
+        [
+            f"decision after {_dur(x)} (target {target_text[t]})"
+            for x, t in zip(hit["gap_s"], hit["target"], strict=True)
+        ],
     )
 
 
@@ -132,13 +152,15 @@ def _stalled_open(ctx: FindingContext) -> pd.DataFrame | None:
     if now.tzinfo is None:
         now = now.tz_localize("UTC")
     now_us = int(now.value // 1000)  # Timestamp.value is nanoseconds since the epoch
-    openv = v[(v["role"] == "stage") & v["exit_us"].isna() & ~v["outcome"].isin(["won", "lost"])].copy()
+    is_open = (v["role"] == "stage") & v["exit_us"].isna() & ~v["outcome"].isin(["won", "lost"])
+    openv = v.loc[is_open.to_numpy(dtype=bool), ["case", "stage", "entry_us"]]
     if not len(openv):
         return None
     openv["age_s"] = (now_us - openv["entry_us"]) / 1e6
     # the limit: the stage's SLA, else what closed cases took there (stall_quantile); see stall_limits
     openv["target"] = openv["stage"].map(stall_limits(ctx, openv["stage"])).astype("float64")
     hit = openv[openv["age_s"] > openv["target"]]
+    limit_text = {(s, t): _limit_text(s, t, ctx) for s, t in set(zip(hit["stage"], hit["target"], strict=True))}
     return evidence(
         "long_wait",
         "stalled_open",
@@ -146,7 +168,7 @@ def _stalled_open(ctx: FindingContext) -> pd.DataFrame | None:
         hit["case"],
         hit["age_s"] - hit["target"],
         [
-            f"in stage for {_dur(x)} so far ({_limit_text(s, t, ctx)})"
+            f"in stage for {_dur(x)} so far ({limit_text[s, t]})"
             for x, s, t in zip(hit["age_s"], hit["stage"], hit["target"], strict=True)
         ],
     )
