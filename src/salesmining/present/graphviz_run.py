@@ -48,9 +48,11 @@ _GENERATION = [0]  # bumped by clear_cache: what was made from earlier runs is s
 
 
 def clear_cache() -> None:
-    """Forget earlier runs (their outputs and failures)."""
+    """Forget earlier runs (their outputs and failures); runs still under way are not waited for
+    and their outcomes not remembered."""
     with _LOCK:
         _CACHE.clear()
+        _PENDING.clear()
         _GENERATION[0] += 1
 
 
@@ -125,7 +127,7 @@ def run_dot(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> bytes:
         return known
     if pending is not None:
         return pending.result()
-    return _run(key, source, fmt, timeout)
+    return _run(key, source, fmt, timeout, generation())
 
 
 def run_dot_ahead(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> None:
@@ -137,38 +139,42 @@ def run_dot_ahead(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> None:
             return
         if not _POOL:
             _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="salesmining-dot"))
-        future = _POOL[0].submit(_run, key, source, fmt, timeout)
+        future = _POOL[0].submit(_run, key, source, fmt, timeout, generation())
         _PENDING[key] = future
 
     def done(_: Future[bytes]) -> None:
         with _LOCK:
-            _PENDING.pop(key, None)
+            if _PENDING.get(key) is future:
+                del _PENDING[key]
 
     future.add_done_callback(done)
 
 
-def _run(key: tuple[str, str], source: str, fmt: str, timeout: float) -> bytes:
-    """One ``dot`` run, its outcome remembered (not when ``dot`` could not be started)."""
+def _run(key: tuple[str, str], source: str, fmt: str, timeout: float, started: int) -> bytes:
+    """One ``dot`` run, its outcome remembered (not when ``dot`` could not be started, nor when
+    the runs were forgotten since it ``started``: a :func:`generation`)."""
     try:
         res = subprocess.run(
             ["dot", f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        _remember(key, f"Graphviz took longer than {timeout:g} s")
+        _remember(key, f"Graphviz took longer than {timeout:g} s", started)
         raise DotRunError(f"Graphviz took longer than {timeout:g} s") from None
     except OSError as exc:
         raise DotRunError(f"Graphviz could not be started ({exc.strerror or exc})") from None
     stderr = res.stderr.decode("utf-8", "replace")
     if res.returncode != 0 or not res.stdout or re.search(r"^Error:", stderr, flags=re.M):
         problem = _problem(stderr, res.returncode)
-        _remember(key, problem)
+        _remember(key, problem, started)
         raise DotRunError(problem)
-    _remember(key, res.stdout)
+    _remember(key, res.stdout, started)
     return res.stdout
 
 
-def _remember(key: tuple[str, str], outcome: bytes | str) -> None:
+def _remember(key: tuple[str, str], outcome: bytes | str, started: int) -> None:
     with _LOCK:
+        if started != _GENERATION[0]:
+            return
         _CACHE[key] = outcome
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)

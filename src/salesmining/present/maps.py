@@ -406,14 +406,15 @@ def _fitted(
     first = "LR" if len(layout.spine) <= 3 and n_nodes <= 6 else "TB"
     if shutil.which("dot") is None:
         return build(first)
+    other = "TB" if first == "LR" else "LR"
+    built = [build(first)]
+    if len(built[0].source) >= AHEAD_CHARS:  # the second is built while Graphviz lays out the first
+        _run.run_dot_ahead(built[0].source, "svg")
+        built.append(build(other))
+        _run.run_dot_ahead(built[1].source, "svg")
     best: tuple[float, graphviz.Digraph] | None = None
-    dots = [build(first)]
-    if len(dots[0].source) >= AHEAD_CHARS:
-        _run.run_dot_ahead(dots[0].source, "svg")
-        dots.append(build("TB" if first == "LR" else "LR"))
-        _run.run_dot_ahead(dots[1].source, "svg")
-    for i in range(2):
-        dot = dots[i] if i < len(dots) else build("TB" if first == "LR" else "LR")
+    for direction in (first, other):
+        dot = built.pop(0) if built else build(direction)
         try:
             svg, _ = _run.render_source(dot.source, "svg")
         except _run.DotRunError:
