@@ -547,7 +547,7 @@ def spectrum_svg(segments: pd.DataFrame, *, bins: int = 240, title: str = "Perfo
     totals = segments.attrs.get("total", {})
     for i, pair in enumerate(pairs):
         y0 = top + i * (band + gap) + 20
-        n_total = totals.get(pair, int((segments["pair"] == pair).sum()))
+        n_total = totals[pair] if pair in totals else int((segments["pair"] == pair).sum())
         body.append(
             f'<text x="{left}" y="{y0 - 6}" font-weight="600">{_e(_short(pair, 70))}'
             f'<tspan fill="#57606a" font-weight="400">  {n_total:,} times</tspan></text>'
