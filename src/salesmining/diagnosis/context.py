@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any, Protocol
 
 import pandas as pd
@@ -158,6 +158,25 @@ def _assets() -> str:
     return assets_html()
 
 
+def _top_evidence(evidence: pd.DataFrame, n: int = 5) -> dict[tuple[Any, Any, Any], list[dict[Hashable, Any]]]:
+    """Each finding's (``kind``, ``rule``, ``where``) ``n`` evidence rows that lost the most time
+    (then by case id), as records: one stable sort and one pass for all findings."""
+    key = ["kind", "rule", "where"]
+    top = evidence.sort_values(["time_lost_s", "case_id"], ascending=[False, True]).groupby(key, sort=False).head(n)
+    out: dict[tuple[Any, Any, Any], list[dict[Hashable, Any]]] = {}
+    for e in top.to_dict("records"):
+        out.setdefault((e["kind"], e["rule"], e["where"]), []).append(e)
+    return out
+
+
+def _by_rank(root: pd.DataFrame) -> dict[Any, list[dict[Hashable, Any]]]:
+    """The root-cause rows of each finding rank, as records in table order."""
+    out: dict[Any, list[dict[Hashable, Any]]] = {}
+    for x in root.to_dict("records"):
+        out.setdefault(x["rank"], []).append(x)
+    return out
+
+
 def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
     """Everything the diagnosis templates need, as plain values (computed results only)."""
     from salesmining.present.maps import draw_map, legend_items
@@ -177,13 +196,10 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
             d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False
         ).svg
     graph_svg, perf_svg = _interactive(graph_svg, d.graph, d.findings), _interactive(perf_svg, d.graph, d.findings)
+    top_evidence = _top_evidence(evidence)
+    roots_of = _by_rank(root)
     findings = []
     for r in f.to_dict("records"):
-        ev = evidence[
-            (evidence["kind"] == r["kind"]) & (evidence["rule"] == r["rule"]) & (evidence["where"] == r["where"])
-        ]
-        top_ev = ev.sort_values(["time_lost_s", "case_id"], ascending=[False, True]).head(5)
-        rc = root[(root["rank"] == r["rank"])] if len(root) else root
         findings.append(
             {
                 **r,
@@ -197,7 +213,8 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
                 "wr_u": _f.percent(r["win_rate_unaffected"]),
                 "whatif_txt": finding_whatif_text(r),
                 "evidence": [
-                    (e["case_id"], _f.hours(e["time_lost_s"] / 3600), e["detail"]) for e in top_ev.to_dict("records")
+                    (e["case_id"], _f.hours(e["time_lost_s"] / 3600), e["detail"])
+                    for e in top_evidence.get((r["kind"], r["rule"], r["where"]), [])
                 ],
                 "roots": [
                     (
@@ -209,7 +226,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
                         x["all"],
                         f"{x['lift']:.1f}×",
                     )
-                    for x in rc.to_dict("records")
+                    for x in roots_of.get(r["rank"], [])
                 ],
             }
         )

@@ -421,8 +421,7 @@ def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float, calendar: 
     m["period"] = _period_of(m["start"], freq)
     span = pd.period_range(p["period"].min(), p["period"].max(), freq=freq) if len(p) else pd.PeriodIndex([], freq=freq)
     cases = p.groupby("period").size().reindex(span, fill_value=0)
-    followed_ids = set(q["case_id"])
-    followed = p[p["case_id"].isin(followed_ids)].groupby("period").size().reindex(span, fill_value=0)
+    followed = p.loc[q.index].groupby("period").size().reindex(span, fill_value=0)  # q: rows of p
     n_meas = m.groupby("period").size().reindex(span, fill_value=0)
     series = pd.DataFrame(
         {
@@ -456,7 +455,11 @@ def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float, calendar: 
             f"this log has {len(usable)}"
         )
     else:
-        by_period = dict(iter(m.groupby("period")))
+        # the measured cases by period (stably: within a period in table order), so a run of periods
+        # is one selection
+        at = span.get_indexer(pd.PeriodIndex(m["period"]))
+        order = np.argsort(at, kind="stable")
+        by_period, at = m.iloc[order], at[order]
         for name, (col, how) in metric_cols.items():
             if how == "median":
                 # located on the cases' rank scores (mean per period): distribution-free, and the
@@ -479,10 +482,8 @@ def compute(d: Diagnosis, *, freq: str, min_cases: int, alpha: float, calendar: 
             bkps = _weighted_pelt(y[ok], w[ok], sd)
             edges = [0, *bkps, int(ok.sum())]
             for j, b in enumerate(bkps):
-                seg_b = [span[i] for i in idx[edges[j] : b]]
-                seg_a = [span[i] for i in idx[b : edges[j + 2]]]
-                cb = pd.concat([by_period[x] for x in seg_b])
-                ca = pd.concat([by_period[x] for x in seg_a])
+                cb = by_period[np.isin(at, idx[edges[j] : b])]
+                ca = by_period[np.isin(at, idx[b : edges[j + 2]])]
                 a_v = cb[col].dropna().to_numpy(dtype=float)
                 b_v = ca[col].dropna().to_numpy(dtype=float)
                 pval, test = _case_test(a_v, b_v, how)

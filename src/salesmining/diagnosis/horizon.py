@@ -73,9 +73,10 @@ def per_case(d: DiagnosisParts) -> pd.DataFrame:
     ev = d.findings.evidence
     listed = f.loc[~f["rule"].isin(list(PROCESS_LEVEL_RULES)), key]
     hit = ev.loc[pd.MultiIndex.from_frame(ev[key]).isin(pd.MultiIndex.from_frame(listed)), ["kind", "case_id"]]
+    kinds = hit["kind"].to_numpy(dtype=object)
+    ids = np.array([str(c) for c in hit["case_id"]], dtype=object)
     for kind in SHARE_KINDS:
-        ids = {str(c) for c in hit.loc[hit["kind"] == kind, "case_id"]}
-        out[f"share_{kind}"] = out["case_id"].isin(ids).astype(float)
+        out[f"share_{kind}"] = out["case_id"].isin(ids[kinds == kind]).astype(float)
     return out
 
 

@@ -135,7 +135,8 @@ def time_in_stage_chart(
     title: str = "Time in stage (log scale)",
 ) -> Figure:
     """Box plots of dwell time per stage on a log scale, with SLA markers."""
-    stages = [s for s in order if s in set(dwell["stage"])]
+    seen = set(dwell["stage"].unique())
+    stages = [s for s in order if s in seen]
     fig, ax = _new(7, 0.6 + 0.5 * max(len(stages), 1))
     data = [np.clip(dwell.loc[dwell["stage"] == s, "dwell_hours"].to_numpy(), 1 / 60, None) for s in stages]
     if stages:
@@ -223,9 +224,10 @@ def performance_spectrum(segments: pd.DataFrame, *, title: str = "Performance sp
 def wip_chart(wip: pd.DataFrame, order: Sequence[str], *, title: str = "Work in progress per stage") -> Figure:
     """Stacked areas: cases in each stage at the end of each period."""
     fig, ax = _new(8, 3.5)
+    seen = set(wip["stage"].unique())
     pivot = (
         wip.pivot_table(index="period", columns="stage", values="cases", aggfunc="sum")
-        .reindex(columns=[s for s in order if s in set(wip["stage"])])
+        .reindex(columns=[s for s in order if s in seen])
         .fillna(0)
     )
     if len(pivot.columns):
@@ -365,7 +367,8 @@ def time_in_stage_svg(
     from salesmining.core import formatting as f
 
     d = dwell[dwell["stage"].isin(list(order))]
-    stages = [s for s in order if s in set(d["stage"])]
+    seen = set(d["stage"].unique())
+    stages = [s for s in order if s in seen]
     if not stages:
         return _empty(title, "no completed stage visits")
     hours = d["dwell_hours"].astype("float64").clip(lower=1 / 60)
@@ -467,9 +470,10 @@ def _legend(items: Sequence[tuple[str, str]], y: float) -> tuple[list[str], floa
 def wip_svg(wip: pd.DataFrame, order: Sequence[str], *, title: str = "Work in progress per stage") -> str:
     """Stacked areas of the open cases in each stage at the end of each period (``period``,
     ``stage``, ``cases``)."""
+    seen = set(wip["stage"].unique())
     pivot = (
         wip.pivot_table(index="period", columns="stage", values="cases", aggfunc="sum")
-        .reindex(columns=[s for s in order if s in set(wip["stage"])])
+        .reindex(columns=[s for s in order if s in seen])
         .fillna(0)
     )
     if not len(pivot.columns) or len(pivot.index) < 2:
@@ -543,7 +547,7 @@ def spectrum_svg(segments: pd.DataFrame, *, bins: int = 240, title: str = "Perfo
     totals = segments.attrs.get("total", {})
     for i, pair in enumerate(pairs):
         y0 = top + i * (band + gap) + 20
-        n_total = totals.get(pair, int((segments["pair"] == pair).sum()))
+        n_total = totals[pair] if pair in totals else int((segments["pair"] == pair).sum())
         body.append(
             f'<text x="{left}" y="{y0 - 6}" font-weight="600">{_e(_short(pair, 70))}'
             f'<tspan fill="#57606a" font-weight="400">  {n_total:,} times</tspan></text>'

@@ -13,7 +13,9 @@ import hashlib
 import re
 import shutil
 import subprocess
+import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from salesmining.core.errors import MapUnavailableError, RenderError
@@ -24,9 +26,11 @@ __all__ = [
     "Attempt",
     "DotRunError",
     "clear_cache",
+    "generation",
     "render_source",
     "require_dot",
     "run_dot",
+    "run_dot_ahead",
     "simplified",
     "unavailable",
 ]
@@ -37,11 +41,25 @@ TIMEOUT_S = 60.0
 LAYOUTS = ("as drawn", "without clusters, new ranking", "without clusters, straight edges")
 _CACHE: OrderedDict[tuple[str, str], bytes | str] = OrderedDict()  # output, or the problem of a failed run
 _CACHE_SIZE = 32
+_PENDING: dict[tuple[str, str], Future[bytes]] = {}  # runs started by run_dot_ahead, not finished yet
+_LOCK = threading.Lock()  # the cache and the pending runs are shared with the background runs
+_POOL: list[ThreadPoolExecutor] = []  # made on the first run ahead
+_GENERATION = [0]  # bumped by clear_cache: what was made from earlier runs is stale
 
 
 def clear_cache() -> None:
-    """Forget earlier runs (their outputs and failures)."""
-    _CACHE.clear()
+    """Forget earlier runs (their outputs and failures); runs still under way are not waited for
+    and their outcomes not remembered."""
+    with _LOCK:
+        _CACHE.clear()
+        _PENDING.clear()
+        _GENERATION[0] += 1
+
+
+def generation() -> int:
+    """How often the runs were forgotten (:func:`clear_cache`): what was made from earlier runs
+    (a drawing) is valid only within one generation."""
+    return _GENERATION[0]
 
 
 @dataclass(frozen=True)
@@ -87,40 +105,79 @@ def _problem(stderr: str, returncode: int) -> str:
     return f"Graphviz stopped with exit code {returncode}"
 
 
+def _key(source: str, fmt: str) -> tuple[str, str]:
+    return hashlib.sha1(source.encode("utf-8")).hexdigest(), fmt
+
+
 def run_dot(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> bytes:
     """Run ``dot -T<fmt>`` on ``source``; the output, or :class:`DotRunError` (stderr never shown).
 
     A run that exits 0 but reports an error (lost edges, failed routing) is a failure too: its
-    picture would miss edges."""
-    key = (hashlib.sha1(source.encode("utf-8")).hexdigest(), fmt)
-    if key in _CACHE:  # the same source again (measuring, then drawing): no second run, no second wait
-        _CACHE.move_to_end(key)
-        known = _CACHE[key]
-        if isinstance(known, str):
-            raise DotRunError(known)
+    picture would miss edges. The same source again is not run again (its outcome is
+    remembered), and one started by :func:`run_dot_ahead` is waited for."""
+    key = _key(source, fmt)
+    with _LOCK:
+        known = _CACHE.get(key)
+        if known is not None:  # the same source again (measuring, then drawing): no second run, no second wait
+            _CACHE.move_to_end(key)
+        pending = _PENDING.get(key)
+    if isinstance(known, str):
+        raise DotRunError(known)
+    if known is not None:
         return known
+    if pending is not None:
+        return pending.result()
+    return _run(key, source, fmt, timeout, generation())
+
+
+def run_dot_ahead(source: str, fmt: str, *, timeout: float = TIMEOUT_S) -> None:
+    """Start :func:`run_dot` on ``source`` in the background (at most two at once); a later
+    :func:`run_dot` of the same source waits for it instead of running ``dot`` again."""
+    key = _key(source, fmt)
+    with _LOCK:
+        if key in _CACHE or key in _PENDING:
+            return
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="salesmining-dot"))
+        future = _POOL[0].submit(_run, key, source, fmt, timeout, generation())
+        _PENDING[key] = future
+
+    def done(_: Future[bytes]) -> None:
+        with _LOCK:
+            if _PENDING.get(key) is future:
+                del _PENDING[key]
+
+    future.add_done_callback(done)
+
+
+def _run(key: tuple[str, str], source: str, fmt: str, timeout: float, started: int) -> bytes:
+    """One ``dot`` run, its outcome remembered (not when ``dot`` could not be started, nor when
+    the runs were forgotten since it ``started``: a :func:`generation`)."""
     try:
         res = subprocess.run(
             ["dot", f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        _remember(key, f"Graphviz took longer than {timeout:g} s")
+        _remember(key, f"Graphviz took longer than {timeout:g} s", started)
         raise DotRunError(f"Graphviz took longer than {timeout:g} s") from None
     except OSError as exc:
         raise DotRunError(f"Graphviz could not be started ({exc.strerror or exc})") from None
     stderr = res.stderr.decode("utf-8", "replace")
     if res.returncode != 0 or not res.stdout or re.search(r"^Error:", stderr, flags=re.M):
         problem = _problem(stderr, res.returncode)
-        _remember(key, problem)
+        _remember(key, problem, started)
         raise DotRunError(problem)
-    _remember(key, res.stdout)
+    _remember(key, res.stdout, started)
     return res.stdout
 
 
-def _remember(key: tuple[str, str], outcome: bytes | str) -> None:
-    _CACHE[key] = outcome
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+def _remember(key: tuple[str, str], outcome: bytes | str, started: int) -> None:
+    with _LOCK:
+        if started != _GENERATION[0]:
+            return
+        _CACHE[key] = outcome
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 _CLUSTER = re.compile(r"^(\s*subgraph\s+)cluster_", flags=re.M)

@@ -34,8 +34,10 @@ import math
 import os
 import re
 import shutil
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -388,16 +390,31 @@ def process_map(
     return _fitted(build, layout, len(graph.nodes), width_px)
 
 
+#: DOT sources at least this long have both directions laid out at once by ``rankdir="auto"``:
+#: Graphviz takes ~0.2-0.3 s on them (55 kB, the 1M-event benchmark's map) against ~25 ms on
+#: the sample's 12 kB, so running the second layout beside the first saves more than it may waste.
+AHEAD_CHARS = 30_000
+
+
 def _fitted(
     build: Callable[[str], graphviz.Digraph], layout: _Layout, n_nodes: int, width_px: float
 ) -> graphviz.Digraph:
-    """Lay the map out both ways and keep the direction whose text reads largest at ``width_px``."""
+    """Lay the map out both ways and keep the direction whose text reads largest at ``width_px``:
+    the preferred direction when its text is large enough, else the larger.
+
+    A large map (:data:`AHEAD_CHARS`) has both layouts run at once (two ``dot`` processes)."""
     first = "LR" if len(layout.spine) <= 3 and n_nodes <= 6 else "TB"
     if shutil.which("dot") is None:
         return build(first)
+    other = "TB" if first == "LR" else "LR"
+    built = [build(first)]
+    if len(built[0].source) >= AHEAD_CHARS:  # the second is built while Graphviz lays out the first
+        _run.run_dot_ahead(built[0].source, "svg")
+        built.append(build(other))
+        _run.run_dot_ahead(built[1].source, "svg")
     best: tuple[float, graphviz.Digraph] | None = None
-    for direction in (first, "TB" if first == "LR" else "LR"):
-        dot = build(direction)
+    for direction in (first, other):
+        dot = built.pop(0) if built else build(direction)
         try:
             svg, _ = _run.render_source(dot.source, "svg")
         except _run.DotRunError:
@@ -926,8 +943,65 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
     drawn again with fewer transitions (the spine's, each activity's strongest, then the most
     frequent: about two per activity), and when that fails too the result carries one plain
     sentence in ``message``. A missing ``dot`` gives the sentence saying what to install.
+
+    The same graph, stage model and findings (the same objects) with the same options are drawn
+    once: later calls get the remembered drawing (with a copy of its ``dot``).
     """
     options = {**options, "width_px": width_px}
+    key = _drawing_key(graph, options)
+    drawing = _remembered(key, graph, options)
+    if drawing is None:
+        drawing = _draw(graph, dict(options))
+        if key is not None:
+            _DRAWINGS[key] = (tuple(_ref(obj) for obj in _drawn_from(graph, options)), drawing)
+            while len(_DRAWINGS) > _DRAWINGS_SIZE:
+                _DRAWINGS.popitem(last=False)
+    return drawing if drawing.dot is None else replace(drawing, dot=drawing.dot.copy())  # the caller's own graph
+
+
+# Drawings already made, per (graph, stages, findings: by identity, held weakly; the other options;
+# whether dot is installed; the generation of Graphviz runs). A graph and its results are frozen,
+# so the same objects and options draw the same map.
+_DRAWINGS: OrderedDict[tuple[Any, ...], tuple[tuple[Callable[[], Any], ...], MapDrawing]] = OrderedDict()
+_DRAWINGS_SIZE = 16
+
+
+def _drawn_from(graph: GraphLike, options: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    return graph, options.get("stages"), options.get("findings")
+
+
+def _ref(obj: Any) -> Callable[[], Any]:
+    return (lambda: None) if obj is None else weakref.ref(obj)
+
+
+def _drawing_key(graph: GraphLike, options: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The cache key of a drawing, or ``None`` when it cannot be remembered (an object that
+    cannot be referenced weakly, an option that cannot be hashed)."""
+    try:
+        for obj in _drawn_from(graph, options):
+            _ref(obj)
+        plain = tuple(sorted((k, v) for k, v in options.items() if k not in ("stages", "findings")))
+        key = (*(id(obj) for obj in _drawn_from(graph, options)), plain, shutil.which("dot"), _run.generation())
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _remembered(key: tuple[Any, ...] | None, graph: GraphLike, options: Mapping[str, Any]) -> MapDrawing | None:
+    """The drawing made earlier from these very objects and options, if any."""
+    known = _DRAWINGS.get(key) if key is not None else None
+    if key is None or known is None:
+        return None
+    if any(ref() is not obj for ref, obj in zip(known[0], _drawn_from(graph, options), strict=True)):
+        return None  # an object of the same id, not the one drawn
+    _DRAWINGS.move_to_end(key)
+    return known[1]
+
+
+def _draw(graph: GraphLike, options: dict[str, Any]) -> MapDrawing:
+    """:func:`draw_map`'s drawing, made (``options`` with ``width_px``)."""
+    width_px = options["width_px"]
     abstraction = getattr(graph, "abstraction", None)
     hidden = abstraction.describe() if abstraction is not None and abstraction.is_abstracted else ""
     tried: list[tuple[str, str]] = []

@@ -5,11 +5,13 @@ Renders plain values handed to it; computes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 import pandas as pd
 
 from salesmining.core.errors import OptionError
@@ -18,6 +20,31 @@ from salesmining.core.files import prepare_folder, write_atomic
 __all__ = ["graph_svg", "render_template", "strip_xml", "write_tables", "write_text"]
 
 _ENV: jinja2.Environment | None = None
+
+
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """The templates compiled once per user, in Jinja's cache folder under the temporary directory
+    (private to the user; each template keyed by its path and checked against its source), so a
+    report does not parse and compile its templates again (~50 ms). Any trouble with the cache
+    (unwritable, damaged) only means compiling as without it."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    # the generated code depends on the environment's options and Jinja's version: both in the name
+    try:
+        return _CompiledTemplates(pattern=f"salesmining-1-jinja-{jinja2.__version__}-%s.cache")
+    except (OSError, RuntimeError):  # no private temporary folder: compile every time
+        return None
 
 
 def _env() -> jinja2.Environment:
@@ -29,6 +56,7 @@ def _env() -> jinja2.Environment:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            bytecode_cache=_bytecode_cache(),
         )
         _ENV.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     return _ENV
