@@ -99,6 +99,8 @@ case "$cmd" in
   diagnose)
     ensure_system; ensure_venv
     mkdir -p out
+    # byte-compile once (editable install; PYTHONDONTWRITEBYTECODE would make every run recompile)
+    "$VENV/bin/python" -m compileall -q src/salesmining >/dev/null
     "$VENV/bin/salesmining" diagnose sample_logs/opportunities.csv --stages sample_logs/stages.yaml \
       -o out/report.html --json out/findings.json "$@"
     say "report written to out/report.html" ;;
