@@ -90,7 +90,8 @@ _SKIP: contextvars.ContextVar[bool] = contextvars.ContextVar("salesmining_skip_f
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Timeline:
-    """The gap table as arrays (one entry per gap, cases coded 0..n-1 in ``case_ids`` order)."""
+    """The gap table as integer-coded arrays (one entry per gap, in case and event order; cases
+    coded 0..n-1 in ``case_ids`` order, activities coded by their index in ``names``)."""
 
     case_ids: np.ndarray
     closed: np.ndarray  # per case
@@ -98,13 +99,15 @@ class Timeline:
     cases: pd.DataFrame  # the case facts, in case_ids order
     case: np.ndarray  # per gap: case code
     gap: np.ndarray  # seconds (working seconds under a calendar)
-    activity: np.ndarray
-    cause: np.ndarray
-    kind: np.ndarray
-    rule: np.ndarray
+    names: tuple[str, ...]  # the activities the codes stand for
+    activity: np.ndarray  # per gap: code of the activity it ends at
+    own: np.ndarray  # per gap: the visit's own time in its stage (cause ``stage``)
+    repeat: np.ndarray  # per gap: charged to a redundant repeat (one of REPEAT_RULES)
+    kinds: tuple[str, ...]  # the finding kinds charged for some gap, sorted
+    kind: np.ndarray  # per gap: code in ``kinds`` of the kind charged for it, -1 for none
     charged: np.ndarray
     visit: np.ndarray  # global visit id (-1 before the first stage event)
-    visit_stage: np.ndarray
+    visit_stage: np.ndarray  # code of the visit's stage (-1 before the first stage event)
     visit_rank: np.ndarray  # 0 for a case's first visit of that stage
     visit_done: np.ndarray  # the visit ended (a later stage or outcome event)
     model: StageModel
@@ -119,21 +122,67 @@ class Timeline:
             return np.bincount(self.case, weights=values, minlength=self.n)
         return np.bincount(self.case[mask], weights=values[mask], minlength=self.n)
 
+    def code(self, step: str) -> int:
+        """The code of an activity, -1 when the log has no gap at it."""
+        return self.names.index(step) if step in self.names else -1
+
     def rows_of(self, step: str) -> np.ndarray:
         """The gaps that make up a step: its visits' gaps for a stage, else the gaps ending at it."""
-        if step in self.model.stages:
-            return np.asarray(self.visit_stage == step, dtype=bool)
-        return np.asarray(self.activity == step, dtype=bool)
+        c = self.code(step)
+        if c < 0:
+            return np.zeros(len(self.case), dtype=bool)
+        return (self.visit_stage if step in self.model.stages else self.activity) == c
+
+
+def _case_codes(attribution: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+    """Per gap: the position of its case in ``ids`` (-1 for none), by one hash look-up in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    gaps = pa.array(attribution["case_id"].astype(str).array, from_pandas=True)
+    known = pa.array(pd.Series(ids, dtype="str").array, from_pandas=True)
+    return np.asarray(pc.fill_null(pc.index_in(gaps, value_set=known), -1).to_numpy(zero_copy_only=False), "int64")
+
+
+def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """``(names, activity codes, previous-activity codes)``: both columns coded in one vocabulary."""
+    act, act_names = pd.factorize(attribution["activity"])
+    prev, prev_names = pd.factorize(attribution["prev_activity"])
+    names = [str(x) for x in act_names]
+    names += sorted({str(x) for x in prev_names} - set(names))
+    remap = np.append(pd.Index(names).get_indexer([str(x) for x in prev_names]), -1)  # -1 (a missing one) stays
+    return tuple(names), act.astype("int64"), remap[prev].astype("int64")
+
+
+def _kind_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
+    """``(kinds, codes)``: the finding kinds charged, sorted, and per gap its kind's code (-1: none)."""
+    raw, found = pd.factorize(attribution["kind"])
+    kinds = sorted({str(k) for k in found if isinstance(k, str)})
+    remap = np.append(pd.Index(kinds).get_indexer([str(k) for k in found]), -1)
+    return tuple(kinds), remap[raw].astype("int64")
+
+
+def _ranks(keys: np.ndarray) -> np.ndarray:
+    """Per entry: how many earlier entries have the same key (a cumulative count)."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    head = np.ones(len(sk), dtype=bool)
+    head[1:] = sk[1:] != sk[:-1]
+    pos = np.arange(len(sk))
+    out = np.empty(len(sk), dtype="int64")
+    out[order] = pos - np.maximum.accumulate(np.where(head, pos, 0))
+    return out
 
 
 def timeline(
     attribution: pd.DataFrame, cases: pd.DataFrame, model: StageModel, calendar: BusinessCalendar | None = None
 ) -> Timeline:
-    """Arrays of the attribution table (rows in case and event order) and the case facts."""
+    """Arrays of the attribution table (rows in case and event order) and the case facts; the
+    strings are coded once here, so every change and KPI works on integers."""
     cases = cases.reset_index(drop=True)
     ids = cases["case_id"].astype(str).to_numpy(dtype=object)
     a = attribution.reset_index(drop=True)
-    code = pd.Index(ids).get_indexer(a["case_id"].astype(str)).astype("int64")
+    code = _case_codes(a, ids)
     if len(code) and (np.diff(code) < 0).any():  # each case's gaps together, in event order
         order = np.argsort(code, kind="stable")
         a, code = a.iloc[order].reset_index(drop=True), code[order]
@@ -143,11 +192,10 @@ def timeline(
         work = np.asarray(calendar.seconds_between(a["gap_start"], a["gap_end"]), dtype="float64")
         charged = np.where(gap > 0, charged * work / np.where(gap > 0, gap, 1.0), 0.0)
         gap = work
-    act = a["activity"].astype("object").to_numpy()
-    prev = a["prev_activity"].astype("object").to_numpy()
-    stage_like = list(set(model.stages) | set(model.won) | set(model.lost))
-    is_st = pd.Series(act).isin(stage_like).to_numpy()
-    prev_st = pd.Series(prev).isin(stage_like).to_numpy()
+    names, act, prev = _activity_codes(a)
+    stage_like = set(model.stages) | set(model.won) | set(model.lost)
+    is_stage = np.array([nm in stage_like for nm in names] + [False])  # code -1 (none) is no stage
+    is_st, prev_st = is_stage[act], is_stage[prev]
     n = len(a)
     pos = np.arange(n)
     first = np.ones(n, dtype=bool)
@@ -159,35 +207,34 @@ def timeline(
     cum = np.cumsum(p_int)
     v_local = cum - (cum - p_int)[case_start]
     last = np.maximum.accumulate(np.where(prev_st, pos, -1))
-    ok = last >= case_start
-    stage = np.where(ok, prev[np.clip(last, 0, None)], None)
-    is_int = is_st.astype("int64")
+    stage = np.where(last >= case_start, prev[np.clip(last, 0, None)], -1)
     # a visit id unique over the log; gaps before any stage event belong to no visit
     has_visit = v_local > 0
     new_visit = has_visit & (first | np.r_[True, v_local[1:] != v_local[:-1]])
     vid = np.where(has_visit, np.cumsum(new_visit) - 1, -1).astype("int64")
     n_visits = int(new_visit.sum())
-    done_v = np.bincount(vid[has_visit], weights=is_int[has_visit], minlength=n_visits) > 0
+    done_v = np.bincount(vid[has_visit], weights=is_st[has_visit], minlength=n_visits) > 0
     done = np.where(has_visit, done_v[np.clip(vid, 0, None)] if n_visits else False, False)
     heads = np.flatnonzero(new_visit)
-    rank_v = pd.DataFrame({"c": code[heads], "s": stage[heads]}).groupby(["c", "s"], sort=False).cumcount()
-    rank = np.where(has_visit, rank_v.to_numpy()[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int64")
-    kind = a["kind"].astype("object").to_numpy()
-    rule = a["rule"].astype("object").to_numpy()
+    rank_v = _ranks(code[heads] * (len(names) + 1) + stage[heads])  # the visit's rank among its stage's
+    rank = np.where(has_visit, rank_v[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int64")
+    kinds, kind = _kind_codes(a)
     return Timeline(
         case_ids=ids,
         closed=cases["closed"].to_numpy(dtype=bool),
         won=cases["won"].to_numpy(dtype=bool),
         cases=cases,
-        case=code.astype("int64"),
+        case=code,
         gap=gap,
+        names=names,
         activity=act,
-        cause=a["cause"].astype("object").to_numpy(),
+        own=a["cause"].eq("stage").to_numpy(dtype=bool, na_value=False),
+        repeat=a["rule"].isin(list(REPEAT_RULES)).to_numpy(dtype=bool),
+        kinds=kinds,
         kind=kind,
-        rule=rule,
         charged=np.minimum(charged, gap),
-        visit=vid.astype("int64"),
-        visit_stage=np.where(has_visit, stage, np.array(None, dtype=object)),
+        visit=vid,
+        visit_stage=np.where(has_visit, stage, -1).astype("int64"),
         visit_rank=rank,
         visit_done=done,
         model=model,
@@ -203,15 +250,38 @@ def case_mask(tl: Timeline, where: Sequence[tuple[str, tuple[str, ...]]]) -> np.
     return m
 
 
+def _integral(values: np.ndarray) -> bool:
+    """Are all values whole numbers small enough that every partial sum of them is exact? Then any
+    order of summation gives the same bits (pandas' compensated group sums included)."""
+    return bool(np.all(np.trunc(values) == values)) and float(np.sum(np.abs(values))) < 2.0**52
+
+
+def group_cumsum(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The running sum of ``values`` within each group (``groups`` nondecreasing: each group's
+    entries together), exactly as pandas' ``groupby(...).cumsum()`` gives it."""
+    if not _integral(values):  # compensated sums: pandas' own
+        return np.asarray(pd.Series(values).groupby(groups).cumsum().to_numpy(), dtype="float64")
+    cum = np.cumsum(values)
+    head = np.ones(len(values), dtype=bool)
+    head[1:] = groups[1:] != groups[:-1]
+    before = (cum - values)[np.maximum.accumulate(np.where(head, np.arange(len(values)), 0))]
+    return np.asarray(cum - before)
+
+
+def group_sums(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per group (``groups`` nondecreasing: each group's entries together), in order, the sum of
+    its ``values``, exactly as pandas' ``groupby(...).sum()`` gives it."""
+    if not _integral(values):  # compensated sums: pandas' own
+        return np.asarray(pd.Series(values).groupby(groups, sort=False).sum().to_numpy(), dtype="float64")
+    return np.asarray(np.add.reduceat(values, np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])))
+
+
 def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
     """The gaps after one change (``new``: the gaps the changes before it left)."""
     if isinstance(change, Remove):
         m = tl.rows_of(change.step)
         if change.repeats_only:
-            if change.step in tl.model.stages:
-                m &= tl.visit_rank > 0
-            else:
-                m &= pd.Series(tl.rule).isin(list(REPEAT_RULES)).to_numpy()
+            m &= (tl.visit_rank > 0) if change.step in tl.model.stages else tl.repeat
         if change.where:
             m &= case_mask(tl, change.where)[tl.case]
         return np.where(m, 0.0, new)
@@ -220,12 +290,11 @@ def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
         if change.step not in tl.model.stages:
             m = tl.rows_of(change.step)
             return np.where(m, np.minimum(new, lim), new)
-        m = np.flatnonzero(tl.rows_of(change.step) & (tl.cause == "stage"))
+        m = np.flatnonzero(tl.rows_of(change.step) & tl.own)
         out = new.copy()
         if len(m):
             vals = new[m]
-            cum = pd.Series(vals).groupby(tl.visit[m]).cumsum().to_numpy()
-            cut = np.clip(cum - lim, 0.0, vals)
+            cut = np.clip(group_cumsum(tl.visit[m], vals) - lim, 0.0, vals)
             out[m] = vals - cut
         return out
     if isinstance(change, Parallel):
@@ -257,45 +326,118 @@ def _stat(values: np.ndarray, how: str) -> float:
 
 
 def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
-    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn), in
-    blocks of rows small enough to keep memory bounded; the same seed gives the same resamples."""
+    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn; float64,
+    ready for matrix products), in blocks of rows small enough to keep memory bounded; the same
+    seed gives the same resamples."""
     rng = np.random.default_rng(seed)
     per = max(1, _BLOCK // max(n, 1))
     done = 0
     while done < n_boot:
         k = min(per, n_boot - done)
-        idx = rng.integers(0, n, size=(k, n))
-        flat = (idx + (np.arange(k) * n)[:, None]).ravel()
-        yield np.bincount(flat, minlength=k * n).astype(np.int32).reshape(k, n)
+        # drawn as int32: the same numbers as numpy's default int64 draw (a range under 2**32 is
+        # drawn 32 bits at a time either way), several times faster
+        idx = rng.integers(0, n, size=(k, n), dtype=np.int32)
+        counts = np.empty((k, n), dtype=np.float64)
+        for r in range(k):  # one resample at a time: its counts stay in cache
+            counts[r] = np.bincount(idx[r], minlength=n)
+        yield counts
         done += k
+
+
+#: Half-width of the band of sorted positions, around the quantile's rank, in which a resample's
+#: order statistic is looked for first (in units of sqrt(n); the rank of a resample's quantile
+#: among the sorted values moves by about sqrt(n)/2, so a row outside it is a fluke, then handled
+#: over all positions).
+_BAND_WIDTH = 10.0
+_BAND_MIN = 256
+
+
+class _Quantile:
+    """A quantile (median or p90) of per-case ``values`` over resamples given as rows of counts,
+    exactly as ``np.quantile`` (linear rule) gives it on the resampled values.
+
+    A resample's order statistic at rank r is the sorted value at the first position whose
+    running count exceeds r. Only a band of sorted positions around the quantile's rank is
+    searched: the cases below the band (``below``, one indicator per case) are counted for all
+    rows at once by a matrix product, the band's cases are gathered and summed up in order. The
+    values are sorted within the band only (``np.partition`` finds its bounds); a row whose rank
+    falls outside the band is done over all sorted positions.
+    """
+
+    def __init__(self, values: np.ndarray, how: str) -> None:
+        n = len(values)
+        h = (n - 1) * _QUANTILE[how]
+        self.lo = math.floor(h)
+        self.hi = min(self.lo + 1, n - 1)
+        self.frac = h - self.lo
+        self.values = values
+        half = max(_BAND_MIN, math.ceil(_BAND_WIDTH * math.sqrt(n)))
+        first, last = max(0, self.lo - half), min(n - 1, self.hi + half)
+        if first == 0 and last == n - 1:  # the band is everything
+            self.below = np.zeros(n, dtype=bool)
+            band = np.argsort(values, kind="stable")
+        else:
+            part = np.partition(values, [first, last])
+            self.below = values < part[first]
+            band = np.flatnonzero((values >= part[first]) & (values <= part[last]))
+            band = band[np.argsort(values[band], kind="stable")]
+        self.band = band
+        self.sorted = values[band]
+        self.start = int(np.count_nonzero(self.below))  # the band's first sorted position
+
+    def of(self, counts: np.ndarray, below: np.ndarray) -> np.ndarray:
+        """Per row of ``counts``: the quantile; ``below``: per row, the count of the cases below the band."""
+        cs = np.cumsum(counts[:, self.band], axis=1) + below[:, None]
+        # the order statistics are in the band when the rank is reached neither before nor after it
+        inside = (below <= self.lo) & (cs[:, -1] > self.hi)
+        v = self.sorted
+        j0 = (cs <= self.lo).sum(axis=1)
+        j1 = (cs <= self.hi).sum(axis=1)
+        if not inside.all():
+            j0, j1, v = self._everywhere(counts, inside, j0, j1)
+        return np.asarray(v[j0] + self.frac * (v[j1] - v[j0]))
+
+    def _everywhere(
+        self, counts: np.ndarray, inside: np.ndarray, j0: np.ndarray, j1: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted positions over all values: the band's rows shifted by its start, the others searched in full."""
+        n = len(self.values)
+        order = np.argsort(self.values, kind="stable")
+        j0, j1 = j0 + self.start, j1 + self.start
+        out = np.flatnonzero(~inside)
+        cs = np.cumsum(counts[out][:, order], axis=1)
+        j0[out] = np.minimum((cs <= self.lo).sum(axis=1), n - 1)
+        j1[out] = np.minimum((cs <= self.hi).sum(axis=1), n - 1)
+        return j0, j1, self.values[order]
+
+
+class _Quantiles:
+    """Several :class:`_Quantile` over the same resamples: their below-band counts in one matrix
+    product per block (exact: sums of whole numbers; float32 while every count fits its mantissa)."""
+
+    def __init__(self, items: Sequence[tuple[np.ndarray, str]], n: int) -> None:
+        self.items = [_Quantile(v, how) for v, how in items]
+        self.dtype = np.float32 if n < 2**24 else np.float64
+        self.below = np.stack([q.below for q in self.items], axis=1).astype(self.dtype) if self.items else None
+
+    def of(self, counts: np.ndarray) -> list[np.ndarray]:
+        """Per quantile: its value on every row of ``counts``."""
+        if self.below is None:
+            return []
+        below = (counts.astype(self.dtype, copy=False) @ self.below).astype(np.float64)
+        return [q.of(counts, below[:, i]) for i, q in enumerate(self.items)]
 
 
 def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
     """The statistic of each resample given as a row of ``counts``: exactly what numpy gives on
     the resampled values (``np.quantile``'s linear rule for the median and p90), without
-    materialising or sorting the resamples: the values are sorted once and each row's order
-    statistics found from the running counts."""
+    materialising or sorting the resamples (see :class:`_Quantile`)."""
     n = len(values)
     if how == "sum":
         return np.asarray(counts @ values, dtype="float64")
     if how == "mean":
         return np.asarray(counts @ values, dtype="float64") / n
-    h = (n - 1) * _QUANTILE[how]
-    lo = math.floor(h)
-    frac = h - lo
-    order = np.argsort(values, kind="stable")
-    v = values[order]
-    k = counts.shape[0]
-    # each row's running counts, offset per row so that the whole block is one sorted array: the
-    # number of entries ≤ a position in a row is then one vectorised binary search
-    cs = np.cumsum(counts[:, order], axis=1, dtype=np.int64)
-    cs += (np.arange(k, dtype=np.int64) * (n + 1))[:, None]
-    flat = cs.ravel()
-    base = np.arange(k, dtype=np.int64) * (n + 1)
-    starts = np.arange(k, dtype=np.int64) * n
-    j0 = np.minimum(np.searchsorted(flat, base + lo, side="right") - starts, n - 1)
-    j1 = np.minimum(np.searchsorted(flat, base + min(lo + 1, n - 1), side="right") - starts, n - 1)
-    return np.asarray(v[j0] + frac * (v[j1] - v[j0]))
+    return _Quantiles([(values, how)], n).of(np.asarray(counts, dtype=np.float64))[0]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -316,11 +458,9 @@ def _value(x: np.ndarray, how: str, den: np.ndarray | None) -> float:
     return _stat(x, how)
 
 
-def _resampled(x: np.ndarray, counts: np.ndarray, how: str, den_counts: np.ndarray | None) -> np.ndarray:
-    if how == "ratio" and den_counts is not None:
-        num = np.asarray(counts @ x, dtype="float64")
-        return np.divide(num, den_counts, out=np.full(len(num), np.nan), where=den_counts > 0)
-    return boot_stat(x, counts, how)
+def _ratio(x: np.ndarray, counts: np.ndarray, den_counts: np.ndarray) -> np.ndarray:
+    num = np.asarray(counts @ x, dtype="float64")
+    return np.divide(num, den_counts, out=np.full(len(num), np.nan), where=den_counts > 0)
 
 
 def bootstrap_many(
@@ -334,12 +474,30 @@ def bootstrap_many(
     out_d: list[list[np.ndarray]] = [[] for _ in stats]
     same = [np.array_equal(st.today, st.projected) for st in stats]
     if n and n_boot > 0:
+        # the quantiles' vectors: per statistic its projected values, then today's when they differ
+        wanted = [j for j, st in enumerate(stats) if st.how in _QUANTILE]
+        vecs = [(stats[j].projected, stats[j].how) for j in wanted]
+        vecs += [(stats[j].today, stats[j].how) for j in wanted if not same[j]]
+        quantiles = _Quantiles(vecs, n)
+        slot = {j: i for i, j in enumerate(wanted)}
+        today_slot = {j: len(wanted) + i for i, j in enumerate(j for j in wanted if not same[j])}
         for counts in count_blocks(n, n_boot, seed):
+            qs = quantiles.of(counts)
             for j, st in enumerate(stats):
-                dc = None if st.den is None else np.asarray(counts @ st.den, dtype="float64")
-                sp = _resampled(st.projected, counts, st.how, dc)
+                if st.how in _QUANTILE:
+                    sp = qs[slot[j]]
+                    out_p[j].append(sp)
+                    out_d[j].append(np.zeros_like(sp) if same[j] else sp - qs[today_slot[j]])
+                    continue
+                if st.how == "ratio" and st.den is not None:
+                    dc = np.asarray(counts @ st.den, dtype="float64")
+                    sp = _ratio(st.projected, counts, dc)
+                    out_p[j].append(sp)
+                    out_d[j].append(np.zeros_like(sp) if same[j] else sp - _ratio(st.today, counts, dc))
+                    continue
+                sp = boot_stat(st.projected, counts, st.how)
                 out_p[j].append(sp)
-                out_d[j].append(np.zeros_like(sp) if same[j] else sp - _resampled(st.today, counts, st.how, dc))
+                out_d[j].append(np.zeros_like(sp) if same[j] else sp - boot_stat(st.today, counts, st.how))
     res = []
     for j, st in enumerate(stats):
         if not n:
@@ -439,11 +597,12 @@ def gains(
     moved = [not np.array_equal(p, today) for p in projected]
     diffs: list[list[np.ndarray]] = [[] for _ in items]
     if n_boot > 0 and any(moved):
+        who = [j for j in range(len(items)) if moved[j]]
+        quantiles = _Quantiles([(today, "median")] + [(projected[j], "median") for j in who], len(closed))
         for counts in count_blocks(len(closed), n_boot, seed):
-            base = boot_stat(today, counts, "median")
-            for j, p in enumerate(projected):
-                if moved[j]:
-                    diffs[j].append(base - boot_stat(p, counts, "median"))
+            base, *medians = quantiles.of(counts)
+            for j, m in zip(who, medians, strict=True):
+                diffs[j].append(base - m)
     out = []
     for j, p in enumerate(projected):
         gain = t_med - _stat(p, "median")
