@@ -325,10 +325,15 @@ def _stat(values: np.ndarray, how: str) -> float:
     return float(np.sum(values) if how == "sum" else np.mean(values))
 
 
+def _count_dtype(n: int) -> type[np.floating[Any]]:
+    """Counts of ``n`` draws as floats: float32 holds every whole number up to 2**24 exactly."""
+    return np.float32 if n < 2**24 else np.float64
+
+
 def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
-    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn; float64,
-    ready for matrix products), in blocks of rows small enough to keep memory bounded; the same
-    seed gives the same resamples."""
+    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn; whole
+    numbers as floats, ready for matrix products), in blocks of rows small enough to keep memory
+    bounded; the same seed gives the same resamples."""
     rng = np.random.default_rng(seed)
     per = max(1, _BLOCK // max(n, 1))
     done = 0
@@ -337,7 +342,7 @@ def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         # drawn as int32: the same numbers as numpy's default int64 draw (a range under 2**32 is
         # drawn 32 bits at a time either way), several times faster
         idx = rng.integers(0, n, size=(k, n), dtype=np.int32)
-        counts = np.empty((k, n), dtype=np.float64)
+        counts = np.empty((k, n), dtype=_count_dtype(n))
         for r in range(k):  # one resample at a time: its counts stay in cache
             counts[r] = np.bincount(idx[r], minlength=n)
         yield counts
@@ -345,10 +350,10 @@ def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
 
 
 #: Half-width of the band of sorted positions, around the quantile's rank, in which a resample's
-#: order statistic is looked for first (in units of sqrt(n); the rank of a resample's quantile
-#: among the sorted values moves by about sqrt(n)/2, so a row outside it is a fluke, then handled
-#: over all positions).
-_BAND_WIDTH = 10.0
+#: order statistic is looked for first, in units of sqrt(n): the sorted position of a resample's
+#: quantile moves by at most sqrt(n)/2 (one standard deviation), so a row outside the band is an
+#: 8-sigma fluke, then handled over all positions.
+_BAND_WIDTH = 4.0
 _BAND_MIN = 256
 
 
@@ -413,19 +418,45 @@ class _Quantile:
 
 class _Quantiles:
     """Several :class:`_Quantile` over the same resamples: their below-band counts in one matrix
-    product per block (exact: sums of whole numbers; float32 while every count fits its mantissa)."""
+    product per block (exact: sums of whole numbers, each representable in the counts' dtype)."""
 
     def __init__(self, items: Sequence[tuple[np.ndarray, str]], n: int) -> None:
         self.items = [_Quantile(v, how) for v, how in items]
-        self.dtype = np.float32 if n < 2**24 else np.float64
-        self.below = np.stack([q.below for q in self.items], axis=1).astype(self.dtype) if self.items else None
+        self.below = np.stack([q.below for q in self.items], axis=1).astype(_count_dtype(n)) if self.items else None
 
     def of(self, counts: np.ndarray) -> list[np.ndarray]:
         """Per quantile: its value on every row of ``counts``."""
         if self.below is None:
             return []
-        below = (counts.astype(self.dtype, copy=False) @ self.below).astype(np.float64)
+        below = (counts.astype(self.below.dtype, copy=False) @ self.below).astype(np.float64)
         return [q.of(counts, below[:, i]) for i, q in enumerate(self.items)]
+
+
+class _Sums:
+    """``counts @ v`` for several per-case vectors ``v``. Vectors of whole numbers (counts of cases,
+    0/1 flags) go into one matrix product per block: their sums are exact in any order. Every other
+    vector gets its own matrix-vector product on float64 counts, whose rounding is the one it has
+    always had (a matrix product would round differently)."""
+
+    def __init__(self, vectors: Sequence[np.ndarray], n: int) -> None:
+        self.vectors = vectors
+        self.exact = [i for i, v in enumerate(vectors) if _integral(v) and n * float(np.max(np.abs(v), initial=0)) < 2**52]
+        self.matrix = np.stack([vectors[i] for i in self.exact], axis=1) if self.exact else None
+
+    def of(self, counts: np.ndarray) -> list[np.ndarray]:
+        """Per vector: its sum over every row of ``counts``."""
+        if not self.vectors:
+            return []
+        c64 = counts.astype(np.float64, copy=False)
+        out: list[np.ndarray] = [np.empty(0)] * len(self.vectors)
+        if self.matrix is not None:
+            both = c64 @ self.matrix
+            for col, i in enumerate(self.exact):
+                out[i] = np.ascontiguousarray(both[:, col])
+        rest = set(range(len(self.vectors))) - set(self.exact)
+        for i in sorted(rest):
+            out[i] = np.asarray(c64 @ self.vectors[i], dtype="float64")
+        return out
 
 
 def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
@@ -433,11 +464,10 @@ def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
     the resampled values (``np.quantile``'s linear rule for the median and p90), without
     materialising or sorting the resamples (see :class:`_Quantile`)."""
     n = len(values)
-    if how == "sum":
-        return np.asarray(counts @ values, dtype="float64")
-    if how == "mean":
-        return np.asarray(counts @ values, dtype="float64") / n
-    return _Quantiles([(values, how)], n).of(np.asarray(counts, dtype=np.float64))[0]
+    if how in _QUANTILE:
+        return _Quantiles([(values, how)], n).of(np.asarray(counts, dtype=np.float64))[0]
+    total = _Sums([values], n).of(counts)[0]
+    return total / n if how == "mean" else total
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -458,9 +488,16 @@ def _value(x: np.ndarray, how: str, den: np.ndarray | None) -> float:
     return _stat(x, how)
 
 
-def _ratio(x: np.ndarray, counts: np.ndarray, den_counts: np.ndarray) -> np.ndarray:
-    num = np.asarray(counts @ x, dtype="float64")
-    return np.divide(num, den_counts, out=np.full(len(num), np.nan), where=den_counts > 0)
+def _finish(resampled: np.ndarray, how: str, n: int, den: np.ndarray | None) -> np.ndarray:
+    """A statistic per resample from its resampled quantile or sum (a ratio: and its denominator's sum)."""
+    if how == "ratio" and den is not None:
+        return np.divide(resampled, den, out=np.full(len(resampled), np.nan), where=den > 0)
+    return resampled / n if how == "mean" else resampled
+
+
+def _slot(items: list[Any], item: Any) -> int:
+    items.append(item)
+    return len(items) - 1
 
 
 def bootstrap_many(
@@ -474,30 +511,26 @@ def bootstrap_many(
     out_d: list[list[np.ndarray]] = [[] for _ in stats]
     same = [np.array_equal(st.today, st.projected) for st in stats]
     if n and n_boot > 0:
-        # the quantiles' vectors: per statistic its projected values, then today's when they differ
-        wanted = [j for j, st in enumerate(stats) if st.how in _QUANTILE]
-        vecs = [(stats[j].projected, stats[j].how) for j in wanted]
-        vecs += [(stats[j].today, stats[j].how) for j in wanted if not same[j]]
-        quantiles = _Quantiles(vecs, n)
-        slot = {j: i for i, j in enumerate(wanted)}
-        today_slot = {j: len(wanted) + i for i, j in enumerate(j for j in wanted if not same[j])}
+        # every vector the statistics need over the resamples, and where each statistic finds its own:
+        # (projected, today — None when the same —, denominator of a ratio)
+        quant: list[tuple[np.ndarray, str]] = []
+        sums: list[np.ndarray] = []
+        slots: list[tuple[int, int | None, int | None]] = []
+        for st, sm in zip(stats, same, strict=True):
+            if st.how in _QUANTILE:
+                slots.append((_slot(quant, (st.projected, st.how)), None if sm else _slot(quant, (st.today, st.how)), None))
+            else:
+                den = None if st.den is None else _slot(sums, st.den)
+                slots.append((_slot(sums, st.projected), None if sm else _slot(sums, st.today), den))
+        quantiles, totals = _Quantiles(quant, n), _Sums(sums, n)
         for counts in count_blocks(n, n_boot, seed):
-            qs = quantiles.of(counts)
-            for j, st in enumerate(stats):
-                if st.how in _QUANTILE:
-                    sp = qs[slot[j]]
-                    out_p[j].append(sp)
-                    out_d[j].append(np.zeros_like(sp) if same[j] else sp - qs[today_slot[j]])
-                    continue
-                if st.how == "ratio" and st.den is not None:
-                    dc = np.asarray(counts @ st.den, dtype="float64")
-                    sp = _ratio(st.projected, counts, dc)
-                    out_p[j].append(sp)
-                    out_d[j].append(np.zeros_like(sp) if same[j] else sp - _ratio(st.today, counts, dc))
-                    continue
-                sp = boot_stat(st.projected, counts, st.how)
+            qs, ss = quantiles.of(counts), totals.of(counts)
+            for j, (st, (p, t, d)) in enumerate(zip(stats, slots, strict=True)):
+                got = qs if st.how in _QUANTILE else ss
+                den = None if d is None else ss[d]
+                sp = _finish(got[p], st.how, n, den)
                 out_p[j].append(sp)
-                out_d[j].append(np.zeros_like(sp) if same[j] else sp - boot_stat(st.today, counts, st.how))
+                out_d[j].append(np.zeros_like(sp) if t is None else sp - _finish(got[t], st.how, n, den))
     res = []
     for j, st in enumerate(stats):
         if not n:
