@@ -134,14 +134,21 @@ class Timeline:
         return (self.visit_stage if step in self.model.stages else self.activity) == c
 
 
-def _case_codes(attribution: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
-    """Per gap: the position of its case in ``ids`` (-1 for none), by one hash look-up in Arrow."""
+def _case_codes(attribution: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Per gap: the position of its case in ``ids`` (-1 for none). A case's gaps come together, so
+    only the first gap of each run of equal ids is looked up (one hash look-up in Arrow)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     gaps = pa.array(attribution["case_id"].astype(str).array, from_pandas=True)
-    known = pa.array(pd.Series(ids, dtype="str").array, from_pandas=True)
-    return np.asarray(pc.fill_null(pc.index_in(gaps, value_set=known), -1).to_numpy(zero_copy_only=False), "int64")
+    n = len(gaps)
+    if not n:
+        return np.zeros(0, dtype="int64")
+    change = pc.fill_null(pc.not_equal(gaps[1:], gaps[:-1]), True).to_numpy(zero_copy_only=False)
+    head = np.flatnonzero(np.r_[True, change])
+    known = pa.array(ids.array, from_pandas=True)
+    found = pc.fill_null(pc.index_in(gaps.take(pa.array(head)), value_set=known), -1).to_numpy(zero_copy_only=False)
+    return np.repeat(np.asarray(found, dtype="int64"), np.diff(np.r_[head, n]))
 
 
 def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
@@ -151,7 +158,7 @@ def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndar
     names = [str(x) for x in act_names]
     names += sorted({str(x) for x in prev_names} - set(names))
     remap = np.append(pd.Index(names).get_indexer([str(x) for x in prev_names]), -1)  # -1 (a missing one) stays
-    return tuple(names), act.astype("int64"), remap[prev].astype("int64")
+    return tuple(names), act.astype("int32"), remap[prev].astype("int32")
 
 
 def _kind_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
@@ -159,7 +166,7 @@ def _kind_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]
     raw, found = pd.factorize(attribution["kind"])
     kinds = sorted({str(k) for k in found if isinstance(k, str)})
     remap = np.append(pd.Index(kinds).get_indexer([str(k) for k in found]), -1)
-    return tuple(kinds), remap[raw].astype("int64")
+    return tuple(kinds), remap[raw].astype("int32")
 
 
 def _ranks(keys: np.ndarray) -> np.ndarray:
@@ -174,29 +181,12 @@ def _ranks(keys: np.ndarray) -> np.ndarray:
     return out
 
 
-def timeline(
-    attribution: pd.DataFrame, cases: pd.DataFrame, model: StageModel, calendar: BusinessCalendar | None = None
-) -> Timeline:
-    """Arrays of the attribution table (rows in case and event order) and the case facts; the
-    strings are coded once here, so every change and KPI works on integers."""
-    cases = cases.reset_index(drop=True)
-    ids = cases["case_id"].astype(str).to_numpy(dtype=object)
-    a = attribution.reset_index(drop=True)
-    code = _case_codes(a, ids)
-    if len(code) and (np.diff(code) < 0).any():  # each case's gaps together, in event order
-        order = np.argsort(code, kind="stable")
-        a, code = a.iloc[order].reset_index(drop=True), code[order]
-    gap = np.nan_to_num(a["gap_s"].to_numpy(dtype="float64"))
-    charged = np.nan_to_num(a["charged_s"].to_numpy(dtype="float64"))
-    if calendar is not None and len(a):
-        work = np.asarray(calendar.seconds_between(a["gap_start"], a["gap_end"]), dtype="float64")
-        charged = np.where(gap > 0, charged * work / np.where(gap > 0, gap, 1.0), 0.0)
-        gap = work
-    names, act, prev = _activity_codes(a)
-    stage_like = set(model.stages) | set(model.won) | set(model.lost)
-    is_stage = np.array([nm in stage_like for nm in names] + [False])  # code -1 (none) is no stage
-    is_st, prev_st = is_stage[act], is_stage[prev]
-    n = len(a)
+def _visits(code: np.ndarray, prev: np.ndarray, prev_st: np.ndarray, is_st: np.ndarray, n_names: int) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
+    """Per gap ``(visit id, visit's stage code, visit's rank among the case's visits of its stage,
+    visit ended)``; a gap before the case's first stage event has visit and stage -1."""
+    n = len(code)
     pos = np.arange(n)
     first = np.ones(n, dtype=bool)
     first[1:] = code[1:] != code[:-1]
@@ -211,16 +201,41 @@ def timeline(
     # a visit id unique over the log; gaps before any stage event belong to no visit
     has_visit = v_local > 0
     new_visit = has_visit & (first | np.r_[True, v_local[1:] != v_local[:-1]])
-    vid = np.where(has_visit, np.cumsum(new_visit) - 1, -1).astype("int64")
+    vid = np.where(has_visit, np.cumsum(new_visit) - 1, -1).astype("int32")
     n_visits = int(new_visit.sum())
     done_v = np.bincount(vid[has_visit], weights=is_st[has_visit], minlength=n_visits) > 0
     done = np.where(has_visit, done_v[np.clip(vid, 0, None)] if n_visits else False, False)
     heads = np.flatnonzero(new_visit)
-    rank_v = _ranks(code[heads] * (len(names) + 1) + stage[heads])  # the visit's rank among its stage's
-    rank = np.where(has_visit, rank_v[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int64")
+    rank_v = _ranks(code[heads] * (n_names + 1) + stage[heads])  # the visit's rank among its stage's
+    rank = np.where(has_visit, rank_v[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int32")
+    return vid, np.where(has_visit, stage, -1).astype("int32"), rank, done
+
+
+def timeline(
+    attribution: pd.DataFrame, cases: pd.DataFrame, model: StageModel, calendar: BusinessCalendar | None = None
+) -> Timeline:
+    """Arrays of the attribution table (rows in case and event order) and the case facts; the
+    strings are coded once here, so every change and KPI works on integers."""
+    cases = cases.reset_index(drop=True)
+    ids = cases["case_id"].astype(str)
+    a = attribution.reset_index(drop=True)
+    code = _case_codes(a, ids)
+    if len(code) and (np.diff(code) < 0).any():  # each case's gaps together, in event order
+        order = np.argsort(code, kind="stable")
+        a, code = a.iloc[order].reset_index(drop=True), code[order]
+    gap = np.nan_to_num(a["gap_s"].to_numpy(dtype="float64"))
+    charged = np.nan_to_num(a["charged_s"].to_numpy(dtype="float64"))
+    if calendar is not None and len(a):
+        work = np.asarray(calendar.seconds_between(a["gap_start"], a["gap_end"]), dtype="float64")
+        charged = np.where(gap > 0, charged * work / np.where(gap > 0, gap, 1.0), 0.0)
+        gap = work
+    names, act, prev = _activity_codes(a)
+    stage_like = set(model.stages) | set(model.won) | set(model.lost)
+    is_stage = np.array([nm in stage_like for nm in names] + [False])  # code -1 (none) is no stage
+    visit, visit_stage, visit_rank, visit_done = _visits(code, prev, is_stage[prev], is_stage[act], len(names))
     kinds, kind = _kind_codes(a)
     return Timeline(
-        case_ids=ids,
+        case_ids=ids.to_numpy(dtype=object),
         closed=cases["closed"].to_numpy(dtype=bool),
         won=cases["won"].to_numpy(dtype=bool),
         cases=cases,
@@ -233,10 +248,10 @@ def timeline(
         kinds=kinds,
         kind=kind,
         charged=np.minimum(charged, gap),
-        visit=vid,
-        visit_stage=np.where(has_visit, stage, -1).astype("int64"),
-        visit_rank=rank,
-        visit_done=done,
+        visit=visit,
+        visit_stage=visit_stage,
+        visit_rank=visit_rank,
+        visit_done=visit_done,
         model=model,
         working=calendar is not None,
     )
@@ -624,9 +639,11 @@ def gains(
         return [(math.nan, math.nan, math.nan, math.nan)] * len(items)
     today = tl.case_sum(tl.gap)[closed]
     t_med = _stat(today, "median")
-    news = [replay(tl, c) for c in items]
-    saved = [float(np.sum(tl.gap - new)) for new in news]
-    projected = [tl.case_sum(new)[closed] for new in news]
+    saved, projected = [], []
+    for c in items:  # one candidate's gaps at a time: memory holds one copy of the gaps
+        new = replay(tl, c)
+        saved.append(float(np.sum(tl.gap - new)))
+        projected.append(tl.case_sum(new)[closed])
     moved = [not np.array_equal(p, today) for p in projected]
     diffs: list[list[np.ndarray]] = [[] for _ in items]
     if n_boot > 0 and any(moved):
