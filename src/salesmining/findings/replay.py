@@ -20,9 +20,13 @@ and leaves every other gap as it was:
 
 Several changes apply one after the other, each to the timeline the previous ones left. A
 case's projected cycle time is the sum of its new gaps; time saved on a gap comes off the time
-charged to a finding there first (a wait cut short loses its excess first). Everything is
-vectorised over the gap table (numpy group sums), and confidence intervals come from a case
-bootstrap drawn as index matrices, in blocks.
+charged to a finding there first (a wait cut short loses its excess first).
+
+Everything is vectorised over the gap table, coded once as integers (:func:`timeline`). The
+confidence intervals come from a case bootstrap drawn as count matrices, in blocks
+(:func:`count_blocks`); a resample's median or p90 is found from running counts in a narrow band
+of sorted positions (:class:`_Quantile`), its sums as matrix products (:class:`_Sums`). Every fast
+path gives bit for bit what the plain computation gives (``tests/test_replay_exact.py``).
 """
 
 from __future__ import annotations
@@ -181,9 +185,9 @@ def _ranks(keys: np.ndarray) -> np.ndarray:
     return out
 
 
-def _visits(code: np.ndarray, prev: np.ndarray, prev_st: np.ndarray, is_st: np.ndarray, n_names: int) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray
-]:
+def _visits(
+    code: np.ndarray, prev: np.ndarray, prev_st: np.ndarray, is_st: np.ndarray, n_names: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per gap ``(visit id, visit's stage code, visit's rank among the case's visits of its stage,
     visit ended)``; a gap before the case's first stage event has visit and stage -1."""
     n = len(code)
@@ -455,7 +459,9 @@ class _Sums:
 
     def __init__(self, vectors: Sequence[np.ndarray], n: int) -> None:
         self.vectors = vectors
-        self.exact = [i for i, v in enumerate(vectors) if _integral(v) and n * float(np.max(np.abs(v), initial=0)) < 2**52]
+        self.exact = [
+            i for i, v in enumerate(vectors) if _integral(v) and n * float(np.max(np.abs(v), initial=0)) < 2**52
+        ]
         self.matrix = np.stack([vectors[i] for i in self.exact], axis=1) if self.exact else None
 
     def of(self, counts: np.ndarray) -> list[np.ndarray]:
@@ -515,6 +521,36 @@ def _slot(items: list[Any], item: Any) -> int:
     return len(items) - 1
 
 
+def _resampled(
+    n: int, stats: Sequence[Stat], same: Sequence[bool], *, n_boot: int, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per statistic: its projected value on every resample, and projected − today on every resample."""
+    # every vector the statistics need over the resamples, and per statistic where its own are:
+    # (projected, today — None when the same —, a ratio's denominator)
+    quant: list[tuple[np.ndarray, str]] = []
+    sums: list[np.ndarray] = []
+    slots: list[tuple[int, int | None, int | None]] = []
+    for st, unchanged in zip(stats, same, strict=True):
+        if st.how in _QUANTILE:
+            today = None if unchanged else _slot(quant, (st.today, st.how))
+            slots.append((_slot(quant, (st.projected, st.how)), today, None))
+        else:
+            den = None if st.den is None else _slot(sums, st.den)
+            slots.append((_slot(sums, st.projected), None if unchanged else _slot(sums, st.today), den))
+    quantiles, totals = _Quantiles(quant, n), _Sums(sums, n)
+    out_p: list[list[np.ndarray]] = [[] for _ in stats]
+    out_d: list[list[np.ndarray]] = [[] for _ in stats]
+    for counts in count_blocks(n, n_boot, seed):
+        qs, ss = quantiles.of(counts), totals.of(counts)
+        for j, (st, (at_p, at_t, at_d)) in enumerate(zip(stats, slots, strict=True)):
+            got = qs if st.how in _QUANTILE else ss
+            den_sums = None if at_d is None else ss[at_d]
+            proj = _finish(got[at_p], st.how, n, den_sums)
+            out_p[j].append(proj)
+            out_d[j].append(np.zeros_like(proj) if at_t is None else proj - _finish(got[at_t], st.how, n, den_sums))
+    return [np.concatenate(x) for x in out_p], [np.concatenate(x) for x in out_d]
+
+
 def bootstrap_many(
     n: int, stats: Sequence[Stat], *, n_boot: int, seed: int
 ) -> list[tuple[float, float, float, float, float, float]]:
@@ -522,42 +558,19 @@ def bootstrap_many(
     the 95% case-bootstrap interval of the projected value and of ``projected − today`` (paired:
     the same resampled cases on both sides, and the same resamples for every statistic of the
     population). One pass over the resample blocks serves all statistics."""
-    out_p: list[list[np.ndarray]] = [[] for _ in stats]
-    out_d: list[list[np.ndarray]] = [[] for _ in stats]
     same = [np.array_equal(st.today, st.projected) for st in stats]
-    if n and n_boot > 0:
-        # every vector the statistics need over the resamples, and where each statistic finds its own:
-        # (projected, today — None when the same —, denominator of a ratio)
-        quant: list[tuple[np.ndarray, str]] = []
-        sums: list[np.ndarray] = []
-        slots: list[tuple[int, int | None, int | None]] = []
-        for st, sm in zip(stats, same, strict=True):
-            if st.how in _QUANTILE:
-                slots.append((_slot(quant, (st.projected, st.how)), None if sm else _slot(quant, (st.today, st.how)), None))
-            else:
-                den = None if st.den is None else _slot(sums, st.den)
-                slots.append((_slot(sums, st.projected), None if sm else _slot(sums, st.today), den))
-        quantiles, totals = _Quantiles(quant, n), _Sums(sums, n)
-        for counts in count_blocks(n, n_boot, seed):
-            qs, ss = quantiles.of(counts), totals.of(counts)
-            for j, (st, (p, t, d)) in enumerate(zip(stats, slots, strict=True)):
-                got = qs if st.how in _QUANTILE else ss
-                den = None if d is None else ss[d]
-                sp = _finish(got[p], st.how, n, den)
-                out_p[j].append(sp)
-                out_d[j].append(np.zeros_like(sp) if t is None else sp - _finish(got[t], st.how, n, den))
+    boot = _resampled(n, stats, same, n_boot=n_boot, seed=seed) if n and n_boot > 0 else None
     res = []
     for j, st in enumerate(stats):
         if not n:
             res.append((math.nan,) * 6)
             continue
         t, p = _value(st.today, st.how, st.den), _value(st.projected, st.how, st.den)
-        if not out_p[j]:
+        if boot is None:
             res.append((t, p, math.nan, math.nan, math.nan, math.nan))
             continue
-        pa, da = np.concatenate(out_p[j]), np.concatenate(out_d[j])
-        lo, hi = np.nanquantile(pa, [0.025, 0.975])
-        dlo, dhi = np.nanquantile(da, [0.025, 0.975])
+        lo, hi = np.nanquantile(boot[0][j], [0.025, 0.975])
+        dlo, dhi = np.nanquantile(boot[1][j], [0.025, 0.975])
         res.append((t, p, float(lo), float(hi), float(dlo), float(dhi)))
     return res
 
