@@ -349,10 +349,10 @@ def _count_dtype(n: int) -> type[np.floating[Any]]:
     return np.float32 if n < 2**24 else np.float64
 
 
-def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+def count_blocks(n: int, n_boot: int, seed: int, dtype: type[np.floating[Any]] | None = None) -> Iterator[np.ndarray]:
     """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn; whole
-    numbers as floats, ready for matrix products), in blocks of rows small enough to keep memory
-    bounded; the same seed gives the same resamples."""
+    numbers as floats of ``dtype``, float32 when exact, ready for matrix products), in blocks of
+    rows small enough to keep memory bounded; the same seed gives the same resamples."""
     rng = np.random.default_rng(seed)
     per = max(1, _BLOCK // max(n, 1))
     done = 0
@@ -361,7 +361,7 @@ def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         # drawn as int32: the same numbers as numpy's default int64 draw (a range under 2**32 is
         # drawn 32 bits at a time either way), several times faster
         idx = rng.integers(0, n, size=(k, n), dtype=np.int32)
-        counts = np.empty((k, n), dtype=_count_dtype(n))
+        counts = np.empty((k, n), dtype=dtype or _count_dtype(n))
         for r in range(k):  # one resample at a time: its counts stay in cache
             counts[r] = np.bincount(idx[r], minlength=n)
         yield counts
@@ -439,9 +439,9 @@ class _Quantiles:
     """Several :class:`_Quantile` over the same resamples: their below-band counts in one matrix
     product per block (exact: sums of whole numbers, each representable in the counts' dtype)."""
 
-    def __init__(self, items: Sequence[tuple[np.ndarray, str]], n: int) -> None:
+    def __init__(self, items: Sequence[tuple[np.ndarray, str]], dtype: type[np.floating[Any]]) -> None:
         self.items = [_Quantile(v, how) for v, how in items]
-        self.below = np.stack([q.below for q in self.items], axis=1).astype(_count_dtype(n)) if self.items else None
+        self.below = np.stack([q.below for q in self.items], axis=1).astype(dtype) if self.items else None
 
     def of(self, counts: np.ndarray) -> list[np.ndarray]:
         """Per quantile: its value on every row of ``counts``."""
@@ -486,7 +486,7 @@ def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
     materialising or sorting the resamples (see :class:`_Quantile`)."""
     n = len(values)
     if how in _QUANTILE:
-        return _Quantiles([(values, how)], n).of(np.asarray(counts, dtype=np.float64))[0]
+        return _Quantiles([(values, how)], np.float64).of(np.asarray(counts, dtype=np.float64))[0]
     total = _Sums([values], n).of(counts)[0]
     return total / n if how == "mean" else total
 
@@ -537,10 +537,12 @@ def _resampled(
         else:
             den = None if st.den is None else _slot(sums, st.den)
             slots.append((_slot(sums, st.projected), None if unchanged else _slot(sums, st.today), den))
-    quantiles, totals = _Quantiles(quant, n), _Sums(sums, n)
+    # float64 counts when there are sums to take (their matrix-vector products need them), else float32
+    dtype = np.float64 if sums else _count_dtype(n)
+    quantiles, totals = _Quantiles(quant, dtype), _Sums(sums, n)
     out_p: list[list[np.ndarray]] = [[] for _ in stats]
     out_d: list[list[np.ndarray]] = [[] for _ in stats]
-    for counts in count_blocks(n, n_boot, seed):
+    for counts in count_blocks(n, n_boot, seed, dtype):
         qs, ss = quantiles.of(counts), totals.of(counts)
         for j, (st, (at_p, at_t, at_d)) in enumerate(zip(stats, slots, strict=True)):
             got = qs if st.how in _QUANTILE else ss
@@ -661,7 +663,7 @@ def gains(
     diffs: list[list[np.ndarray]] = [[] for _ in items]
     if n_boot > 0 and any(moved):
         who = [j for j in range(len(items)) if moved[j]]
-        quantiles = _Quantiles([(today, "median")] + [(projected[j], "median") for j in who], len(closed))
+        quantiles = _Quantiles([(today, "median")] + [(projected[j], "median") for j in who], _count_dtype(len(closed)))
         for counts in count_blocks(len(closed), n_boot, seed):
             base, *medians = quantiles.of(counts)
             for j, m in zip(who, medians, strict=True):
