@@ -377,8 +377,8 @@ _BAND_MIN = 256
 
 
 class _Quantile:
-    """A quantile (median or p90) of per-case ``values`` over resamples given as rows of counts,
-    exactly as ``np.quantile`` (linear rule) gives it on the resampled values.
+    """A quantile (median or p90) of per-case ``values`` over resamples given as rows of counts, by
+    numpy's linear rule on the resampled values: ``v[lo] + frac * (v[lo + 1] - v[lo])``.
 
     A resample's order statistic at rank r is the sorted value at the first position whose
     running count exceeds r. Only a band of sorted positions around the quantile's rank is
@@ -474,15 +474,16 @@ class _Sums:
             both = c64 @ self.matrix
             for col, i in enumerate(self.exact):
                 out[i] = np.ascontiguousarray(both[:, col])
-        rest = set(range(len(self.vectors))) - set(self.exact)
-        for i in sorted(rest):
-            out[i] = np.asarray(c64 @ self.vectors[i], dtype="float64")
+        exact = set(self.exact)
+        for i, v in enumerate(self.vectors):
+            if i not in exact:
+                out[i] = np.asarray(c64 @ v, dtype="float64")
         return out
 
 
 def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
-    """The statistic of each resample given as a row of ``counts``: exactly what numpy gives on
-    the resampled values (``np.quantile``'s linear rule for the median and p90), without
+    """The statistic of each resample given as a row of ``counts``: what numpy gives on the
+    resampled values (``np.quantile``'s linear rule for the median and p90), without
     materialising or sorting the resamples (see :class:`_Quantile`)."""
     n = len(values)
     if how in _QUANTILE:
