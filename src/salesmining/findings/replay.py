@@ -189,27 +189,31 @@ def _visits(
     code: np.ndarray, prev: np.ndarray, prev_st: np.ndarray, is_st: np.ndarray, n_names: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per gap ``(visit id, visit's stage code, visit's rank among the case's visits of its stage,
-    visit ended)``; a gap before the case's first stage event has visit and stage -1."""
+    visit ended)``; a gap before the case's first stage event has visit and stage -1. Positions and
+    counts are int32 (a gap table has fewer than 2**31 rows) and dropped as soon as used."""
     n = len(code)
-    pos = np.arange(n)
     first = np.ones(n, dtype=bool)
     first[1:] = code[1:] != code[:-1]
+    pos = np.arange(n, dtype=np.int32)
     case_start = np.maximum.accumulate(np.where(first, pos, 0))
     # the visit a gap belongs to: the number of stage events among the case's events up to the
     # gap's start (the previous events of the case's gaps so far), and the last of them
-    p_int = prev_st.astype("int64")
-    cum = np.cumsum(p_int)
-    v_local = cum - (cum - p_int)[case_start]
+    cum = np.cumsum(prev_st, dtype=np.int32)
+    v_local = cum - (cum - prev_st)[case_start]
+    del cum
     last = np.maximum.accumulate(np.where(prev_st, pos, -1))
-    stage = np.where(last >= case_start, prev[np.clip(last, 0, None)], -1)
+    stage = np.where(last >= case_start, prev[np.clip(last, 0, None)], -1).astype("int32")
+    del last, case_start, pos
     # a visit id unique over the log; gaps before any stage event belong to no visit
     has_visit = v_local > 0
     new_visit = has_visit & (first | np.r_[True, v_local[1:] != v_local[:-1]])
-    vid = np.where(has_visit, np.cumsum(new_visit) - 1, -1).astype("int32")
+    del v_local, first
+    vid = np.where(has_visit, np.cumsum(new_visit, dtype=np.int32) - 1, -1).astype("int32")
     n_visits = int(new_visit.sum())
     done_v = np.bincount(vid[has_visit], weights=is_st[has_visit], minlength=n_visits) > 0
     done = np.where(has_visit, done_v[np.clip(vid, 0, None)] if n_visits else False, False)
     heads = np.flatnonzero(new_visit)
+    del new_visit
     rank_v = _ranks(code[heads] * (n_names + 1) + stage[heads])  # the visit's rank among its stage's
     rank = np.where(has_visit, rank_v[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int32")
     return vid, np.where(has_visit, stage, -1).astype("int32"), rank, done
