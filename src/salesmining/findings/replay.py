@@ -20,9 +20,13 @@ and leaves every other gap as it was:
 
 Several changes apply one after the other, each to the timeline the previous ones left. A
 case's projected cycle time is the sum of its new gaps; time saved on a gap comes off the time
-charged to a finding there first (a wait cut short loses its excess first). Everything is
-vectorised over the gap table (numpy group sums), and confidence intervals come from a case
-bootstrap drawn as index matrices, in blocks.
+charged to a finding there first (a wait cut short loses its excess first).
+
+Everything is vectorised over the gap table, coded once as integers (:func:`timeline`). The
+confidence intervals come from a case bootstrap drawn as count matrices, in blocks
+(:func:`count_blocks`); a resample's median or p90 is found from running counts in a narrow band
+of sorted positions (:class:`_Quantile`), its sums as matrix products (:class:`_Sums`). Every fast
+path gives bit for bit what the plain computation gives (``tests/test_replay_exact.py``).
 """
 
 from __future__ import annotations
@@ -90,7 +94,8 @@ _SKIP: contextvars.ContextVar[bool] = contextvars.ContextVar("salesmining_skip_f
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Timeline:
-    """The gap table as arrays (one entry per gap, cases coded 0..n-1 in ``case_ids`` order)."""
+    """The gap table as integer-coded arrays (one entry per gap, in case and event order; cases
+    coded 0..n-1 in ``case_ids`` order, activities coded by their index in ``names``)."""
 
     case_ids: np.ndarray
     closed: np.ndarray  # per case
@@ -98,13 +103,15 @@ class Timeline:
     cases: pd.DataFrame  # the case facts, in case_ids order
     case: np.ndarray  # per gap: case code
     gap: np.ndarray  # seconds (working seconds under a calendar)
-    activity: np.ndarray
-    cause: np.ndarray
-    kind: np.ndarray
-    rule: np.ndarray
+    names: tuple[str, ...]  # the activities the codes stand for
+    activity: np.ndarray  # per gap: code of the activity it ends at
+    own: np.ndarray  # per gap: the visit's own time in its stage (cause ``stage``)
+    repeat: np.ndarray  # per gap: charged to a redundant repeat (one of REPEAT_RULES)
+    kinds: tuple[str, ...]  # the finding kinds charged for some gap, sorted
+    kind: np.ndarray  # per gap: code in ``kinds`` of the kind charged for it, -1 for none
     charged: np.ndarray
     visit: np.ndarray  # global visit id (-1 before the first stage event)
-    visit_stage: np.ndarray
+    visit_stage: np.ndarray  # code of the visit's stage (-1 before the first stage event)
     visit_rank: np.ndarray  # 0 for a case's first visit of that stage
     visit_done: np.ndarray  # the visit ended (a later stage or outcome event)
     model: StageModel
@@ -119,21 +126,108 @@ class Timeline:
             return np.bincount(self.case, weights=values, minlength=self.n)
         return np.bincount(self.case[mask], weights=values[mask], minlength=self.n)
 
+    def code(self, step: str) -> int:
+        """The code of an activity, -1 when the log has no gap at it."""
+        return self.names.index(step) if step in self.names else -1
+
     def rows_of(self, step: str) -> np.ndarray:
         """The gaps that make up a step: its visits' gaps for a stage, else the gaps ending at it."""
-        if step in self.model.stages:
-            return np.asarray(self.visit_stage == step, dtype=bool)
-        return np.asarray(self.activity == step, dtype=bool)
+        c = self.code(step)
+        if c < 0:
+            return np.zeros(len(self.case), dtype=bool)
+        return (self.visit_stage if step in self.model.stages else self.activity) == c
+
+
+def _case_codes(attribution: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Per gap: the position of its case in ``ids`` (-1 for none). A case's gaps come together, so
+    only the first gap of each run of equal ids is looked up (one hash look-up in Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    gaps = pa.array(attribution["case_id"].astype(str).array, from_pandas=True)
+    n = len(gaps)
+    if not n:
+        return np.zeros(0, dtype="int64")
+    change = pc.fill_null(pc.not_equal(gaps[1:], gaps[:-1]), True).to_numpy(zero_copy_only=False)
+    head = np.flatnonzero(np.r_[True, change])
+    known = pa.array(ids.array, from_pandas=True)
+    found = pc.fill_null(pc.index_in(gaps.take(pa.array(head)), value_set=known), -1).to_numpy(zero_copy_only=False)
+    return np.repeat(np.asarray(found, dtype="int64"), np.diff(np.r_[head, n]))
+
+
+def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """``(names, activity codes, previous-activity codes)``: both columns coded in one vocabulary."""
+    act, act_names = pd.factorize(attribution["activity"])
+    prev, prev_names = pd.factorize(attribution["prev_activity"])
+    names = [str(x) for x in act_names]
+    names += sorted({str(x) for x in prev_names} - set(names))
+    remap = np.append(pd.Index(names).get_indexer([str(x) for x in prev_names]), -1)  # -1 (a missing one) stays
+    return tuple(names), act.astype("int32"), remap[prev].astype("int32")
+
+
+def _kind_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
+    """``(kinds, codes)``: the finding kinds charged, sorted, and per gap its kind's code (-1: none)."""
+    raw, found = pd.factorize(attribution["kind"])
+    kinds = sorted({str(k) for k in found if isinstance(k, str)})
+    remap = np.append(pd.Index(kinds).get_indexer([str(k) for k in found]), -1)
+    return tuple(kinds), remap[raw].astype("int32")
+
+
+def _ranks(keys: np.ndarray) -> np.ndarray:
+    """Per entry: how many earlier entries have the same key (a cumulative count)."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    head = np.ones(len(sk), dtype=bool)
+    head[1:] = sk[1:] != sk[:-1]
+    pos = np.arange(len(sk))
+    out = np.empty(len(sk), dtype="int64")
+    out[order] = pos - np.maximum.accumulate(np.where(head, pos, 0))
+    return out
+
+
+def _visits(
+    code: np.ndarray, prev: np.ndarray, prev_st: np.ndarray, is_st: np.ndarray, n_names: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per gap ``(visit id, visit's stage code, visit's rank among the case's visits of its stage,
+    visit ended)``; a gap before the case's first stage event has visit and stage -1. Positions and
+    counts are int32 (a gap table has fewer than 2**31 rows) and dropped as soon as used."""
+    n = len(code)
+    first = np.ones(n, dtype=bool)
+    first[1:] = code[1:] != code[:-1]
+    pos = np.arange(n, dtype=np.int32)
+    case_start = np.maximum.accumulate(np.where(first, pos, 0))
+    # the visit a gap belongs to: the number of stage events among the case's events up to the
+    # gap's start (the previous events of the case's gaps so far), and the last of them
+    cum = np.cumsum(prev_st, dtype=np.int32)
+    v_local = cum - (cum - prev_st)[case_start]
+    del cum
+    last = np.maximum.accumulate(np.where(prev_st, pos, -1))
+    stage = np.where(last >= case_start, prev[np.clip(last, 0, None)], -1).astype("int32")
+    del last, case_start, pos
+    # a visit id unique over the log; gaps before any stage event belong to no visit
+    has_visit = v_local > 0
+    new_visit = has_visit & (first | np.r_[True, v_local[1:] != v_local[:-1]])
+    del v_local, first
+    vid = np.where(has_visit, np.cumsum(new_visit, dtype=np.int32) - 1, -1).astype("int32")
+    n_visits = int(new_visit.sum())
+    done_v = np.bincount(vid[has_visit], weights=is_st[has_visit], minlength=n_visits) > 0
+    done = np.where(has_visit, done_v[np.clip(vid, 0, None)] if n_visits else False, False)
+    heads = np.flatnonzero(new_visit)
+    del new_visit
+    rank_v = _ranks(code[heads] * (n_names + 1) + stage[heads])  # the visit's rank among its stage's
+    rank = np.where(has_visit, rank_v[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int32")
+    return vid, np.where(has_visit, stage, -1).astype("int32"), rank, done
 
 
 def timeline(
     attribution: pd.DataFrame, cases: pd.DataFrame, model: StageModel, calendar: BusinessCalendar | None = None
 ) -> Timeline:
-    """Arrays of the attribution table (rows in case and event order) and the case facts."""
+    """Arrays of the attribution table (rows in case and event order) and the case facts; the
+    strings are coded once here, so every change and KPI works on integers."""
     cases = cases.reset_index(drop=True)
-    ids = cases["case_id"].astype(str).to_numpy(dtype=object)
+    ids = cases["case_id"].astype(str)
     a = attribution.reset_index(drop=True)
-    code = pd.Index(ids).get_indexer(a["case_id"].astype(str)).astype("int64")
+    code = _case_codes(a, ids)
     if len(code) and (np.diff(code) < 0).any():  # each case's gaps together, in event order
         order = np.argsort(code, kind="stable")
         a, code = a.iloc[order].reset_index(drop=True), code[order]
@@ -143,53 +237,29 @@ def timeline(
         work = np.asarray(calendar.seconds_between(a["gap_start"], a["gap_end"]), dtype="float64")
         charged = np.where(gap > 0, charged * work / np.where(gap > 0, gap, 1.0), 0.0)
         gap = work
-    act = a["activity"].astype("object").to_numpy()
-    prev = a["prev_activity"].astype("object").to_numpy()
-    stage_like = list(set(model.stages) | set(model.won) | set(model.lost))
-    is_st = pd.Series(act).isin(stage_like).to_numpy()
-    prev_st = pd.Series(prev).isin(stage_like).to_numpy()
-    n = len(a)
-    pos = np.arange(n)
-    first = np.ones(n, dtype=bool)
-    first[1:] = code[1:] != code[:-1]
-    case_start = np.maximum.accumulate(np.where(first, pos, 0))
-    # the visit a gap belongs to: the number of stage events among the case's events up to the
-    # gap's start (the previous events of the case's gaps so far), and the last of them
-    p_int = prev_st.astype("int64")
-    cum = np.cumsum(p_int)
-    v_local = cum - (cum - p_int)[case_start]
-    last = np.maximum.accumulate(np.where(prev_st, pos, -1))
-    ok = last >= case_start
-    stage = np.where(ok, prev[np.clip(last, 0, None)], None)
-    is_int = is_st.astype("int64")
-    # a visit id unique over the log; gaps before any stage event belong to no visit
-    has_visit = v_local > 0
-    new_visit = has_visit & (first | np.r_[True, v_local[1:] != v_local[:-1]])
-    vid = np.where(has_visit, np.cumsum(new_visit) - 1, -1).astype("int64")
-    n_visits = int(new_visit.sum())
-    done_v = np.bincount(vid[has_visit], weights=is_int[has_visit], minlength=n_visits) > 0
-    done = np.where(has_visit, done_v[np.clip(vid, 0, None)] if n_visits else False, False)
-    heads = np.flatnonzero(new_visit)
-    rank_v = pd.DataFrame({"c": code[heads], "s": stage[heads]}).groupby(["c", "s"], sort=False).cumcount()
-    rank = np.where(has_visit, rank_v.to_numpy()[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int64")
-    kind = a["kind"].astype("object").to_numpy()
-    rule = a["rule"].astype("object").to_numpy()
+    names, act, prev = _activity_codes(a)
+    stage_like = set(model.stages) | set(model.won) | set(model.lost)
+    is_stage = np.array([nm in stage_like for nm in names] + [False])  # code -1 (none) is no stage
+    visit, visit_stage, visit_rank, visit_done = _visits(code, prev, is_stage[prev], is_stage[act], len(names))
+    kinds, kind = _kind_codes(a)
     return Timeline(
-        case_ids=ids,
+        case_ids=ids.to_numpy(dtype=object),
         closed=cases["closed"].to_numpy(dtype=bool),
         won=cases["won"].to_numpy(dtype=bool),
         cases=cases,
-        case=code.astype("int64"),
+        case=code,
         gap=gap,
+        names=names,
         activity=act,
-        cause=a["cause"].astype("object").to_numpy(),
+        own=a["cause"].eq("stage").to_numpy(dtype=bool, na_value=False),
+        repeat=a["rule"].isin(list(REPEAT_RULES)).to_numpy(dtype=bool),
+        kinds=kinds,
         kind=kind,
-        rule=rule,
         charged=np.minimum(charged, gap),
-        visit=vid.astype("int64"),
-        visit_stage=np.where(has_visit, stage, np.array(None, dtype=object)),
-        visit_rank=rank,
-        visit_done=done,
+        visit=visit,
+        visit_stage=visit_stage,
+        visit_rank=visit_rank,
+        visit_done=visit_done,
         model=model,
         working=calendar is not None,
     )
@@ -203,15 +273,38 @@ def case_mask(tl: Timeline, where: Sequence[tuple[str, tuple[str, ...]]]) -> np.
     return m
 
 
+def _integral(values: np.ndarray) -> bool:
+    """Are all values whole numbers small enough that every partial sum of them is exact? Then any
+    order of summation gives the same bits (pandas' compensated group sums included)."""
+    return bool(np.all(np.trunc(values) == values)) and float(np.sum(np.abs(values))) < 2.0**52
+
+
+def group_cumsum(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The running sum of ``values`` within each group (``groups`` nondecreasing: each group's
+    entries together), exactly as pandas' ``groupby(...).cumsum()`` gives it."""
+    if not _integral(values):  # compensated sums: pandas' own
+        return np.asarray(pd.Series(values).groupby(groups).cumsum().to_numpy(), dtype="float64")
+    cum = np.cumsum(values)
+    head = np.ones(len(values), dtype=bool)
+    head[1:] = groups[1:] != groups[:-1]
+    before = (cum - values)[np.maximum.accumulate(np.where(head, np.arange(len(values)), 0))]
+    return np.asarray(cum - before)
+
+
+def group_sums(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per group (``groups`` nondecreasing: each group's entries together), in order, the sum of
+    its ``values``, exactly as pandas' ``groupby(...).sum()`` gives it."""
+    if not _integral(values):  # compensated sums: pandas' own
+        return np.asarray(pd.Series(values).groupby(groups, sort=False).sum().to_numpy(), dtype="float64")
+    return np.asarray(np.add.reduceat(values, np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])))
+
+
 def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
     """The gaps after one change (``new``: the gaps the changes before it left)."""
     if isinstance(change, Remove):
         m = tl.rows_of(change.step)
         if change.repeats_only:
-            if change.step in tl.model.stages:
-                m &= tl.visit_rank > 0
-            else:
-                m &= pd.Series(tl.rule).isin(list(REPEAT_RULES)).to_numpy()
+            m &= (tl.visit_rank > 0) if change.step in tl.model.stages else tl.repeat
         if change.where:
             m &= case_mask(tl, change.where)[tl.case]
         return np.where(m, 0.0, new)
@@ -220,12 +313,11 @@ def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
         if change.step not in tl.model.stages:
             m = tl.rows_of(change.step)
             return np.where(m, np.minimum(new, lim), new)
-        m = np.flatnonzero(tl.rows_of(change.step) & (tl.cause == "stage"))
+        m = np.flatnonzero(tl.rows_of(change.step) & tl.own)
         out = new.copy()
         if len(m):
             vals = new[m]
-            cum = pd.Series(vals).groupby(tl.visit[m]).cumsum().to_numpy()
-            cut = np.clip(cum - lim, 0.0, vals)
+            cut = np.clip(group_cumsum(tl.visit[m], vals) - lim, 0.0, vals)
             out[m] = vals - cut
         return out
     if isinstance(change, Parallel):
@@ -256,46 +348,152 @@ def _stat(values: np.ndarray, how: str) -> float:
     return float(np.sum(values) if how == "sum" else np.mean(values))
 
 
-def count_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
-    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn), in
-    blocks of rows small enough to keep memory bounded; the same seed gives the same resamples."""
+def _count_dtype(n: int) -> type[np.floating[Any]]:
+    """Counts of ``n`` draws as floats: float32 holds every whole number up to 2**24 exactly."""
+    return np.float32 if n < 2**24 else np.float64
+
+
+def count_blocks(n: int, n_boot: int, seed: int, dtype: type[np.floating[Any]] | None = None) -> Iterator[np.ndarray]:
+    """The case-bootstrap resamples as counts (how often each of ``n`` cases is drawn; whole
+    numbers as floats of ``dtype``, float32 when exact, ready for matrix products), in blocks of
+    rows small enough to keep memory bounded; the same seed gives the same resamples."""
     rng = np.random.default_rng(seed)
     per = max(1, _BLOCK // max(n, 1))
     done = 0
     while done < n_boot:
         k = min(per, n_boot - done)
-        idx = rng.integers(0, n, size=(k, n))
-        flat = (idx + (np.arange(k) * n)[:, None]).ravel()
-        yield np.bincount(flat, minlength=k * n).astype(np.int32).reshape(k, n)
+        # drawn as int32: the same numbers as numpy's default int64 draw (a range under 2**32 is
+        # drawn 32 bits at a time either way), several times faster
+        idx = rng.integers(0, n, size=(k, n), dtype=np.int32)
+        counts = np.empty((k, n), dtype=dtype or _count_dtype(n))
+        for r in range(k):  # one resample at a time: its counts stay in cache
+            counts[r] = np.bincount(idx[r], minlength=n)
+        yield counts
         done += k
 
 
+#: Half-width of the band of sorted positions, around the quantile's rank, in which a resample's
+#: order statistic is looked for first, in units of sqrt(n): the sorted position of a resample's
+#: quantile moves by at most sqrt(n)/2 (one standard deviation), so a row outside the band is an
+#: 8-sigma fluke, then handled over all positions.
+_BAND_WIDTH = 4.0
+_BAND_MIN = 256
+
+
+class _Quantile:
+    """A quantile (median or p90) of per-case ``values`` over resamples given as rows of counts, by
+    numpy's linear rule on the resampled values: ``v[lo] + frac * (v[lo + 1] - v[lo])``.
+
+    A resample's order statistic at rank r is the sorted value at the first position whose
+    running count exceeds r. Only a band of sorted positions around the quantile's rank is
+    searched: the cases below the band (``below``, one indicator per case) are counted for all
+    rows at once by a matrix product, the band's cases are gathered and summed up in order. The
+    values are sorted within the band only (``np.partition`` finds its bounds); a row whose rank
+    falls outside the band is done over all sorted positions.
+    """
+
+    def __init__(self, values: np.ndarray, how: str) -> None:
+        n = len(values)
+        h = (n - 1) * _QUANTILE[how]
+        self.lo = math.floor(h)
+        self.hi = min(self.lo + 1, n - 1)
+        self.frac = h - self.lo
+        self.values = values
+        half = max(_BAND_MIN, math.ceil(_BAND_WIDTH * math.sqrt(n)))
+        first, last = max(0, self.lo - half), min(n - 1, self.hi + half)
+        if first == 0 and last == n - 1:  # the band is everything
+            self.below = np.zeros(n, dtype=bool)
+            band = np.argsort(values, kind="stable")
+        else:
+            part = np.partition(values, [first, last])
+            self.below = values < part[first]
+            band = np.flatnonzero((values >= part[first]) & (values <= part[last]))
+            band = band[np.argsort(values[band], kind="stable")]
+        self.band = band
+        self.sorted = values[band]
+        self.start = int(np.count_nonzero(self.below))  # the band's first sorted position
+
+    def of(self, counts: np.ndarray, below: np.ndarray) -> np.ndarray:
+        """Per row of ``counts``: the quantile; ``below``: per row, the count of the cases below the band."""
+        cs = np.cumsum(counts[:, self.band], axis=1) + below[:, None]
+        # the order statistics are in the band when the rank is reached neither before nor after it
+        inside = (below <= self.lo) & (cs[:, -1] > self.hi)
+        v = self.sorted
+        j0 = (cs <= self.lo).sum(axis=1)
+        j1 = (cs <= self.hi).sum(axis=1)
+        if not inside.all():
+            j0, j1, v = self._everywhere(counts, inside, j0, j1)
+        return np.asarray(v[j0] + self.frac * (v[j1] - v[j0]))
+
+    def _everywhere(
+        self, counts: np.ndarray, inside: np.ndarray, j0: np.ndarray, j1: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted positions over all values: the band's rows shifted by its start, the others searched in full."""
+        n = len(self.values)
+        order = np.argsort(self.values, kind="stable")
+        j0, j1 = j0 + self.start, j1 + self.start
+        out = np.flatnonzero(~inside)
+        cs = np.cumsum(counts[out][:, order], axis=1)
+        j0[out] = np.minimum((cs <= self.lo).sum(axis=1), n - 1)
+        j1[out] = np.minimum((cs <= self.hi).sum(axis=1), n - 1)
+        return j0, j1, self.values[order]
+
+
+class _Quantiles:
+    """Several :class:`_Quantile` over the same resamples: their below-band counts in one matrix
+    product per block (exact: sums of whole numbers, each representable in the counts' dtype)."""
+
+    def __init__(self, items: Sequence[tuple[np.ndarray, str]], dtype: type[np.floating[Any]]) -> None:
+        self.items = [_Quantile(v, how) for v, how in items]
+        self.below = np.stack([q.below for q in self.items], axis=1).astype(dtype) if self.items else None
+
+    def of(self, counts: np.ndarray) -> list[np.ndarray]:
+        """Per quantile: its value on every row of ``counts``."""
+        if self.below is None:
+            return []
+        below = (counts.astype(self.below.dtype, copy=False) @ self.below).astype(np.float64)
+        return [q.of(counts, below[:, i]) for i, q in enumerate(self.items)]
+
+
+class _Sums:
+    """``counts @ v`` for several per-case vectors ``v``. Vectors of whole numbers (counts of cases,
+    0/1 flags) go into one matrix product per block: their sums are exact in any order. Every other
+    vector gets its own matrix-vector product on float64 counts, whose rounding is the one it has
+    always had (a matrix product would round differently)."""
+
+    def __init__(self, vectors: Sequence[np.ndarray], n: int) -> None:
+        self.vectors = vectors
+        self.exact = [
+            i for i, v in enumerate(vectors) if _integral(v) and n * float(np.max(np.abs(v), initial=0)) < 2**52
+        ]
+        self.matrix = np.stack([vectors[i] for i in self.exact], axis=1) if self.exact else None
+
+    def of(self, counts: np.ndarray) -> list[np.ndarray]:
+        """Per vector: its sum over every row of ``counts``."""
+        if not self.vectors:
+            return []
+        c64 = counts.astype(np.float64, copy=False)
+        out: list[np.ndarray] = [np.empty(0)] * len(self.vectors)
+        if self.matrix is not None:
+            both = c64 @ self.matrix
+            for col, i in enumerate(self.exact):
+                out[i] = np.ascontiguousarray(both[:, col])
+        exact = set(self.exact)
+        for i, v in enumerate(self.vectors):
+            if i not in exact:
+                out[i] = np.asarray(c64 @ v, dtype="float64")
+        return out
+
+
 def boot_stat(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:
-    """The statistic of each resample given as a row of ``counts``: exactly what numpy gives on
-    the resampled values (``np.quantile``'s linear rule for the median and p90), without
-    materialising or sorting the resamples: the values are sorted once and each row's order
-    statistics found from the running counts."""
+    """The statistic of each resample given as a row of ``counts``: what numpy gives on the
+    resampled values (``np.quantile``'s linear rule for the median and p90), without
+    materialising or sorting the resamples (see :class:`_Quantile`)."""
     n = len(values)
-    if how == "sum":
-        return np.asarray(counts @ values, dtype="float64")
-    if how == "mean":
-        return np.asarray(counts @ values, dtype="float64") / n
-    h = (n - 1) * _QUANTILE[how]
-    lo = math.floor(h)
-    frac = h - lo
-    order = np.argsort(values, kind="stable")
-    v = values[order]
-    k = counts.shape[0]
-    # each row's running counts, offset per row so that the whole block is one sorted array: the
-    # number of entries ≤ a position in a row is then one vectorised binary search
-    cs = np.cumsum(counts[:, order], axis=1, dtype=np.int64)
-    cs += (np.arange(k, dtype=np.int64) * (n + 1))[:, None]
-    flat = cs.ravel()
-    base = np.arange(k, dtype=np.int64) * (n + 1)
-    starts = np.arange(k, dtype=np.int64) * n
-    j0 = np.minimum(np.searchsorted(flat, base + lo, side="right") - starts, n - 1)
-    j1 = np.minimum(np.searchsorted(flat, base + min(lo + 1, n - 1), side="right") - starts, n - 1)
-    return np.asarray(v[j0] + frac * (v[j1] - v[j0]))
+    if how in _QUANTILE:
+        return _Quantiles([(values, how)], np.float64).of(np.asarray(counts, dtype=np.float64))[0]
+    total = _Sums([values], n).of(counts)[0]
+    return total / n if how == "mean" else total
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -316,11 +514,48 @@ def _value(x: np.ndarray, how: str, den: np.ndarray | None) -> float:
     return _stat(x, how)
 
 
-def _resampled(x: np.ndarray, counts: np.ndarray, how: str, den_counts: np.ndarray | None) -> np.ndarray:
-    if how == "ratio" and den_counts is not None:
-        num = np.asarray(counts @ x, dtype="float64")
-        return np.divide(num, den_counts, out=np.full(len(num), np.nan), where=den_counts > 0)
-    return boot_stat(x, counts, how)
+def _finish(resampled: np.ndarray, how: str, n: int, den: np.ndarray | None) -> np.ndarray:
+    """A statistic per resample from its resampled quantile or sum (a ratio: and its denominator's sum)."""
+    if how == "ratio" and den is not None:
+        return np.divide(resampled, den, out=np.full(len(resampled), np.nan), where=den > 0)
+    return resampled / n if how == "mean" else resampled
+
+
+def _slot(items: list[Any], item: Any) -> int:
+    items.append(item)
+    return len(items) - 1
+
+
+def _resampled(
+    n: int, stats: Sequence[Stat], same: Sequence[bool], *, n_boot: int, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per statistic: its projected value on every resample, and projected − today on every resample."""
+    # every vector the statistics need over the resamples, and per statistic where its own are:
+    # (projected, today — None when the same —, a ratio's denominator)
+    quant: list[tuple[np.ndarray, str]] = []
+    sums: list[np.ndarray] = []
+    slots: list[tuple[int, int | None, int | None]] = []
+    for st, unchanged in zip(stats, same, strict=True):
+        if st.how in _QUANTILE:
+            today = None if unchanged else _slot(quant, (st.today, st.how))
+            slots.append((_slot(quant, (st.projected, st.how)), today, None))
+        else:
+            den = None if st.den is None else _slot(sums, st.den)
+            slots.append((_slot(sums, st.projected), None if unchanged else _slot(sums, st.today), den))
+    # float64 counts when there are sums to take (their matrix-vector products need them), else float32
+    dtype = np.float64 if sums else _count_dtype(n)
+    quantiles, totals = _Quantiles(quant, dtype), _Sums(sums, n)
+    out_p: list[list[np.ndarray]] = [[] for _ in stats]
+    out_d: list[list[np.ndarray]] = [[] for _ in stats]
+    for counts in count_blocks(n, n_boot, seed, dtype):
+        qs, ss = quantiles.of(counts), totals.of(counts)
+        for j, (st, (at_p, at_t, at_d)) in enumerate(zip(stats, slots, strict=True)):
+            got = qs if st.how in _QUANTILE else ss
+            den_sums = None if at_d is None else ss[at_d]
+            proj = _finish(got[at_p], st.how, n, den_sums)
+            out_p[j].append(proj)
+            out_d[j].append(np.zeros_like(proj) if at_t is None else proj - _finish(got[at_t], st.how, n, den_sums))
+    return [np.concatenate(x) for x in out_p], [np.concatenate(x) for x in out_d]
 
 
 def bootstrap_many(
@@ -330,28 +565,19 @@ def bootstrap_many(
     the 95% case-bootstrap interval of the projected value and of ``projected − today`` (paired:
     the same resampled cases on both sides, and the same resamples for every statistic of the
     population). One pass over the resample blocks serves all statistics."""
-    out_p: list[list[np.ndarray]] = [[] for _ in stats]
-    out_d: list[list[np.ndarray]] = [[] for _ in stats]
     same = [np.array_equal(st.today, st.projected) for st in stats]
-    if n and n_boot > 0:
-        for counts in count_blocks(n, n_boot, seed):
-            for j, st in enumerate(stats):
-                dc = None if st.den is None else np.asarray(counts @ st.den, dtype="float64")
-                sp = _resampled(st.projected, counts, st.how, dc)
-                out_p[j].append(sp)
-                out_d[j].append(np.zeros_like(sp) if same[j] else sp - _resampled(st.today, counts, st.how, dc))
+    boot = _resampled(n, stats, same, n_boot=n_boot, seed=seed) if n and n_boot > 0 else None
     res = []
     for j, st in enumerate(stats):
         if not n:
             res.append((math.nan,) * 6)
             continue
         t, p = _value(st.today, st.how, st.den), _value(st.projected, st.how, st.den)
-        if not out_p[j]:
+        if boot is None:
             res.append((t, p, math.nan, math.nan, math.nan, math.nan))
             continue
-        pa, da = np.concatenate(out_p[j]), np.concatenate(out_d[j])
-        lo, hi = np.nanquantile(pa, [0.025, 0.975])
-        dlo, dhi = np.nanquantile(da, [0.025, 0.975])
+        lo, hi = np.nanquantile(boot[0][j], [0.025, 0.975])
+        dlo, dhi = np.nanquantile(boot[1][j], [0.025, 0.975])
         res.append((t, p, float(lo), float(hi), float(dlo), float(dhi)))
     return res
 
@@ -433,17 +659,20 @@ def gains(
         return [(math.nan, math.nan, math.nan, math.nan)] * len(items)
     today = tl.case_sum(tl.gap)[closed]
     t_med = _stat(today, "median")
-    news = [replay(tl, c) for c in items]
-    saved = [float(np.sum(tl.gap - new)) for new in news]
-    projected = [tl.case_sum(new)[closed] for new in news]
+    saved, projected = [], []
+    for c in items:  # one candidate's gaps at a time: memory holds one copy of the gaps
+        new = replay(tl, c)
+        saved.append(float(np.sum(tl.gap - new)))
+        projected.append(tl.case_sum(new)[closed])
     moved = [not np.array_equal(p, today) for p in projected]
     diffs: list[list[np.ndarray]] = [[] for _ in items]
     if n_boot > 0 and any(moved):
+        who = [j for j in range(len(items)) if moved[j]]
+        quantiles = _Quantiles([(today, "median")] + [(projected[j], "median") for j in who], _count_dtype(len(closed)))
         for counts in count_blocks(len(closed), n_boot, seed):
-            base = boot_stat(today, counts, "median")
-            for j, p in enumerate(projected):
-                if moved[j]:
-                    diffs[j].append(base - boot_stat(p, counts, "median"))
+            base, *medians = quantiles.of(counts)
+            for j, m in zip(who, medians, strict=True):
+                diffs[j].append(base - m)
     out = []
     for j, p in enumerate(projected):
         gain = t_med - _stat(p, "median")

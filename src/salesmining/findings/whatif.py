@@ -243,20 +243,18 @@ def _signed(v: Any, unit: str, working: bool) -> str:
 
 def _sla_units(tl: Timeline, gaps: np.ndarray, step: str, limit_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Per case: had the step (finished), and a visit or wait over the SLA."""
+    from salesmining.findings.replay import group_sums
+
+    m = tl.rows_of(step)
     if step in tl.model.stages:
-        m = tl.rows_of(step) & tl.visit_done
-        own = np.where(tl.cause == "stage", gaps, 0.0)
+        m &= tl.visit_done
         if not m.any():
             return np.zeros(tl.n, dtype=bool), np.zeros(tl.n, dtype=bool)
-        per_visit = (
-            pd.DataFrame({"v": tl.visit[m], "c": tl.case[m], "x": own[m]})
-            .groupby("v")
-            .agg(c=("c", "first"), x=("x", "sum"))
-        )
-        has = np.bincount(per_visit["c"].to_numpy(), minlength=tl.n) > 0
-        n_over = np.bincount(per_visit["c"].to_numpy(), weights=(per_visit["x"] > limit_s).to_numpy(), minlength=tl.n)
-        return has, n_over > 0
-    m = tl.rows_of(step)
+        visit, case = tl.visit[m], tl.case[m]
+        own = group_sums(visit, np.where(tl.own[m], gaps[m], 0.0))  # per visit: its own time in the stage
+        case = case[np.flatnonzero(np.r_[True, visit[1:] != visit[:-1]])]
+        has = np.bincount(case, minlength=tl.n) > 0
+        return has, np.bincount(case, weights=own > limit_s, minlength=tl.n) > 0
     has = np.bincount(tl.case[m], minlength=tl.n) > 0
     over = np.bincount(tl.case[m], weights=(gaps[m] > limit_s).astype(float), minlength=tl.n) > 0
     return has, over
@@ -288,8 +286,8 @@ def _kpi_rows(tl: Timeline, new: np.ndarray, *, n_boot: int, seed: int) -> list[
     on_all: list[Stat] = []
     saved = tl.gap - new
     new_charged = np.clip(tl.charged - saved, 0.0, None)
-    for k in sorted({str(k) for k in tl.kind if isinstance(k, str)}):
-        m = tl.kind == k
+    for code, k in enumerate(tl.kinds):
+        m = tl.kind == code
         on_all.append(Stat(tl.case_sum(tl.charged, m) / 3600, tl.case_sum(new_charged, m) / 3600, "sum"))
         meta.append(
             (
@@ -351,12 +349,13 @@ def _segment_column(cases: pd.DataFrame) -> str | None:
 
 def _reached(tl: Timeline, stage: str) -> np.ndarray:
     """Per case: reached ``stage`` or a later one, or won."""
-    order = {s: i for i, s in enumerate(tl.model.stages)}
-    st = pd.Series(tl.visit_stage).map(order)
-    furthest = np.full(tl.n, -1.0)
-    ok = st.notna().to_numpy()
-    np.maximum.at(furthest, tl.case[ok], st.to_numpy(dtype="float64")[ok])
-    return (furthest >= order[stage]) | tl.won
+    order = np.full(len(tl.names) + 1, -1, dtype="int64")  # per activity code: its stage's place, -1 for none
+    for i, s in enumerate(tl.model.stages):
+        if tl.code(s) >= 0:
+            order[tl.code(s)] = i
+    furthest = np.full(tl.n, -1, dtype="int64")
+    np.maximum.at(furthest, tl.case, order[tl.visit_stage])
+    return (furthest >= tl.model.stages.index(stage)) | tl.won
 
 
 def _outcome_row(tl: Timeline, change: Change, touched: np.ndarray) -> dict[str, Any]:
