@@ -11,11 +11,13 @@ CASE, ACT, TS = "case:concept:name", "concept:name", "time:timestamp"
 
 
 def _real(path: str):  # type: ignore[no-untyped-def]
+    import os
     from pathlib import Path
 
-    p = Path(__file__).resolve().parents[1].parent / "shared" / "real_logs" / path
+    root = Path(os.environ.get("SALESMINING_REAL_LOGS", Path(__file__).resolve().parents[2] / "shared" / "real_logs"))
+    p = root / path
     if not p.exists():
-        pytest.skip(f"{path} not found under ../shared/real_logs (see its SOURCES.md)")
+        pytest.skip(f"{path} not found under {root} (see shared/real_logs/SOURCES.md)")
     return p
 
 
