@@ -91,21 +91,20 @@ def work_in_progress(log: EventLog, stages: StageModel, *, freq: str = "W", back
     in their last stage until the end of the log)."""
     v = _stage_visits(log, stages, backend)
     v = v[v["role"] == "stage"]
-    end_us = int(log._events[TIMESTAMP].max().value // 1000)
-    start = pd.to_datetime(v["entry_us"], unit="us", utc=True)
-    stop = pd.to_datetime(v["exit_us"].fillna(end_us + 1).astype("int64"), unit="us", utc=True)
     lo, hi = log._events[TIMESTAMP].min(), log._events[TIMESTAMP].max()
+    end_us = int(hi.value // 1000)
+    # entries and exits as int64 µs (an exit never recorded: just after the log's last event)
+    start = v["entry_us"].to_numpy(dtype="int64")
+    stop = v["exit_us"].fillna(end_us + 1).to_numpy(dtype="int64")
     grid = pd.date_range(lo.floor("D"), hi.ceil("D"), freq=freq, tz="UTC")
     if len(grid) == 0:
         grid = pd.DatetimeIndex([hi])
+    g = grid.as_unit("us").asi8  # the period ends, µs (day boundaries or the last event: exact)
     rows = []
-    g = grid.to_numpy()
     for stage in stages.stages:
         m = (v["stage"] == stage).to_numpy()
-        s = np.sort(start.to_numpy()[m])
-        e = np.sort(stop.to_numpy()[m])
-        entered = np.searchsorted(s, g, side="right")
-        left = np.searchsorted(e, g, side="right")
+        entered = np.searchsorted(np.sort(start[m]), g, side="right")
+        left = np.searchsorted(np.sort(stop[m]), g, side="right")
         rows.append(pd.DataFrame({"period": grid, "stage": stage, "cases": (entered - left).astype("int64")}))
     return pd.concat(rows, ignore_index=True)
 

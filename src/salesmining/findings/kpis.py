@@ -255,9 +255,10 @@ def kpis(
     reached_order = v[v["role"] == "stage"].groupby("case")["order"].max()
     won_cases = set(cs.loc[cs["won"], "case_id"])
     n = len(cs)
+    won_reached = reached_order.index.isin(cs.loc[cs["won"], "case_id"])  # once: a won case reached every stage
     rows = []
     for k, s in enumerate(model.stages):
-        reached = int(((reached_order >= k) | reached_order.index.isin(won_cases)).sum())
+        reached = int(((reached_order >= k) | won_reached).sum())
         rows.append((s, reached, reached / n if n else math.nan))
     funnel = pd.DataFrame(rows, columns=["stage", "reached", "share_of_cases"])
     funnel["conversion"] = (funnel["reached"].shift(-1) / funnel["reached"]).astype("float64")
