@@ -252,7 +252,8 @@ def kpis(
     closed = cs[cs["closed"]]
     ct_days = closed["throughput_s"] / 86400
     rework = (cs["backtracks"].map(len) > 0) | (cs["repeats"].map(len) > 0)
-    reached_order = v[v["role"] == "stage"].groupby("case")["order"].max()
+    is_stage = (v["role"] == "stage").to_numpy()
+    reached_order = v.loc[is_stage, ["case", "order"]].groupby("case")["order"].max()
     won_cases = set(cs.loc[cs["won"], "case_id"])
     n = len(cs)
     won_reached = reached_order.index.isin(cs.loc[cs["won"], "case_id"])  # once: a won case reached every stage
@@ -265,7 +266,7 @@ def kpis(
     funnel.loc[len(funnel) - 1, "conversion"] = (
         len(won_cases) / funnel["reached"].iloc[-1] if funnel["reached"].iloc[-1] else math.nan
     )
-    done = v[(v["role"] == "stage") & v["dwell_s"].notna()]
+    done = v.loc[is_stage & v["dwell_s"].notna().to_numpy(), ["stage", "dwell_s"]]
     tis = done.groupby("stage")["dwell_s"].agg(visits="size", median_hours="median", mean_hours="mean")
     tis["p90_hours"] = done.groupby("stage")["dwell_s"].quantile(0.9)
     for c in ("median_hours", "mean_hours", "p90_hours"):
