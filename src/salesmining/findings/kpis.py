@@ -256,7 +256,8 @@ def kpis(
     reached_order = v.loc[is_stage, ["case", "order"]].groupby("case")["order"].max()
     won_cases = set(cs.loc[cs["won"], "case_id"])
     n = len(cs)
-    won_reached = reached_order.index.isin(cs.loc[cs["won"], "case_id"])  # once: a won case reached every stage
+    # a won case reached every stage (looked up in one hash table of the won cases)
+    won_reached = pd.Index(cs.loc[cs["won"], "case_id"]).unique().get_indexer(reached_order.index) >= 0
     rows = []
     for k, s in enumerate(model.stages):
         reached = int(((reached_order >= k) | won_reached).sum())
