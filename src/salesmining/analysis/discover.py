@@ -416,7 +416,7 @@ def discover(
     >>> sm.discover(log, calendar=sm.BusinessCalendar()).edges.set_index("source").loc["Quote", "wait_median_s"] / 3600
     np.float64(24.0)
     """
-    options = {
+    options: dict[str, Any] = {
         "activity_coverage": activity_coverage,
         "min_activity_count": min_activity_count,
         "edge_coverage": edge_coverage,
@@ -426,7 +426,7 @@ def discover(
         "max_activities": max_activities,
         "max_edges": max_edges,
     }
-    _check_options(**options)
+    _check_options(**options)  # before the flow is computed
     return _abstract(_Flow.of(log, calendar, backend), **options)
 
 
