@@ -371,3 +371,26 @@ def test_bpic2012_variants_equal_pm4py(bpic_graph: sm.ProcessGraph, bpic2012_pm4
     ids = df.groupby(CASE)[ACTIVITY].agg(tuple)
     members = first[ids.map(lambda t: tuple(t) == top["variant"]).astype(bool)]
     assert top["median_throughput_s"] == (members["max"] - members["min"]).dt.total_seconds().median()
+
+
+def test_discoverer_abstracts_one_flow_exactly_as_discover() -> None:
+    from pathlib import Path
+
+    from salesmining.analysis.discover import discoverer
+    from salesmining.core.errors import OptionError
+
+    samples = Path(__file__).resolve().parents[1] / "sample_logs"
+    log = sm.read_csv(samples / "opportunities.csv", case="Opportunity ID", activity="Activity", timestamp="Timestamp")
+    flow = discoverer(log)  # the flow once, then one abstraction per call
+    for options in (
+        {},
+        {"activity_coverage": 0.8, "edge_coverage": 0.7},
+        {"keep_activities": ["Lead", "Contact", "Needs Analysis"], "max_activities": 5, "max_edges": 10},
+        {"max_activities": 4, "min_edge_count": 3, "keep_connected": False},
+    ):
+        got, want = flow(**options), sm.discover(log, **options)  # type: ignore[arg-type]
+        _assert_same(got, want)
+        pd.testing.assert_frame_equal(got.hidden_nodes, want.hidden_nodes, check_exact=True)
+        assert got.to_dict() == want.to_dict()
+    with pytest.raises(OptionError):
+        flow(activity_coverage=1.5)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from salesmining.log.eventlog import EventLog
     from salesmining.present.maps import FindingsLike as Findings
 
-__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover", "fit_to_width"]
+__all__ = ["Abstraction", "BusinessCalendar", "ProcessGraph", "discover", "discoverer", "fit_to_width"]
 
 _WAIT_STATS = ("median", "mean", "p90", "max", "min", "total")
 _NODE_COLUMNS = ["activity", "events", "cases", "case_share", "starts", "ends"]
@@ -416,6 +416,73 @@ def discover(
     >>> sm.discover(log, calendar=sm.BusinessCalendar()).edges.set_index("source").loc["Quote", "wait_median_s"] / 3600
     np.float64(24.0)
     """
+    options: dict[str, Any] = {
+        "activity_coverage": activity_coverage,
+        "min_activity_count": min_activity_count,
+        "edge_coverage": edge_coverage,
+        "min_edge_count": min_edge_count,
+        "keep_connected": keep_connected,
+        "keep_activities": keep_activities,
+        "max_activities": max_activities,
+        "max_edges": max_edges,
+    }
+    _check_options(**options)  # before the flow is computed
+    return _abstract(_Flow.of(log, calendar, backend), **options)
+
+
+def discoverer(
+    log: EventLog, *, calendar: BusinessCalendar | None = None, backend: str = "polars"
+) -> Callable[..., ProcessGraph]:
+    """:func:`discover` on one log for several abstractions: the log's flow (directly-follows
+    statistics, variants) is computed once here, and each call of the returned function takes
+    :func:`discover`'s abstraction options and only abstracts that flow (the same graph as
+    ``discover(log, calendar=calendar, backend=backend, **options)``)."""
+    flow = _Flow.of(log, calendar, backend)
+
+    def abstracted(**options: Any) -> ProcessGraph:
+        _check_options(**options)
+        return _abstract(flow, **options)
+
+    return abstracted
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """What :func:`discover` computes from the whole log before any abstraction: the encoded
+    events, their engine frame, every activity's and path's statistics, the variants."""
+
+    enc: _engine.EncodedEvents
+    native: Any
+    nodes_all: pd.DataFrame
+    edges_all: pd.DataFrame
+    variants: pd.DataFrame
+    calendar: BusinessCalendar | None
+    backend: str
+
+    @classmethod
+    def of(cls, log: EventLog, calendar: BusinessCalendar | None, backend: str) -> _Flow:
+        if calendar is not None and not isinstance(calendar, BusinessCalendar):
+            raise ArgumentTypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
+        _engine._check_backend(backend)
+        enc = _engine.encode_events(log, calendar=calendar)
+        native = enc.native(backend)
+        nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
+        variants = _variants(native, backend, enc, log)
+        return cls(enc, native, nodes_all, edges_all, variants, calendar, backend)
+
+
+def _check_options(
+    *,
+    activity_coverage: float = 1.0,
+    min_activity_count: int = 1,
+    edge_coverage: float = 1.0,
+    min_edge_count: int = 1,
+    keep_connected: bool = True,
+    keep_activities: Sequence[str] | None = None,
+    max_activities: int | None = None,
+    max_edges: int | None = None,
+) -> None:
+    """Refuse abstraction options :func:`discover` cannot follow."""
     _check_share("activity_coverage", activity_coverage)
     _check_share("edge_coverage", edge_coverage)
     _check_count("min_activity_count", min_activity_count)
@@ -425,16 +492,24 @@ def discover(
             _check_count(name, value)
     if isinstance(keep_activities, str):
         raise ArgumentTypeError("keep_activities must be a list of activity names, not one string")
-    if calendar is not None and not isinstance(calendar, BusinessCalendar):
-        raise ArgumentTypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
-    _engine._check_backend(backend)
 
-    enc = _engine.encode_events(log, calendar=calendar)
+
+def _abstract(
+    flow: _Flow,
+    *,
+    activity_coverage: float = 1.0,
+    min_activity_count: int = 1,
+    edge_coverage: float = 1.0,
+    min_edge_count: int = 1,
+    keep_connected: bool = True,
+    keep_activities: Sequence[str] | None = None,
+    max_activities: int | None = None,
+    max_edges: int | None = None,
+) -> ProcessGraph:
+    """The process graph of a flow under :func:`discover`'s abstraction options (checked)."""
+    enc, native, nodes_all, edges_all = flow.enc, flow.native, flow.nodes_all, flow.edges_all
+    variants, calendar, backend = flow.variants, flow.calendar, flow.backend
     names = enc.activity_names
-    native = enc.native(backend)
-    nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
-
-    variants = _variants(native, backend, enc, log)
     spine = _spine(keep_activities, variants, max_activities, max_edges)
     labels = names[nodes_all[ACT_ID].to_numpy()].astype(str)
     keep_act = _keep(nodes_all["events"].to_numpy(), labels, activity_coverage, min_activity_count)

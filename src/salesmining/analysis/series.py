@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from salesmining.analysis import visits as _visits
-from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
+from salesmining.core.schema import ACTIVITY, TIMESTAMP
 
 if TYPE_CHECKING:
     from salesmining.analysis.stages import StageModel
@@ -36,7 +36,8 @@ def stage_dwell(log: EventLog, stages: StageModel, *, backend: str = "polars") -
     """One row per completed stage visit: ``case_id``, ``stage``, ``order``, ``dwell_hours``,
     ``net_hours`` (without approval/handoff/repeat waits), ``rework`` (visit behind the frontier)."""
     v = _stage_visits(log, stages, backend)
-    v = v[(v["role"] == "stage") & v["dwell_s"].notna()]
+    cols = ["case", "stage", "order", "dwell_s", "net_s", "behind"]
+    v = v.loc[((v["role"] == "stage") & v["dwell_s"].notna()).to_numpy(), cols]
     return pd.DataFrame(
         {
             "case_id": v["case"].astype("str").to_numpy(),
@@ -57,23 +58,29 @@ def transition_segments(
 
     With ``max_per_pair``, a pair with more occurrences keeps that many, evenly spread over time
     (a spectrum shows the pattern; the attrs ``total`` per pair say how many there were)."""
-    ev = log._events
-    case = ev[CASE].to_numpy()
+    coded = log._coded  # events in the log's order: integer codes, int64 µs
+    case = coded.case
     same = case[:-1] == case[1:]
-    act = ev[ACTIVITY].to_numpy()
-    src, tgt = act[:-1], act[1:]
-    us = ev[TIMESTAMP].astype("int64").to_numpy()  # microseconds since the epoch (datetime64[us, UTC])
-    t0, t1 = us[:-1], us[1:]
+    src, tgt = coded.activity[:-1], coded.activity[1:]
+    t0, t1 = coded.ts_us[:-1], coded.ts_us[1:]
+    code_of = {str(name): k for k, name in enumerate(coded.activity_names)}
     frames = []
     totals: dict[str, int] = {}
     for a, b in pairs:
-        idx = np.flatnonzero(same & (src == a) & (tgt == b))
+        if a not in code_of or b not in code_of:
+            idx = np.zeros(0, dtype=np.intp)
+        else:
+            idx = np.flatnonzero(same & (src == code_of[a]) & (tgt == code_of[b]))
         idx = idx[np.argsort(t0[idx], kind="stable")]
         label = f"{a} → {b}"
         totals[label] = len(idx)
         if max_per_pair is not None and len(idx) > max_per_pair:
             idx = idx[np.linspace(0, len(idx) - 1, max_per_pair).astype(int)]
-        frames.append(pd.DataFrame({"pair": label, "case_id": case[idx], "start_us": t0[idx], "end_us": t1[idx]}))
+        frames.append(
+            pd.DataFrame(
+                {"pair": label, "case_id": coded.case_names[case[idx]], "start_us": t0[idx], "end_us": t1[idx]}
+            )
+        )
     cols = {"pair": [], "case_id": [], "start_us": np.zeros(0, "int64"), "end_us": np.zeros(0, "int64")}
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(cols)
     out["start"] = pd.to_datetime(out["start_us"].to_numpy().astype("int64"), unit="us", utc=True)
@@ -90,22 +97,21 @@ def work_in_progress(log: EventLog, stages: StageModel, *, freq: str = "W", back
     A case is *in* a stage from its entry until the next stage or outcome entry (open cases stay
     in their last stage until the end of the log)."""
     v = _stage_visits(log, stages, backend)
-    v = v[v["role"] == "stage"]
-    end_us = int(log._events[TIMESTAMP].max().value // 1000)
-    start = pd.to_datetime(v["entry_us"], unit="us", utc=True)
-    stop = pd.to_datetime(v["exit_us"].fillna(end_us + 1).astype("int64"), unit="us", utc=True)
+    v = v.loc[(v["role"] == "stage").to_numpy(), ["stage", "entry_us", "exit_us"]]
     lo, hi = log._events[TIMESTAMP].min(), log._events[TIMESTAMP].max()
+    end_us = int(hi.value // 1000)
+    # entries and exits as int64 µs (an exit never recorded: just after the log's last event)
+    start = v["entry_us"].to_numpy(dtype="int64")
+    stop = v["exit_us"].fillna(end_us + 1).to_numpy(dtype="int64")
     grid = pd.date_range(lo.floor("D"), hi.ceil("D"), freq=freq, tz="UTC")
     if len(grid) == 0:
         grid = pd.DatetimeIndex([hi])
+    g = grid.as_unit("us").asi8  # the period ends, µs (day boundaries or the last event: exact)
     rows = []
-    g = grid.to_numpy()
     for stage in stages.stages:
         m = (v["stage"] == stage).to_numpy()
-        s = np.sort(start.to_numpy()[m])
-        e = np.sort(stop.to_numpy()[m])
-        entered = np.searchsorted(s, g, side="right")
-        left = np.searchsorted(e, g, side="right")
+        entered = np.searchsorted(np.sort(start[m]), g, side="right")
+        left = np.searchsorted(np.sort(stop[m]), g, side="right")
         rows.append(pd.DataFrame({"period": grid, "stage": stage, "cases": (entered - left).astype("int64")}))
     return pd.concat(rows, ignore_index=True)
 
@@ -113,17 +119,19 @@ def work_in_progress(log: EventLog, stages: StageModel, *, freq: str = "W", back
 def dotted_events(log: EventLog, *, max_cases: int = 2000) -> pd.DataFrame:
     """Events for a dotted chart: ``case_rank`` (cases ordered by start), ``timestamp``,
     ``activity``; at most ``max_cases`` cases, evenly spread over the log."""
-    ev = log._events
-    first = ev.groupby(CASE, sort=False)[TIMESTAMP].min().sort_values(kind="stable")
-    ids = first.index.to_numpy()
+    coded = log._coded  # events in the log's order, so a case's first event is its start
+    ids = np.argsort(coded.ts_us[coded.bounds[:-1]], kind="stable")  # case codes by start (ties: log order)
     if len(ids) > max_cases:
         ids = ids[np.linspace(0, len(ids) - 1, max_cases).astype(int)]
-    rank = pd.Series(np.arange(len(ids)), index=ids)
-    sel = ev[ev[CASE].isin(ids)]
+    rank = np.full(coded.n_cases, -1, dtype=np.int64)
+    rank[ids] = np.arange(len(ids))
+    of_event = rank[coded.case]
+    sel = of_event >= 0
+    ev = log._events
     return pd.DataFrame(
         {
-            "case_rank": sel[CASE].map(rank).to_numpy(),
-            "timestamp": sel[TIMESTAMP].to_numpy(),
-            "activity": sel[ACTIVITY].astype("str").to_numpy(),
+            "case_rank": of_event[sel],
+            "timestamp": ev[TIMESTAMP].array[sel],
+            "activity": ev[ACTIVITY].array[sel].astype("str"),
         }
     )

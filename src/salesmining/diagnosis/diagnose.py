@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from salesmining.analysis.conform import Conformance, conform
-from salesmining.analysis.discover import ProcessGraph, discover, fit_to_width
+from salesmining.analysis.discover import ProcessGraph, discoverer, fit_to_width
 from salesmining.analysis.stages import StageModel, as_stage_model
 from salesmining.core import formatting as _fmt
 from salesmining.core.errors import ArgumentTypeError
@@ -101,14 +101,14 @@ class Diagnosis:
         that, fewer when the map's text would be too small at the report's width
         (:func:`~salesmining.analysis.discover.fit_to_width`); what is hidden is stated on the map."""
 
+        flow = discoverer(self.map_log, backend=self.backend)  # the log discovered once, abstracted per budget
+
         def within(n: int) -> ProcessGraph:
-            return discover(
-                self.map_log,
+            return flow(
                 activity_coverage=self.activity_coverage,
                 keep_activities=[*self.stages.stages, *self.stages.won, *self.stages.lost],
                 max_activities=n,
                 max_edges=2 * n,
-                backend=self.backend,
             )
 
         return fit_to_width(within(self.max_activities), within, stages=self.stages)

@@ -73,10 +73,13 @@ def per_case(d: DiagnosisParts) -> pd.DataFrame:
     ev = d.findings.evidence
     listed = f.loc[~f["rule"].isin(list(PROCESS_LEVEL_RULES)), key]
     hit = ev.loc[pd.MultiIndex.from_frame(ev[key]).isin(pd.MultiIndex.from_frame(listed)), ["kind", "case_id"]]
-    kinds = hit["kind"].to_numpy(dtype=object)
-    ids = np.array([str(c) for c in hit["case_id"]], dtype=object)
+    # each hit's case as a row of ``out`` (one row per case; -1: not a case of the table)
+    at = pd.Index(out["case_id"]).get_indexer(hit["case_id"].astype(str).to_numpy(dtype=object))
     for kind in SHARE_KINDS:
-        out[f"share_{kind}"] = out["case_id"].isin(ids[kinds == kind]).astype(float)
+        rows = at[(hit["kind"] == kind).to_numpy()]
+        flag = np.zeros(len(out), dtype=bool)
+        flag[rows[rows >= 0]] = True
+        out[f"share_{kind}"] = flag.astype(float)
     return out
 
 

@@ -252,19 +252,22 @@ def kpis(
     closed = cs[cs["closed"]]
     ct_days = closed["throughput_s"] / 86400
     rework = (cs["backtracks"].map(len) > 0) | (cs["repeats"].map(len) > 0)
-    reached_order = v[v["role"] == "stage"].groupby("case")["order"].max()
+    is_stage = (v["role"] == "stage").to_numpy()
+    reached_order = v.loc[is_stage, ["case", "order"]].groupby("case")["order"].max()
     won_cases = set(cs.loc[cs["won"], "case_id"])
     n = len(cs)
+    # a won case reached every stage (looked up in one hash table of the won cases)
+    won_reached = pd.Index(cs.loc[cs["won"], "case_id"]).unique().get_indexer(reached_order.index) >= 0
     rows = []
     for k, s in enumerate(model.stages):
-        reached = int(((reached_order >= k) | reached_order.index.isin(won_cases)).sum())
+        reached = int(((reached_order >= k) | won_reached).sum())
         rows.append((s, reached, reached / n if n else math.nan))
     funnel = pd.DataFrame(rows, columns=["stage", "reached", "share_of_cases"])
     funnel["conversion"] = (funnel["reached"].shift(-1) / funnel["reached"]).astype("float64")
     funnel.loc[len(funnel) - 1, "conversion"] = (
         len(won_cases) / funnel["reached"].iloc[-1] if funnel["reached"].iloc[-1] else math.nan
     )
-    done = v[(v["role"] == "stage") & v["dwell_s"].notna()]
+    done = v.loc[is_stage & v["dwell_s"].notna().to_numpy(), ["stage", "dwell_s"]]
     tis = done.groupby("stage")["dwell_s"].agg(visits="size", median_hours="median", mean_hours="mean")
     tis["p90_hours"] = done.groupby("stage")["dwell_s"].quantile(0.9)
     for c in ("median_hours", "mean_hours", "p90_hours"):

@@ -202,14 +202,13 @@ def root_causes(
     rules = rules or FindingRules()
     attrs = _attribute_bands(cases, activities)
     rows = []
-    ids_all = cases["case_id"]
+    # each evidence row's case as a row of ``cases`` (one row per case; -1: not a case of the table)
+    at = pd.Index(cases["case_id"]).get_indexer(evidence["case_id"])
     for f in findings.head(top).itertuples():
-        ids = set(
-            evidence.loc[
-                (evidence["kind"] == f.kind) & (evidence["rule"] == f.rule) & (evidence["where"] == f.where), "case_id"
-            ]
-        )
-        is_aff = ids_all.isin(ids).to_numpy()
+        of_f = (evidence["kind"] == f.kind) & (evidence["rule"] == f.rule) & (evidence["where"] == f.where)
+        is_aff = np.zeros(len(cases), dtype=bool)
+        hit = at[of_f.to_numpy()]
+        is_aff[hit[hit >= 0]] = True
         pop, label = _population(cases, is_aff)
         is_aff = is_aff & pop
         a = int(is_aff.sum())

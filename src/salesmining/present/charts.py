@@ -372,7 +372,7 @@ def time_in_stage_svg(
     if not stages:
         return _empty(title, "no completed stage visits")
     hours = d["dwell_hours"].astype("float64").clip(lower=1 / 60)
-    q = hours.groupby(d["stage"].to_numpy()).quantile([0.1, 0.25, 0.5, 0.75, 0.9]).unstack().reindex(stages)
+    q = hours.groupby(d["stage"]).quantile([0.1, 0.25, 0.5, 0.75, 0.9]).unstack().reindex(stages)
     n = d.groupby("stage").size().reindex(stages)
     sla = dict(sla_hours or {})
     lo = float(min(q[0.1].min(), *(sla.get(s, np.inf) for s in stages)))
