@@ -463,6 +463,11 @@ def _ffill_index(valid: np.ndarray, case_start: np.ndarray) -> np.ndarray:
     return np.where(idx >= case_start, idx, -1)
 
 
+def _own(values: np.ndarray) -> np.ndarray:
+    """``values``, copied when it is one of the log's read-only arrays (a table owns its columns)."""
+    return values if values.flags.writeable else values.copy()
+
+
 def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -539,6 +544,10 @@ def _event_gaps_coded(
 
     def sorted_(a: np.ndarray) -> np.ndarray:
         return a if perm is None else a[perm]
+
+    def column(name: str) -> Any:
+        # an event column in the table's order: the log's own (Arrow) array, shared when no tie moves
+        return ev[name].array if perm is None else ev[name].array.take(perm)
 
     case, act, ts, seq = sorted_(case0), sorted_(act0), sorted_(ts0), sorted_(seq0)
     source_row = sorted_(coded.source_row)
@@ -620,17 +629,17 @@ def _event_gaps_coded(
     rnames = coded.resource_names
     out = pd.DataFrame(
         {
-            CASE: _take(coded.case_names, case.astype("int64")),
-            ACTIVITY: _take(acts, act.astype("int64")),
-            TS: ts,
-            SOURCE_ROW: source_row,
+            CASE: column(CASE),
+            ACTIVITY: column(ACTIVITY),
+            TS: _own(ts),
+            SOURCE_ROW: _own(source_row),
             SEQ: seq,
             "role": _take(role_names, role),
             "order": order,
             "is_stage": is_stage,
             "is_approval": is_approval,
             "owner": _take(rnames, owner.astype("int64")),
-            "actor": _take(rnames, res.astype("int64")) if has_res else pd.Series([None] * n, dtype=str_col),
+            "actor": column(RESOURCE) if has_res else pd.Series([None] * n, dtype=str_col),
             "lifecycle": _take(life_names, life),
             "result": _take(result_names, result),
             "prev_ts": prev_ts,
@@ -648,7 +657,8 @@ def _event_gaps_coded(
             "handoff_share": share,
             "handoff_reference": _take(np.asarray(_REFERENCES, dtype=object), reference),
             "gap_kind": _take(np.asarray(KIND_NAMES, dtype=object), gap_kind),
-        }
+        },
+        copy=False,  # the columns are this function's own arrays (the log's read-only ones copied): not copied again
     )
     return out
 
@@ -760,7 +770,8 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
             "prev_stage_order": gaps["prev_stage_order"].to_numpy(dtype="float64")[st],
             "exit_us": exit_us,
             "dwell_s": (exit_us - entry) / 1e6,
-        }
+        },
+        copy=False,  # new columns: not copied into one block
     )
     for k, col in _kind_sums(gaps, case_no, vcase, visit_no).items():
         # the last visit's trailing gaps (after the final stage entry) are not part of a dwell

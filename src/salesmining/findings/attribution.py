@@ -190,6 +190,7 @@ def attribute(
             "cause": text("gap_kind"),
         },
         index=rows,
+        copy=False,  # new columns: not copied into one block
     )
     # each gap's winning claim, by position (the claims' gaps are rows of the table)
     won_gap = won["gap"].to_numpy()

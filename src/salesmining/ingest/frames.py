@@ -353,7 +353,7 @@ def _event_frame(
         events[out_name] = (
             pd.Series(s.array._pa_array.take(take), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
         )
-    return pd.DataFrame(events)
+    return pd.DataFrame(events, copy=False)  # every column is new here: no copy into consolidated blocks
 
 
 def _kept(t: pl.Series, keep: np.ndarray) -> pl.Series:

@@ -441,7 +441,7 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
     if ev[TIMESTAMP].isna().any():
         raise LogSchemaError(f"column {TIMESTAMP!r} has empty values", column=TIMESTAMP)
     for col in (RESOURCE, LIFECYCLE):
-        if col in ev.columns:
+        if col in ev.columns and not _is_str(ev[col]):  # the str dtype holds missing values as NaN already
             ev[col] = ev[col].astype("str").where(ev[col].notna(), None)
     ev[SOURCE_ROW] = ev[SOURCE_ROW].astype("int64")
     import polars as pl
@@ -455,6 +455,11 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
     ev = ev.reset_index(drop=True)
     front = [c for c in (CASE, ACTIVITY, TIMESTAMP, START, RESOURCE, LIFECYCLE, SOURCE_ROW) if c in ev.columns]
     return ev[front + [c for c in ev.columns if c not in front]]
+
+
+def _is_str(s: pd.Series) -> bool:
+    """Whether ``s`` has the ``str`` dtype (missing values as NaN), which ``astype("str")`` gives."""
+    return s.dtype == pd.StringDtype(na_value=np.nan)
 
 
 def _in_order(case: pd.Series, stamp: np.ndarray, row: np.ndarray) -> bool:
@@ -485,7 +490,9 @@ def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray) -> pd.DataFra
         if cs[CASE].duplicated().any():
             dup = cs.loc[cs[CASE].duplicated(), CASE].iloc[0]
             raise LogSchemaError(f"the case table lists case {dup!r} twice", column=CASE, value=dup)
-        out = pd.DataFrame({CASE: ids}).merge(cs, on=CASE, how="left")
+        aligned = len(cs) == len(ids) and bool((cs[CASE].reset_index(drop=True) == ids).all())
+        # a reader's case table lists the ids in this order already: the merge would change nothing
+        out = cs.reset_index(drop=True) if aligned else pd.DataFrame({CASE: ids}).merge(cs, on=CASE, how="left")
     if OUTCOME not in out.columns:
         out[OUTCOME] = pd.Series(pd.NA, index=out.index, dtype="str")
     else:
