@@ -473,8 +473,9 @@ def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     import pyarrow as pa  # type: ignore[import-untyped]
 
     # large_string is what pandas' Arrow strings hold: no cast after the take
+    # wrapped as it is (pd.array), not converted through ``to_pandas``, which copies the strings
     arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(arr.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
