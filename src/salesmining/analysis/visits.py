@@ -473,8 +473,9 @@ def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     import pyarrow as pa  # type: ignore[import-untyped]
 
     # large_string is what pandas' Arrow strings hold: no cast after the take
+    # wrapped as it is (pd.array), not converted through ``to_pandas``, which copies the strings
     arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(arr.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get))
+    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -670,15 +671,16 @@ def _judged_coded(
     judgement as a code into :data:`_REFERENCES` (``"step"``, ``"activity"``, ``""``) or
     :data:`_NOT_SLOWER`."""
     design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
-    ch = change.astype("int64")
+    ch_both = change[both].astype("int64")
 
     def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # small non-negative keys count directly; others are factorised first
         small = len(keys) > 0 and keys.min() >= 0 and keys.max() < 4 * len(keys) + 1_000_000
         codes = keys if small else pd.factorize(keys)[0]
         m = int(codes.max()) + 1 if len(codes) else 0
-        n_ch = np.bincount(codes[both], weights=ch[both], minlength=m)
-        n_all = np.bincount(codes[both], minlength=m).astype("float64")
+        judged = codes[both]
+        n_ch = np.bincount(judged, weights=ch_both, minlength=m)
+        n_all = np.bincount(judged, minlength=m).astype("float64")
         with np.errstate(invalid="ignore", divide="ignore"):
             share_k = np.where(n_all > 0, n_ch / n_all, np.nan)
         share = share_k[codes]
@@ -790,9 +792,9 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
         back &= ~np.where(prev >= 0, ok_pair[stage_codes[np.maximum(prev, 0)], stage_codes], False)
     visits["backward_from"] = stage.take(np.where(back, prev, -1), allow_fill=True)
     before = np.arange(n) - 1
-    prev_role = np.empty(n, dtype=object)
-    prev_role[1:] = np.asarray(role, dtype=object)[:-1]
-    reopen = same_case & is_stage_visit & (prev_role == "outcome")
+    prev_outcome = np.zeros(n, dtype=bool)  # the previous visit is an outcome's
+    prev_outcome[1:] = np.asarray(role == "outcome", dtype=bool)[:-1]
+    reopen = same_case & is_stage_visit & prev_outcome
     visits["reopen_from"] = stage.take(np.where(reopen, before, -1), allow_fill=True)
     # the same stage entered again directly; a re-entry at the same instant is a duplicate, not rework
     lasted = np.zeros(n, dtype=bool)

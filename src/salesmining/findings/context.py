@@ -128,14 +128,13 @@ def build_context(
     if key not in cache:
         cache[key] = _visits.stage_visits(gaps, log, model)
     visits = cache[key].copy(deep=False)
-    # each case's outcome looked up once, not once per visit
-    case_codes, case_ids = pd.factorize(visits["case"])
-    outcome = cases.set_index("case_id")["outcome"].reindex(case_ids).to_numpy()
-    visits["outcome"] = outcome[case_codes] if len(visits) else outcome[:0]
-    backfilled = backfilled_cases(gaps, rules)
     case_no = _visits.case_numbers(gaps)
-    visit_rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)
+    visit_rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)  # the visits are these rows' stage entries
     case_index = pd.Index(gaps[CASE].array[gaps["prev_ts"].isna().to_numpy()].astype("object"), dtype=object)
+    # each case's outcome looked up once (by case number), not once per visit
+    outcome = cases.set_index("case_id")["outcome"].reindex(case_index).to_numpy()
+    visits["outcome"] = outcome[case_no[visit_rows]] if len(visits) else outcome[:0]
+    backfilled = backfilled_cases(gaps, rules)
     return FindingContext(
         log,
         model,
