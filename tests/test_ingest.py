@@ -619,3 +619,18 @@ def test_duplicates_among_many_rows_match_pandas() -> None:
     expected = np.flatnonzero(df.duplicated(keep="first").to_numpy())
     assert rej.loc[rej["reason"] == "duplicate_row", "row"].tolist() == expected.tolist()
     assert log.n_events == n - len(expected)
+
+
+def test_take_text_through_the_dictionary_equals_a_plain_take() -> None:
+    """A column of few distinct values (nulls included) is taken through its dictionary: same values."""
+    import numpy as np
+    import pyarrow as pa
+
+    from salesmining.ingest.frames import _take_text
+
+    rng = np.random.default_rng(3)
+    few = pa.chunked_array([pa.array(rng.choice(["a", "bb", None], 3000).tolist(), pa.large_string())] * 3)
+    many = pa.chunked_array([pa.array([f"id{i}" for i in range(9000)], pa.large_string())])
+    take = pa.array(rng.permutation(9000))
+    for values in (few, many):
+        assert pa.chunked_array([_take_text(values, take)]).combine_chunks().equals(values.take(take).combine_chunks())
