@@ -40,7 +40,7 @@ from salesmining.ingest.values import (
     text_values,
     to_pandas_text,
 )
-from salesmining.log.eventlog import EventLog
+from salesmining.log.eventlog import EventLog, _hand_over_case_codes
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
 if TYPE_CHECKING:
@@ -161,7 +161,9 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
         encoding=origin.encoding,
         notes=(*origin.notes, f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"),
     )
-    return EventLog(ev, cases_df, quality=report, name=options.name)
+    log = EventLog(ev, cases_df, quality=report, name=options.name)
+    _hand_over_case_codes(log, codes[order[0]], case_ids, ev[SOURCE_ROW].to_numpy())
+    return log
 
 
 @dataclass(frozen=True)
