@@ -619,3 +619,34 @@ def test_duplicates_among_many_rows_match_pandas() -> None:
     expected = np.flatnonzero(df.duplicated(keep="first").to_numpy())
     assert rej.loc[rej["reason"] == "duplicate_row", "row"].tolist() == expected.tolist()
     assert log.n_events == n - len(expected)
+
+
+def test_take_text_through_the_dictionary_equals_a_plain_take() -> None:
+    """A column of few distinct values (nulls included) is taken through its dictionary: same values."""
+    import numpy as np
+    import pyarrow as pa
+
+    from salesmining.ingest.frames import _take_text
+
+    rng = np.random.default_rng(3)
+    few = pa.chunked_array([pa.array(rng.choice(["a", "bb", None], 3000).tolist(), pa.large_string())] * 3)
+    many = pa.chunked_array([pa.array([f"id{i}" for i in range(9000)], pa.large_string())])
+    take = pa.array(rng.permutation(9000))
+    for values in (few, many):
+        assert pa.chunked_array([_take_text(values, take)]).combine_chunks().equals(values.take(take).combine_chunks())
+
+
+def test_case_codes_handed_over_by_read_csv_are_the_ones_coded_events_computes() -> None:
+    """``read_csv`` hands its case-id factorisation to the log: the coded events are the same."""
+    from salesmining.engine.aggregations import coded_events
+
+    text = (
+        "deal,stage,at\nb,Lead,2024-01-02\na,Lead,2024-01-01\nb,Won,2024-01-01\nc,Lead,2024-01-03\na,Won,2024-01-05\n"
+    )
+    log = sm.read_csv(io.StringIO(text), case="deal", activity="stage", timestamp="at")
+    assert "_case_codes" in log.__dict__
+    handed, fresh = log._coded, coded_events(log._events)
+    assert "_case_codes" not in log.__dict__
+    for name in ("case", "activity", "resource", "ts_us", "source_row", "case_names", "activity_names", "bounds"):
+        assert np.array_equal(getattr(handed, name), getattr(fresh, name)), name
+        assert getattr(handed, name).dtype == getattr(fresh, name).dtype, name

@@ -169,10 +169,12 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def coded_events(events: pd.DataFrame) -> CodedEvents:
+def coded_events(events: pd.DataFrame, cases: tuple[np.ndarray, Any] | None = None) -> CodedEvents:
     """Integer-code a log's canonical events (sorted by case, timestamp, source row): vectorised,
-    one factorisation per column (case codes follow the sort, so they are the sorted names' ranks)."""
-    case_codes, case_names = pd.factorize(events[CASE], sort=True)
+    one factorisation per column (case codes follow the sort, so they are the sorted names' ranks).
+    ``cases``: that factorisation of the case ids (codes in event order, sorted names) when the
+    caller has it already."""
+    case_codes, case_names = pd.factorize(events[CASE], sort=True) if cases is None else cases
     act_codes, act_names = pd.factorize(events[ACTIVITY], sort=True)
     res_codes: Any
     res_names: Any

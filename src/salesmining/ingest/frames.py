@@ -40,11 +40,12 @@ from salesmining.ingest.values import (
     text_values,
     to_pandas_text,
 )
-from salesmining.log.eventlog import EventLog
+from salesmining.log.eventlog import EventLog, _hand_over_case_codes
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
 __all__ = ["Origin", "build_log", "check_columns", "event_order", "log_shape_warnings", "sort_positions"]
 
@@ -160,7 +161,9 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
         encoding=origin.encoding,
         notes=(*origin.notes, f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"),
     )
-    return EventLog(ev, cases_df, quality=report, name=options.name)
+    log = EventLog(ev, cases_df, quality=report, name=options.name)
+    _hand_over_case_codes(log, codes[order[0]], case_ids, ev[SOURCE_ROW].to_numpy())
+    return log
 
 
 @dataclass(frozen=True)
@@ -351,9 +354,26 @@ def _event_frame(
         s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
         events[out_name] = (
-            pd.Series(s.array._pa_array.take(take), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
+            pd.Series(_take_text(s.array._pa_array, take), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
         )
     return pd.DataFrame(events, copy=False)  # every column is new here: no copy into consolidated blocks
+
+
+# A text column whose first values hold at most this many distinct ones is taken through its dictionary.
+_SAMPLE, _FEW_DISTINCT = 4096, 256
+
+
+def _take_text(values: pa.ChunkedArray, take: pa.Array) -> pa.Array | pa.ChunkedArray:
+    """``values.take(take)``: for a column of few distinct values, the integer codes are taken and
+    the text looked up in the small dictionary (the same values, read from memory that stays in cache)."""
+    import pyarrow.compute as pc
+
+    if len(values) <= _SAMPLE or len(pc.unique(values.slice(0, _SAMPLE))) > _FEW_DISTINCT:
+        return values.take(take)
+    coded = pc.dictionary_encode(values).combine_chunks()
+    if len(coded.dictionary) > _FEW_DISTINCT:
+        return values.take(take)
+    return coded.dictionary.take(coded.indices.take(take))
 
 
 def _kept(t: pl.Series, keep: np.ndarray) -> pl.Series:

@@ -347,7 +347,7 @@ def _fixed_layouts(t: pl.Series) -> _Assembled:
     counts = np.bincount(lengths, minlength=36)[10:36]  # strict ISO values are 10 to 35 bytes long
     for length in np.flatnonzero(counts >= _FIXED_MIN) + 10:
         at = np.flatnonzero(lengths == length)
-        arr = t.gather(at).to_arrow(compat_level=pl.CompatLevel.oldest())
+        arr = (t if len(at) == n else t.gather(at)).to_arrow(compat_level=pl.CompatLevel.oldest())
         bounds = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(at) + 1]
         first = int(bounds[0])
         if int(bounds[-1]) - first != len(at) * length:

@@ -221,7 +221,7 @@ class EventLog:
     def _coded(self) -> _engine.CodedEvents:
         """The events as integer codes (case, activity, resource), int64 µs timestamps, in the log's
         order: computed once, shared by every analysis (read-only arrays)."""
-        return _engine.coded_events(self._events)
+        return _engine.coded_events(self._events, self.__dict__.pop("_case_codes", None))
 
     @functools.cached_property
     def _coded_variants(self) -> _engine.CodedVariants:
@@ -416,6 +416,14 @@ def _between(s: pd.Series, lo: pd.Timestamp | None, hi: pd.Timestamp | None) -> 
     if hi is not None:
         ok &= s < hi
     return ok
+
+
+def _hand_over_case_codes(log: EventLog, codes: np.ndarray, names: pd.Index, source_rows: np.ndarray) -> None:
+    """Give a reader's factorisation of ``log``'s case ids (codes of its events, in the order of
+    their ``source_rows``; the sorted distinct ids) to :attr:`EventLog._coded`, which then does not
+    factorise them again — when the log kept the events in that order."""
+    if np.array_equal(log._events[SOURCE_ROW].to_numpy(), source_rows):
+        object.__setattr__(log, "_case_codes", (codes, names))
 
 
 def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
