@@ -59,6 +59,7 @@ __all__ = [
     "activity_roles",
     "case_numbers",
     "coded_tie_order",
+    "column_codes",
     "event_gaps",
     "group_cumsum",
     "group_sum",
@@ -476,6 +477,26 @@ def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     # wrapped as it is (pd.array), not converted through ``to_pandas``, which copies the strings
     arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
     return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+
+def column_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as integer codes (int64, ``-1`` = missing) and the names they stand for.
+
+    The one way rules read a text column of the gap table or the visits: free for a categorical
+    column (its own codes and categories), factorised otherwise. Codes number the names in an
+    unspecified order unless ``sort``: then ``names`` is sorted and the codes follow it."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes, dtype="int64")
+        names = np.asarray(values.cat.categories, dtype=object)
+        if sort and len(names) > 1:
+            order = np.argsort(names, kind="stable")
+            rank = np.empty(len(order), dtype="int64")
+            rank[order] = np.arange(len(order))
+            codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+            names = names[order]
+        return codes, names
+    raw, uniques = pd.factorize(values, sort=sort)
+    return np.asarray(raw, dtype="int64"), np.asarray(uniques, dtype=object)
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
