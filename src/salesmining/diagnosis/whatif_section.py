@@ -72,7 +72,7 @@ def whatif_section(d: _DiagnosisLike) -> dict[str, Any]:
     approvals = [s for s in steps if s in d.stages.approvals]
     if approvals:
         cands: list[list[Change]] = [[changes.remove(str(s))] for s in approvals]
-        tl = timeline(d.findings.attribution, d.findings._cases, d.stages)
+        tl = timeline(d.findings._coded_attribution, d.findings._cases, d.stages)
         for s, (g, lo, hi, saved) in zip(approvals, gains(tl, cands, n_boot=FINDING_N_BOOT, seed=0), strict=True):
             rows.append((g, lo, hi, saved, f"remove {s}", "an approval step with redundant-approval findings"))
 

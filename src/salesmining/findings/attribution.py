@@ -14,16 +14,17 @@ events; it is reported apart. ``skip`` and ``stage_repeat`` charge no time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
 
-__all__ = ["ATTRIBUTION_COLUMNS", "CLAIM_COLUMNS", "PRIORITY", "attribute", "claims", "tail_claims"]
+__all__ = ["ATTRIBUTION_COLUMNS", "CLAIM_COLUMNS", "PRIORITY", "attribute", "claims", "public", "tail_claims"]
 
 #: Which rule a gap goes to when several claim it (lower first).
 PRIORITY: dict[str, int] = {
@@ -146,38 +147,105 @@ def attribute(
     evidence: pd.DataFrame, claimed: list[pd.DataFrame], gaps: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Resolve the claims (one per gap, by :data:`PRIORITY`), set each evidence row's
-    ``time_lost_s`` from them and return ``(evidence, attribution table)``."""
+    ``time_lost_s`` from them and return ``(evidence, attribution table)``.
+
+    The table's text columns are categoricals built from codes (no string is materialised);
+    :func:`public` decodes them to the text columns :attr:`Findings.attribution` hands out."""
+    won = _winners(claimed, gaps)
+    return _charge(evidence, won), _table(gaps, won)
+
+
+class _Won(NamedTuple):
+    """The winning claim of each claimed gap, sorted by gap: its gap row, amount and key columns
+    (``kind``, ``rule``, ``where`` as sorted codes with their names; ``case_id`` as Python objects)."""
+
+    gap: np.ndarray
+    claim_s: np.ndarray
+    codes: dict[str, np.ndarray]
+    names: dict[str, np.ndarray]
+    case_id: np.ndarray
+
+
+def _winners(claimed: list[pd.DataFrame], gaps: pd.DataFrame) -> _Won:
+    """Per claimed gap the claim that wins it: the lowest :data:`PRIORITY`, then by kind, rule and
+    where; claims of no time (after capping at the gap) are dropped first."""
     parts = [c for c in claimed if len(c)]
     allc = pd.concat(parts, ignore_index=True) if parts else claims("loop", [], [], [], [], [])
-    allc = allc[allc["gap"] >= 0]
-    gap_s = gaps["gap_s"].to_numpy(dtype="float64")
-    allc = allc.assign(
-        claim_s=np.minimum(allc["claim_s"].clip(lower=0).fillna(0).to_numpy(), np.nan_to_num(gap_s[allc["gap"]])),
-        _p=allc["rule"].map(PRIORITY).fillna(99).to_numpy(),
+    gap = allc["gap"].to_numpy(dtype="int64")
+    claim_s = allc["claim_s"].to_numpy(dtype="float64")
+    valid = gap >= 0
+    gap_s = np.nan_to_num(gaps["gap_s"].to_numpy(dtype="float64"))
+    amount = np.where(np.isnan(claim_s), 0.0, np.maximum(claim_s, 0.0))
+    amount[valid] = np.minimum(amount[valid], gap_s[gap[valid]])
+    keep = np.flatnonzero(valid & (amount > 0))
+    codes, names = {}, {}
+    for c in ("kind", "rule", "where"):
+        raw, uniques = pd.factorize(allc[c].to_numpy(dtype=object)[keep], sort=True)
+        codes[c], names[c] = raw.astype("int64"), np.asarray(uniques, dtype=object)
+    prio = np.asarray([PRIORITY.get(r, 99) for r in names["rule"]], dtype="int64")  # one per rule name
+    order = np.lexsort((codes["where"], codes["rule"], codes["kind"], prio[codes["rule"]], gap[keep]))
+    g = gap[keep][order]
+    first = order[np.r_[True, g[1:] != g[:-1]]] if len(g) else order  # the winner of each gap
+    return _Won(
+        gap=gap[keep][first],
+        claim_s=amount[keep][first],
+        codes={c: v[first] for c, v in codes.items()},
+        names=names,
+        case_id=allc["case_id"].to_numpy(dtype=object)[keep][first],
     )
-    allc = allc[allc["claim_s"] > 0]
-    won = allc.sort_values(["gap", "_p", "kind", "rule", "where"], kind="stable").drop_duplicates("gap", keep="first")
-    key = ["kind", "rule", "where", "case_id"]
-    per_key = won.groupby(key)["claim_s"].sum()
+
+
+def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
+    """The evidence with each charged row's ``time_lost_s`` set from the claims won: per
+    ``(kind, rule, where, case_id)`` the sum of its claims, split over the key's evidence rows in
+    proportion to their own time lost (evenly when that is 0)."""
     ev = evidence.copy()
-    charged = ~ev["rule"].isin(list(UNCHARGED))
-    if charged.any():
-        sub = ev.loc[charged, [*key, "time_lost_s"]]
-        idx = pd.MultiIndex.from_frame(sub[key])
-        total = per_key.reindex(idx).fillna(0.0).to_numpy()
-        orig = sub["time_lost_s"].clip(lower=0).fillna(0.0)
-        orig_sum = orig.groupby([sub[k] for k in key]).transform("sum").to_numpy()
-        n_rows = orig.groupby([sub[k] for k in key]).transform("size").to_numpy()
-        weight = np.where(orig_sum > 0, orig.to_numpy() / np.where(orig_sum > 0, orig_sum, 1.0), 1.0 / n_rows)
-        ev.loc[charged, "time_lost_s"] = total * weight
+    charged = np.flatnonzero(~ev["rule"].isin(list(UNCHARGED)).to_numpy(dtype=bool))
+    if not len(charged):
+        return ev
+    n_won = len(won.gap)
+    key = np.zeros(n_won + len(charged), dtype="int64")  # won claims, then the charged evidence rows
+    for c in ("kind", "rule", "where", "case_id"):
+        ours = won.case_id if c == "case_id" else won.names[c][won.codes[c]]
+        raw, uniques = pd.factorize(np.concatenate([ours, ev[c].to_numpy(dtype=object)[charged]]))
+        key = key * (len(uniques) + 1) + raw + 1
+    labels, n_keys = _labels(key)
+    total = _visits.group_sum(labels[:n_won], won.claim_s, n_keys)[labels[n_won:]]
+    mine = labels[n_won:]
+    orig = ev["time_lost_s"].to_numpy(dtype="float64")[charged]
+    orig = np.where(np.isnan(orig), 0.0, np.where(orig < 0, 0.0, orig))  # clip(lower=0), then NaN as 0
+    orig_sum = _visits.group_sum(mine, orig, n_keys)[mine]
+    n_rows = np.bincount(mine, minlength=n_keys)[mine]
+    weight = np.where(orig_sum > 0, orig / np.where(orig_sum > 0, orig_sum, 1.0), 1.0 / n_rows)
+    lost = ev["time_lost_s"].to_numpy(dtype="float64", copy=True)
+    lost[charged] = total * weight
+    ev["time_lost_s"] = lost
+    return ev
+
+
+def _labels(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense labels ``0..n-1`` for an integer key, and ``n``."""
+    uniques, labels = np.unique(key, return_inverse=True)
+    return labels.reshape(-1), len(uniques)
+
+
+def _coded(codes: np.ndarray, names: np.ndarray) -> pd.Categorical:
+    """A categorical from codes (``-1``: missing) and the names they stand for."""
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)))
+
+
+def _table(gaps: pd.DataFrame, won: _Won) -> pd.DataFrame:
+    """One row per gap between two events of a case (the gap table's rows with a previous event),
+    with the winning claim of the gap (none: missing ``kind``, ``rule``, ``where`` and 0 charged)."""
     has_prev = gaps["prev_ts"].notna().to_numpy()
     rows = np.flatnonzero(has_prev)
+    gap_s = gaps["gap_s"].to_numpy(dtype="float64")
 
-    def text(col: str) -> pd.Series:
-        # the gap table's string columns filtered as they are (no round trip through Python objects)
+    def text(col: str) -> Any:
         if not len(rows):  # no gap at all: empty columns of Python objects, as ever
-            return pd.Series(np.asarray([], dtype=object), index=rows, dtype=object)
-        return pd.Series(gaps[col].astype("str").array[has_prev], index=rows)
+            return np.asarray([], dtype=object)
+        codes, names = _visits.column_codes(gaps[col])
+        return _coded(codes[has_prev], names)
 
     table = pd.DataFrame(
         {
@@ -189,20 +257,33 @@ def attribute(
             "gap_s": gap_s[has_prev],
             "cause": text("gap_kind"),
         },
-        index=rows,
         copy=False,  # new columns: not copied into one block
     )
     # each gap's winning claim, by position (the claims' gaps are rows of the table)
-    won_gap = won["gap"].to_numpy()
-    at = np.minimum(np.searchsorted(rows, won_gap), max(len(rows) - 1, 0))
-    hit = (rows[at] == won_gap) if len(rows) else np.zeros(len(won_gap), dtype=bool)
+    at = np.minimum(np.searchsorted(rows, won.gap), max(len(rows) - 1, 0))
+    hit = (rows[at] == won.gap) if len(rows) else np.zeros(len(won.gap), dtype=bool)
     claim = np.full(len(rows), -1, dtype="int64")
     claim[at[hit]] = np.flatnonzero(hit)
     for c in ("kind", "rule", "where"):
-        if len(won):
-            table[c] = pd.Series(won[c].astype("str").array.take(claim, allow_fill=True), index=table.index)
+        if len(won.gap):
+            codes = won.codes[c]
+            table[c] = _coded(np.where(claim >= 0, codes[np.maximum(claim, 0)], -1), won.names[c])
         else:  # nothing charged: a column of None (object), as ever
             table[c] = np.full(len(table), None, dtype=object)
-    charged = won["claim_s"].to_numpy(dtype="float64")
-    table["charged_s"] = np.where(claim >= 0, charged[np.maximum(claim, 0)], 0.0) if len(won) else np.zeros(len(rows))
-    return ev, table.reset_index(drop=True)[ATTRIBUTION_COLUMNS]
+    has = len(won.gap) > 0
+    table["charged_s"] = np.where(claim >= 0, won.claim_s[np.maximum(claim, 0)], 0.0) if has else np.zeros(len(rows))
+    return table
+
+
+def public(table: pd.DataFrame) -> pd.DataFrame:
+    """The attribution table as :attr:`Findings.attribution` hands it out: its categorical
+    columns decoded to text (``str``, missing as NaN), every other column as it is."""
+    out = table.copy(deep=False)
+    for c in out.columns:
+        col = out[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            names = pa.array(pd.Index(col.cat.categories, dtype=object).astype("str").to_numpy(), type=pa.large_string())
+            codes = np.asarray(col.cat.codes, dtype="int64")
+            text = names.take(pa.array(codes, mask=codes < 0))
+            out[c] = pd.Series(pd.array(text, dtype="str"), index=out.index, name=c)
+    return out

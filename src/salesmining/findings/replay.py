@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import column_codes
 from salesmining.core.errors import ArgumentTypeError
 from salesmining.findings.changes import Cap, Change, Parallel, Remove, changes
 from salesmining.findings.evidence import LOCATION_COLUMNS
@@ -139,20 +140,18 @@ class Timeline:
 
 
 def _case_codes(attribution: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """Per gap: the position of its case in ``ids`` (-1 for none). A case's gaps come together, so
-    only the first gap of each run of equal ids is looked up (one hash look-up in Arrow)."""
+    """Per gap: the position of its case in ``ids`` (-1 for none); each case id of the table is
+    looked up once (a hash look-up in Arrow), the gaps read it through their codes."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    gaps = pa.array(attribution["case_id"].astype(str).array, from_pandas=True)
-    n = len(gaps)
-    if not n:
+    codes, names = column_codes(attribution["case_id"])
+    if not len(codes):
         return np.zeros(0, dtype="int64")
-    change = pc.fill_null(pc.not_equal(gaps[1:], gaps[:-1]), True).to_numpy(zero_copy_only=False)
-    head = np.flatnonzero(np.r_[True, change])
-    known = pa.array(ids.array, from_pandas=True)
-    found = pc.fill_null(pc.index_in(gaps.take(pa.array(head)), value_set=known), -1).to_numpy(zero_copy_only=False)
-    return np.repeat(np.asarray(found, dtype="int64"), np.diff(np.r_[head, n]))
+    text = pa.array(pd.Index(names, dtype=object).astype(str).to_numpy(), from_pandas=True)
+    found = pc.fill_null(pc.index_in(text, value_set=pa.array(ids.array, from_pandas=True)), -1)
+    at = np.append(np.asarray(found.to_numpy(zero_copy_only=False), dtype="int64"), -1)  # code -1: no case
+    return at[codes]
 
 
 def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:

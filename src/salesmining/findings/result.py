@@ -15,7 +15,7 @@ from salesmining.core import formatting
 from salesmining.core import html as _display
 from salesmining.core.errors import OptionError
 from salesmining.core.vocabulary import FINDING_KINDS
-from salesmining.findings.attribution import ATTRIBUTION_COLUMNS
+from salesmining.findings.attribution import ATTRIBUTION_COLUMNS, public
 from salesmining.findings.ranking import SEVERITY_ORDER
 from salesmining.findings.root_causes import root_causes as _root_causes
 from salesmining.findings.rules import FindingRules
@@ -92,9 +92,19 @@ class Findings:
         ``rule``, ``where`` (``None`` when no finding charges it) and ``charged_s`` (≤ ``gap_s``).
         Every finding's time lost is the sum of its ``charged_s`` (``stalled_open``'s "time so far"
         is not a gap and is reported apart)."""
+        return self._public_attribution.copy()
+
+    @functools.cached_property
+    def _public_attribution(self) -> pd.DataFrame:
+        """The attribution table with its text decoded, once, on first use."""
+        return public(self._coded_attribution)
+
+    @property
+    def _coded_attribution(self) -> pd.DataFrame:
+        """The attribution table as the library reads it: text columns as categoricals (not a copy)."""
         if self._attribution is None:
             return pd.DataFrame(columns=ATTRIBUTION_COLUMNS)
-        return self._attribution.copy()
+        return self._attribution
 
     @property
     def evidence(self) -> pd.DataFrame:

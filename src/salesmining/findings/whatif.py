@@ -507,7 +507,7 @@ def what_if(
         _SKIP.reset(token)
     attrs = [c for c in f._cases.columns if c not in ("case_id",)]
     seq = check(changes, model, log.activities, attrs)
-    tl = timeline(f.attribution, f._cases, model, calendar)
+    tl = timeline(f._coded_attribution, f._cases, model, calendar)
     new = replay(tl, seq)
     saved = tl.case_sum(tl.gap - new)
     notes: list[str] = []
