@@ -157,13 +157,15 @@ def attribute(
 
 class _Won(NamedTuple):
     """The winning claim of each claimed gap, sorted by gap: its gap row, amount and key columns
-    (``kind``, ``rule``, ``where`` as sorted codes with their names; ``case_id`` as Python objects)."""
+    (``kind``, ``rule``, ``where``, ``case_id``) as codes with the names they stand for."""
 
     gap: np.ndarray
     claim_s: np.ndarray
     codes: dict[str, np.ndarray]
     names: dict[str, np.ndarray]
-    case_id: np.ndarray
+
+
+_KEY = ("kind", "rule", "where", "case_id")
 
 
 def _winners(claimed: list[pd.DataFrame], gaps: pd.DataFrame) -> _Won:
@@ -179,19 +181,15 @@ def _winners(claimed: list[pd.DataFrame], gaps: pd.DataFrame) -> _Won:
     amount[valid] = np.minimum(amount[valid], gap_s[gap[valid]])
     keep = np.flatnonzero(valid & (amount > 0))
     codes, names = {}, {}
-    for c in ("kind", "rule", "where"):
-        raw, uniques = pd.factorize(allc[c].to_numpy(dtype=object)[keep], sort=True)
-        codes[c], names[c] = raw.astype("int64"), np.asarray(uniques, dtype=object)
+    for c in _KEY:  # sorted codes: ordering them orders the text
+        raw, names[c] = _visits.column_codes(allc[c], sort=True)
+        codes[c] = raw[keep]
     prio = np.asarray([PRIORITY.get(r, 99) for r in names["rule"]], dtype="int64")  # one per rule name
     order = np.lexsort((codes["where"], codes["rule"], codes["kind"], prio[codes["rule"]], gap[keep]))
     g = gap[keep][order]
     first = order[np.r_[True, g[1:] != g[:-1]]] if len(g) else order  # the winner of each gap
     return _Won(
-        gap=gap[keep][first],
-        claim_s=amount[keep][first],
-        codes={c: v[first] for c, v in codes.items()},
-        names=names,
-        case_id=allc["case_id"].to_numpy(dtype=object)[keep][first],
+        gap=gap[keep][first], claim_s=amount[keep][first], codes={c: v[first] for c, v in codes.items()}, names=names
     )
 
 
@@ -205,10 +203,14 @@ def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
         return ev
     n_won = len(won.gap)
     key = np.zeros(n_won + len(charged), dtype="int64")  # won claims, then the charged evidence rows
-    for c in ("kind", "rule", "where", "case_id"):
-        ours = won.case_id if c == "case_id" else won.names[c][won.codes[c]]
-        raw, uniques = pd.factorize(np.concatenate([ours, ev[c].to_numpy(dtype=object)[charged]]))
-        key = key * (len(uniques) + 1) + raw + 1
+    # codes in one sorted vocabulary per column, so the keys order as the text does (and pandas adds
+    # each key's amounts exactly as a groupby over the text columns would)
+    for c in _KEY:
+        ev_codes, ev_names = _visits.column_codes(ev[c].iloc[charged], sort=True)
+        vocab = np.union1d(won.names[c], ev_names)
+        ours = _recode(np.searchsorted(vocab, won.names[c]), won.codes[c])
+        theirs = _recode(np.searchsorted(vocab, ev_names), ev_codes)
+        key = key * (len(vocab) + 1) + np.concatenate([ours, theirs]) + 1
     labels, n_keys = _labels(key)
     total = _visits.group_sum(labels[:n_won], won.claim_s, n_keys)[labels[n_won:]]
     mine = labels[n_won:]
@@ -221,6 +223,13 @@ def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
     lost[charged] = total * weight
     ev["time_lost_s"] = lost
     return ev
+
+
+def _recode(new: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``codes`` (``-1``: missing) mapped through ``new`` (the new code of each old one)."""
+    if not len(new):
+        return np.full(len(codes), -1, dtype="int64")
+    return np.where(codes >= 0, new[np.maximum(codes, 0)], -1).astype("int64")
 
 
 def _labels(key: np.ndarray) -> tuple[np.ndarray, int]:
@@ -282,7 +291,9 @@ def public(table: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         col = out[c]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            names = pa.array(pd.Index(col.cat.categories, dtype=object).astype("str").to_numpy(), type=pa.large_string())
+            names = pa.array(
+                pd.Index(col.cat.categories, dtype=object).astype("str").to_numpy(), type=pa.large_string()
+            )
             codes = np.asarray(col.cat.codes, dtype="int64")
             text = names.take(pa.array(codes, mask=codes < 0))
             out[c] = pd.Series(pd.array(text, dtype="str"), index=out.index, name=c)

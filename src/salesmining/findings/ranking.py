@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY
@@ -57,25 +59,92 @@ def effects(
 
     ``index`` (optional) is ``pd.Index(cases["case_id"])``, built once by a caller asking for many."""
     index = index if index is not None else pd.Index(cases["case_id"].astype("object"))
-    is_aff = np.zeros(len(cases), dtype=bool)
     at = index.get_indexer(pd.Index(list(affected), dtype="object"))
-    is_aff[at[at >= 0]] = True
-    return _effects(is_aff, cases, base)
+    outcomes = _Outcomes.of(cases)
+    return _effects(
+        np.unique(at[at >= 0]), outcomes, outcomes.pool(None if base is None else base.to_numpy(dtype=bool))
+    )
 
 
-def _effects(is_aff: np.ndarray, cases: pd.DataFrame, base: pd.Series | None) -> dict[str, Any]:
-    """:func:`effects` with the affected cases as a mask over ``cases``' rows."""
-    keep = cases["closed"].to_numpy(dtype=bool)
-    if base is not None:
-        keep = keep & base.to_numpy(dtype=bool)
-    won = cases["won"].to_numpy(dtype=bool)
-    hours = cases["throughput_s"]
-    a, u = keep & is_aff, keep & ~is_aff
-    n_a, n_u = int(a.sum()), int(u.sum())
-    wr_a = float(won[a].mean()) if n_a else math.nan
-    wr_u = float(won[u].mean()) if n_u else math.nan
-    ct_a = float(hours[a].median()) / 3600 if n_a else math.nan
-    ct_u = float(hours[u].median()) / 3600 if n_u else math.nan
+class _Pool(NamedTuple):
+    """The closed cases a finding is compared among (those of its base): a mask over the cases'
+    rows, how many, how many won, their durations sorted (NaN left out) and each row's place in
+    that order (``-1``: not there)."""
+
+    keep: np.ndarray
+    n: int
+    wins: int
+    seconds: np.ndarray
+    place: np.ndarray
+
+
+class _Outcomes(NamedTuple):
+    """The case facts the effects compare, as arrays over the cases' rows; ``order``: the rows
+    by duration (stable), those without one left out."""
+
+    closed: np.ndarray
+    won: np.ndarray
+    seconds: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, cases: pd.DataFrame) -> _Outcomes:
+        seconds = cases["throughput_s"].to_numpy(dtype="float64")
+        order = np.argsort(seconds, kind="stable")
+        return cls(
+            cases["closed"].to_numpy(dtype=bool),
+            cases["won"].to_numpy(dtype=bool),
+            seconds,
+            order[~np.isnan(seconds[order])],
+        )
+
+    def pool(self, base: np.ndarray | None) -> _Pool:
+        """The closed cases of ``base`` (a mask over the rows; ``None``: all)."""
+        keep = self.closed if base is None else self.closed & base
+        rows = self.order[keep[self.order]]
+        place = np.full(len(keep), -1, dtype="int64")
+        place[rows] = np.arange(len(rows))
+        return _Pool(keep, int(keep.sum()), int(self.won[keep].sum()), self.seconds[rows], place)
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of the values that are not NaN (NaN for none), as pandas' ``Series.median``."""
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else math.nan
+
+
+def _median_without(ordered: np.ndarray, removed: np.ndarray) -> float:
+    """The median of ``ordered`` (sorted, no NaN) without the entries at the sorted positions
+    ``removed``, exactly as ``np.median`` of what is left: the middle one, or the mean of the two."""
+    m = len(ordered) - len(removed)
+    if m <= 0:
+        return math.nan
+    # the k-th entry left is at k plus the number of removed positions before it
+    shifted = removed - np.arange(len(removed))
+
+    def kth(k: int) -> float:
+        return float(ordered[k + int(np.searchsorted(shifted, k, side="right"))])
+
+    if m % 2:
+        return kth(m // 2)
+    return float(np.mean(np.array([kth(m // 2 - 1), kth(m // 2)])))
+
+
+def _effects(affected: np.ndarray, outcomes: _Outcomes, pool: _Pool) -> dict[str, Any]:
+    """:func:`effects` with the affected cases as (unique) rows of the cases and their base as a :class:`_Pool`.
+
+    Counts and win rates of the unaffected side are the pool's less the affected cases'; its median
+    duration is read off the pool's sorted durations with the affected ones left out."""
+    a = affected[pool.keep[affected]]
+    n_a = len(a)
+    n_u = pool.n - n_a
+    wins_a = int(outcomes.won[a].sum())
+    removed = np.sort(pool.place[a])
+    removed = removed[removed >= 0]
+    wr_a = wins_a / n_a if n_a else math.nan
+    wr_u = (pool.wins - wins_a) / n_u if n_u else math.nan
+    ct_a = _median(outcomes.seconds[a]) / 3600 if n_a else math.nan
+    ct_u = _median_without(pool.seconds, removed) / 3600 if n_u else math.nan
     return {
         "closed_affected": n_a,
         "closed_unaffected": n_u,
@@ -258,6 +327,14 @@ def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
     return names, out
 
 
+def _rows_of(names: np.ndarray, ids: pd.Series) -> np.ndarray:
+    """Per name: its row in ``ids`` (unique case ids), ``-1`` for none; text ids are looked up in Arrow."""
+    if not pd.api.types.is_string_dtype(ids.dtype) or isinstance(ids.dtype, pd.CategoricalDtype):
+        return np.asarray(pd.Index(ids.astype("object")).get_indexer(pd.Index(names, dtype="object")), dtype="int64")
+    found = pc.index_in(pa.array(names, from_pandas=True), value_set=pa.array(ids.array, from_pandas=True))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+
+
 def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     """One row per ``(kind, rule, where)`` of the evidence, most severe first, with ``rank``."""
     cases = ctx.cases
@@ -266,20 +343,23 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     if not len(evidence):
         return pd.DataFrame(columns=FINDING_COLUMNS)
     base_of = comparison_base(ctx)
-    index = pd.Index(cases["case_id"].astype("object"))
+    pools: dict[tuple[str, Any, Any], _Pool] = {}  # many findings share a comparison base
+    outcomes = _Outcomes.of(cases)
     rows = []
-    heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]]
     names, findings = _per_finding(evidence)
-    position = index.get_indexer(pd.Index(names, dtype="object"))  # each evidence case's row in cases
-    for f in findings:
-        ev_first = heads.iloc[f.first_row]
+    heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]].iloc[[f.first_row for f in findings]]
+    details = evidence["detail"].iloc[[f.typical_row for f in findings]].tolist()
+    position = _rows_of(names, cases["case_id"])  # each evidence case's row in cases
+    for f, ev_first, detail in zip(findings, heads.to_dict("records"), details, strict=True):
         kind = str(ev_first["kind"])
         place = {c: ev_first[c] for c in LOCATION_COLUMNS}
         per_case = pd.Series(f.lost)
-        is_aff = np.zeros(len(cases), dtype=bool)
         at = position[f.case_codes]
-        is_aff[at[at >= 0]] = True
-        eff = _effects(is_aff, cases, base_of(kind, place))
+        key = (kind, place["activity"], place["from_activity"])
+        if key not in pools:
+            base = base_of(kind, place)
+            pools[key] = outcomes.pool(None if base is None else base.to_numpy(dtype=bool))
+        eff = _effects(np.unique(at[at >= 0]), outcomes, pools[key])
         rows.append(
             {
                 "kind": kind,
@@ -290,7 +370,7 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
                 "time_lost_hours": float(per_case.sum()) / 3600,
                 "time_lost_per_case_hours": float(per_case.mean()) / 3600 if len(per_case) else 0.0,
                 "example_cases": tuple(str(c) for c in f.examples[: ctx.rules.examples]),
-                "detail": str(evidence["detail"].iloc[f.typical_row]),
+                "detail": str(detail),
                 **eff,
                 **place,
             }
