@@ -238,7 +238,7 @@ def _labels(key: np.ndarray) -> tuple[np.ndarray, int]:
     return labels.reshape(-1), len(uniques)
 
 
-def _coded(codes: np.ndarray, names: np.ndarray) -> pd.Categorical:
+def _coded(codes: np.ndarray, names: np.ndarray) -> pd.Categorical[Any]:
     """A categorical from codes (``-1``: missing) and the names they stand for."""
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)))
 
