@@ -3,7 +3,7 @@
 Inside the library the table's text columns are categoricals built from codes; ``Findings.attribution``
 hands them out as text (``str``). The gap table's text columns may be text or categoricals: the
 findings, evidence and attribution are the same either way. The helpers that replace pandas calls
-(the median without some entries, the evidence's sort on codes) are checked against pandas/numpy.
+(the median without some entries) are checked against numpy.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 import salesmining as sm
 from salesmining.findings import attribution as _attribution
 from salesmining.findings import detect as _detect
-from salesmining.findings.evidence import _order
 from salesmining.findings.ranking import _median_without
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,18 +88,3 @@ def test_median_without_is_numpys_median_of_the_rest() -> None:
             want = float(np.median(rest)) if len(rest) else np.nan
             got = _median_without(ordered, removed)
             assert (np.isnan(want) and np.isnan(got)) or got == want
-
-
-def test_evidence_order_is_a_stable_sort_with_missing_last() -> None:
-    frame = pd.DataFrame(
-        {
-            "kind": ["b", "a", "b", "a", "a", "b"],
-            "where": ["x", None, "x", "y", None, "é"],
-            "case_id": pd.Series(["2", "1", "1", "3", "1", "1"], dtype="str"),
-        }
-    )
-    frame["where"] = frame["where"].astype("str")
-    want = frame.sort_values(["kind", "where", "case_id"], kind="stable").index.to_numpy()
-    assert _order(frame, ["kind", "where", "case_id"]).tolist() == want.tolist()
-    cat = frame.astype({"where": "category", "case_id": "category"})
-    assert _order(cat, ["kind", "where", "case_id"]).tolist() == want.tolist()

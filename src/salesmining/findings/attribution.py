@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY, CASE
@@ -206,11 +207,10 @@ def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
     # codes in one sorted vocabulary per column, so the keys order as the text does (and pandas adds
     # each key's amounts exactly as a groupby over the text columns would)
     for c in _KEY:
-        ev_codes, ev_names = _visits.column_codes(ev[c].iloc[charged], sort=True)
-        vocab = np.union1d(won.names[c], ev_names)
-        ours = _recode(np.searchsorted(vocab, won.names[c]), won.codes[c])
-        theirs = _recode(np.searchsorted(vocab, ev_names), ev_codes)
-        key = key * (len(vocab) + 1) + np.concatenate([ours, theirs]) + 1
+        ev_codes, ev_names = _visits.column_codes(ev[c].iloc[charged])
+        (won_rank, ev_rank), n_names = _ranks(won.names[c], ev_names)
+        ours, theirs = _recode(won_rank, won.codes[c]), _recode(ev_rank, ev_codes)
+        key = key * (n_names + 1) + np.concatenate([ours, theirs]) + 1
     labels, n_keys = _labels(key)
     total = _visits.group_sum(labels[:n_won], won.claim_s, n_keys)[labels[n_won:]]
     mine = labels[n_won:]
@@ -223,6 +223,16 @@ def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
     lost[charged] = total * weight
     ev["time_lost_s"] = lost
     return ev
+
+
+def _ranks(*names: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Per array of (text) names: each name's rank in the sorted union of all of them, and the
+    union's size; sorted in Arrow (UTF-8 byte order is Python's order of ``str``)."""
+    text = [pa.array(n, type=pa.large_string()) for n in names]
+    union = pc.unique(pa.chunked_array(text, type=pa.large_string()))
+    vocab = union.take(pc.sort_indices(union))
+    ranks = [np.asarray(pc.index_in(t, value_set=vocab).to_numpy(zero_copy_only=False), dtype="int64") for t in text]
+    return ranks, len(vocab)
 
 
 def _recode(new: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -14,8 +14,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from salesmining.analysis import visits as _visits
-
 __all__ = [
     "ARROW",
     "EVIDENCE_COLUMNS",
@@ -124,14 +122,4 @@ def tidy(parts: list[pd.DataFrame]) -> pd.DataFrame:
         col = ev[c].astype("object")
         ev[c] = col.where(col.notna(), None)
     ev["stalled"] = ev["stalled"].astype(bool)
-    return ev.take(_order(ev, ["kind", "rule", "where", "case_id"])).reset_index(drop=True)
-
-
-def _order(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
-    """The rows of ``frame`` sorted by the text columns ``by`` (stable, missing last), as
-    ``sort_values(by, kind="stable")`` orders them: on sorted codes, no string compared row by row."""
-    keys = []
-    for c in reversed(by):  # np.lexsort: the last key sorts first
-        codes, names = _visits.column_codes(frame[c], sort=True)
-        keys.append(np.where(codes >= 0, codes, len(names)))
-    return np.lexsort(keys) if keys else np.arange(len(frame))
+    return ev.sort_values(["kind", "rule", "where", "case_id"], kind="stable").reset_index(drop=True)

@@ -278,6 +278,21 @@ class _Finding(NamedTuple):
     typical_row: int
 
 
+def _sorted(values: np.ndarray) -> bool:
+    """Are the values nondecreasing?"""
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` (flat inverse), without a sort when the values are
+    sorted already (the evidence comes sorted by finding and case)."""
+    if not _sorted(values):
+        uniques, inverse = np.unique(values, return_inverse=True)
+        return uniques, inverse.reshape(-1)
+    head = np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, dtype=bool)
+    return values[head], np.cumsum(head) - 1
+
+
 def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
     """The evidence by finding, in ``(kind, rule, where)`` order, grouped once (no per-finding string groupby):
     the sorted case ids of the evidence, and per finding its :class:`_Finding`.
@@ -292,14 +307,13 @@ def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
     names = np.asarray(case_names, dtype=object)
     lost = evidence["time_lost_s"].to_numpy(dtype="float64")
     width = max(len(names), 1)
-    pairs, pair_of_row = np.unique(fid * width + case_code, return_inverse=True)  # by finding, then case id
-    pair_of_row = pair_of_row.reshape(-1)
+    pairs, pair_of_row = _unique(fid * width + case_code)  # by finding, then case id
     pair_f, pair_c = pairs // width, pairs % width
     n_f = int(fid.max()) + 1
     bounds = np.searchsorted(pair_f, np.arange(n_f + 1))
     # added per finding, as a groupby over the finding's rows adds them
     sums = np.zeros(len(pairs), dtype="float64")
-    by_finding = np.argsort(fid, kind="stable")
+    by_finding = np.arange(len(fid)) if _sorted(fid) else np.argsort(fid, kind="stable")
     finding_rows = np.searchsorted(fid[by_finding], np.arange(n_f + 1))
     for f, (lo, hi) in enumerate(itertools.pairwise(finding_rows)):
         rows = by_finding[lo:hi]
