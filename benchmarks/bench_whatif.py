@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import salesmining as sm  # noqa: E402
+from salesmining.datasets import SAMPLE_COLUMNS  # noqa: E402
 from salesmining.diagnosis import whatif_section as section  # noqa: E402
 from salesmining.findings import detect, replay  # noqa: E402
 
@@ -79,15 +80,7 @@ def main(argv: list[str]) -> None:
     for size in args.sizes.split(","):
         if size == "sample":
             sample = ROOT / "sample_logs"
-            log = sm.read_csv(
-                sample / "opportunities.csv",
-                case="Opportunity ID",
-                activity="Activity",
-                timestamp="Timestamp",
-                resource="Owner",
-                amount="Amount",
-                approval_result="Approval Result",
-            )
+            log = sm.read_csv(sample / "opportunities.csv", **SAMPLE_COLUMNS)
             run("sample", log, str(sample / "stages.yaml"), sm.changes.remove("Manager Approval"))
             bpic = REAL / "bpic2020" / "RequestForPayment.xes.gz"
             if bpic.exists():

@@ -27,22 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import salesmining as sm  # noqa: E402
-from salesmining.datasets import generate_sales_log  # noqa: E402
+from salesmining.datasets import SAMPLE_COLUMNS, generate_sales_log  # noqa: E402
 
 CHANGE = {"remove_step": "Manager Approval", "rates": {"long_wait": 0.35, "slow_response": 0.45}}
 
 
 def _log(seed: int, n: int, change: dict[str, object] | None) -> sm.EventLog:
     ev, _ = generate_sales_log(seed=seed, n_cases=n, change_at=change)
-    return sm.from_dataframe(
-        ev,
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
-    )
+    return sm.from_dataframe(ev, **SAMPLE_COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 import salesmining as sm
+from salesmining.datasets import SAMPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
@@ -42,12 +43,7 @@ def _sample(name: str, stages: str) -> Callable[[], tuple[sm.EventLog, Any]]:
     def load() -> tuple[sm.EventLog, Any]:
         log = sm.read_csv(
             SAMPLES / f"{name}.csv",
-            case="Opportunity ID",
-            activity="Activity",
-            timestamp="Timestamp",
-            resource="Owner",
-            approval_result="Approval Result",
-            amount="Amount",
+            **SAMPLE_COLUMNS,
             case_attributes="auto",
         )
         return log, sm.StageModel.from_yaml(SAMPLES / stages)
@@ -126,7 +122,8 @@ def _compare(name: str, key: str, old: Any, new: Any) -> list[str]:
     if repr(old) != repr(new):
         a, b = repr(old), repr(new)
         at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-        return [f"{name}/{key}: differs at char {at}: {a[max(0, at - 80) : at + 120]!r} != {b[max(0, at - 80) : at + 120]!r}"]
+        lo, hi = max(0, at - 80), at + 120
+        return [f"{name}/{key}: differs at char {at}: {a[lo:hi]!r} != {b[lo:hi]!r}"]
     return []
 
 
@@ -154,7 +151,7 @@ def main(argv: list[str]) -> int:
         if not path.exists():
             failures.append(f"{name}: no snapshot at {path}")
             continue
-        old = pickle.loads(path.read_bytes())  # noqa: S301 - our own snapshot
+        old = pickle.loads(path.read_bytes())  # our own snapshot
         bad = [m for key in old.keys() | snap.keys() for m in _compare(name, key, old.get(key), snap.get(key))]
         failures += bad
         print(f"{'OK  ' if not bad else 'DIFF'} {name} ({time.perf_counter() - t0:.1f} s)", flush=True)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.findings import attribution as _attribution
 from salesmining.findings import detect as _detect
 from salesmining.findings.ranking import _median_without
@@ -25,15 +26,7 @@ TEXT = ["case_id", "prev_activity", "activity", "cause", "kind", "rule", "where"
 
 @pytest.fixture(scope="module")
 def sample() -> tuple[sm.EventLog, sm.StageModel]:
-    log = sm.read_csv(
-        ROOT / "sample_logs" / "opportunities.csv",
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
-    )
+    log = sm.read_csv(ROOT / "sample_logs" / "opportunities.csv", **SAMPLE_COLUMNS)
     return log, sm.StageModel.from_yaml(ROOT / "sample_logs" / "stages.yaml")
 
 

@@ -14,7 +14,7 @@ from scipy.stats import chi2_contingency, false_discovery_control, mannwhitneyu
 
 import salesmining as sm
 from salesmining.core.errors import OptionError
-from salesmining.datasets import generate_sales_log
+from salesmining.datasets import SAMPLE_COLUMNS, generate_sales_log
 from salesmining.diagnosis.drift_points import two_proportion_p
 from salesmining.present.timeline import timeline_svg
 
@@ -26,15 +26,7 @@ DATE = "2024-06-19"  # a Wednesday, mid-month: neither a week's nor a month's fi
 
 
 def _log(events: pd.DataFrame) -> sm.EventLog:
-    return sm.from_dataframe(
-        events,
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
-    )
+    return sm.from_dataframe(events, **SAMPLE_COLUMNS)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
-from salesmining.datasets import DEFAULT_RATES, generate_sales_log
+from salesmining.datasets import DEFAULT_RATES, SAMPLE_COLUMNS, generate_sales_log
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
@@ -321,12 +321,7 @@ def _score(f: sm.Findings, truth: pd.DataFrame, label: str) -> dict[str, tuple[f
 def _read_sample(name: str) -> sm.EventLog:
     return sm.read_csv(
         SAMPLES / f"{name}.csv",
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
+        **SAMPLE_COLUMNS,
         case_attributes="auto",
     )
 
@@ -350,15 +345,7 @@ def test_every_injected_problem_found_on_committed_samples(name: str, stages: st
 @pytest.mark.parametrize(("seed", "rate", "n"), [(101, 0.2, 900), (202, 0.05, 1200)])
 def test_fresh_seeds_with_other_parameters(seed: int, rate: float, n: int) -> None:
     events, truth = generate_sales_log(seed=seed, n_cases=n, rates=dict.fromkeys(DEFAULT_RATES, rate))
-    log = sm.from_dataframe(
-        events,
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
-    )
+    log = sm.from_dataframe(events, **SAMPLE_COLUMNS)
     f = sm.find_bottlenecks(log, sm.StageModel.from_yaml(SAMPLES / "stages.yaml"))
     for kind, (p, r) in _score(f, truth, f"seed {seed}, rate {rate}").items():
         assert p >= 0.95 and r >= 0.95, (kind, p, r)

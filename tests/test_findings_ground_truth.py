@@ -20,6 +20,7 @@ from salesmining.datasets import (
     DEFAULT_RATES,
     NEGATIVE_KINDS,
     PROBLEM_KINDS,
+    SAMPLE_COLUMNS,
     GroundTruthScore,
     generate_sales_log,
     score_findings,
@@ -41,15 +42,7 @@ LABELS = [c[0] for c in CONFIGS]
 
 
 def _log(events: pd.DataFrame) -> sm.EventLog:
-    return sm.from_dataframe(
-        events,
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
-    )
+    return sm.from_dataframe(events, **SAMPLE_COLUMNS)
 
 
 @functools.cache
@@ -98,15 +91,7 @@ def test_score_matches_a_set_recount() -> None:
 
 
 def test_score_reads_a_committed_ground_truth_and_filters_severity() -> None:
-    log = sm.read_csv(
-        SAMPLES / "opportunities_artefacts.csv",
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-        amount="Amount",
-    )
+    log = sm.read_csv(SAMPLES / "opportunities_artefacts.csv", **SAMPLE_COLUMNS)
     truth = pd.read_csv(SAMPLES / "opportunities_artefacts_ground_truth.csv", keep_default_na=False)
     assert set(truth["kind"]) == set(PROBLEM_KINDS) | set(NEGATIVE_KINDS)
     findings = sm.find_bottlenecks(log, MODEL)

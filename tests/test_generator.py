@@ -20,6 +20,7 @@ from salesmining.datasets import (
     NEGATIVE_KINDS,
     NEGATIVE_MUST_NOT_RAISE,
     PROBLEM_KINDS,
+    SAMPLE_COLUMNS,
     generate_sales_log,
     write_sample_logs,
 )
@@ -160,6 +161,30 @@ def test_columns_types_and_sorting(log: tuple[pd.DataFrame, pd.DataFrame]) -> No
     assert set(gt["kind"]) == set(PROBLEM_KINDS)
     assert not gt.duplicated(["case_id", "kind"]).any()
     assert set(gt["case_id"]) <= set(ev["Opportunity ID"])
+
+
+def test_sample_columns_read_a_generated_log(log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """The reader keywords name the generator's own columns and read every event, with its
+    owner, approval result and deal amount."""
+    import salesmining as sm
+
+    ev, _ = log
+    assert set(SAMPLE_COLUMNS.values()) <= set(EVENT_COLUMNS)
+    with pytest.raises(TypeError):
+        SAMPLE_COLUMNS["case"] = "x"  # type: ignore[index]  # read-only: a test cannot change it for the next
+    read = sm.from_dataframe(ev, **SAMPLE_COLUMNS)
+    assert read.n_events == len(ev) and read.n_cases == ev["Opportunity ID"].nunique()
+    frame = read.to_frame()
+    assert (
+        frame["org:resource"]
+        .value_counts()
+        .sort_index()
+        .equals(ev["Owner"].value_counts().sort_index().rename_axis("org:resource"))
+    )
+    assert int(frame["approval_result"].notna().sum()) == int(ev["Approval Result"].notna().sum())
+    amounts = read.cases.set_index("case:concept:name")["amount"].sort_index()
+    want = ev.groupby("Opportunity ID")["Amount"].last().sort_index()
+    assert amounts.to_numpy().tolist() == want.to_numpy().tolist()
 
 
 def test_case_shape_and_period(log: tuple[pd.DataFrame, pd.DataFrame]) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import salesmining as sm
 from salesmining.core.errors import ArgumentTypeError, OptionError, SalesminingError
-from salesmining.datasets import generate_sales_log, stages_yaml
+from salesmining.datasets import SAMPLE_COLUMNS, generate_sales_log, stages_yaml
 from salesmining.findings.replay import boot_stat
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -400,15 +400,7 @@ def test_cli_what_if_json_contract_and_exit_codes(tmp_path: object, capsys: pyte
     assert [c["type"] for c in got["changes"]] == ["remove", "cap", "parallel"]
     assert got["changes"][1]["limit"] == "2d"
     # the same numbers as the Python call
-    ev = sm.read_csv(
-        root / "opportunities.csv",
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        amount="Amount",
-        approval_result="Approval Result",
-    )
+    ev = sm.read_csv(root / "opportunities.csv", **SAMPLE_COLUMNS)
     w = sm.what_if(
         ev,
         stages,

@@ -34,6 +34,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,7 @@ __all__ = [
     "NEGATIVE_KINDS",
     "NEGATIVE_MUST_NOT_RAISE",
     "PROBLEM_KINDS",
+    "SAMPLE_COLUMNS",
     "SAMPLE_LOGS_DIR",
     "generate_sales_log",
     "stages_yaml",
@@ -117,6 +119,19 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "Lead Source",
     "Amount",
     "Product",
+)
+
+#: The reader keywords for a generated log and the bundled ``sample_logs/*.csv``:
+#: ``sm.read_csv(path, **SAMPLE_COLUMNS)`` or ``sm.from_dataframe(events, **SAMPLE_COLUMNS)``.
+SAMPLE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "case": "Opportunity ID",
+        "activity": "Activity",
+        "timestamp": "Timestamp",
+        "resource": "Owner",
+        "approval_result": "Approval Result",
+        "amount": "Amount",
+    }
 )
 
 #: Column order of the ground-truth table.
