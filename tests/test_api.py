@@ -25,26 +25,19 @@ def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
         assert getattr(sm, name) is not None
 
 
-def test_import_is_fast_and_does_not_load_pm4py() -> None:
-    code = (
-        "import sys, time; t = time.perf_counter(); import salesmining; dt = time.perf_counter() - t; "
-        "print(dt, 'pm4py' in sys.modules, 'polars' in sys.modules)"
-    )
-    # as an installed package runs: with compiled bytecode (the first run writes it), best of three
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-c", "import salesmining"], check=True, env=env)
-
-    def once() -> list[str]:
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-        return res.stdout.split()
-
-    runs = [once() for _ in range(3)]
-    best = min(float(r[0]) for r in runs)
-    out = runs[0]
-    assert out[1] == "False", "import salesmining must not import pm4py"
-    assert best < 1.0, f"import salesmining took {best:.2f}s"
+def test_import_loads_no_heavy_dependency() -> None:
+    """``import salesmining`` stays light: pm4py, polars, plotting, graph, template, statistics
+    and engine libraries load on first use only. (How long the import takes is measured in
+    ``benchmarks/bench_report.py``, not here: a timed test fails on a loaded machine.)"""
+    heavy = ["pm4py", "polars", "matplotlib", "scipy", "pyspark", "duckdb", "graphviz", "networkx", "jinja2"]
+    heavy += ["ruptures", "openpyxl", "yaml", "sklearn"]
+    code = f"import sys, salesmining; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == []
+    # the check itself can fail: a module that is loaded is reported
+    probe = "import sys, salesmining, yaml; print('yaml' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "True"
 
 
 def test_error_tree() -> None:
