@@ -428,7 +428,7 @@ def _event_gaps(
     )
     for col in ("visit_no", "gap_visit"):
         out[col] = out[col].astype("float64")
-    return out.drop(columns=["owner_ff", "stage_order_ff", "prev_life"])
+    return _as_categoricals(out.drop(columns=["owner_ff", "stage_order_ff", "prev_life"]), log)
 
 
 # --- the gap table on the log's integer codes (the default engine) ------------------------
@@ -469,14 +469,87 @@ def _own(values: np.ndarray) -> np.ndarray:
     return values if values.flags.writeable else values.copy()
 
 
-def _take(names: np.ndarray, codes: np.ndarray) -> pd.Series:
-    """Decode codes (``-1`` = missing) into a pandas ``str`` column, vectorised through Arrow."""
-    import pyarrow as pa  # type: ignore[import-untyped]
+def _categorical(codes: np.ndarray, names: Any) -> pd.Categorical[Any]:
+    """A categorical from codes (``-1``: missing) into ``names`` (distinct, sorted: the category
+    order is the names' order, so sorting or grouping by it is sorting by the text)."""
+    dtype = pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object), dtype="str"))
+    return pd.Categorical.from_codes(np.asarray(codes), dtype=dtype, validate=False)
 
-    # large_string is what pandas' Arrow strings hold: no cast after the take
-    # wrapped as it is (pd.array), not converted through ``to_pandas``, which copies the strings
-    arr = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+def _sorted_categorical(codes: np.ndarray, names: Any) -> pd.Categorical[Any]:
+    """:func:`_categorical` for codes into distinct names in any order: renumbered to the sorted names."""
+    names = np.asarray(names, dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    codes = np.asarray(codes, dtype="int64")
+    return _categorical(np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1), names[order])
+
+
+def as_text(values: Any) -> pd.Series:
+    """A text column of the gap table or the visits as pandas' ``str`` (Arrow-backed, missing as
+    NaN), as public tables hold text: a categorical decoded through its codes (one Arrow take of
+    the few categories), any other column cast."""
+    import pyarrow as pa
+
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return series.astype("str")
+    cats = series.cat.categories
+    # the categories as Arrow text: shared with a ``str`` index (no copy), else converted once
+    names = pa.array(cats.array if cats.dtype == "str" else np.asarray(cats, dtype=object), type=pa.large_string())
+    codes = np.asarray(series.cat.codes, dtype="int64")
+    text = names.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(
+        pd.array(text, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=series.index, name=series.name
+    )
+
+
+#: The gap table's text columns, categoricals of sorted names.
+TEXT_COLUMNS = (
+    CASE,
+    ACTIVITY,
+    "role",
+    "owner",
+    "actor",
+    "lifecycle",
+    "result",
+    "prev_act",
+    "prev_result",
+    "prev_owner",
+    "handoff_reference",
+    "gap_kind",
+)
+
+
+def _as_categoricals(out: pd.DataFrame, log: EventLog) -> pd.DataFrame:
+    """The text columns of :func:`_event_gaps`' table as the categoricals :func:`_event_gaps_coded`
+    builds: the same category sets (the log's sorted names), so both engines give equal tables."""
+    coded = log._coded
+    ev = log._events
+    none = np.array([], dtype=object)
+    life = _codes_of(ev[LIFECYCLE], lower=True)[1] if LIFECYCLE in ev.columns else none
+    result = _codes_of(ev[APPROVAL_RESULT])[1] if APPROVAL_RESULT in ev.columns else none
+    names: dict[str, Any] = {
+        CASE: coded.case_names,
+        ACTIVITY: coded.activity_names,
+        "prev_act": coded.activity_names,
+        "role": sorted(ROLES),
+        "owner": coded.resource_names,
+        "actor": coded.resource_names,
+        "prev_owner": coded.resource_names,
+        "lifecycle": life,
+        "result": result,
+        "prev_result": result,
+        "handoff_reference": sorted(_REFERENCES),
+        "gap_kind": sorted(KIND_NAMES),
+    }
+    for col in TEXT_COLUMNS:
+        cats = pd.Index(np.asarray(names[col], dtype=object), dtype="str")
+        codes = cats.get_indexer(out[col].astype("str"))
+        codes[out[col].isna().to_numpy()] = -1
+        out[col] = _categorical(codes, cats)
+    return out
 
 
 def column_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -500,8 +573,9 @@ def column_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, 
 
 
 def _codes_of(values: pd.Series, lower: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Factorise an event column (NA → -1); ``lower`` lower-cases the distinct values, not each row."""
-    codes, uniques = pd.factorize(values.astype("str"), sort=False)
+    """Factorise an event column (NA → -1) into codes of its sorted distinct values; ``lower``
+    lower-cases the distinct values, not each row."""
+    codes, uniques = pd.factorize(values.astype("str"), sort=True)
     names = np.asarray([str(u) for u in uniques], dtype=object)
     codes = np.asarray(codes, dtype="int64")
     if lower and len(names):
@@ -566,10 +640,6 @@ def _event_gaps_coded(
 
     def sorted_(a: np.ndarray) -> np.ndarray:
         return a if perm is None else a[perm]
-
-    def column(name: str) -> Any:
-        # an event column in the table's order: the log's own (Arrow) array, shared when no tie moves
-        return ev[name].array if perm is None else ev[name].array.take(perm)
 
     case, act, ts, seq = sorted_(case0), sorted_(act0), sorted_(ts0), sorted_(seq0)
     source_row = sorted_(coded.source_row)
@@ -645,40 +715,39 @@ def _event_gaps_coded(
         [0, 1, 2, 3],
         default=4,
     )
-    str_col = pd.StringDtype("pyarrow", na_value=np.nan)
-    role_names = np.asarray(ROLES, dtype=object)
     acts = coded.activity_names
     rnames = coded.resource_names
+    no_names = np.array([], dtype=object)
     out = pd.DataFrame(
         {
-            CASE: column(CASE),
-            ACTIVITY: column(ACTIVITY),
+            CASE: _categorical(case, coded.case_names),
+            ACTIVITY: _categorical(act, acts),
             TS: _own(ts),
             SOURCE_ROW: _own(source_row),
             SEQ: seq,
-            "role": _take(role_names, role),
+            "role": _sorted_categorical(role, ROLES),
             "order": order,
             "is_stage": is_stage,
             "is_approval": is_approval,
-            "owner": _take(rnames, owner.astype("int64")),
-            "actor": column(RESOURCE) if has_res else pd.Series([None] * n, dtype=str_col),
-            "lifecycle": _take(life_names, life),
-            "result": _take(result_names, result),
+            "owner": _categorical(owner, rnames),
+            "actor": _categorical(res if has_res else np.full(n, -1, dtype="int64"), rnames if has_res else no_names),
+            "lifecycle": _categorical(life, life_names),
+            "result": _categorical(result, result_names),
             "prev_ts": prev_ts,
-            "prev_act": _take(acts, prev_act),
-            "prev_result": _take(result_names, prev_result),
+            "prev_act": _categorical(prev_act, acts),
+            "prev_result": _categorical(prev_result, result_names),
             "visit_no": visit_no,
             "frontier": frontier,
             "pos": pos,
-            "prev_owner": _take(rnames, prev_owner.astype("int64")),
+            "prev_owner": _categorical(prev_owner, rnames),
             "gap_visit": gap_visit,
             "frontier_before": frontier_before,
             "prev_stage_order": prev_stage_order,
             "gap_s": gap_s,
             "owner_change": change,
             "handoff_share": share,
-            "handoff_reference": _take(np.asarray(_REFERENCES, dtype=object), reference),
-            "gap_kind": _take(np.asarray(KIND_NAMES, dtype=object), gap_kind),
+            "handoff_reference": _sorted_categorical(reference, _REFERENCES),
+            "gap_kind": _sorted_categorical(gap_kind, KIND_NAMES),
         },
         copy=False,  # the columns are this function's own arrays (the log's read-only ones copied): not copied again
     )
@@ -824,7 +893,7 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     same_stage[1:] = stage_codes[1:] == stage_codes[:-1]
     visits["repeat_of_prev"] = is_stage_visit & same_case & same_stage & lasted
     first = gaps["prev_ts"].isna().to_numpy()
-    outcome = log.cases.set_index(CASE)[OUTCOME].reindex(gaps[CASE].array[first])
+    outcome = log.cases.set_index(CASE)[OUTCOME].reindex(np.asarray(gaps[CASE].array[first], dtype=object))
     visits["outcome"] = outcome.to_numpy()[vcase] if n else outcome.to_numpy()[:0]
     return visits
 
@@ -849,10 +918,9 @@ def _kind_sums(
     found[found] = keys[at[found]] == vkey[found]
     # the pivot's keys (case, visit, kind), in its order: kinds by name within a visit
     kinds = sorted(GAP_KINDS)
-    kind = np.full(len(own), -1, dtype="int64")
-    kind_col = gaps["gap_kind"]
-    for r, k in enumerate(kinds):
-        kind[(kind_col == k).to_numpy(dtype=bool)[own]] = r
+    raw, names = column_codes(gaps["gap_kind"].iloc[own])
+    rank = np.asarray([kinds.index(k) if k in kinds else -1 for k in names], dtype="int64")
+    kind = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(rank) else -1, -1)
     gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
     keep = kind >= 0  # a first event's "none" has no visit
     label = (group * len(kinds) + kind)[keep]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import as_text, column_codes
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
+from salesmining.findings.codes import same_text, text_in
 from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import at, between, evidence
 
@@ -18,7 +20,7 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     and ``rubber_stamp`` evidence."""
     g = ctx.gaps
     kind = g["gap_kind"]
-    rep = g.loc[(kind == "repeat").to_numpy(dtype=bool), [ACTIVITY, CASE, "gap_s"]]
+    rep = g.loc[text_in(kind, ["repeat"]), [ACTIVITY, CASE, "gap_s"]]
     ctx.claims.append(
         claims(
             "redundant_approval",
@@ -61,12 +63,12 @@ def _repeated_later(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> l
     before = np.where(first > 0, total[np.maximum(first - 1, 0)], 0)
     ap["backs"] = (total - before[ctx.case_no])[ap.index.to_numpy()]
     # the same approval's previous decision in the case
-    act, _ = pd.factorize(ap[ACTIVITY])
+    act = column_codes(ap[ACTIVITY])[0]
     prev = previous_same(ctx.case_no[ap.index.to_numpy()].astype("int64") * (int(act.max()) + 1) + act)
     has_prev = prev >= 0
-    rejected = np.asarray(ap["result"].array == "rejected", dtype=bool)
+    rejected = text_in(ap["result"], ["rejected"])
     earlier_ok = has_prev & ~rejected[np.maximum(prev, 0)]
-    later = earlier_ok & (ap["gap_kind"] != "repeat").to_numpy(dtype=bool)
+    later = earlier_ok & ~text_in(ap["gap_kind"], ["repeat"])
     backs = ap["backs"].to_numpy()
     after_loop = later & (backs > backs[np.maximum(prev, 0)])
     plain = later & ~after_loop
@@ -91,7 +93,7 @@ def _repeated_later(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> l
 
 def _sequential_chains(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> pd.DataFrame | None:
     """An approval directly after a different approval: in parallel, the shorter wait is saved."""
-    chain = ap[ap["prev_act"].isin(list(ctx.model.approvals)) & (ap["prev_act"] != ap[ACTIVITY])]
+    chain = ap[text_in(ap["prev_act"], ctx.model.approvals) & ~same_text(ap["prev_act"], ap[ACTIVITY])]
     if not len(chain):
         return None
     prev_gap = g["gap_s"].shift(1).loc[chain.index]
@@ -113,17 +115,25 @@ def _sequential_chains(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -
 
 def _rubber_stamps(ctx: FindingContext, ap: pd.DataFrame) -> list[pd.DataFrame]:
     """An approval step that (almost) never rejects; needs decisions (an ``approval_result`` column)."""
-    decided = ap[ap["result"].isin(["approved", "rejected"])]
+    decided = ap[text_in(ap["result"], ["approved", "rejected"])]
     if not len(decided):
         return []
-    stats = decided.groupby(ACTIVITY)["result"].agg(n="size", rejected=lambda s: int((s == "rejected").sum()))
+    # per approval step (in name order): decisions and rejections, counted on codes
+    act, names = column_codes(decided[ACTIVITY], sort=True)
+    n = np.bincount(act, minlength=len(names))
+    rej = np.bincount(act, weights=text_in(decided["result"], ["rejected"]), minlength=len(names)).astype("int64")
+    seen = n > 0
+    stats = pd.DataFrame(
+        {"n": n[seen], "rejected": rej[seen]},
+        index=pd.Index(as_text(pd.Series(names[seen], dtype=object)), name=ACTIVITY),
+    )
     stamps = stats[
         (stats["n"] >= ctx.rules.rubber_stamp_min_decisions)
         & (stats["rejected"] <= ctx.rules.rubber_stamp_max_reject * stats["n"])
     ]
     out = []
     for act, row in stamps.iterrows():
-        h = ap[(ap[ACTIVITY] == act) & ap["gap_kind"].isin(["approval", "repeat"])]
+        h = ap[text_in(ap[ACTIVITY], [act]) & text_in(ap["gap_kind"], ["approval", "repeat"])]
         ctx.claims.append(
             claims("redundant_approval", "rubber_stamp", str(act), h[CASE], h.index, h["gap_s"].fillna(0))
         )

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
+from salesmining.findings.codes import text_in
 
 __all__ = ["ATTRIBUTION_COLUMNS", "CLAIM_COLUMNS", "PRIORITY", "attribute", "claims", "public", "tail_claims"]
 
@@ -118,7 +119,7 @@ def tail_claims(
         first = gaps["prev_ts"].isna().to_numpy()
         case_index = pd.Index(gaps[CASE].array[first].astype("object"), dtype=object)
     gv = gaps["gap_visit"].to_numpy(dtype="float64")
-    mine = np.flatnonzero((gaps["gap_kind"] == "stage").to_numpy(dtype=bool) & ~np.isnan(gv))
+    mine = np.flatnonzero(text_in(gaps["gap_kind"], ["stage"]) & ~np.isnan(gv))
     span = int(max(np.nanmax(gv) if len(mine) else 0.0, float(hits["visit_no"].max()))) + 1
     # a visit's key: its case's number and visit number in one integer
     gkey = case_no[mine].astype("int64") * span + gv[mine].astype("int64")

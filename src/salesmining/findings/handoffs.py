@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesmining.analysis.visits import slower_with_change
+from salesmining.analysis.visits import column_codes, slower_with_change
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
+from salesmining.findings.codes import text_in
 from salesmining.findings.context import FindingContext
 from salesmining.findings.evidence import ARROW, Place, between, evidence
 
@@ -36,29 +37,29 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     # back-filled cases' gaps are data-entry times: neither handoffs to judge nor a reference
     entered_late = ctx.of_cases(ctx.backfilled.index) if len(ctx.backfilled) else np.zeros(len(g), dtype=bool)
     kind = g["gap_kind"]
-    is_ho = ((kind == "handoff") & (g["handoff_reference"] != "")).to_numpy(dtype=bool) & ~entered_late
+    reference_all = g["handoff_reference"]
+    is_ho = text_in(kind, ["handoff"]) & text_in(reference_all, ["step", "activity"]) & ~entered_late
     # the fair reference: the same step (else the same activity), both owners known, no owner change
-    is_ref = ((kind == "stage") & g["owner"].notna() & g["prev_owner"].notna() & ~g["owner_change"]).to_numpy(
-        dtype=bool
-    ) & ~entered_late
+    known = (g["owner"].notna() & g["prev_owner"].notna()).to_numpy(dtype=bool)
+    is_ref = text_in(kind, ["stage"]) & known & ~g["owner_change"].to_numpy(dtype=bool) & ~entered_late
     # only handoffs and their references take part below: work on those rows alone, on integer places
     rows = np.flatnonzero(is_ho | is_ref)
     is_ho, is_ref = is_ho[rows], is_ref[rows]
-    act_all, _ = pd.factorize(g[ACTIVITY])
+    act_all = column_codes(g[ACTIVITY])[0]
     act = act_all[rows].astype("int64")
     prev = np.where(rows > 0, act_all[np.maximum(rows - 1, 0)], -1).astype("int64")  # a reference has a previous event
     step = prev * (int(act_all.max()) + 2 if len(act_all) else 1) + act
-    reference = g["handoff_reference"].array.take(rows)
+    reference = reference_all.iloc[rows]
     # the gap table judged handoffs systematically slower with every case as reference; test again
     # without the back-filled ones (their minutes would make any handoff look slow)
     slower = np.zeros(len(rows), dtype=bool)
     gap = g["gap_s"].to_numpy(dtype="float64")[rows]
     for level, place in (("step", step), ("activity", act)):
-        judged = is_ho & np.asarray(reference == level, dtype=bool)
+        judged = is_ho & text_in(reference, [level])
         slower |= judged & slower_with_change(place, judged, is_ho | is_ref, is_ho, gap, ctx.rules.handoff_alpha)
     if not slower.any():
         return []
-    on_step = np.asarray(reference == "step", dtype=bool)[slower]
+    on_step = text_in(reference, ["step"])[slower]
     thr, med = np.full(int(slower.sum()), np.nan), np.full(int(slower.sum()), np.nan)
     q = ctx.rules.handoff_quantile
     for level_on, place in ((on_step, step), (~on_step, act)):

@@ -13,8 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import as_text, column_codes
 from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.findings.attribution import claims
+from salesmining.findings.codes import same_text, text_in
 from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import ARROW, at, between, evidence
 
@@ -25,17 +27,25 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     """``backward_move`` (on the step moved back), ``reopened``, ``stage_repeat`` and ``activity_repeat``
     evidence; their gap claims go to ``ctx.claims``."""
     v = ctx.visits
-    stage_rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
+    stage_rows = np.flatnonzero(text_in(v["role"], ["stage"]))
     out = _excursions(ctx, stage_rows)
     rep_rows = stage_rows[v["repeat_of_prev"].to_numpy(dtype=bool)[stage_rows]]
-    rep = v[["case", "stage", "owner"]].iloc[rep_rows]
-    if len(rep):
-        # the visit just before (a repeat is never a case's first visit)
-        prev_owner = pd.Series(v["owner"].array.take(rep_rows - 1), index=rep.index)
-        redo = (
-            rep["owner"].notna() & prev_owner.notna() & (rep["owner"].astype("object") != prev_owner.astype("object"))
+    if len(rep_rows):
+        # the visit just before (a repeat is never a case's first visit); owners compared on codes
+        owner = v["owner"].array
+        redo = ~same_text(owner.take(rep_rows), owner.take(rep_rows - 1))
+        redo &= np.asarray(pd.notna(owner.take(rep_rows)), dtype=bool) & np.asarray(
+            pd.notna(owner.take(rep_rows - 1)), dtype=bool
         )
-        rep["how"] = np.where(redo, "redo by another owner", "repeat by the same owner")
+        # the few repeats as text (groups in name order, as the text columns always gave them)
+        rep = pd.DataFrame(
+            {
+                "case": as_text(v["case"].iloc[rep_rows]),
+                "stage": as_text(v["stage"].iloc[rep_rows]),
+                "how": np.where(redo, "redo by another owner", "repeat by the same owner"),
+            },
+            index=v.index[rep_rows],
+        )
         g = rep.groupby(["case", "stage"]).agg(n=("how", "size"), how=("how", lambda s: "; ".join(sorted(set(s)))))
         g = g.reset_index()
         out.append(
@@ -76,9 +86,10 @@ def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
     moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
     which = np.searchsorted(first_move, began[sel])
     behind = (
-        v[["case", "visit_no", "dwell_s"]]
+        v[["visit_no", "dwell_s"]]
         .iloc[rows[sel]]
         .assign(
+            case=as_text(v["case"].iloc[rows[sel]]),  # the few visits behind as text (joined with the moves below)
             rule=np.where(back[first_move], "backward_move", "reopened")[which],
             label=moved["label"].to_numpy()[which],
         )
@@ -124,7 +135,7 @@ def _moves(v: pd.DataFrame, rows: np.ndarray, source: str | np.ndarray) -> pd.Da
     target = sub["stage"].astype("object").to_numpy()
     return pd.DataFrame(
         {
-            "case": sub["case"].to_numpy(),
+            "case": as_text(sub["case"]).to_numpy(),
             "stage": target,
             "source": src,
             "target": target,
@@ -165,16 +176,16 @@ def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     """Completions again of an activity outside the model (an activity never completed in the log,
     e.g. start-only lifecycles: its starts); a repeat at the same instant is a duplicate, not rework."""
     g = ctx.gaps
-    rows = np.flatnonzero((g["role"] == "other").to_numpy(dtype=bool))
+    rows = np.flatnonzero(text_in(g["role"], ["other"]))
     if not len(rows):
         return None
-    life = g["lifecycle"].array.take(rows)
-    is_complete = np.asarray(life == "complete", dtype=bool)
-    act, _ = pd.factorize(g[ACTIVITY].array.take(rows))
+    life = g["lifecycle"].iloc[rows]
+    is_complete = text_in(life, ["complete"])
+    act = column_codes(g[ACTIVITY].iloc[rows])[0]
     has_complete = (np.bincount(act, weights=is_complete, minlength=int(act.max()) + 1) > 0)[act]
-    is_start = np.asarray(life == "start", dtype=bool)
+    is_start = text_in(life, ["start"])
     # work done: its completions; an activity never completed in the log (start-only lifecycles) by its starts
-    done = np.asarray(life.isna(), dtype=bool) | is_complete | (~has_complete & is_start)
+    done = life.isna().to_numpy(dtype=bool) | is_complete | (~has_complete & is_start)
     rows, act = rows[done], act[done]
     if not len(rows):
         return None
@@ -182,14 +193,14 @@ def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     prev = previous_same(ctx.case_no[rows].astype("int64") * (int(act.max()) + 1) + act)
     ts = g["ts_us"].to_numpy()[rows]
     again = (prev >= 0) & (ts != ts[np.maximum(prev, 0)])
-    actor, _ = pd.factorize(g["actor"].array.take(rows))
+    actor = column_codes(g["actor"].iloc[rows])[0]
     prev_actor = np.where(prev >= 0, actor[np.maximum(prev, 0)], -1)
     redo = (actor >= 0) & (prev_actor >= 0) & (actor != prev_actor)
     at_rows = rows[again]
     again_df = pd.DataFrame(
         {
-            CASE: g[CASE].array.take(at_rows),
-            ACTIVITY: g[ACTIVITY].array.take(at_rows),
+            CASE: as_text(g[CASE].iloc[at_rows]).array,  # the repeats as text, grouped in name order below
+            ACTIVITY: as_text(g[ACTIVITY].iloc[at_rows]).array,
             "gap_s": g["gap_s"].to_numpy(dtype="float64")[at_rows],
             "redo": redo[again].astype(int),
         },

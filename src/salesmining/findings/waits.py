@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis.visits import column_codes
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
 from salesmining.findings.attribution import claims, tail_claims
+from salesmining.findings.codes import text_in
 from salesmining.findings.context import FindingContext, stall_limits, targets
 from salesmining.findings.evidence import at, between, evidence, evidence_by_rule
 
@@ -35,14 +37,16 @@ def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     """``slow_response``, ``long_wait`` (stage, approval) and ``stalled_open`` evidence."""
     v = ctx.visits
     # finished stage visits at the frontier (the rows of ctx.visits, as the index says)
-    rows = np.flatnonzero(((v["role"] == "stage") & ~v["behind"] & v["net_s"].notna()).to_numpy(dtype=bool))
+    rows = np.flatnonzero(
+        text_in(v["role"], ["stage"]) & ~v["behind"].to_numpy(dtype=bool) & v["net_s"].notna().to_numpy()
+    )
     done = v[["case", "visit_no", "stage", "net_s"]].iloc[rows]
-    stage, _ = pd.factorize(done["stage"])
+    stage = column_codes(done["stage"])[0]
     key = ctx.visit_case_no(rows).astype("int64") * (int(stage.max()) + 1 if len(stage) else 1) + stage
     done = done.assign(first_visit=~pd.Series(key).duplicated().to_numpy())
     model = ctx.model
     first, second = ctx.rules.response or (model.stages[0], model.stages[1] if len(model.stages) > 1 else None)
-    out = [_slow_response(ctx, done, first, second), _stage_dwell(ctx, done[done["stage"] != first].copy())]
+    out = [_slow_response(ctx, done, first, second), _stage_dwell(ctx, done[~text_in(done["stage"], [first])].copy())]
     approvals = _approval_waits(ctx)
     if approvals is not None:
         out.append(approvals)
@@ -80,10 +84,10 @@ def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray,
 def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: str | None) -> pd.DataFrame:
     """The first visit of the first stage, judged as the time to the first response."""
     model = ctx.model
-    resp = done[(done["stage"] == first) & done["first_visit"]].copy()
+    resp = done[text_in(done["stage"], [first]) & done["first_visit"].to_numpy(dtype=bool)].copy()
     resp["target"] = _visit_targets(ctx, resp)
     hit = resp[resp["net_s"] > resp["target"]]
-    rule = np.where(hit["stage"].isin(list(model.sla)), "response_over_sla", "response_outlier")
+    rule = np.where(text_in(hit["stage"], model.sla), "response_over_sla", "response_outlier")
     target_text = _texts(hit["target"])
     place = between(first, second, target_text="next stage")
     _charge(ctx, hit, "slow_response", rule, place.where)
@@ -105,7 +109,7 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
     model = ctx.model
     rest["target"] = _visit_targets(ctx, rest)
     hit = rest[rest["net_s"] > rest["target"]]
-    rule = np.where(hit["stage"].isin(list(model.sla)), "stage_over_sla", "stage_outlier")
+    rule = np.where(text_in(hit["stage"], model.sla), "stage_over_sla", "stage_outlier")
     target_text = _texts(hit["target"])
     _charge(ctx, hit, "long_wait", rule, hit["stage"].astype("object").to_numpy())
     return evidence_by_rule(
@@ -120,13 +124,13 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
 
 def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
     g = ctx.gaps
-    ap = g.loc[(g["gap_kind"] == "approval").to_numpy(dtype=bool), [CASE, ACTIVITY, "gap_s"]]
+    ap = g.loc[text_in(g["gap_kind"], ["approval"]), [CASE, ACTIVITY, "gap_s"]]
     if not len(ap):
         return None
     sla = ctx.model.approval_sla
     ap["target"] = targets(ctx, ap, ACTIVITY, "gap_s", sla, reference=ctx.reference_flags(ctx.case_no[ap.index]))
     hit = ap[ap["gap_s"] > ap["target"]]
-    rule = np.where(hit[ACTIVITY].isin(list(sla)), "approval_over_sla", "approval_outlier")
+    rule = np.where(text_in(hit[ACTIVITY], sla), "approval_over_sla", "approval_outlier")
     target_text = _texts(hit["target"])
     ctx.claims.append(
         claims("long_wait", rule, hit[ACTIVITY].astype("object"), hit[CASE], hit.index, hit["gap_s"] - hit["target"])
@@ -152,8 +156,8 @@ def _stalled_open(ctx: FindingContext) -> pd.DataFrame | None:
     if now.tzinfo is None:
         now = now.tz_localize("UTC")
     now_us = int(now.value // 1000)  # Timestamp.value is nanoseconds since the epoch
-    is_open = (v["role"] == "stage") & v["exit_us"].isna() & ~v["outcome"].isin(["won", "lost"])
-    openv = v.loc[is_open.to_numpy(dtype=bool), ["case", "stage", "entry_us"]]
+    is_open = text_in(v["role"], ["stage"]) & v["exit_us"].isna().to_numpy() & ~text_in(v["outcome"], ["won", "lost"])
+    openv = v.loc[is_open, ["case", "stage", "entry_us"]]
     if not len(openv):
         return None
     openv["age_s"] = (now_us - openv["entry_us"]) / 1e6
