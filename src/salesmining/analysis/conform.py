@@ -389,6 +389,19 @@ def _read_variant(acts: list[str], model: StageModel, pos: Mapping[str, int], co
     )
 
 
+def _str_take(values: np.ndarray, at: np.ndarray) -> pd.Series:
+    """``pd.Series(values[at], dtype="str")`` made by taking from the few ``values`` as Arrow
+    strings (no string conversion per row)."""
+    return pd.Series(pd.array(values, dtype="str").take(at), copy=False)
+
+
+def _str_series(values: np.ndarray) -> pd.Series:
+    """``pd.Series(values, dtype="str")`` for an object array of few distinct values (missing
+    ones stay missing): its distinct values converted once and taken back."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return pd.Series(pd.array(np.asarray(uniques, dtype=object), dtype="str").take(codes, allow_fill=True), copy=False)
+
+
 def _objects(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values):
@@ -763,7 +776,15 @@ def _deviation_table(cs: pd.DataFrame, groups: np.ndarray, facts: pd.DataFrame) 
 def _case_basics(log: EventLog, calendar: _Calendar | None) -> pd.DataFrame:
     """Per case (sorted by id): variant id, known outcome, throughput."""
     coded = log._coded
-    ids = pd.Index(np.asarray(coded.case_names, dtype=object).astype(str))
+    cs: pd.DataFrame = log._cases  # type: ignore[attr-defined]
+    names = np.asarray(coded.case_names, dtype=object)
+    if len(cs) == len(names) and bool((cs[CASE].to_numpy(dtype=object) == names).all()):
+        # the case table lists the cases sorted by id, as the codes do: its columns as they are
+        ids = pd.Index(cs[CASE].array)
+        known = cs[OUTCOME].to_numpy(dtype=object)
+    else:
+        ids = pd.Index(pd.array(names, dtype="str"))
+        known = cs.set_index(CASE)[OUTCOME].reindex(ids).to_numpy(dtype=object)
     if calendar is not None:
         ev: pd.DataFrame = log._events  # type: ignore[attr-defined]
         span = ev.groupby(CASE, sort=False)[TIMESTAMP].agg(["min", "max"]).reindex(ids)
@@ -772,13 +793,11 @@ def _case_basics(log: EventLog, calendar: _Calendar | None) -> pd.DataFrame:
         # the cases are sorted by id, as the codes are; each case's events by time
         at = coded.bounds
         thr = (coded.ts_us[at[1:] - 1] - coded.ts_us[at[:-1]]) / 1e6
-    cs: pd.DataFrame = log._cases  # type: ignore[attr-defined]
-    known = cs.set_index(CASE)[OUTCOME].reindex(ids)
     return pd.DataFrame(
         {
-            "case_id": ids.to_numpy(),
+            "case_id": pd.Series(ids.array, copy=False),
             "variant_id": log._coded_variants.of_case.astype("int64"),
-            "_known": known.to_numpy(dtype=object),
+            "_known": known,
             "throughput_s": thr,
         }
     )
@@ -873,7 +892,9 @@ def _conform_stage_model(
 ) -> Conformance:
     base = _case_basics(log, calendar)
     pos = {s: i for i, s in enumerate(model.stages)}
-    if len(base) and not set(log.activities) & (set(model.stages) | set(model.won) | set(model.lost)):
+    # the log's activities are the coded names (no count of every event's activity needed here)
+    present = {str(a) for a in log._coded.activity_names}
+    if len(base) and not present & (set(model.stages) | set(model.won) | set(model.lost)):
         raise StageModelError(
             "none of the model's stages or outcome activities occur in the log; check the names "
             f"(model stages {list(model.stages)[:5]}, log activities {list(log.activities)[:5]})"
@@ -933,8 +954,8 @@ def _conform_stage_model(
             "conforms": v_conf[group],
             **{c: per_group[c].to_numpy()[group] for c in _TUPLE_COLUMNS},
             "reopened": per_group["reopened"].to_numpy()[group],
-            "end": pd.Series(per_group["end"].to_numpy()[group], dtype="str"),
-            "outcome": pd.Series(outcome, dtype="str"),
+            "end": _str_take(per_group["end"].to_numpy(), group),
+            "outcome": _str_series(outcome),
             "throughput_s": base["throughput_s"],
         }
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import inspect
 import itertools
 import math
 import os
@@ -381,13 +382,75 @@ def process_map(
     if max_edges is not None and (isinstance(max_edges, bool) or not isinstance(max_edges, int) or max_edges < 0):
         raise OptionError(f"max_edges must be a non-negative integer or None, not {max_edges!r}")
     layout = _Layout.of(stages, graph)
+    read = _GraphRead.of(graph)
 
-    def build(direction: str) -> graphviz.Digraph:
-        return _build(graph, view, stat, stages, findings, title, direction, max_label, legend, max_edges, layout)
+    def build(direction: str, turns: list[_Turn] | None = None) -> graphviz.Digraph:
+        return _build(read, view, stat, stages, findings, title, direction, max_label, legend, max_edges, layout, turns)
 
     if rankdir != "auto":
         return build(rankdir)
-    return _fitted(build, layout, len(graph.nodes), width_px)
+    return _fitted(build, layout, len(read.nodes), width_px)
+
+
+@dataclass(frozen=True)
+class _GraphRead:
+    """What a map reads of a graph, read once per :func:`process_map` (a graph's tables are
+    handed out as copies and its start and end counts recomputed on every access)."""
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    n_cases: int
+    n_events: int
+    start_activities: Mapping[str, int]
+    end_activities: Mapping[str, int]
+    time_unit: str
+    abstraction: Any
+    max_count: int
+
+    @classmethod
+    def of(cls, graph: GraphLike) -> _GraphRead:
+        edges, starts, ends = graph.edges, graph.start_activities, graph.end_activities
+        counts = [int(c) for c in edges["count"]]
+        return cls(
+            nodes=graph.nodes,
+            edges=edges,
+            n_cases=graph.n_cases,
+            n_events=graph.n_events,
+            start_activities=starts,
+            end_activities=ends,
+            time_unit=graph.time_unit,
+            abstraction=getattr(graph, "abstraction", None),
+            max_count=max([*counts, *starts.values(), *ends.values(), 1]),
+        )
+
+
+#: A part of a map's DOT that depends on its direction: where it sits in the body (``start``,
+#: ``stop``) and how to write it for a direction (``emit(target, direction)`` appends its lines).
+_Turn = tuple[int, int, Callable[[Any, str], None]]
+
+
+def _directed(
+    dot: graphviz.Digraph, turns: list[_Turn] | None, direction: str, emit: Callable[[Any, str], None]
+) -> None:
+    """Write a direction-dependent part into ``dot`` for ``direction``; remember it in ``turns``."""
+    start = len(dot.body)
+    emit(dot, direction)
+    if turns is not None:
+        turns.append((start, len(dot.body), emit))
+
+
+def _turned(dot: graphviz.Digraph, turns: Sequence[_Turn], direction: str) -> graphviz.Digraph:
+    """The map ``dot`` laid out in ``direction``: a copy with its direction-dependent parts
+    (the ``rankdir`` and the ports of skips and moves back) written anew, exactly as
+    :func:`_build` writes them for that direction; everything else is the same text."""
+    import graphviz
+
+    out = dot.copy()
+    for start, stop, emit in reversed(turns):
+        scratch = graphviz.Digraph()
+        emit(scratch, direction)
+        out.body[start:stop] = scratch.body
+    return out
 
 
 #: DOT sources at least this long have both directions laid out at once by ``rankdir="auto"``:
@@ -397,7 +460,7 @@ AHEAD_CHARS = 30_000
 
 
 def _fitted(
-    build: Callable[[str], graphviz.Digraph], layout: _Layout, n_nodes: int, width_px: float
+    build: Callable[[str, list[_Turn] | None], graphviz.Digraph], layout: _Layout, n_nodes: int, width_px: float
 ) -> graphviz.Digraph:
     """Lay the map out both ways and keep the direction whose text reads largest at ``width_px``:
     the preferred direction when its text is large enough, else the larger.
@@ -405,16 +468,18 @@ def _fitted(
     A large map (:data:`AHEAD_CHARS`) has both layouts run at once (two ``dot`` processes)."""
     first = "LR" if len(layout.spine) <= 3 and n_nodes <= 6 else "TB"
     if shutil.which("dot") is None:
-        return build(first)
+        return build(first, None)
     other = "TB" if first == "LR" else "LR"
-    built = [build(first)]
-    if len(built[0].source) >= AHEAD_CHARS:  # the second is built while Graphviz lays out the first
-        _run.run_dot_ahead(built[0].source, "svg")
-        built.append(build(other))
-        _run.run_dot_ahead(built[1].source, "svg")
+    turns: list[_Turn] = []
+    first_dot = build(first, turns)  # the other direction is this map turned: built once, not twice
+    built = {first: first_dot}
+    if len(first_dot.source) >= AHEAD_CHARS:  # both laid out at once
+        _run.run_dot_ahead(first_dot.source, "svg")
+        built[other] = _turned(first_dot, turns, other)
+        _run.run_dot_ahead(built[other].source, "svg")
     best: tuple[float, graphviz.Digraph] | None = None
     for direction in (first, other):
-        dot = built.pop(0) if built else build(direction)
+        dot = built[direction] if direction in built else _turned(first_dot, turns, direction)
         try:
             svg, _ = _run.render_source(dot.source, "svg")
         except _run.DotRunError:
@@ -424,7 +489,7 @@ def _fitted(
             return dot
         if best is None or px > best[0]:
             best = (px, dot)
-    return best[1] if best is not None else build(first)
+    return best[1] if best is not None else first_dot
 
 
 def _build(
@@ -439,7 +504,10 @@ def _build(
     legend: bool,
     max_edges: int | None,
     layout: _Layout,
+    turns: list[_Turn] | None = None,
 ) -> graphviz.Digraph:
+    """The map laid out in ``rankdir``; ``turns`` (when given) collects its direction-dependent
+    parts (for :func:`_turned`)."""
     import graphviz
 
     stat_col, stat_label = STATISTICS[stat]
@@ -451,12 +519,12 @@ def _build(
     )
     edges = _drawn_edges(graph, layout, max_edges)
     cut = len(graph.edges) - len(edges)
-    _graph_attributes(dot, graph, heading, rankdir, working, cut)
+    _graph_attributes(dot, graph, heading, rankdir, working, cut, turns)
     rows: list[dict[str, Any]] = sorted(_records(graph.nodes), key=layout.sort_key)
     _add_activities(dot, rows, layout, style)
     _add_start_and_end(dot, graph, rows, layout, style)
     _add_spine(dot, rows, layout, edges)
-    _add_transitions(dot, graph, edges, rows, layout, style)
+    _add_transitions(dot, graph, edges, rows, layout, style, turns)
     if legend and (findings is not None or stages is not None):
         _legend(
             dot,
@@ -485,7 +553,13 @@ def _drawn_edges(graph: GraphLike, layout: _Layout, max_edges: int | None) -> pd
 
 
 def _graph_attributes(
-    dot: graphviz.Digraph, graph: GraphLike, heading: str, rankdir: str, working: bool, cut: int = 0
+    dot: graphviz.Digraph,
+    graph: GraphLike,
+    heading: str,
+    rankdir: str,
+    working: bool,
+    cut: int = 0,
+    turns: list[_Turn] | None = None,
 ) -> None:
     """Title, subtitle (size, abstraction, working time) and the default node and edge styles."""
     subtitle = f"{formatting.counted(graph.n_cases, 'case')} · {formatting.counted(graph.n_events, 'event')}"
@@ -496,16 +570,21 @@ def _graph_attributes(
         subtitle += f" · {formatting.count(cut)} less frequent paths not drawn"
     if working:
         subtitle += f" · durations in {formatting.WORKING_TIME}"
-    dot.attr(
-        rankdir=rankdir,
-        fontname=FONT,
-        fontsize=TITLE_PT,
-        labelloc="t",
-        nodesep="0.3",
-        ranksep="0.45",
-        bgcolor="white",
-        label=f"<<B>{_t(heading)}</B><BR/><FONT POINT-SIZE='{TEXT_PT}'>{_lines(subtitle, 110)}</FONT>>",
-    )
+    label = f"<<B>{_t(heading)}</B><BR/><FONT POINT-SIZE='{TEXT_PT}'>{_lines(subtitle, 110)}</FONT>>"
+
+    def emit(target: Any, direction: str) -> None:
+        target.attr(
+            rankdir=direction,
+            fontname=FONT,
+            fontsize=TITLE_PT,
+            labelloc="t",
+            nodesep="0.3",
+            ranksep="0.45",
+            bgcolor="white",
+            label=label,
+        )
+
+    _directed(dot, turns, rankdir, emit)
     dot.attr("node", fontname=FONT, fontsize=NAME_PT, shape="box", style="rounded,filled", penwidth="1")
     dot.attr("edge", fontname=FONT, fontsize=TEXT_PT, arrowsize="0.7")
 
@@ -605,6 +684,8 @@ def _width(count: int, max_count: int) -> str:
 
 
 def _max_count(graph: GraphLike) -> int:
+    if isinstance(graph, _GraphRead):
+        return graph.max_count
     edges = graph.edges
     counts = [int(c) for c in edges["count"]]
     return max([*counts, *graph.start_activities.values(), *graph.end_activities.values(), 1])
@@ -708,15 +789,16 @@ def _add_transitions(
     rows: list[dict[str, Any]],
     layout: _Layout,
     style: _Style,
+    turns: list[_Turn] | None = None,
 ) -> None:
     """Every drawn directly-follows edge, labelled by count or waiting time, marked as skip or
-    backward move; skips and moves back leave the spine on opposite sides."""
+    backward move; skips and moves back leave the spine on opposite sides (their ports are
+    the direction-dependent parts collected in ``turns``)."""
     waits = [float(x) for x in edges[style.stat_col] if pd.notna(x)] if len(edges) else []
     lo_w, hi_w = (min(waits), max(waits)) if waits else (0.0, 0.0)
     max_count = _max_count(graph)
     by_activity = {str(r["activity"]): r for r in rows}
     position = layout.position
-    ports = _PORTS.get(style.rankdir, _PORTS["LR"])
 
     def key(activity: Any) -> tuple[int, int, float, str]:
         return layout.sort_key(by_activity.get(str(activity), {"activity": activity, "events": 0}))
@@ -736,7 +818,7 @@ def _add_transitions(
         if kind == "spine":
             attrs["weight"] = "20"
         elif kind in ("skip", "rework"):
-            side = ports[kind]
+            side = _PORTS.get(style.rankdir, _PORTS["LR"])[kind]
             attrs.update(tailport=side, headport=side)
             if kind == "rework":
                 attrs["constraint"] = "false"
@@ -747,7 +829,20 @@ def _add_transitions(
         tail, head = node_id(s), node_id(t)
         attrs.update(id=_edge_id(tail, head), tooltip=_edge_tip(e, style))
         attrs["class"] = f"sm-edge sm-{kind}"
-        dot.edge(tail, head, label=label, **attrs)
+        if kind in ("skip", "rework"):
+            _directed(dot, turns, style.rankdir, _ported_edge(tail, head, label, attrs, kind))
+        else:
+            dot.edge(tail, head, label=label, **attrs)
+
+
+def _ported_edge(tail: str, head: str, label: str, attrs: Mapping[str, str], kind: str) -> Callable[[Any, str], None]:
+    """Writes a skip or a move back: its ports face the side :data:`_PORTS` gives for the direction."""
+
+    def emit(target: Any, direction: str) -> None:
+        side = _PORTS.get(direction, _PORTS["LR"])[kind]
+        target.edge(tail, head, label=label, **{**attrs, "tailport": side, "headport": side})
+
+    return emit
 
 
 def _mark_intended_path(attrs: dict[str, str], s: str, t: str, layout: _Layout) -> str:
@@ -948,7 +1043,9 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
     once: later calls get the remembered drawing (with a copy of its ``dot``).
     """
     options = {**options, "width_px": width_px}
-    key = _drawing_key(graph, options)
+    # keyed with every default spelled out: a map asked for with and without the defaults
+    # (``stat="median"``, ``findings=None``...) is the same map, drawn once
+    key = _drawing_key(graph, {**_map_defaults(), **options})
     drawing = _remembered(key, graph, options)
     if drawing is None:
         drawing = _draw(graph, dict(options))
@@ -958,6 +1055,16 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
                 _DRAWINGS.popitem(last=False)
     return drawing if drawing.dot is None else replace(drawing, dot=drawing.dot.copy())  # the caller's own graph
 
+
+def _map_defaults() -> dict[str, Any]:
+    """:func:`process_map`'s keyword options and their defaults."""
+    if not _MAP_DEFAULTS:
+        params = inspect.signature(process_map).parameters.values()
+        _MAP_DEFAULTS.update({p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY})
+    return _MAP_DEFAULTS
+
+
+_MAP_DEFAULTS: dict[str, Any] = {}
 
 # Drawings already made, per (graph, stages, findings: by identity, held weakly; the other options;
 # whether dot is installed; the generation of Graphviz runs). A graph and its results are frozen,
