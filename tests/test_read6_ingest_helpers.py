@@ -5,6 +5,7 @@ public constructor)."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ def test_mostly_local_matches_a_plain_count_of_short_steps(seed: int) -> None:
     far = rng.permutation(n * 100)[:n]
     mixed = np.where(rng.random(n) < 0.95, near, far)
     for rows in (near, far, mixed, np.arange(n), np.array([3]), np.array([], dtype=np.int64)):
-        steps = [abs(int(b) - int(a)) for a, b in zip(rows[:-1], rows[1:], strict=True)]
+        steps = [abs(int(b) - int(a)) for a, b in itertools.pairwise(rows)]
         expected = not steps or sum(s <= 1024 for s in steps) >= 0.9 * len(steps)
         assert _mostly_local(rows) is expected
 
@@ -90,7 +91,12 @@ def test_reader_log_equals_the_constructor(text: str) -> None:
 
 
 def test_reader_log_falls_back_to_the_constructor_when_ids_are_not_in_order() -> None:
-    log = sm.read_csv(io.StringIO("deal,stage,at\nb,Lead,2024-01-02\na,Lead,2024-01-01\n"), case="deal", activity="stage", timestamp="at")
+    log = sm.read_csv(
+        io.StringIO("deal,stage,at\nb,Lead,2024-01-02\na,Lead,2024-01-01\n"),
+        case="deal",
+        activity="stage",
+        timestamp="at",
+    )
     events = log._events.iloc[::-1].reset_index(drop=True)  # b's event first: the constructor sorts
     cases = log.cases.iloc[::-1].reset_index(drop=True)
     fast = _reader_log(events, cases, quality=log.quality, name=None)
@@ -98,3 +104,57 @@ def test_reader_log_falls_back_to_the_constructor_when_ids_are_not_in_order() ->
     _frames_equal(fast._events, slow._events)
     _frames_equal(fast._cases, slow._cases)
     assert fast._events[CASE].tolist() == ["a", "b"]
+
+
+def _parquet_bytes(table: pa.Table, **kw: object) -> bytes:
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(table, buf, **kw)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def test_dictionary_text_names_the_text_columns_stored_as_dictionaries() -> None:
+    from salesmining.ingest.parquet import _dictionary_text
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    table = pa.table(
+        {
+            "deal": pa.array([f"D{i % 97}" for i in range(n)], pa.large_string()),
+            "stage": pa.array(rng.choice(["Lead", "Won", "Ü", None], n).tolist(), pa.string()),
+            "amount": pa.array(rng.random(n)),
+        }
+    )
+    assert _dictionary_text(pa.BufferReader(_parquet_bytes(table, row_group_size=1000))) == ["deal", "stage"]
+    assert _dictionary_text(pa.BufferReader(_parquet_bytes(table, use_dictionary=["stage"]))) == ["stage"]
+    assert _dictionary_text(pa.BufferReader(b"not a parquet file")) == []
+
+
+def test_read_parquet_with_dictionary_text_equals_pandas_reading_the_file() -> None:
+    """Text columns stored as dictionaries are read as dictionaries and cast: the same frame as
+    pandas reading the file (text as str), and the same log as from that frame."""
+    rng = np.random.default_rng(2)
+    n = 4000
+    stamps = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s")
+    df = pd.DataFrame(
+        {
+            "deal": [f"D{i}" for i in rng.integers(0, 300, n)],
+            "stage": rng.choice(["Lead", "Won", " Lost ", "null", "Étape"], n),
+            "at": stamps,
+            "who": pd.Series(rng.choice(["Ann", "Bo", None], n), dtype="object"),
+            "note": [f"n{i}" for i in range(n)],
+        }
+    )
+    data = _parquet_bytes(pa.Table.from_pandas(df, preserve_index=False), row_group_size=1500)
+    log = sm.read_parquet(data, case="deal", activity="stage", timestamp="at", resource="who")
+    ref = pd.read_parquet(io.BytesIO(data))
+    for col in ("deal", "stage", "who", "note"):
+        ref[col] = ref[col].astype("str")
+    want = sm.from_dataframe(ref, case="deal", activity="stage", timestamp="at", resource="who")
+    _frames_equal(log.to_frame(), want.to_frame())
+    _frames_equal(log.cases, want.cases)
+    assert log.quality.rows_kept == want.quality.rows_kept
+    assert [(w.code, w.count, w.rows) for w in log.quality.warnings] == [
+        (w.code, w.count, w.rows) for w in want.quality.warnings
+    ]

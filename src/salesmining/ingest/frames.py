@@ -355,7 +355,9 @@ def _event_frame(
         s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
         events[out_name] = (
-            pd.Series(_take_text(s.array._pa_array, take, local), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
+            pd.Series(_take_text(s.array._pa_array, take, local), dtype="str")
+            if _is_default_text(s)
+            else s.to_numpy()[rows]
         )
     return pd.DataFrame(events, copy=False)  # every column is new here: no copy into consolidated blocks
 

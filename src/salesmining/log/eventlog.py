@@ -490,7 +490,9 @@ def _validate_events(events: pd.DataFrame, *, ordered: bool = False) -> pd.DataF
 
     # the stable sort by (case, timestamp, source row), on integer keys: case codes in sorted order
     stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    if not ordered and not _in_order(ev[CASE], stamp, ev[SOURCE_ROW].to_numpy()):  # readers hand events over in order already
+    if not ordered and not _in_order(
+        ev[CASE], stamp, ev[SOURCE_ROW].to_numpy()
+    ):  # readers hand events over in order already
         codes, _ = pd.factorize(ev[CASE], sort=True)
         keys = pl.DataFrame({"c": codes, "t": stamp, "r": ev[SOURCE_ROW].to_numpy()})
         ev = ev.take(keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy())
