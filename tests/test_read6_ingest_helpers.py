@@ -114,26 +114,9 @@ def _parquet_bytes(table: pa.Table, **kw: object) -> bytes:
     return buf.getvalue()
 
 
-def test_dictionary_text_names_the_text_columns_stored_as_dictionaries() -> None:
-    from salesmining.ingest.parquet import _dictionary_text
-
-    rng = np.random.default_rng(1)
-    n = 3000
-    table = pa.table(
-        {
-            "deal": pa.array([f"D{i % 97}" for i in range(n)], pa.large_string()),
-            "stage": pa.array(rng.choice(["Lead", "Won", "Ü", None], n).tolist(), pa.string()),
-            "amount": pa.array(rng.random(n)),
-        }
-    )
-    assert _dictionary_text(pa.BufferReader(_parquet_bytes(table, row_group_size=1000))) == ["deal", "stage"]
-    assert _dictionary_text(pa.BufferReader(_parquet_bytes(table, use_dictionary=["stage"]))) == ["stage"]
-    assert _dictionary_text(pa.BufferReader(b"not a parquet file")) == []
-
-
-def test_read_parquet_with_dictionary_text_equals_pandas_reading_the_file() -> None:
-    """Text columns stored as dictionaries are read as dictionaries and cast: the same frame as
-    pandas reading the file (text as str), and the same log as from that frame."""
+def test_read_parquet_equals_from_dataframe_of_pandas_reading_the_file() -> None:
+    """``read_parquet`` (reader's log constructor, local takes) gives the same log as
+    ``from_dataframe`` of the frame pandas reads from the file (text as str)."""
     rng = np.random.default_rng(2)
     n = 4000
     stamps = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s")

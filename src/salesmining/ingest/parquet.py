@@ -120,7 +120,7 @@ def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tu
             raise LogSchemaError(f"{source}: a Parquet file must be opened in binary mode ('rb')", source=source)
         handle = pa.BufferReader(content)
     try:
-        table = pq.read_table(handle, read_dictionary=_dictionary_text(handle) or None)
+        table = pq.read_table(handle)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise LogSchemaError(
             f"{source} cannot be read as a Parquet file ({str(exc).strip()}); for a delimited text file use read_csv",
@@ -154,35 +154,6 @@ def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tu
     df = table.to_pandas(types_mapper={pa.large_string(): string}.get, ignore_metadata=True)
     df.columns = [n.strip() for n in names]
     return df, Origin(source, None, (), (f"read {source} as Parquet ({table.num_rows:,} rows)",), file_lines=False)
-
-
-def _dictionary_text(handle: object) -> list[str]:
-    """Text columns stored dictionary-encoded in every row group of the file (``[]`` when the file
-    cannot be told): read as dictionaries, each distinct value is decoded once, and the cast to
-    plain text gives the same column as reading it as text."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.ParquetFile(handle)  # type: ignore[arg-type]
-        schema, md = meta.schema_arrow, meta.metadata
-        if md.num_row_groups == 0:
-            return []
-        names = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        paths = [md.row_group(0).column(j).path_in_schema for j in range(md.num_columns)]
-        out = []
-        for name in names:
-            if paths.count(name) != 1:
-                continue
-            j = paths.index(name)
-            if all(md.row_group(i).column(j).has_dictionary_page for i in range(md.num_row_groups)):
-                out.append(name)
-        return out
-    except Exception:  # noqa: BLE001 - reading the file words any error; without the metadata nothing changes
-        return []
-    finally:
-        if isinstance(handle, pa.NativeFile):
-            handle.seek(0)
 
 
 def is_parquet_path(path: str | os.PathLike[str]) -> bool:
