@@ -40,7 +40,7 @@ from salesmining.ingest.values import (
     text_values,
     to_pandas_text,
 )
-from salesmining.log.eventlog import EventLog, _hand_over_case_codes
+from salesmining.log.eventlog import EventLog, _hand_over_case_codes, _reader_log
 from salesmining.log.quality import IngestReport, IngestWarning, empty_rejections, make_rejections
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
         encoding=origin.encoding,
         notes=(*origin.notes, f"mapped: {', '.join(f'{k}={v!r}' for k, v in mapping.items() if v is not None)}"),
     )
-    log = EventLog(ev, cases_df, quality=report, name=options.name)
+    log = _reader_log(ev, cases_df, quality=report, name=options.name)
     _hand_over_case_codes(log, codes[order[0]], case_ids, ev[SOURCE_ROW].to_numpy())
     return log
 
@@ -330,6 +330,7 @@ def _event_frame(
     import pyarrow as pa
 
     take = pa.array(rows)
+    local = _mostly_local(rows)
 
     def text(t: pl.Series) -> pd.Series:
         return to_pandas_text(t.gather(rows))
@@ -354,21 +355,38 @@ def _event_frame(
         s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
         events[out_name] = (
-            pd.Series(_take_text(s.array._pa_array, take), dtype="str") if _is_default_text(s) else s.to_numpy()[rows]
+            pd.Series(_take_text(s.array._pa_array, take, local), dtype="str")
+            if _is_default_text(s)
+            else s.to_numpy()[rows]
         )
     return pd.DataFrame(events, copy=False)  # every column is new here: no copy into consolidated blocks
 
 
 # A text column whose first values hold at most this many distinct ones is taken through its dictionary.
 _SAMPLE, _FEW_DISTINCT = 4096, 256
+# Positions are "local" when this share of steps between consecutive ones is at most _NEAR rows.
+_LOCAL_SHARE, _NEAR = 0.9, 1024
 
 
-def _take_text(values: pa.ChunkedArray, take: pa.Array) -> pa.Array | pa.ChunkedArray:
-    """``values.take(take)``: for a column of few distinct values, the integer codes are taken and
-    the text looked up in the small dictionary (the same values, read from memory that stays in cache)."""
+def _mostly_local(rows: np.ndarray) -> bool:
+    """Whether consecutive ``rows`` mostly lie close together (an input sorted by case, or
+    nearly): then taking text values reads memory that stays in cache anyway."""
+    if len(rows) < 2:
+        return True
+    steps = np.abs(np.diff(rows))
+    return bool(np.count_nonzero(steps <= _NEAR) >= _LOCAL_SHARE * len(steps))
+
+
+def _take_text(values: pa.ChunkedArray, take: pa.Array, local: bool | None = None) -> pa.Array | pa.ChunkedArray:
+    """``values.take(take)``: for a column of few distinct values, when the positions jump about
+    (not ``local``, see :func:`_mostly_local`; judged from ``take`` when not given), the integer
+    codes are taken and the text looked up in the small dictionary (the same values, read from
+    memory that stays in cache)."""
     import pyarrow.compute as pc
 
-    if len(values) <= _SAMPLE or len(pc.unique(values.slice(0, _SAMPLE))) > _FEW_DISTINCT:
+    if local is None:
+        local = _mostly_local(take.to_numpy(zero_copy_only=False))
+    if local or len(values) <= _SAMPLE or len(pc.unique(values.slice(0, _SAMPLE))) > _FEW_DISTINCT:
         return values.take(take)
     coded = pc.dictionary_encode(values).combine_chunks()
     if len(coded.dictionary) > _FEW_DISTINCT:

@@ -426,7 +426,41 @@ def _hand_over_case_codes(log: EventLog, codes: np.ndarray, names: pd.Index, sou
         object.__setattr__(log, "_case_codes", (codes, names))
 
 
-def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
+def _reader_log(events: pd.DataFrame, cases: pd.DataFrame, *, quality: IngestReport, name: str | None) -> EventLog:
+    """``EventLog(events, cases, quality=quality, name=name)`` for a reader's frames: events sorted
+    by (case, timestamp, source row) with case ids numbered in sorted order, and a case table
+    listing those ids once each, in that order. When the ids strictly increase (as strings
+    compare: then the events are in the log's order and the case table aligned), the log is made
+    without checking the order again or aligning the table; otherwise by the constructor."""
+    if not len(events) or not _strictly_increasing(cases[CASE]):
+        return EventLog(events, cases, quality=quality, name=name)
+    log: EventLog = EventLog.__new__(EventLog)
+    object.__setattr__(log, "_events", _validate_events(events, ordered=True))
+    object.__setattr__(log, "_cases", _align_cases(cases, None))
+    object.__setattr__(log, "_quality", quality)
+    object.__setattr__(log, "_name", name)
+    object.__setattr__(log, "_meta", {})
+    object.__setattr__(log, "_history", ())
+    return log
+
+
+def _strictly_increasing(ids: pd.Series) -> bool:
+    """Whether text ``ids`` (no missing) strictly increase from one to the next, as strings
+    compare (by code point) — as :func:`_in_order` compares them."""
+    import polars as pl
+    import pyarrow as pa
+
+    if ids.isna().any():
+        return False
+    if len(ids) < 2:
+        return True
+    t = pl.Series(pl.from_arrow(pa.array(ids.astype("str").array, type=pa.large_string())))
+    return bool((t.head(len(t) - 1) < t.tail(len(t) - 1)).all())
+
+
+def _validate_events(events: pd.DataFrame, *, ordered: bool = False) -> pd.DataFrame:
+    """The canonical events frame; ``ordered``: the caller knows the events are in the log's
+    order (by case, timestamp, source row) already."""
     missing = [c for c in (CASE, ACTIVITY, TIMESTAMP) if c not in events.columns]
     if missing:
         raise LogSchemaError(
@@ -456,7 +490,9 @@ def _validate_events(events: pd.DataFrame) -> pd.DataFrame:
 
     # the stable sort by (case, timestamp, source row), on integer keys: case codes in sorted order
     stamp = ev[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    if not _in_order(ev[CASE], stamp, ev[SOURCE_ROW].to_numpy()):  # readers hand events over in order already
+    if not ordered and not _in_order(
+        ev[CASE], stamp, ev[SOURCE_ROW].to_numpy()
+    ):  # readers hand events over in order already
         codes, _ = pd.factorize(ev[CASE], sort=True)
         keys = pl.DataFrame({"c": codes, "t": stamp, "r": ev[SOURCE_ROW].to_numpy()})
         ev = ev.take(keys.select(pl.arg_sort_by(["c", "t", "r"], maintain_order=True)).to_series().to_numpy())
@@ -486,7 +522,15 @@ def _in_order(case: pd.Series, stamp: np.ndarray, row: np.ndarray) -> bool:
     return bool(step.all())
 
 
-def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray) -> pd.DataFrame:
+def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray | None) -> pd.DataFrame:
+    """The case table in sorted case order (``case_ids``: the events' distinct ids; ``None`` when
+    ``cases`` lists them in sorted order once each already)."""
+    if case_ids is None:
+        assert cases is not None
+        out = cases.copy(deep=False)
+        out[CASE] = out[CASE].astype("str")
+        out = out.reset_index(drop=True)
+        return _canonical_outcomes(out)
     ids = pd.Series(sorted(case_ids), dtype="str", name=CASE)  # in event order the ids come sorted already
     if cases is None:
         out = pd.DataFrame({CASE: ids})
@@ -501,6 +545,11 @@ def _align_cases(cases: pd.DataFrame | None, case_ids: np.ndarray) -> pd.DataFra
         aligned = len(cs) == len(ids) and bool((cs[CASE].reset_index(drop=True) == ids).all())
         # a reader's case table lists the ids in this order already: the merge would change nothing
         out = cs.reset_index(drop=True) if aligned else pd.DataFrame({CASE: ids}).merge(cs, on=CASE, how="left")
+    return _canonical_outcomes(out)
+
+
+def _canonical_outcomes(out: pd.DataFrame) -> pd.DataFrame:
+    """The aligned case table with its ``outcome`` column checked (won/lost/open, or missing) and first."""
     if OUTCOME not in out.columns:
         out[OUTCOME] = pd.Series(pd.NA, index=out.index, dtype="str")
     else:
