@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "MISSING",
     "WORKING_TIME",
@@ -28,6 +30,7 @@ __all__ = [
     "percent",
     "points",
     "short_duration",
+    "short_durations",
     "signed_percent",
 ]
 
@@ -113,6 +116,66 @@ def short_duration(seconds: Any, *, working: bool = False, smallest: str = "s") 
     if value < 86400:
         return f"{value / 3600:.1f} h"
     return f"{value / 86400:.1f} d"
+
+
+def _text(numbers: np.ndarray, *parts: Any) -> np.ndarray:
+    """``str(n) + parts...`` per whole number ``n`` (int64), as Python ``str`` objects; a part is a
+    suffix text or another int64 array (joined in Arrow: no Python call per value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def arrow(x: Any) -> Any:
+        return pc.cast(pa.array(x), pa.string()) if isinstance(x, np.ndarray) else x
+
+    joined = pc.binary_join_element_wise(arrow(numbers), *[arrow(p) for p in parts], "")
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def short_durations(seconds: Any, *, working: bool = False, smallest: str = "s") -> np.ndarray:
+    """:func:`short_duration` of every value of ``seconds`` (numbers, as an array or a sequence):
+    an object array of the same texts, without a Python call per value.
+
+    Rounding is numpy's ``rint`` (half to even on the exact value, as Python's formatting rounds);
+    a value whose one-decimal rounding sits too close to a half to be decided from ``value·10`` in
+    floats, a huge value, or a working-clock one, is formatted by :func:`short_duration` itself.
+
+    >>> short_durations([45, 720, 12_600, 181_440, float("nan")]).tolist()
+    ['45 s', '12 min', '3.5 h', '2.1 d', '–']
+    """
+    try:
+        v = np.asarray(seconds, dtype="float64").reshape(-1)
+    except (TypeError, ValueError):  # Timedeltas, pd.NA, ...: one at a time
+        return np.asarray([short_duration(x, working=working, smallest=smallest) for x in seconds], dtype=object)
+    out = np.full(len(v), MISSING, dtype=object)
+    fin = np.isfinite(v)
+    big = 2.0**52  # below it every float of interest converts to int64 exactly
+    if working:
+        rows = np.flatnonzero(fin)
+        out[rows] = [short_duration(float(x), working=True) for x in v[rows]]
+        return out
+    sec = fin & (v < 60) if smallest == "s" else np.zeros(len(v), dtype=bool)
+    # one unit, no decimal: seconds or minutes; rint rounds the exact value half to even, as "%.0f"
+    for mask, scale, unit in ((sec, 1.0, " s"), (fin & ~sec & (v < 3600), 60.0, " min")):
+        rows = np.flatnonzero(mask)
+        x = v[rows] / scale if scale != 1.0 else v[rows]
+        ok = np.abs(x) < big
+        r = np.rint(x[ok])
+        if len(r):
+            text = _text(r.astype("int64"), unit)
+            text[(r == 0) & np.signbit(r)] = "-0" + unit  # "%.0f" keeps the sign of a negative zero
+            out[rows[ok]] = text
+        out[rows[~ok]] = [short_duration(float(s), smallest=smallest) for s in v[rows[~ok]]]
+    # one decimal: hours or days (positive values)
+    for mask, scale, unit in ((fin & (v >= 3600) & (v < 86400), 3600.0, " h"), (fin & (v >= 86400), 86400.0, " d")):
+        rows = np.flatnonzero(mask)
+        y = (v[rows] / scale) * 10
+        # rint(y) rounds as the exact value·10 would, unless a half lies within y's rounding error
+        ok = (y < big) & (np.abs(y - np.floor(y) - 0.5) > 4 * np.spacing(y))
+        k = np.rint(y[ok]).astype("int64")
+        if len(k):
+            out[rows[ok]] = _text(k // 10, ".", k % 10, unit)
+        out[rows[~ok]] = [short_duration(float(s), smallest=smallest) for s in v[rows[~ok]]]
+    return out
 
 
 def hours(value_hours: Any, *, signed: bool = False, working: bool = False) -> str:

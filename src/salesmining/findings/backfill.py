@@ -52,8 +52,11 @@ def backfill_spans(gaps: pd.DataFrame, rules: FindingRules) -> tuple[pd.Series, 
         empty = pd.Series(dtype="float64").rename_axis("case")
         return empty, empty.astype(bool)
     first, kth = _ends(gaps, k)
-    span = ((kth["ts_us"] - first["ts_us"]) / 1e6).astype("float64").rename_axis("case")
-    adjacent = ((kth["pos"] - first["pos"]) == k - 1).rename_axis("case")
+    # both frames share one index (the cases): subtracted as arrays, no alignment of case ids
+    index = kth.index.rename("case")
+    ts = kth["ts_us"].to_numpy() - first["ts_us"].to_numpy()
+    span = pd.Series(ts / 1e6, index=index, name="ts_us").astype("float64")
+    adjacent = pd.Series((kth["pos"].to_numpy() - first["pos"].to_numpy()) == k - 1, index=index, name="pos")
     return span, adjacent
 
 

@@ -136,9 +136,12 @@ def find_bottlenecks(
         parts += approval_evidence(ctx)
     if "data_quality" in wanted:
         parts += data_quality_evidence(ctx)
-    evidence, attribution = attribute(
-        without_backfilled(tidy(parts), ctx), claims_without_backfilled(ctx.claims, ctx), ctx.gaps
-    )
+    raw = without_backfilled(tidy(parts), ctx)
+    parts.clear()  # the rules' own frames are in ``raw`` now: freed before the larger tables are built
+    claimed = list(claims_without_backfilled(ctx.claims, ctx))  # a new list: ctx.claims may be returned as it is
+    ctx.claims.clear()
+    evidence, attribution = attribute(raw, claimed, ctx.gaps)
+    del raw, claimed
     from salesmining.findings.replay import finding_whatifs  # the what-if per finding; imported on use
 
     findings = finding_whatifs(assemble(evidence, ctx), attribution, ctx)
@@ -164,17 +167,35 @@ def _context_warnings(ctx: FindingContext) -> list[str]:
             f"{formatting.count(n_tied)} cases have stage events sharing a timestamp (bulk updates or day-only "
             "dates): they are read in the stage model's order, and tie order alone raises no finding"
         )
-    ch = g.loc[
-        (g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share)).to_numpy(dtype=bool),
-        ["prev_act", ACTIVITY, "handoff_share"],
-    ]
-    if len(ch):
-        step = ch["prev_act"].astype(str) + " → " + ch[ACTIVITY].astype(str)
-        share = ch["handoff_share"].groupby(step).first()
-        steps = step.value_counts()
-        shown = ", ".join(f"{s} ({formatting.percent(float(share[s]))})" for s in steps.index[:3])
+    designed = g["owner_change"] & g["handoff_share"].ge(ctx.rules.handoff_design_share)
+    rows = np.flatnonzero(designed.to_numpy(dtype=bool))
+    steps = _designed_steps(g, rows)
+    if len(rows):
+        shown = ", ".join(f"{s} ({formatting.percent(x)})" for s, x in steps[:3])
         out.append(
             f"owner changes at {len(steps)} step(s) are the process's design, not handoff delays (almost every case "
             f"changes owner there; their time is judged as a wait at the step): {shown}"
         )
     return out
+
+
+def _designed_steps(g: pd.DataFrame, rows: np.ndarray) -> list[tuple[str, float]]:
+    """The steps ``prev_act → activity`` of the gap rows ``rows``, most rows first (ties: the step
+    seen first), each with the ``handoff_share`` of its first row; on codes, one text per step."""
+    from salesmining.analysis.visits import column_codes
+
+    if not len(rows):
+        return []
+    prev, prev_names = column_codes(g["prev_act"].iloc[rows])
+    act, act_names = column_codes(g[ACTIVITY].iloc[rows])
+    ok = np.flatnonzero((prev >= 0) & (act >= 0))  # a step with a missing end is no step
+    if not len(ok):
+        return []
+    key = prev[ok] * (len(act_names) + 1) + act[ok]
+    codes, uniq = pd.factorize(key)  # the steps numbered in order of their first row
+    counts = np.bincount(codes, minlength=len(uniq))
+    first = np.flatnonzero(codes > np.maximum.accumulate(np.r_[-1, codes[:-1]]))  # each step's first row
+    order = np.argsort(-counts, kind="stable")  # most rows first, ties as seen (as value_counts sorts)
+    share = g["handoff_share"].to_numpy(dtype="float64")[rows[ok[first]]]
+    width = len(act_names) + 1
+    return [(f"{prev_names[uniq[i] // width]} → {act_names[uniq[i] % width]}", float(share[i])) for i in order.tolist()]

@@ -49,7 +49,8 @@ FINDING_COLUMNS = [
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
-Base = Callable[[str, Mapping[str, Any]], "pd.Series | None"]
+Key = Callable[[str, Mapping[str, Any]], "tuple[str, Any] | None"]
+Base = Callable[["tuple[str, Any] | None"], "pd.Series | None"]
 
 
 def effects(
@@ -155,8 +156,10 @@ def _effects(affected: np.ndarray, outcomes: _Outcomes, pool: _Pool) -> dict[str
     }
 
 
-def comparison_base(ctx: FindingContext) -> Base:
-    """Which cases a finding is compared with: those that reached its place.
+def comparison_base(ctx: FindingContext) -> tuple[Key, Base]:
+    """Which cases a finding is compared with: those that reached its place; as ``(key, base)``:
+    ``key(kind, place)`` names a finding's base (findings with one key share it), ``base(key)`` is
+    the mask over the cases (``None``: all cases).
 
     A skipped stage is compared among cases whose recorded path passes the stage (a stage
     before it and one after it); a finding at a stage, a step out of a stage or a stalled stage
@@ -177,20 +180,30 @@ def comparison_base(ctx: FindingContext) -> Base:
     won = cases["won"]
     with_activity = _cases_with_approval(ctx, ids, at_case)
 
-    def base(kind: str, place: Mapping[str, Any]) -> pd.Series | None:
+    def key(kind: str, place: Mapping[str, Any]) -> tuple[str, Any] | None:
         at = place["activity"] if place["activity"] is not None else place["from_activity"]
         if at is None:
             return None
         if kind == "skipped_stage" and at in order:
-            k = order[at]
-            return (min_order < k) & (max_order > k)
+            return ("passes", at)
         if at in order:
-            return (max_order >= order[at]) | won
+            return ("reached", at)
         if at in with_activity:
-            return with_activity[at]
+            return ("has", at)
         return None
 
-    return base
+    def base(which: tuple[str, Any] | None) -> pd.Series | None:
+        if which is None:
+            return None
+        how, at = which
+        if how == "passes":
+            k = order[at]
+            return (min_order < k) & (max_order > k)
+        if how == "reached":
+            return (max_order >= order[at]) | won
+        return with_activity[at]
+
+    return key, base
 
 
 def _stage_order_range(ctx: FindingContext, rows: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,9 +306,10 @@ def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[head], np.cumsum(head) - 1
 
 
-def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
+def _per_finding(evidence: pd.DataFrame, n_examples: int | None = None) -> tuple[np.ndarray, list[_Finding]]:
     """The evidence by finding, in ``(kind, rule, where)`` order, grouped once (no per-finding string groupby):
-    the sorted case ids of the evidence, and per finding its :class:`_Finding`.
+    the sorted case ids of the evidence, and per finding its :class:`_Finding` (with its first
+    ``n_examples`` example cases only, when given).
 
     Per case: the sum of its rows' time lost (as pandas adds, :func:`~salesmining.analysis.visits.group_sum`),
     floored at 0, cases sorted by id. The typical detail is the description of the median case: the
@@ -334,7 +348,11 @@ def _per_finding(evidence: pd.DataFrame) -> tuple[np.ndarray, list[_Finding]]:
                 int(first_row[f]),
                 pair_c[lo:hi],
                 sums[lo:hi],
-                names[pair_c[examples[lo:hi]]],
+                names[
+                    pair_c[
+                        examples[lo:hi][:n_examples] if n_examples is not None and n_examples >= 0 else examples[lo:hi]
+                    ]
+                ],
                 int(typical[r_lo + (r_hi - r_lo - 1) // 2]),
             )
         )
@@ -356,11 +374,11 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     total_hours = float(cases["throughput_s"].sum()) / 3600
     if not len(evidence):
         return pd.DataFrame(columns=FINDING_COLUMNS)
-    base_of = comparison_base(ctx)
-    pools: dict[tuple[str, Any, Any], _Pool] = {}  # many findings share a comparison base
+    key_of, base_of = comparison_base(ctx)
+    pools: dict[tuple[str, Any] | None, _Pool] = {}  # many findings share a comparison base
     outcomes = _Outcomes.of(cases)
     rows = []
-    names, findings = _per_finding(evidence)
+    names, findings = _per_finding(evidence, ctx.rules.examples)
     heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]].iloc[[f.first_row for f in findings]]
     details = evidence["detail"].iloc[[f.typical_row for f in findings]].tolist()
     position = _rows_of(names, cases["case_id"])  # each evidence case's row in cases
@@ -369,11 +387,12 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
         place = {c: ev_first[c] for c in LOCATION_COLUMNS}
         per_case = pd.Series(f.lost)
         at = position[f.case_codes]
-        key = (kind, place["activity"], place["from_activity"])
+        key = key_of(kind, place)
         if key not in pools:
-            base = base_of(kind, place)
+            base = base_of(key)
             pools[key] = outcomes.pool(None if base is None else base.to_numpy(dtype=bool))
-        eff = _effects(np.unique(at[at >= 0]), outcomes, pools[key])
+        # distinct case ids have distinct rows: sorted, they are the unique rows
+        eff = _effects(np.sort(at[at >= 0]), outcomes, pools[key])
         rows.append(
             {
                 "kind": kind,

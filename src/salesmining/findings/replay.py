@@ -148,8 +148,18 @@ def _case_codes(attribution: pd.DataFrame, ids: pd.Series) -> np.ndarray:
     codes, names = column_codes(attribution["case_id"])
     if not len(codes):
         return np.zeros(0, dtype="int64")
-    text = pa.array(pd.Index(names, dtype=object).astype(str).to_numpy(), from_pandas=True)
-    found = pc.fill_null(pc.index_in(text, value_set=pa.array(ids.array, from_pandas=True)), -1)
+    names = np.asarray(names, dtype=object)
+    if pd.api.types.infer_dtype(names, skipna=False) != "string":  # names that are text need no conversion
+        names = pd.Index(names, dtype=object).astype(str).to_numpy()
+    text = pa.array(names, type=pa.large_string())
+    value_set = pa.array(ids.array, from_pandas=True)
+    if isinstance(value_set, pa.ChunkedArray):
+        value_set = value_set.combine_chunks()
+    value_set = value_set.cast(pa.large_string())
+    same = len(text) == len(value_set) and not text.null_count and not value_set.null_count
+    if same and pc.all(pc.equal(text, value_set)).as_py():  # the table's cases are the case facts', in order
+        return np.asarray(codes, dtype="int64")
+    found = pc.fill_null(pc.index_in(text, value_set=value_set), -1)
     at = np.append(np.asarray(found.to_numpy(zero_copy_only=False), dtype="int64"), -1)  # code -1: no case
     return at[codes]
 
@@ -188,34 +198,38 @@ def _visits(
     code: np.ndarray, prev: np.ndarray, prev_st: np.ndarray, is_st: np.ndarray, n_names: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per gap ``(visit id, visit's stage code, visit's rank among the case's visits of its stage,
-    visit ended)``; a gap before the case's first stage event has visit and stage -1. Positions and
-    counts are int32 (a gap table has fewer than 2**31 rows) and dropped as soon as used."""
-    n = len(code)
-    first = np.ones(n, dtype=bool)
-    first[1:] = code[1:] != code[:-1]
-    pos = np.arange(n, dtype=np.int32)
-    case_start = np.maximum.accumulate(np.where(first, pos, 0))
-    # the visit a gap belongs to: the number of stage events among the case's events up to the
-    # gap's start (the previous events of the case's gaps so far), and the last of them
-    cum = np.cumsum(prev_st, dtype=np.int32)
-    v_local = cum - (cum - prev_st)[case_start]
-    del cum
-    last = np.maximum.accumulate(np.where(prev_st, pos, -1))
-    stage = np.where(last >= case_start, prev[np.clip(last, 0, None)], -1).astype("int32")
-    del last, case_start, pos
-    # a visit id unique over the log; gaps before any stage event belong to no visit
-    has_visit = v_local > 0
-    new_visit = has_visit & (first | np.r_[True, v_local[1:] != v_local[:-1]])
-    del v_local, first
-    vid = np.where(has_visit, np.cumsum(new_visit, dtype=np.int32) - 1, -1).astype("int32")
-    n_visits = int(new_visit.sum())
-    done_v = np.bincount(vid[has_visit], weights=is_st[has_visit], minlength=n_visits) > 0
-    done = np.where(has_visit, done_v[np.clip(vid, 0, None)] if n_visits else False, False)
-    heads = np.flatnonzero(new_visit)
-    del new_visit
-    rank_v = _ranks(code[heads] * (n_names + 1) + stage[heads])  # the visit's rank among its stage's
-    rank = np.where(has_visit, rank_v[np.clip(vid, 0, None)] if n_visits else 0, 0).astype("int32")
-    return vid, np.where(has_visit, stage, -1).astype("int32"), rank, done
+    visit ended)``; a gap before the case's first stage event has visit and stage -1.
+
+    A visit starts at each gap whose previous event is a stage event (``prev_st``): its id is the
+    number of such gaps before it, its stage that event's activity; a gap belongs to the latest
+    visit started up to it when that visit is its own case's. Positions and counts are int32 (a
+    gap table has fewer than 2**31 rows)."""
+    heads = np.flatnonzero(prev_st)
+    n_visits = len(heads)
+    g = np.cumsum(prev_st, dtype=np.int32) - 1  # the latest visit started up to each gap (-1: none)
+    at = np.maximum(g, 0)
+    has_visit = (g >= 0) & (code[heads][at] == code) if n_visits else np.zeros(len(code), dtype=bool)
+    vid = np.where(has_visit, g, -1).astype("int32")
+    del g
+    stage_v = prev[heads].astype("int32")
+    stage = np.where(has_visit, stage_v[at], -1).astype("int32") if n_visits else vid.copy()
+    done_v = np.zeros(n_visits, dtype=bool)
+    done_v[vid[has_visit & is_st]] = True  # a gap of the visit ends at a stage event
+    done = np.where(has_visit, done_v[at], False) if n_visits else np.zeros(len(code), dtype=bool)
+    # the visit's rank among its case's visits of its stage: visits are in case order, so a stable
+    # sort by stage (radix, on small codes) puts each (stage, case) run together
+    if n_names < 2**15 - 1:
+        order = np.argsort(stage_v.astype(np.int16), kind="stable")
+        key_s, key_c = stage_v[order], code[heads][order]
+        head = np.ones(n_visits, dtype=bool)
+        head[1:] = (key_s[1:] != key_s[:-1]) | (key_c[1:] != key_c[:-1])
+        pos = np.arange(n_visits, dtype=np.int32)
+        rank_v = np.empty(n_visits, dtype=np.int32)
+        rank_v[order] = pos - np.maximum.accumulate(np.where(head, pos, 0))
+    else:
+        rank_v = _ranks(code[heads] * (n_names + 1) + stage_v)
+    rank = np.where(has_visit, rank_v[at], 0).astype("int32") if n_visits else np.zeros(len(code), dtype="int32")
+    return vid, stage, rank, done
 
 
 def timeline(
@@ -327,6 +341,41 @@ def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
         drop_b = both & ~drop_a
         out = np.where(ma & drop_a[tl.case], 0.0, new)
         return np.where(mb & drop_b[tl.case], 0.0, out)
+    raise ArgumentTypeError(f"not a change: {change!r}")  # pragma: no cover - check() refuses it first
+
+
+def _delta(tl: Timeline, change: Change) -> tuple[np.ndarray, np.ndarray]:
+    """One change on today's gaps, as the rows it may touch and their new values (every other gap
+    stays): ``new = tl.gap.copy(); new[rows] = values`` is exactly ``apply(tl, change, tl.gap)``,
+    without a pass over the whole table per step of the change."""
+    gap = tl.gap
+    if isinstance(change, Remove):
+        m = tl.rows_of(change.step)
+        if change.repeats_only:
+            m &= (tl.visit_rank > 0) if change.step in tl.model.stages else tl.repeat
+        if change.where:
+            m &= case_mask(tl, change.where)[tl.case]
+        rows = np.flatnonzero(m)
+        return rows, np.zeros(len(rows))
+    if isinstance(change, Cap):
+        lim = change.limit.total_seconds()
+        if change.step not in tl.model.stages:
+            rows = np.flatnonzero(tl.rows_of(change.step))
+            return rows, np.minimum(gap[rows], lim)
+        rows = np.flatnonzero(tl.rows_of(change.step) & tl.own)
+        vals = gap[rows]
+        if not len(rows):
+            return rows, vals
+        cut = np.clip(group_cumsum(tl.visit[rows], vals) - lim, 0.0, vals)
+        return rows, vals - cut
+    if isinstance(change, Parallel):
+        ma, mb = tl.rows_of(change.a), tl.rows_of(change.b)
+        da, db = tl.case_sum(gap, ma), tl.case_sum(gap, mb)
+        both = (da > 0) & (db > 0)
+        drop_a = both & (da <= db)
+        drop_b = both & ~drop_a
+        rows = np.flatnonzero((ma & drop_a[tl.case]) | (mb & drop_b[tl.case]))
+        return rows, np.zeros(len(rows))
     raise ArgumentTypeError(f"not a change: {change!r}")  # pragma: no cover - check() refuses it first
 
 
@@ -656,33 +705,51 @@ def gains(
     closed = np.flatnonzero(tl.closed)
     if not len(closed) or not items:
         return [(math.nan, math.nan, math.nan, math.nan)] * len(items)
-    today = tl.case_sum(tl.gap)[closed]
+    every = tl.case_sum(tl.gap)
+    today = every[closed]
     t_med = _stat(today, "median")
-    saved, projected = [], []
-    for c in items:  # one candidate's gaps at a time: memory holds one copy of the gaps
-        new = replay(tl, c)
-        saved.append(float(np.sum(tl.gap - new)))
-        projected.append(tl.case_sum(new)[closed])
-    moved = [not np.array_equal(p, today) for p in projected]
-    diffs: list[list[np.ndarray]] = [[] for _ in items]
-    if n_boot > 0 and any(moved):
-        who = [j for j in range(len(items)) if moved[j]]
+    # the same candidate twice (two findings, one change) is replayed once
+    first: dict[tuple[Change, ...], int] = {}
+    of = [first.setdefault(tuple(c), j) for j, c in enumerate(items)]
+    unique = sorted(set(of))
+    exact = _integral(tl.gap)  # whole seconds: every sum of gaps is exact, in any order
+    saved, projected = {}, {}
+    for j in unique:  # one candidate's gaps at a time: memory holds one copy of the gaps
+        c = items[j]
+        if len(c) == 1:  # only the gaps the change touches
+            rows, vals = _delta(tl, c[0])
+            diff = tl.gap[rows] - vals
+            if exact and _integral(vals):  # whole numbers: the case sums less the change are exact
+                saved[j] = float(np.sum(diff))
+                projected[j] = (every - np.bincount(tl.case[rows], weights=diff, minlength=tl.n))[closed]
+                continue
+            new = tl.gap.copy()
+            new[rows] = vals
+        else:
+            new = replay(tl, c)
+        saved[j] = float(np.sum(tl.gap - new))
+        projected[j] = tl.case_sum(new)[closed]
+        del new
+    moved = {j: not np.array_equal(projected[j], today) for j in unique}
+    diffs: dict[int, list[np.ndarray]] = {j: [] for j in unique}
+    if n_boot > 0 and any(moved.values()):
+        who = [j for j in unique if moved[j]]
         quantiles = _Quantiles([(today, "median")] + [(projected[j], "median") for j in who], _count_dtype(len(closed)))
         for counts in count_blocks(len(closed), n_boot, seed):
             base, *medians = quantiles.of(counts)
             for j, m in zip(who, medians, strict=True):
                 diffs[j].append(base - m)
-    out = []
-    for j, p in enumerate(projected):
-        gain = t_med - _stat(p, "median")
+    res = {}
+    for j in unique:
+        gain = t_med - _stat(projected[j], "median")
         if n_boot <= 0:
-            out.append((gain, math.nan, math.nan, saved[j]))
+            res[j] = (gain, math.nan, math.nan, saved[j])
         elif not moved[j]:
-            out.append((gain, 0.0, 0.0, saved[j]))
+            res[j] = (gain, 0.0, 0.0, saved[j])
         else:
             lo, hi = np.quantile(np.concatenate(diffs[j]), [0.025, 0.975])
-            out.append((gain, float(lo), float(hi), saved[j]))
-    return out
+            res[j] = (gain, float(lo), float(hi), saved[j])
+    return [res[j] for j in of]
 
 
 def finding_whatifs(findings: pd.DataFrame, attribution: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
