@@ -83,8 +83,13 @@ def handoff_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     )
     lost = h["gap_s"].to_numpy() - med[hit]
     detail = [
-        f"{a} → {b}, next event after {formatting.short_duration(s, smallest='min')}"
-        for a, b, s in zip(h["prev_owner"], h["owner"], h["gap_s"], strict=True)
+        f"{a} → {b}, next event after {d}"
+        for a, b, d in zip(
+            h["prev_owner"],
+            h["owner"],
+            formatting.short_durations(h["gap_s"].to_numpy(dtype="float64"), smallest="min"),
+            strict=True,
+        )
     ]
     if ctx.resources.roles:
         res = ctx.resources

@@ -25,6 +25,11 @@ def _dur(seconds: float) -> str:
     return formatting.short_duration(seconds, smallest="min")
 
 
+def _durs(seconds: pd.Series) -> np.ndarray:
+    """:func:`_dur` of every value, in one call."""
+    return formatting.short_durations(seconds.to_numpy(dtype="float64"), smallest="min")
+
+
 def _limit_text(stage: str, limit_s: float, ctx: FindingContext) -> str:
     """Where a stall limit comes from, with its number: the SLA, or the closed cases' quantile."""
     if stage in ctx.model.sla:
@@ -98,8 +103,8 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
         hit["case"],
         hit["net_s"] - hit["target"],
         [
-            f"first response after {_dur(x)} (target {target_text[t]})"
-            for x, t in zip(hit["net_s"], hit["target"], strict=True)
+            f"first response after {d} (target {target_text[t]})"
+            for d, t in zip(_durs(hit["net_s"]), hit["target"], strict=True)
         ],
     )
 
@@ -118,7 +123,7 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
         at(hit["stage"]),
         hit["case"],
         hit["net_s"] - hit["target"],
-        [f"{_dur(x)} in stage (target {target_text[t]})" for x, t in zip(hit["net_s"], hit["target"], strict=True)],
+        [f"{d} in stage (target {target_text[t]})" for d, t in zip(_durs(hit["net_s"]), hit["target"], strict=True)],
     )
 
 
@@ -142,8 +147,8 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
         hit[CASE],
         hit["gap_s"] - hit["target"],
         [
-            f"decision after {_dur(x)} (target {target_text[t]})"
-            for x, t in zip(hit["gap_s"], hit["target"], strict=True)
+            f"decision after {d} (target {target_text[t]})"
+            for d, t in zip(_durs(hit["gap_s"]), hit["target"], strict=True)
         ],
     )
 
@@ -172,7 +177,7 @@ def _stalled_open(ctx: FindingContext) -> pd.DataFrame | None:
         hit["case"],
         hit["age_s"] - hit["target"],
         [
-            f"in stage for {_dur(x)} so far ({limit_text[s, t]})"
-            for x, s, t in zip(hit["age_s"], hit["stage"], hit["target"], strict=True)
+            f"in stage for {d} so far ({limit_text[s, t]})"
+            for d, s, t in zip(_durs(hit["age_s"]), hit["stage"], hit["target"], strict=True)
         ],
     )
