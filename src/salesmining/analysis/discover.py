@@ -448,10 +448,16 @@ def discoverer(
 
 @dataclass(frozen=True)
 class _Flow:
-    """What :func:`discover` computes from the whole log before any abstraction: the encoded
-    events, their engine frame, every activity's and path's statistics, the variants."""
+    """What :func:`discover` computes from the whole log before any abstraction: every activity's
+    and path's statistics, the variants, and what abstraction recomputes them from — on polars the
+    events' arrays in memory (:class:`~salesmining.engine.aggregations.FlowEvents`), on the other
+    engines their encoded frame on that engine."""
 
-    enc: _engine.EncodedEvents
+    activity_names: np.ndarray
+    n_cases: int
+    n_events: int
+    has_start: bool
+    events: _engine.FlowEvents | None
     native: Any
     nodes_all: pd.DataFrame
     edges_all: pd.DataFrame
@@ -464,11 +470,39 @@ class _Flow:
         if calendar is not None and not isinstance(calendar, BusinessCalendar):
             raise ArgumentTypeError(f"calendar must be a salesmining.BusinessCalendar, not {type(calendar).__name__}")
         _engine._check_backend(backend)
+        coded = log._coded
+        if backend == "polars":
+            events = _engine.flow_events(log, calendar=calendar)
+            nodes_all, edges_all = _engine.coded_flow_stats(events)
+            variants = _coded_variants(events, log)
+            return cls(
+                coded.activity_names, coded.n_cases, coded.n_events, events.has_start, events, None,
+                nodes_all, edges_all, variants, calendar, backend,
+            )  # fmt: skip
         enc = _engine.encode_events(log, calendar=calendar)
         native = enc.native(backend)
         nodes_all, edges_all = _engine.flow_stats(native, has_start=enc.has_start)
-        variants = _variants(native, backend, enc, log)
-        return cls(enc, native, nodes_all, edges_all, variants, calendar, backend)
+        variants = _variants(native, backend, enc)
+        return cls(
+            enc.activity_names, enc.n_cases, enc.n_events, enc.has_start, None, native,
+            nodes_all, edges_all, variants, calendar, backend,
+        )  # fmt: skip
+
+    def projected(self, kept_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Nodes and edges of the log without the activities not in ``kept_ids`` (the hidden ones
+        bridged: a case's next shown event follows its previous one)."""
+        if self.events is not None:
+            kept = np.zeros(self.events.n_activities, dtype=bool)
+            kept[kept_ids] = True
+            return _engine.coded_flow_stats(self.events.keep(kept))
+        projected = nw.to_native(_engine._lazy(self.native).filter(nw.col(ACT_ID).is_in(kept_ids.tolist())))
+        return _engine.flow_stats(projected, has_start=self.has_start)
+
+    def service(self) -> pd.DataFrame:
+        """Service times per activity (the log has start timestamps)."""
+        if self.events is not None:
+            return _engine.coded_service_stats(self.events)
+        return _engine.service_stats(self.native)
 
 
 def _check_options(
@@ -507,9 +541,9 @@ def _abstract(
     max_edges: int | None = None,
 ) -> ProcessGraph:
     """The process graph of a flow under :func:`discover`'s abstraction options (checked)."""
-    enc, native, nodes_all, edges_all = flow.enc, flow.native, flow.nodes_all, flow.edges_all
+    nodes_all, edges_all, n_cases = flow.nodes_all, flow.edges_all, flow.n_cases
     variants, calendar, backend = flow.variants, flow.calendar, flow.backend
-    names = enc.activity_names
+    names = flow.activity_names
     spine = _spine(keep_activities, variants, max_activities, max_edges)
     labels = names[nodes_all[ACT_ID].to_numpy()].astype(str)
     keep_act = _keep(nodes_all["events"].to_numpy(), labels, activity_coverage, min_activity_count)
@@ -519,9 +553,7 @@ def _abstract(
         keep_act = _within(nodes_all["events"].to_numpy(), labels, keep_act, forced, max_activities)
     hidden_ids = nodes_all.loc[~keep_act, ACT_ID].to_numpy()
     if len(hidden_ids):
-        kept_ids = nodes_all.loc[keep_act, ACT_ID].tolist()
-        projected = nw.to_native(_engine._lazy(native).filter(nw.col(ACT_ID).is_in(kept_ids)))
-        nodes, edges = _engine.flow_stats(projected, has_start=enc.has_start)
+        nodes, edges = flow.projected(nodes_all.loc[keep_act, ACT_ID].to_numpy())
         direct = edges_all[["source_id", "target_id", "count"]].rename(columns={"count": "_direct"})
         edges = edges.merge(direct, on=["source_id", "target_id"], how="left")
         edges["bridged"] = edges["count"] - edges.pop("_direct").fillna(0).astype("int64")
@@ -552,16 +584,16 @@ def _abstract(
     full_pairs = set(zip(edges_all["source_id"].tolist(), edges_all["target_id"].tolist(), strict=True))
     shown_ids = edges[keep_edge]
     shown_pairs = set(zip(shown_ids["source_id"].tolist(), shown_ids["target_id"].tolist(), strict=True))
-    nodes = _name_nodes(nodes, names, enc.n_cases)
-    if enc.has_start:
-        service = _engine.service_stats(native)
+    nodes = _name_nodes(nodes, names, n_cases)
+    if flow.has_start:
+        service = flow.service()
         nodes = nodes.merge(_named(service, names), on="activity", how="left")
         nodes["service_count"] = nodes["service_count"].fillna(0).astype("int64")
         nodes = nodes[[*_NODE_COLUMNS, *_SERVICE_COLUMNS]]
-    edges = _name_edges(edges, names, enc.n_cases)
+    edges = _name_edges(edges, names, n_cases)
     shown_edges = _sort_edges(edges[keep_edge])
     hidden_edges = _sort_edges(edges[~keep_edge])[["source", "target", "count", "cases"]]
-    hidden_nodes = _name_nodes(nodes_all[~keep_act], names, enc.n_cases)[["activity", "events", "cases"]]
+    hidden_nodes = _name_nodes(nodes_all[~keep_act], names, n_cases)[["activity", "events", "cases"]]
 
     abstraction = Abstraction(
         activity_coverage=float(activity_coverage),
@@ -571,11 +603,11 @@ def _abstract(
         keep_connected=bool(keep_connected),
         hidden_activities=len(hidden_nodes),
         hidden_events=int(hidden_nodes["events"].sum()),
-        hidden_cases=int(enc.n_cases - nodes["starts"].sum()),
+        hidden_cases=int(n_cases - nodes["starts"].sum()),
         bridged_transitions=int(edges["bridged"].sum()),
         hidden_edges=len(hidden_edges),
         hidden_transitions=int(hidden_edges["count"].sum()),
-        total_events=enc.n_events,
+        total_events=flow.n_events,
         total_transitions=int(edges["count"].sum()),
         max_activities=max_activities,
         max_edges=max_edges,
@@ -590,12 +622,12 @@ def _abstract(
         _variants=variants,
         _hidden_nodes=hidden_nodes.reset_index(drop=True),
         _hidden_edges=hidden_edges,
-        n_cases=enc.n_cases,
-        n_events=enc.n_events,
+        n_cases=n_cases,
+        n_events=flow.n_events,
         abstraction=abstraction,
         calendar=calendar,
         backend=backend,
-        has_service_times=enc.has_start,
+        has_service_times=flow.has_start,
     )
 
 
@@ -741,43 +773,45 @@ def _sort_edges(edges: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _variants(native: Any, backend: str, enc: _engine.EncodedEvents, log: EventLog) -> pd.DataFrame:
-    """The variant table with throughput statistics, most frequent first (ties by the sequence).
+def _coded_variants(events: _engine.FlowEvents, log: EventLog) -> pd.DataFrame:
+    """The variant table on polars: the cases grouped by the log's integer variant ids
+    (:attr:`EventLog._coded_variants`), their throughput read off the events in the log's order,
+    the statistics on arrays (:func:`~salesmining.engine.aggregations.coded_throughput_stats`)."""
+    coded, cv = log._coded, log._coded_variants
+    names = coded.activity_names
+    v = _engine.coded_throughput_stats(cv, _throughput(events, coded.bounds))
+    return _variant_table(v, cv.tuples(names), np.diff(cv.offsets), coded.case_names, coded.n_cases, cv.order(names))
 
-    On polars the cases are grouped by the log's integer variant ids (:attr:`EventLog._coded_variants`),
-    their throughput read off the events in the log's order; the other engines group by
-    :func:`~salesmining.engine.aggregations.sequence_keys`.
-    """
-    if backend == "polars":
-        import polars as pl
 
-        cv = log._coded_variants
-        v = _engine.throughput_stats(
-            pl.DataFrame(
-                {
-                    _engine.CASE_ID: np.arange(enc.n_cases, dtype=np.int64),
-                    "key": cv.of_case,
-                    "_thr": _throughput(enc, log),
-                }
-            )
-        )
-        tuples = _engine.variant_tuples(cv.offsets, cv.codes, enc.activity_names)
-        order = _engine.variant_order(cv.count, cv.offsets, cv.codes, enc.activity_names)
-    else:
-        v = _engine.variant_stats(native, backend, has_start=enc.has_start)
-        tuples = _engine.decode_keys(v["key"].tolist(), enc.activity_names)
-        order = None
+def _variants(native: Any, backend: str, enc: _engine.EncodedEvents) -> pd.DataFrame:
+    """The variant table with throughput statistics on an engine other than polars: cases grouped
+    by :func:`~salesmining.engine.aggregations.sequence_keys`."""
+    v = _engine.variant_stats(native, backend, has_start=enc.has_start)
+    tuples = _engine.decode_keys(v["key"].tolist(), enc.activity_names)
+    lengths = np.fromiter(map(len, tuples), dtype="int64", count=len(tuples))
+    return _variant_table(v, tuples, lengths, enc.case_names, enc.n_cases, None)
+
+
+def _variant_table(
+    v: pd.DataFrame,
+    tuples: list[tuple[str, ...]],
+    lengths: np.ndarray,
+    case_names: np.ndarray,
+    n_cases: int,
+    order: np.ndarray | None,
+) -> pd.DataFrame:
+    """Most frequent first (ties by the sequence): ``order`` when known, else sorted here."""
     out = pd.DataFrame(
         {
             "variant": pd.Series(tuples, dtype="object"),
             "count": v["count"].to_numpy(),
-            "share": v["count"].to_numpy() / enc.n_cases if enc.n_cases else 0.0,
-            "length": np.fromiter(map(len, tuples), dtype="int64", count=len(tuples)),
+            "share": v["count"].to_numpy() / n_cases if n_cases else 0.0,
+            "length": np.asarray(lengths, dtype="int64"),
         }
     )
     for s in ("median", "mean", "p90", "max", "min"):
         out[f"{s}_throughput_s"] = v[f"throughput_{s}_s"].to_numpy()
-    out["example_case"] = pd.Series(enc.case_names[v["example_id"].to_numpy()], dtype="str")
+    out["example_case"] = pd.Series(case_names[v["example_id"].to_numpy()], dtype="str")
     if order is None:
         out = out.sort_values(["count", "variant"], ascending=[False, True], kind="stable")
     else:
@@ -785,15 +819,15 @@ def _variants(native: Any, backend: str, enc: _engine.EncodedEvents, log: EventL
     return out.reset_index(drop=True)[_VARIANT_COLUMNS]
 
 
-def _throughput(enc: _engine.EncodedEvents, log: EventLog) -> np.ndarray:
+def _throughput(events: _engine.FlowEvents, bounds: np.ndarray) -> np.ndarray:
     """Per case (by code): the clock at its last event minus the clock at its first start (or first
-    event), in µs — the events are in the log's order, so each case is one slice."""
-    if not enc.n_events:
+    event), in µs — the events are in the log's order, so each case is one slice (``bounds``)."""
+    if not events.n_events:
         return np.zeros(0, dtype=np.int64)
-    at = log._coded.bounds[:-1]
-    first = enc.columns[_engine.START_CLOCK if enc.has_start else _engine.CLOCK]
+    at = bounds[:-1]
+    first = events.start_clock if events.start_clock is not None else events.clock
     t0 = np.minimum.reduceat(first, at)
-    t1: np.ndarray = np.maximum.reduceat(enc.columns[_engine.CLOCK], at)
+    t1: np.ndarray = np.maximum.reduceat(events.clock, at)
     return t1 - t0
 
 

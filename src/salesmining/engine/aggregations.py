@@ -26,9 +26,11 @@ each case's activity codes grouped exactly as integer lists, once per log, no st
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -66,13 +68,20 @@ __all__ = [
     "CodedEvents",
     "CodedVariants",
     "EncodedEvents",
+    "FlowEvents",
     "case_sequences",
     "coded_events",
+    "coded_flow_stats",
+    "coded_service_stats",
+    "coded_throughput_stats",
     "coded_variants",
     "decode_keys",
+    "distinct_counts",
     "encode_events",
     "event_table",
+    "flow_events",
     "flow_stats",
+    "group_durations",
     "group_sequences",
     "lerp_quantile",
     "sequence_keys",
@@ -259,6 +268,25 @@ class CodedVariants:
     def n_variants(self) -> int:
         return len(self.first_case)
 
+    def tuples(self, names: np.ndarray) -> list[tuple[str, ...]]:
+        """:func:`variant_tuples` of these variants with activity ``names``: built once per names
+        array (``variants()``, discover and conform share them), a new list on each call."""
+        return list(self._once("_tuples", names, lambda: variant_tuples(self.offsets, self.codes, names)))
+
+    def order(self, names: np.ndarray) -> np.ndarray:
+        """:func:`variant_order` of these variants with activity ``names``, computed once per names array."""
+        order: np.ndarray = self._once(
+            "_order", names, lambda: variant_order(self.count, self.offsets, self.codes, names)
+        )
+        return order
+
+    def _once(self, slot: str, names: np.ndarray, make: Any) -> Any:
+        held = self.__dict__.get(slot)
+        if held is None or held[0] is not names:  # the names array itself is kept: its id cannot be reused
+            held = (names, make())
+            object.__setattr__(self, slot, held)  # a cache on a frozen (read-only) table
+        return held[1]
+
 
 def coded_variants(coded: CodedEvents) -> CodedVariants:
     """Each case's activity-code sequence grouped into variants (exact, vectorised)."""
@@ -274,29 +302,61 @@ def coded_variants(coded: CodedEvents) -> CodedVariants:
 
 
 def variant_tuples(offsets: np.ndarray, codes: np.ndarray, names: np.ndarray) -> list[tuple[str, ...]]:
-    """The sequences of a (offsets, codes) table as tuples of activity names (one slice per sequence)."""
+    """The sequences of a (offsets, codes) table as tuples of activity names (one slice per sequence).
+
+    The cyclic garbage collector is paused meanwhile: it would scan the young tuples again and
+    again while nothing it could free is made.
+
+    >>> variant_tuples(np.array([0, 2, 2, 3]), np.array([1, 0, 1]), np.array(["a", "b"], dtype=object))
+    [('b', 'a'), (), ('b',)]
+    """
     labels = np.array([str(n) for n in names], dtype=object)
-    flat = labels[codes].tolist()
-    bounds = offsets.tolist()
-    return [tuple(flat[a:b]) for a, b in itertools.pairwise(bounds)]
+    with _gc_paused():
+        flat = labels[codes].tolist()
+        bounds = np.asarray(offsets).tolist()
+        return [tuple(flat[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (restored as it was, also on errors)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def variant_order(count: np.ndarray, offsets: np.ndarray, codes: np.ndarray, names: np.ndarray) -> np.ndarray:
     """The order of sequences by count (most first), then by their tuples of names (as Python compares them).
 
-    Names are ranked once and the rank sequences sorted lexicographically in polars (a shorter
-    prefix first, as tuples compare); no tuple comparisons in Python.
+    Names are ranked once; each sequence becomes a byte string of its ranks + 1 (big-endian, one
+    width for all), and Arrow sorts (count, bytes): bytes compare like the tuples, a shorter
+    prefix first. No tuple comparisons in Python.
+
+    >>> variant_order(np.array([1, 2, 1]), np.array([0, 2, 3, 4]), np.array([1, 0, 1, 1]),
+    ...               np.array(["a", "b"], dtype=object)).tolist()
+    [1, 2, 0]
     """
-    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     if not len(count):
         return np.zeros(0, dtype=np.int64)
     labels = [str(n) for n in names]
-    rank = np.empty(len(labels), dtype=np.int32)
-    rank[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels), dtype=np.int32)
-    frame = pl.DataFrame({"c": -np.asarray(count, dtype=np.int64), "s": _list_series(offsets, rank[codes])})
-    order = frame.with_row_index("i").sort(["c", "s"], maintain_order=True).get_column("i").to_numpy()
-    return order.astype(np.int64)
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(1, len(labels) + 1)
+    width = 1 if len(labels) < 2**8 else 2 if len(labels) < 2**16 else 4
+    data = np.ascontiguousarray(rank.astype(f">u{width}")[np.asarray(codes)]).view(np.uint8)
+    ends = np.asarray(offsets, dtype=np.int64) * width
+    keys = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(count), [None, pa.py_buffer(ends), pa.py_buffer(data)]
+    )
+    table = pa.table({"c": pa.array(-np.asarray(count, dtype=np.int64)), "s": keys})
+    order = pc.sort_indices(table, sort_keys=[("c", "ascending"), ("s", "ascending")])
+    return np.asarray(order.to_numpy(), dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,30 +399,97 @@ class EncodedEvents:
 
 def encode_events(log: EventSource, *, calendar: BusinessCalendar | None = None) -> EncodedEvents:
     """Encode the log's events for the engines (vectorised; the clock follows ``calendar``)."""
-    ev = log._events
     coded = log._coded
     case_names, act_names = coded.case_names, coded.activity_names
     ts = coded.ts_us.copy()
+    clock, start, present = _clocks(log, calendar, ts)
     cols: dict[str, Any] = {
         CASE_ID: coded.case.astype("int64"),
         ACT_ID: coded.activity.astype("int64"),
         TS: ts,
         SOURCE_ROW: coded.source_row.copy(),
         ROW: np.arange(coded.n_events, dtype=np.int64),
-        CLOCK: ts if calendar is None else clock_us(ev[TIMESTAMP], calendar),
+        CLOCK: clock,
     }
-    has_start = START in ev.columns and bool(ev[START].notna().any())
-    if has_start:
-        present = ev[START].notna().to_numpy()
-        start = cols[CLOCK].copy()
-        start[present] = clock_us(ev[START][present], calendar)
+    if start is not None and present is not None:
         cols[START_CLOCK] = start
         cols[HAS_START] = present.astype("int64")
     return EncodedEvents(
         columns=cols,
         case_names=np.asarray(case_names, dtype=object),
         activity_names=np.asarray(act_names, dtype=object),
-        has_start=has_start,
+        has_start=start is not None,
+    )
+
+
+def _clocks(
+    log: EventSource, calendar: BusinessCalendar | None, ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The clock of every event (``ts`` itself in calendar time) and, when the log has start
+    timestamps, the clock at the start (the completion's where none is known) and which have one."""
+    ev = log._events
+    clock = ts if calendar is None else clock_us(ev[TIMESTAMP], calendar)
+    if START not in ev.columns or not bool(ev[START].notna().any()):
+        return clock, None, None
+    present = ev[START].notna().to_numpy()
+    start = clock.copy()
+    start[present] = clock_us(ev[START][present], calendar)
+    return clock, start, present
+
+
+@dataclass(frozen=True, eq=False)
+class FlowEvents:
+    """The events as the in-memory statistics (:func:`coded_flow_stats`) read them, in the log's
+    order (each case's events together, in order): ``case`` and ``activity`` codes (the log's own
+    arrays, not copied), ``clock`` (µs) and, with start timestamps, ``start_clock`` (the clock at the
+    start, the completion's where none is known) and ``started`` (which events have a start).
+
+    ``offsets`` / ``codes`` / ``cases`` are the cases' activity sequences, each distinct one once
+    (sequence ``v`` is ``codes[offsets[v]:offsets[v + 1]]``, followed by ``cases[v]`` cases): what is
+    counted per case (cases per activity and per path) is counted on them, not on every event.
+    """
+
+    case: np.ndarray
+    activity: np.ndarray
+    clock: np.ndarray
+    start_clock: np.ndarray | None
+    started: np.ndarray | None
+    n_activities: int
+    offsets: np.ndarray
+    codes: np.ndarray
+    cases: np.ndarray
+
+    @property
+    def has_start(self) -> bool:
+        return self.start_clock is not None
+
+    @property
+    def n_events(self) -> int:
+        return len(self.case)
+
+    def keep(self, kept: np.ndarray) -> FlowEvents:
+        """Only the events of the activities where ``kept`` (a mask over activity codes) holds, in
+        the same order; the sequences lose those activities too (some may become empty)."""
+        rows = kept[self.activity]
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[rows]
+
+        shown = kept[self.codes]
+        before = np.zeros(len(shown) + 1, dtype=np.int64)
+        np.cumsum(shown, out=before[1:])
+        return FlowEvents(
+            self.case[rows], self.activity[rows], self.clock[rows], pick(self.start_clock), pick(self.started),
+            self.n_activities, before[self.offsets], self.codes[shown], self.cases,
+        )  # fmt: skip
+
+
+def flow_events(log: EventSource, *, calendar: BusinessCalendar | None = None) -> FlowEvents:
+    """The log's :class:`FlowEvents` (the clock follows ``calendar``)."""
+    coded, cv = log._coded, log._coded_variants
+    clock, start, present = _clocks(log, calendar, coded.ts_us)
+    return FlowEvents(
+        coded.case, coded.activity, clock, start, present, len(coded.activity_names), cv.offsets, cv.codes, cv.count
     )
 
 
@@ -595,6 +722,186 @@ def service_stats(native: Any) -> pd.DataFrame:
     return out.sort_values(ACT_ID, kind="stable").reset_index(drop=True)
 
 
+# --- the same statistics on arrays in memory ---------------------------------------------
+def _dense(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in ``[0, size)`` renumbered 0.. in increasing order: (each code's number, the codes present)."""
+    if size <= max(1 << 20, 4 * len(codes)):
+        present = np.bincount(codes, minlength=size) > 0
+        number = np.cumsum(present) - 1
+        return number[codes], np.flatnonzero(present)
+    number, uniques = pd.factorize(codes, sort=True)
+    return number.astype(np.int64), np.asarray(uniques, dtype=np.int64)
+
+
+def distinct_counts(
+    group: np.ndarray, member: np.ndarray, n_groups: int, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Per group ``0 .. n_groups - 1``: how many distinct ``member`` values it has — each counted
+    ``weight[member]`` times when ``weight`` is given. ``member``: non-negative ints that never
+    decrease along the rows (events or sequences in order).
+
+    A stable radix sort by group (up to 32,768 groups) leaves each group's members in order;
+    more groups sort the combined (group, member) keys. No Python per group.
+
+    >>> distinct_counts(np.array([0, 1, 0, 0, 2]), np.array([1, 1, 1, 3, 4]), 4).tolist()
+    [2, 1, 1, 0]
+    >>> distinct_counts(np.array([0, 1, 0, 0, 2]), np.array([1, 1, 1, 3, 4]), 4, np.arange(5) * 10).tolist()
+    [40, 10, 40, 0]
+    """
+    if not len(group):
+        return np.zeros(n_groups, dtype=np.int64)
+    if n_groups <= 2**15:
+        small = group.astype(np.uint8 if n_groups <= 2**8 else np.int16)
+        order = np.argsort(small, kind="stable")  # numpy's radix sort for 8- and 16-bit integers
+        g, m = small[order], member[order]
+        new = np.empty(len(g), dtype=bool)
+        new[0] = True
+        np.not_equal(m[1:], m[:-1], out=new[1:])
+        new[1:] |= g[1:] != g[:-1]
+    else:
+        span = int(member.max()) + 1
+        if n_groups * span < 2**62:
+            key = group.astype(np.int64) * span + member
+            key.sort()
+            g, m = key // span, key % span
+        else:
+            order = np.lexsort((member, group))
+            g, m = group[order], member[order]
+        new = np.r_[True, (g[1:] != g[:-1]) | (m[1:] != m[:-1])]
+    if weight is None:
+        return np.bincount(g[new], minlength=n_groups)
+    # float sums of integers are exact below 2**53 (at most one per case here)
+    return np.bincount(g[new], weights=np.asarray(weight)[m[new]], minlength=n_groups).astype(np.int64)
+
+
+def group_durations(group: np.ndarray, values: np.ndarray, count: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    """The raw aggregates :func:`_finish` turns into seconds, per group ``0 .. len(count) - 1``
+    (``count[g]`` values each, every group non-empty) of integer durations: exactly what the
+    engines give (polars' linear median ``(hi - lo) * 0.5 + lo``, the order statistics at
+    ``floor`` / ``ceil`` of ``(n - 1) * 0.9``, exact integer sums).
+
+    One sort of the combined (group, value) keys — a sort of (group, value) pairs where they
+    would not fit in int64 — then every statistic is read off each group's slice.
+    """
+    n_groups = len(count)
+    if not n_groups:
+        empty_f, empty_i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
+        names = ("median", "max", "min", "sum_s", "sum_rem", "qlo", "qhi", "qn")
+        return {f"{prefix}_{n}": empty_f if n == "median" else empty_i for n in names}
+    values = np.asarray(values, dtype=np.int64)
+    low = int(values.min())
+    span = int(values.max()) - low + 1
+    if n_groups * span < 2**62:
+        ordered = group.astype(np.int64) * span
+        ordered += values
+        ordered -= low
+        ordered.sort()
+        ordered -= np.repeat(np.arange(n_groups, dtype=np.int64) * span, count)
+        ordered += low
+    else:
+        ordered = values[np.lexsort((values, group))]
+    ends = np.cumsum(count)
+    first = ends - count
+    a = ordered[first + (count - 1) // 2].astype(np.float64)
+    b = ordered[first + count // 2].astype(np.float64)
+    h = (count.astype(np.float64) - 1.0) * P90
+    whole, rem = np.divmod(ordered, _US)
+    return {
+        f"{prefix}_median": (b - a) * 0.5 + a,
+        f"{prefix}_max": ordered[ends - 1],
+        f"{prefix}_min": ordered[first],
+        f"{prefix}_sum_s": np.add.reduceat(whole, first),
+        f"{prefix}_sum_rem": np.add.reduceat(rem, first),
+        f"{prefix}_qlo": ordered[first + np.floor(h).astype(np.int64)],
+        f"{prefix}_qhi": ordered[first + np.ceil(h).astype(np.int64)],
+        f"{prefix}_qn": count,
+    }
+
+
+def coded_flow_stats(events: FlowEvents) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`flow_stats` of events in memory: the same nodes and edges, exactly, computed on the
+    arrays (the events are in the log's order, so a case's next event is the next row). Cases per
+    activity and per path are counted on the distinct sequences, weighted by their cases."""
+    k = events.n_activities
+    act, case = events.activity, events.case
+    node_cols = [ACT_ID, "events", "cases", "starts", "ends"]
+    edge_cols = ["source_id", "target_id", "count", "cases"]
+    if not events.n_events:
+        nodes = pd.DataFrame({c: np.zeros(0, dtype=np.int64) for c in node_cols})
+        raw = group_durations(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, np.int64), "wait")
+        edges = pd.DataFrame({**{c: np.zeros(0, dtype=np.int64) for c in edge_cols}, **raw})
+        return nodes, _finish(edges, "wait", "count")
+    follows = case[1:] == case[:-1]
+    events_per = np.bincount(act, minlength=k)
+    present = np.flatnonzero(events_per)
+    starts = np.bincount(act[np.flatnonzero(np.r_[True, ~follows])], minlength=k)
+    ends = np.bincount(act[np.flatnonzero(np.r_[~follows, True])], minlength=k)
+    # the sequences: which one each code belongs to, and which codes follow one another in one
+    seq = np.repeat(np.arange(len(events.cases), dtype=np.int64), np.diff(events.offsets))
+    cases = distinct_counts(events.codes, seq, k, events.cases)
+    nodes = pd.DataFrame(
+        {
+            ACT_ID: present.astype(np.int64),
+            "events": events_per[present].astype(np.int64),
+            "cases": cases[present],
+            "starts": starts[present].astype(np.int64),
+            "ends": ends[present].astype(np.int64),
+        }
+    )
+    at = np.flatnonzero(follows)
+    del follows
+    nxt = events.start_clock if events.start_clock is not None else events.clock
+    wait = nxt[at + 1] - events.clock[at]
+    np.maximum(wait, 0, out=wait)
+    pair, codes = _dense(act[at].astype(np.int64) * k + act[at + 1], k * k)
+    del at
+    count = np.bincount(pair, minlength=len(codes))
+    inner = np.flatnonzero(seq[1:] == seq[:-1])
+    seq_pair = np.searchsorted(codes, events.codes[inner].astype(np.int64) * k + events.codes[inner + 1])
+    edges = pd.DataFrame(
+        {
+            "source_id": codes // k,
+            "target_id": codes % k,
+            "count": count.astype(np.int64),
+            "cases": distinct_counts(seq_pair, seq[inner], len(codes), events.cases),
+            **group_durations(pair, wait, count, "wait"),
+        }
+    )
+    return nodes, _finish(edges, "wait", "count")
+
+
+def coded_service_stats(events: FlowEvents) -> pd.DataFrame:
+    """:func:`service_stats` of events in memory (with start timestamps), exactly."""
+    if events.started is None or events.start_clock is None:
+        raise ValueError("the events have no start timestamps")
+    keep = np.flatnonzero(events.started)
+    service = events.clock[keep] - events.start_clock[keep]
+    act, codes = _dense(events.activity[keep].astype(np.int64), events.n_activities)
+    count = np.bincount(act, minlength=len(codes))
+    out = pd.DataFrame(
+        {
+            ACT_ID: codes.astype(np.int64),
+            "service_count": count.astype(np.int64),
+            **group_durations(act, service, count, "service"),
+        }
+    )
+    return _finish(out, "service", "service_count")
+
+
+def coded_throughput_stats(variants: CodedVariants, throughput: np.ndarray) -> pd.DataFrame:
+    """:func:`throughput_stats` of the log's variants (``key`` = variant id), ``throughput`` in µs
+    per case by code, exactly; ``example_id`` is each variant's first case."""
+    out = pd.DataFrame(
+        {
+            "key": np.arange(variants.n_variants, dtype=np.int64),
+            "count": variants.count.astype(np.int64),
+            "example_id": variants.first_case.astype(np.int64),
+            **group_durations(variants.of_case, throughput, variants.count, "throughput"),
+        }
+    )
+    return _finish(out, "throughput", "count")
+
+
 # --- sequences and variants ---------------------------------------------------------------
 def sequence_keys(native: Any, backend: str) -> Any:
     """Native frame (``case_id``, ``key``): each case's activity codes in (ts, source_row) order,
@@ -681,7 +988,7 @@ def case_sequences(log: EventSource, *, backend: str = "polars") -> pd.DataFrame
         return _case_sequences_native(log, backend)
     coded, cv = log._coded, log._coded_variants
     out = pd.DataFrame({CASE: pd.Series(coded.case_names, dtype="str"), "variant_id": cv.of_case.astype("int64")})
-    out.attrs["keys"] = [SEP.join(t) for t in variant_tuples(cv.offsets, cv.codes, coded.activity_names)]
+    out.attrs["keys"] = [SEP.join(t) for t in cv.tuples(coded.activity_names)]
     return out
 
 
@@ -707,10 +1014,10 @@ def variants(log: EventSource, *, backend: str = "polars") -> pd.DataFrame:
     """
     if backend == "polars":
         coded, cv = log._coded, log._coded_variants
-        tuples = variant_tuples(cv.offsets, cv.codes, coded.activity_names)
+        tuples = cv.tuples(coded.activity_names)
         count = cv.count
         example = coded.case_names[cv.first_case]
-        order = variant_order(count, cv.offsets, cv.codes, coded.activity_names)
+        order = cv.order(coded.activity_names)
         n = max(coded.n_cases, 1)
     else:
         seq = case_sequences(log, backend=backend)
