@@ -987,7 +987,7 @@ def _conform_drawn(log: EventLog, drawn: Any, kind: str, *, method: str, calenda
     base = _case_basics(log, calendar)
     net, im, fm = _pm4py.bpmn_to_petri_net(drawn) if kind == "BPMN" else drawn
     cv = log._coded_variants
-    traces = [list(t) for t in _engine.variant_tuples(cv.offsets, cv.codes, log._coded.activity_names)]
+    traces = [list(t) for t in cv.tuples(log._coded.activity_names)]
     net_labels = _pm4py.petri_net_labels(net)
     if method == "alignments":
         res = _pm4py.align_traces(traces, net, im, fm)

@@ -53,20 +53,6 @@ Key = Callable[[str, Mapping[str, Any]], "tuple[str, Any] | None"]
 Base = Callable[["tuple[str, Any] | None"], "pd.Series | None"]
 
 
-def effects(
-    affected: set[Any], cases: pd.DataFrame, base: pd.Series | None = None, *, index: pd.Index | None = None
-) -> dict[str, Any]:
-    """Win rate and cycle time of closed cases with vs without (``base`` restricts the comparison).
-
-    ``index`` (optional) is ``pd.Index(cases["case_id"])``, built once by a caller asking for many."""
-    index = index if index is not None else pd.Index(cases["case_id"].astype("object"))
-    at = index.get_indexer(pd.Index(list(affected), dtype="object"))
-    outcomes = _Outcomes.of(cases)
-    return _effects(
-        np.unique(at[at >= 0]), outcomes, outcomes.pool(None if base is None else base.to_numpy(dtype=bool))
-    )
-
-
 class _Pool(NamedTuple):
     """The closed cases a finding is compared among (those of its base): a mask over the cases'
     rows, how many, how many won, their durations sorted (NaN left out) and each row's place in
