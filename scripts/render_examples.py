@@ -17,20 +17,13 @@ import sys
 from pathlib import Path
 
 import salesmining as sm
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.present import maps as _render
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
 IMG = ROOT / "docs" / "img"
-KW = {
-    "case": "Opportunity ID",
-    "activity": "Activity",
-    "timestamp": "Timestamp",
-    "resource": "Owner",
-    "approval_result": "Approval Result",
-    "amount": "Amount",
-    "case_attributes": "auto",
-}
+KW = {**SAMPLE_COLUMNS, "case_attributes": "auto"}
 
 
 def _write_map(drawing: _render.MapDrawing, stem: str) -> list[Path]:

@@ -20,21 +20,14 @@ import pandas as pd
 import pytest
 
 import salesmining as sm
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.present.maps import node_id
 from salesmining.present.pdf import CHROMIUM_FLAGS, find_chromium
 from salesmining.present.report import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
-KW = {
-    "case": "Opportunity ID",
-    "activity": "Activity",
-    "timestamp": "Timestamp",
-    "resource": "Owner",
-    "approval_result": "Approval Result",
-    "amount": "Amount",
-    "case_attributes": "auto",
-}
+KW = {**SAMPLE_COLUMNS, "case_attributes": "auto"}
 CHROMIUM = find_chromium()
 pytestmark = [
     pytest.mark.needs_dot,

@@ -18,20 +18,14 @@ import pytest
 
 import salesmining as sm
 from salesmining.core import formatting
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.present import charts
 from salesmining.present.interactive import VENDORED, assets_html, interactive_map, json_script, map_data
 from salesmining.present.maps import node_id
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
-KW = {
-    "case": "Opportunity ID",
-    "activity": "Activity",
-    "timestamp": "Timestamp",
-    "resource": "Owner",
-    "approval_result": "Approval Result",
-    "amount": "Amount",
-}
+KW = dict(SAMPLE_COLUMNS)
 ASSETS = resources.files("salesmining.present").joinpath("assets")
 
 

@@ -14,18 +14,12 @@ import pytest
 import salesmining as sm
 from salesmining.cli import main
 from salesmining.core.errors import RenderError
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.present import pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
-KW = {
-    "case": "Opportunity ID",
-    "activity": "Activity",
-    "timestamp": "Timestamp",
-    "resource": "Owner",
-    "approval_result": "Approval Result",
-    "amount": "Amount",
-}
+KW = dict(SAMPLE_COLUMNS)
 needs_engine = pytest.mark.skipif(
     pdf.pdf_engine() is None, reason="no PDF engine: install chromium (apt-get install chromium) or weasyprint"
 )

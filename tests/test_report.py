@@ -12,20 +12,13 @@ import pytest
 import salesmining as sm
 from salesmining.analysis import series as _series
 from salesmining.cli import main
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.present import charts as _charts
 from salesmining.present.interactive import assets_html
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
-KW = {
-    "case": "Opportunity ID",
-    "activity": "Activity",
-    "timestamp": "Timestamp",
-    "resource": "Owner",
-    "approval_result": "Approval Result",
-    "amount": "Amount",
-    "case_attributes": "auto",
-}
+KW = {**SAMPLE_COLUMNS, "case_attributes": "auto"}
 
 
 @pytest.fixture(scope="module")
