@@ -873,7 +873,7 @@ def coded_flow_stats(events: FlowEvents) -> tuple[pd.DataFrame, pd.DataFrame]:
 def coded_service_stats(events: FlowEvents) -> pd.DataFrame:
     """:func:`service_stats` of events in memory (with start timestamps), exactly."""
     if events.started is None or events.start_clock is None:
-        raise ValueError("the events have no start timestamps")
+        raise EngineError("coded_service_stats: the events have no start timestamps (callers check first)")
     keep = np.flatnonzero(events.started)
     service = events.clock[keep] - events.start_clock[keep]
     act, codes = _dense(events.activity[keep].astype(np.int64), events.n_activities)
