@@ -14,7 +14,8 @@ import yaml
 import salesmining as sm
 from salesmining.datasets import generate_sales_log, stages_yaml
 from salesmining.findings import replay
-from salesmining.findings.replay import Timeline, apply, count_blocks, gains, timeline
+from salesmining.findings.changes import Cap, Parallel, Remove
+from salesmining.findings.replay import Timeline, apply, case_mask, count_blocks, gains, timeline
 
 
 @pytest.fixture(scope="module")
@@ -104,16 +105,47 @@ def _candidates(tl: Timeline) -> list[sm.changes]:
     return out
 
 
+def _plain_apply(tl: Timeline, change: object, new: np.ndarray) -> np.ndarray:
+    """Each change written out over the whole table, with pandas for the per-visit running sums
+    and per-case sums: the reference the library's row-wise ``apply`` must equal."""
+    if isinstance(change, Remove):
+        m = tl.rows_of(change.step)
+        if change.repeats_only:
+            m &= (tl.visit_rank > 0) if change.step in tl.model.stages else tl.repeat
+        if change.where:
+            m &= case_mask(tl, change.where)[tl.case]
+        return np.where(m, 0.0, new)
+    if isinstance(change, Cap):
+        lim = change.limit.total_seconds()
+        m = tl.rows_of(change.step)
+        if change.step not in tl.model.stages:
+            return np.where(m, np.minimum(new, lim), new)
+        m &= tl.own
+        run = pd.Series(np.where(m, new, 0.0)).groupby(tl.visit).cumsum().to_numpy()
+        return np.where(m, new - np.clip(run - lim, 0.0, new), new)
+    assert isinstance(change, Parallel)
+    ma, mb = tl.rows_of(change.a), tl.rows_of(change.b)
+    by_case = lambda g: pd.Series(g).groupby(tl.case).sum().reindex(range(tl.n), fill_value=0.0).to_numpy()  # noqa: E731
+    da, db = by_case(np.where(ma, new, 0.0)), by_case(np.where(mb, new, 0.0))
+    both = (da > 0) & (db > 0)
+    drop_a, drop_b = both & (da <= db), both & (db < da)
+    return np.where((ma & drop_a[tl.case]) | (mb & drop_b[tl.case]), 0.0, new)
+
+
 def test_one_change_as_the_rows_it_touches(tl: Timeline) -> None:
+    """``apply`` (the rows a change touches, written into a copy) equals each change written out
+    over the whole table, on whole and on fractional seconds, and after an earlier change."""
     cands = _candidates(tl)
     assert len(cands) > 20
     fractional = dataclasses.replace(tl, gap=tl.gap + 0.37)
     for t in (tl, fractional):
+        halved = t.gap / 2
         for c in cands:
-            rows, vals = replay._delta(t, c)
-            new = t.gap.copy()
-            new[rows] = vals
-            assert np.array_equal(new, apply(t, c, t.gap)), c
+            for before in (t.gap, halved):
+                want = _plain_apply(t, c, before)
+                np.testing.assert_allclose(apply(t, c, before), want, rtol=0, atol=1e-6, err_msg=repr(c))
+            rows, _ = replay._delta(t, c)
+            assert np.array_equal(np.unique(rows), rows)  # each row once, in order
 
 
 def plain_gains(tl: Timeline, items: list[list], n_boot: int, seed: int) -> list[tuple[float, ...]]:

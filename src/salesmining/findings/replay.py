@@ -314,41 +314,17 @@ def group_sums(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
     """The gaps after one change (``new``: the gaps the changes before it left)."""
-    if isinstance(change, Remove):
-        m = tl.rows_of(change.step)
-        if change.repeats_only:
-            m &= (tl.visit_rank > 0) if change.step in tl.model.stages else tl.repeat
-        if change.where:
-            m &= case_mask(tl, change.where)[tl.case]
-        return np.where(m, 0.0, new)
-    if isinstance(change, Cap):
-        lim = change.limit.total_seconds()
-        if change.step not in tl.model.stages:
-            m = tl.rows_of(change.step)
-            return np.where(m, np.minimum(new, lim), new)
-        m = np.flatnonzero(tl.rows_of(change.step) & tl.own)
-        out = new.copy()
-        if len(m):
-            vals = new[m]
-            cut = np.clip(group_cumsum(tl.visit[m], vals) - lim, 0.0, vals)
-            out[m] = vals - cut
-        return out
-    if isinstance(change, Parallel):
-        ma, mb = tl.rows_of(change.a), tl.rows_of(change.b)
-        da, db = tl.case_sum(new, ma), tl.case_sum(new, mb)
-        both = (da > 0) & (db > 0)
-        drop_a = both & (da <= db)
-        drop_b = both & ~drop_a
-        out = np.where(ma & drop_a[tl.case], 0.0, new)
-        return np.where(mb & drop_b[tl.case], 0.0, out)
-    raise ArgumentTypeError(f"not a change: {change!r}")  # pragma: no cover - check() refuses it first
+    rows, vals = _delta(tl, change, new)
+    out = new.copy()
+    out[rows] = vals
+    return out
 
 
-def _delta(tl: Timeline, change: Change) -> tuple[np.ndarray, np.ndarray]:
-    """One change on today's gaps, as the rows it may touch and their new values (every other gap
-    stays): ``new = tl.gap.copy(); new[rows] = values`` is exactly ``apply(tl, change, tl.gap)``,
-    without a pass over the whole table per step of the change."""
-    gap = tl.gap
+def _delta(tl: Timeline, change: Change, gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One change on the gaps ``gap`` (default: today's), as the rows it may touch and their new
+    values, every other gap staying as it is: ``apply`` writes them into a copy, and a lone
+    change's gain is read off them without a pass over the whole table."""
+    gap = tl.gap if gap is None else gap
     if isinstance(change, Remove):
         m = tl.rows_of(change.step)
         if change.repeats_only:
