@@ -13,6 +13,7 @@ import salesmining as sm
 from salesmining.analysis import visits as _visits
 from salesmining.analysis.resources import resource_model
 from salesmining.core.schema import ACTIVITY, APPROVAL_RESULT, CASE, LIFECYCLE, RESOURCE, SOURCE_ROW
+from salesmining.datasets import SAMPLE_COLUMNS
 from salesmining.findings.codes import same_text, text_in
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
@@ -20,14 +21,7 @@ STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def _read(name: str) -> sm.EventLog:
-    return sm.read_csv(
-        SAMPLES / f"{name}.csv",
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-    )
+    return sm.read_csv(SAMPLES / f"{name}.csv", **SAMPLE_COLUMNS)
 
 
 def _lifecycle_log() -> tuple[sm.EventLog, sm.StageModel]:

@@ -15,6 +15,7 @@ from salesmining.analysis import visits as _visits
 from salesmining.analysis.resources import resource_model
 from salesmining.core.frames import isin
 from salesmining.core.schema import ACTIVITY, CASE, RESOURCE, SOURCE_ROW, TIMESTAMP
+from salesmining.datasets import SAMPLE_COLUMNS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 
@@ -55,14 +56,7 @@ def test_mann_whitney_matches_scipy() -> None:
 
 
 def _read(name: str) -> sm.EventLog:
-    return sm.read_csv(
-        SAMPLES / f"{name}.csv",
-        case="Opportunity ID",
-        activity="Activity",
-        timestamp="Timestamp",
-        resource="Owner",
-        approval_result="Approval Result",
-    )
+    return sm.read_csv(SAMPLES / f"{name}.csv", **SAMPLE_COLUMNS)
 
 
 @pytest.mark.parametrize(("name", "stages"), [("opportunities_artefacts", "stages"), ("opportunities_zh", "stages_zh")])
