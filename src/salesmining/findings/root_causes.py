@@ -128,9 +128,12 @@ def _outcome_derived(s: pd.Series, cases: pd.DataFrame) -> bool:
     won = cases["won"].to_numpy(dtype=bool)[closed]
     if won.all() or not won.any():
         return False
-    vals = s[closed].astype("str").to_numpy()
-    t = pd.crosstab(vals, won)
-    return bool(t.max(axis=1).sum() >= _OUTCOME_PURE * closed.sum() and len(t) <= max(2, 0.2 * closed.sum()))
+    # the won × value table: per distinct value its won and lost counts (as pd.crosstab would count them)
+    codes, uniques = pd.factorize(s[closed].astype("str").to_numpy())
+    purest = np.maximum(
+        np.bincount(codes[won], minlength=len(uniques)), np.bincount(codes[~won], minlength=len(uniques))
+    )
+    return bool(purest.sum() >= _OUTCOME_PURE * closed.sum() and len(uniques) <= max(2, 0.2 * closed.sum()))
 
 
 def _attribute_bands(cases: pd.DataFrame, activities: frozenset[str] = frozenset()) -> dict[str, pd.Series]:
@@ -187,6 +190,24 @@ def _population(cases: pd.DataFrame, is_aff: np.ndarray) -> tuple[np.ndarray, st
     return np.ones(len(cases), dtype=bool), "all cases"
 
 
+def _value_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """An attribute's values as int codes (-1: missing) and the text of each code."""
+    codes, uniques = pd.factorize(s)
+    return np.asarray(codes, dtype=np.int64), [str(v) for v in uniques]
+
+
+def _counts_in_order(codes: np.ndarray, n_values: int) -> list[tuple[int, int]]:
+    """(code, count) of the values present in ``codes`` (-1: missing, not counted), in
+    ``Series.value_counts()`` order: most frequent first, ties in order of first appearance."""
+    codes = codes[codes >= 0]
+    counts = np.bincount(codes, minlength=n_values)
+    first = np.full(n_values, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    present = np.flatnonzero(counts)
+    order = present[np.lexsort((first[present], -counts[present]))]
+    return [(int(c), int(counts[c])) for c in order]
+
+
 def root_causes(
     evidence: pd.DataFrame,
     findings: pd.DataFrame,
@@ -200,7 +221,7 @@ def root_causes(
     cases, compared with the cases of the same status (closed / open / all; column
     ``population``); kept with the support and lift of ``rules``, three per finding."""
     rules = rules or FindingRules()
-    attrs = _attribute_bands(cases, activities)
+    coded = [(name, *_value_codes(s)) for name, s in _attribute_bands(cases, activities).items()]
     rows = []
     # each evidence row's case as a row of ``cases`` (one row per case; -1: not a case of the table)
     at = pd.Index(cases["case_id"]).get_indexer(evidence["case_id"])
@@ -215,18 +236,17 @@ def root_causes(
         n = int(pop.sum())
         if a < rules.root_cause_min_cases or a == n:
             continue
-        for name, s in attrs.items():
-            vc_all = s[pop].value_counts()
-            vc_aff = s[is_aff].value_counts()
-            for value, k in vc_aff.items():
-                t = int(vc_all.loc[value])  # type: ignore[call-overload]
+        for name, codes, values in coded:
+            all_with = np.bincount(codes[pop & (codes >= 0)], minlength=len(values))
+            for code, k in _counts_in_order(codes[is_aff], len(values)):
+                t = int(all_with[code])
                 lift = (k / a) / (t / n)
                 if (
                     k >= rules.root_cause_min_cases
                     and k >= rules.root_cause_min_share * a
                     and lift >= rules.root_cause_min_lift
                 ):
-                    rows.append((int(f.rank), f.kind, f.where, name, str(value), int(k), a, t, n, float(lift), label))
+                    rows.append((int(f.rank), f.kind, f.where, name, values[code], k, a, t, n, float(lift), label))
     df = pd.DataFrame(rows, columns=ROOT_CAUSE_COLUMNS)
     df = df.sort_values(["rank", "lift", "affected_with"], ascending=[True, False, False], kind="stable")
     return df.groupby("rank", sort=False).head(3).reset_index(drop=True)
