@@ -475,6 +475,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     model = _stage_model(args, log)
     title = None if args.stages else f"Sales process diagnosis — {log.name} (stage model inferred from the log)"
     d = diagnose(log, model, title=title)
+    d._draw_ahead()  # the map's layouts run in the background while the findings are computed
     _progress(args, "comparing with the intended stages")
     _ = d.conformance
     _progress(args, "finding bottlenecks")

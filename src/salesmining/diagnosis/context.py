@@ -181,21 +181,19 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
     """Everything the diagnosis templates need, as plain values (computed results only)."""
     from salesmining.present.maps import draw_map, legend_items
 
+    # a Diagnosis starts its maps' Graphviz layouts ahead: they run while the rest is computed
+    ahead = getattr(d, "_draw_ahead", None)
+    if ahead is not None:
+        ahead()  # the map's graph, before the findings (when not drawn yet)
     f = d.findings.to_frame()
+    # durations measured on a business calendar's working clock are labelled as working time
+    working = d.graph.calendar is not None
+    if ahead is not None:
+        ahead()  # the findings map
     evidence = d.findings.evidence
     root = d.findings.root_causes
     conf = d.conformance
     k = d.kpis
-    # durations measured on a business calendar's working clock are labelled as working time
-    working = d.graph.calendar is not None
-    drawn = draw_map(d.graph, stages=d.stages, findings=d.findings, legend=False)
-    graph_svg, graph_error = drawn.svg, (drawn.message or None)
-    perf_svg = None
-    if full and graph_svg is not None:
-        perf_svg = draw_map(
-            d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False
-        ).svg
-    graph_svg, perf_svg = _interactive(graph_svg, d.graph, d.findings), _interactive(perf_svg, d.graph, d.findings)
     top_evidence = _top_evidence(evidence)
     roots_of = _by_rank(root)
     findings = []
@@ -231,7 +229,7 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
             }
         )
     q = d.log.quality
-    return {
+    out = {
         "title": d.title or f"Sales process diagnosis — {d.log.name or 'event log'}",
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "log": d.log,
@@ -265,14 +263,11 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "n_medium": int((f["severity"] == "medium").sum()),
         "n_low": int((f["severity"] == "low").sum()),
         "finding_warnings": d.findings.warnings,
-        "graph_svg": graph_svg,
         "assets": _assets(),
         "legend": legend_items(view="frequency", stat_label="", stages=True, findings=True),
         "perf_legend": legend_items(
             view="performance", stat_label="median wait", stages=True, findings=False, working=working
         )[0],
-        "perf_svg": perf_svg,
-        "graph_error": graph_error,
         "time_unit": _f.WORKING_TIME if working else "",
         "calendar": repr(d.graph.calendar) if working else "",
         "abstraction": d.graph.abstraction.describe() if d.graph.abstraction.is_abstracted else "",
@@ -308,6 +303,18 @@ def diagnosis_context(d: DiagnosisView, *, full: bool = True) -> dict[str, Any]:
         "meta": d.log.meta,
         "history": d.log.history,
     }
+    # the maps last: their layouts, started ahead, ran while the rest was computed
+    drawn = draw_map(d.graph, stages=d.stages, findings=d.findings, legend=False)
+    graph_svg, graph_error = drawn.svg, (drawn.message or None)
+    perf_svg = None
+    if full and graph_svg is not None:
+        perf_svg = draw_map(
+            d.graph, view="performance", stat="median", stages=d.stages, findings=None, legend=False
+        ).svg
+    out["graph_svg"] = _interactive(graph_svg, d.graph, d.findings)
+    out["perf_svg"] = _interactive(perf_svg, d.graph, d.findings)
+    out["graph_error"] = graph_error
+    return out
 
 
 def diagnosis_html(d: DiagnosisView) -> str:

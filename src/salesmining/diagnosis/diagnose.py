@@ -100,18 +100,41 @@ class Diagnosis:
         shown, then the most frequent activities up to ``max_activities`` and paths up to twice
         that, fewer when the map's text would be too small at the report's width
         (:func:`~salesmining.analysis.discover.fit_to_width`); what is hidden is stated on the map."""
+        graph = fit_to_width(self._map_first, self._map_within, stages=self.stages)
+        for part in ("_map_flow", "_map_first"):  # not needed any more
+            self.__dict__.pop(part, None)
+        return graph
 
-        flow = discoverer(self.map_log, backend=self.backend)  # the log discovered once, abstracted per budget
+    @functools.cached_property
+    def _map_flow(self) -> Any:
+        """The map log discovered once; abstracted per budget by :meth:`_map_within`."""
+        return discoverer(self.map_log, backend=self.backend)
 
-        def within(n: int) -> ProcessGraph:
-            return flow(
-                activity_coverage=self.activity_coverage,
-                keep_activities=[*self.stages.stages, *self.stages.won, *self.stages.lost],
-                max_activities=n,
-                max_edges=2 * n,
-            )
+    def _map_within(self, n: int) -> ProcessGraph:
+        return self._map_flow(
+            activity_coverage=self.activity_coverage,
+            keep_activities=[*self.stages.stages, *self.stages.won, *self.stages.lost],
+            max_activities=n,
+            max_edges=2 * n,
+        )
 
-        return fit_to_width(within(self.max_activities), within, stages=self.stages)
+    @functools.cached_property
+    def _map_first(self) -> ProcessGraph:
+        """The map's graph at the full budget, before :func:`fit_to_width` checks its text size."""
+        return self._map_within(self.max_activities)
+
+    def _draw_ahead(self) -> None:
+        """Start the Graphviz layouts the report draws first, in the background, and return:
+        the two views of the map's graph (the ones :attr:`graph` measures), and, once the graph
+        and the findings are known, the findings map. Drawing them later waits for these runs,
+        so they run beside the computing in between; what is drawn does not change."""
+        from salesmining.present.maps import VIEWS, draw_ahead
+
+        if "graph" not in self.__dict__:
+            for view in VIEWS:
+                draw_ahead(self._map_first, view=view, stages=self.stages, legend=False)
+        elif "findings" in self.__dict__:
+            draw_ahead(self.graph, stages=self.stages, findings=self.findings, legend=False)
 
     @property
     def series(self) -> dict[str, pd.DataFrame]:

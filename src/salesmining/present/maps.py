@@ -103,6 +103,7 @@ __all__ = [
     "STATISTICS",
     "VIEWS",
     "MapDrawing",
+    "draw_ahead",
     "draw_map",
     "process_map",
     "render_bytes",
@@ -376,6 +377,30 @@ def process_map(
     Durations measured on a business calendar (``graph.time_unit == "working time"``) are
     shown in working hours, and the subtitle and legend say so.
     """
+    build, layout, n_nodes = _planned(graph, view, stat, stages, findings, title, rankdir, max_label, legend, max_edges)
+    if rankdir != "auto":
+        return build(rankdir, None)
+    return _fitted(build, layout, n_nodes, width_px)
+
+
+_Builder = Callable[[str, "list[_Turn] | None"], "graphviz.Digraph"]
+
+
+def _planned(
+    graph: GraphLike,
+    view: str,
+    stat: str,
+    stages: StagesLike | None,
+    findings: FindingsLike | None,
+    title: str | None,
+    rankdir: str,
+    max_label: int,
+    legend: bool,
+    max_edges: int | None,
+) -> tuple[_Builder, _Layout, int]:
+    """:func:`process_map`'s options checked and its graph read: the map's builder (a direction
+    and, optionally, the list collecting its direction-dependent parts), its layout and its
+    number of activities."""
     _check_options(view, stat)
     if rankdir not in ("auto", "LR", "TB"):
         raise OptionError(f"rankdir must be 'auto', 'LR' or 'TB', not {rankdir!r}")
@@ -387,9 +412,12 @@ def process_map(
     def build(direction: str, turns: list[_Turn] | None = None) -> graphviz.Digraph:
         return _build(read, view, stat, stages, findings, title, direction, max_label, legend, max_edges, layout, turns)
 
-    if rankdir != "auto":
-        return build(rankdir)
-    return _fitted(build, layout, len(read.nodes), width_px)
+    return build, layout, len(read.nodes)
+
+
+def _first_direction(layout: _Layout, n_nodes: int) -> str:
+    """The direction ``rankdir="auto"`` lays out first (and keeps when its text is large enough)."""
+    return "LR" if len(layout.spine) <= 3 and n_nodes <= 6 else "TB"
 
 
 @dataclass(frozen=True)
@@ -466,7 +494,7 @@ def _fitted(
     the preferred direction when its text is large enough, else the larger.
 
     A large map (:data:`AHEAD_CHARS`) has both layouts run at once (two ``dot`` processes)."""
-    first = "LR" if len(layout.spine) <= 3 and n_nodes <= 6 else "TB"
+    first = _first_direction(layout, n_nodes)
     if shutil.which("dot") is None:
         return build(first, None)
     other = "TB" if first == "LR" else "LR"
@@ -1054,6 +1082,42 @@ def draw_map(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: 
             while len(_DRAWINGS) > _DRAWINGS_SIZE:
                 _DRAWINGS.popitem(last=False)
     return drawing if drawing.dot is None else replace(drawing, dot=drawing.dot.copy())  # the caller's own graph
+
+
+def draw_ahead(graph: GraphLike, *, width_px: float = REPORT_WIDTH_PX, **options: Any) -> None:
+    """Start, in the background, the Graphviz layout that :func:`draw_map` with the same
+    arguments runs first (with ``rankdir="auto"``, the direction tried first), and return at once.
+
+    The later :func:`draw_map` waits for that run instead of starting its own, so the layouts of
+    several maps run side by side (two ``dot`` processes at most) while the caller computes
+    something else. A map already drawn, options :func:`draw_map` refuses, or no ``dot``
+    installed: nothing is started (the drawing itself then says what is wrong). The drawing made
+    is the same, byte for byte, as without this call.
+    """
+    if shutil.which("dot") is None:
+        return
+    key = _drawing_key(graph, {**_map_defaults(), **options, "width_px": width_px})
+    if _remembered(key, graph, {**options, "width_px": width_px}) is not None:
+        return
+    opts = {**_map_defaults(), **options}
+    try:
+        rankdir = opts["rankdir"]
+        build, layout, n_nodes = _planned(
+            graph,
+            view=opts["view"],
+            stat=opts["stat"],
+            stages=opts["stages"],
+            findings=opts["findings"],
+            title=opts["title"],
+            rankdir=rankdir,
+            max_label=opts["max_label"],
+            legend=opts["legend"],
+            max_edges=opts["max_edges"],
+        )
+        source = build(rankdir if rankdir != "auto" else _first_direction(layout, n_nodes), []).source
+    except (OptionError, KeyError, TypeError):
+        return
+    _run.run_dot_ahead(source, "svg")
 
 
 def _map_defaults() -> dict[str, Any]:
