@@ -13,12 +13,15 @@ import pandas as pd
 from salesmining.analysis.visits import column_codes
 from salesmining.core import formatting
 from salesmining.core.schema import ACTIVITY, CASE, TIMESTAMP
-from salesmining.findings.attribution import claims, tail_claims
+from salesmining.findings.attribution import claims, tail_claims, visit_keys
 from salesmining.findings.codes import text_in
-from salesmining.findings.context import FindingContext, stall_limits, targets
+from salesmining.findings.context import FindingContext, previous_same, stall_limits, targets
 from salesmining.findings.evidence import at, between, evidence, evidence_by_rule
 
 __all__ = ["wait_evidence"]
+
+#: the gap rows' visit keys (:func:`~salesmining.findings.attribution.visit_keys`)
+_Keys = tuple[int, np.ndarray, np.ndarray]
 
 
 def _dur(seconds: float) -> str:
@@ -48,10 +51,18 @@ def wait_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
     done = v[["case", "visit_no", "stage", "net_s"]].iloc[rows]
     stage = column_codes(done["stage"])[0]
     key = ctx.visit_case_no(rows).astype("int64") * (int(stage.max()) + 1 if len(stage) else 1) + stage
-    done = done.assign(first_visit=~pd.Series(key).duplicated().to_numpy())
+    # a case's first visit of the stage: no earlier row with its key (a sort of nearly sorted keys, no hashing)
+    done = done.assign(first_visit=previous_same(key) < 0)
     model = ctx.model
     first, second = ctx.rules.response or (model.stages[0], model.stages[1] if len(model.stages) > 1 else None)
-    out = [_slow_response(ctx, done, first, second), _stage_dwell(ctx, done[~text_in(done["stage"], [first])].copy())]
+    # the gap rows' visit keys, read once for both charges (and freed after them)
+    most = v["visit_no"].to_numpy(dtype="float64")
+    keys = visit_keys(ctx.gaps, ctx.case_no, float(np.nanmax(most)) if np.isfinite(most).any() else 0.0)
+    out = [
+        _slow_response(ctx, done, first, second, keys),
+        _stage_dwell(ctx, done[~text_in(done["stage"], [first])].copy(), keys),
+    ]
+    del keys
     approvals = _approval_waits(ctx)
     if approvals is not None:
         out.append(approvals)
@@ -72,21 +83,34 @@ def _texts(values: pd.Series) -> dict[float, str]:
     return {t: _dur(t) for t in pd.unique(values.to_numpy(dtype="float64"))}
 
 
-def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray, where: object) -> None:
-    """Claim the time a stay spent beyond its target: the tail of the visit's own gaps."""
-    hits = pd.DataFrame(
-        {
-            "case": hit["case"].to_numpy(),
-            "visit_no": hit["visit_no"].to_numpy(),
-            "excess_s": (hit["net_s"] - hit["target"]).to_numpy(),
-            "rule": rule,
-            "where": where if not isinstance(where, str) else [where] * len(hit),
-        }
+def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray, where: object, keys: _Keys) -> None:
+    """Claim the time a stay spent beyond its target: the tail of the visit's own gaps.
+
+    ``hit``: rows of ``ctx.visits`` (as their index says); their cases are known by number, so no
+    case id is looked up or materialised here."""
+    hits = {
+        "case": ctx.visit_case_no(hit.index.to_numpy()),
+        "visit_no": hit["visit_no"].to_numpy(),
+        "excess_s": (hit["net_s"] - hit["target"]).to_numpy(),
+        "rule": rule,
+        "where": where if not isinstance(where, str) else np.full(len(hit), where, dtype=object),
+    }
+    ctx.claims.append(
+        tail_claims(
+            ctx.gaps,
+            hits,
+            kind,
+            case_no=ctx.case_no,
+            case_index=ctx.case_index,
+            by_number=True,
+            keys=keys,
+        )
     )
-    ctx.claims.append(tail_claims(ctx.gaps, hits, kind, case_no=ctx.case_no, case_index=ctx.case_index))
 
 
-def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: str | None) -> pd.DataFrame:
+def _slow_response(
+    ctx: FindingContext, done: pd.DataFrame, first: str, second: str | None, keys: _Keys
+) -> pd.DataFrame:
     """The first visit of the first stage, judged as the time to the first response."""
     model = ctx.model
     resp = done[text_in(done["stage"], [first]) & done["first_visit"].to_numpy(dtype=bool)].copy()
@@ -95,7 +119,7 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
     rule = np.where(text_in(hit["stage"], model.sla), "response_over_sla", "response_outlier")
     target_text = _texts(hit["target"])
     place = between(first, second, target_text="next stage")
-    _charge(ctx, hit, "slow_response", rule, place.where)
+    _charge(ctx, hit, "slow_response", rule, place.where, keys)
     return evidence_by_rule(
         "slow_response",
         rule,
@@ -109,14 +133,14 @@ def _slow_response(ctx: FindingContext, done: pd.DataFrame, first: str, second: 
     )
 
 
-def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame) -> pd.DataFrame:
+def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame, keys: _Keys) -> pd.DataFrame:
     """Net dwell of every finished stage visit but the first stage's (that is the response time)."""
     model = ctx.model
     rest["target"] = _visit_targets(ctx, rest)
     hit = rest[rest["net_s"] > rest["target"]]
     rule = np.where(text_in(hit["stage"], model.sla), "stage_over_sla", "stage_outlier")
     target_text = _texts(hit["target"])
-    _charge(ctx, hit, "long_wait", rule, hit["stage"].astype("object").to_numpy())
+    _charge(ctx, hit, "long_wait", rule, hit["stage"].array, keys)
     return evidence_by_rule(
         "long_wait",
         rule,
@@ -138,7 +162,7 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
     rule = np.where(text_in(hit[ACTIVITY], sla), "approval_over_sla", "approval_outlier")
     target_text = _texts(hit["target"])
     ctx.claims.append(
-        claims("long_wait", rule, hit[ACTIVITY].astype("object"), hit[CASE], hit.index, hit["gap_s"] - hit["target"])
+        claims("long_wait", rule, hit[ACTIVITY].array, hit[CASE].array, hit.index, hit["gap_s"] - hit["target"])
     )
     return evidence_by_rule(
         "long_wait",
