@@ -157,3 +157,61 @@ def test_per_case_step_is_a_groupby_over_the_text() -> None:
     assert got["moves"].tolist() == per["moves"].astype(int).tolist()
     assert got["lost"].tolist() == per["lost"].tolist()
     assert all(ARROW in t for t in labels[got["label"]])
+
+
+def test_positions_number_the_other_names_after_the_names() -> None:
+    names = pd.Index(["a", "c", "e"], dtype="str")
+    others = pd.Series(["e", "b", "a", "z"], dtype="str")
+    at, n = _attribution._positions(names, others)
+    assert at.tolist() == [2, 3, 0, 4] and n == 5
+    vocab = [*names, "b", "z"]
+    assert [vocab[i] for i in at] == others.tolist()
+
+
+def test_utc_us_is_pandas_to_datetime() -> None:
+    values = np.array([0, 1_700_000_000_123_456, -5], dtype="int64")
+    for raw in (values, values.astype("float64")):
+        got = _attribution._utc_us(raw)
+        want = pd.to_datetime(raw.astype("int64"), unit="us", utc=True)
+        assert got.dtype == want.dtype and got.equals(want)
+
+
+def test_labels_are_dense_and_equal_for_equal_keys() -> None:
+    key = np.array([7, 3, 7, 9, 3, 3])
+    labels, n = _attribution._labels(key)
+    assert n == 3
+    assert pd.Series(labels).groupby(key).nunique().eq(1).all()  # one label per key
+    assert len(set(labels.tolist())) == n and set(labels.tolist()) == set(range(n))
+
+
+def test_stall_details_are_the_per_row_texts() -> None:
+    from types import SimpleNamespace
+
+    from salesmining.findings import waits as _waits
+
+    ctx = SimpleNamespace(
+        model=SimpleNamespace(sla={"B": pd.Timedelta(hours=2)}), rules=SimpleNamespace(stall_quantile=0.9)
+    )
+    hit = pd.DataFrame(
+        {
+            "stage": pd.Categorical(["A", "B", "A", "C"]),
+            "target": [3600.0, 7200.0, 3600.0, 86400.0],
+            "age_s": [4000.0, 90000.0, 7300.0, 2e6],
+        }
+    )
+    want = [
+        f"in stage for {_waits._dur(a)} so far ({_waits._limit_text(s, t, ctx)})"  # type: ignore[arg-type]
+        for a, s, t in zip(hit["age_s"], hit["stage"], hit["target"], strict=True)
+    ]
+    assert _waits._stall_details(ctx, hit).tolist() == want  # type: ignore[arg-type]
+    assert len(_waits._stall_details(ctx, hit.iloc[:0])) == 0  # type: ignore[arg-type]
+
+
+def test_target_details_are_the_per_row_texts() -> None:
+    from salesmining.findings import waits as _waits
+
+    seconds = pd.Series([4000.0, 90000.0, 7300.0, 59.0])
+    target = pd.Series([3600.0, 7200.0, 3600.0, 30.0])
+    want = [f"decision after {_waits._dur(d)} (target {_waits._dur(t)})" for d, t in zip(seconds, target, strict=True)]
+    assert _waits._target_details("decision after ", seconds, " (target ", target).tolist() == want
+    assert len(_waits._target_details("", seconds.iloc[:0], " in stage (target ", target.iloc[:0])) == 0

@@ -195,8 +195,10 @@ def visit_keys(gaps: pd.DataFrame, case_no: np.ndarray, most: float = 0.0) -> tu
     ``key = case number * span + gap_visit``; ``span`` exceeds every visit number, and ``most``."""
     gv = gaps["gap_visit"].to_numpy(dtype="float64")
     has = np.flatnonzero(~np.isnan(gv))
-    span = int(max(float(np.max(gv[has])) if len(has) else 0.0, most)) + 1
-    return span, has, case_no[has].astype("int64") * span + gv[has].astype("int64")
+    span = int(max(float(np.nanmax(gv)) if len(has) else 0.0, most)) + 1
+    key = case_no[has].astype("int64", copy=False) * span
+    key += gv[has].astype("int64")
+    return span, has, key
 
 
 def _visit_gap_rows(gkey: np.ndarray, hkey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,17 +325,12 @@ def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
         return ev
     n_won = len(won.gap)
     key = np.zeros(n_won + len(charged), dtype="int64")  # won claims, then the charged evidence rows
-    # codes in one sorted vocabulary per column, so the keys order as the text does (and pandas adds
-    # each key's amounts exactly as a groupby over the text columns would)
+    # codes in one vocabulary per column: the won claims' names, then the evidence's names not among
+    # them. Only equal keys matter: pandas adds each key's amounts in row order, whatever its number
     for c in _KEY:
         ev_codes, ev_names = _arrow_codes(ev[c].iloc[charged])
-        # only the names the won claims use are ranked (the case ids of the claims, not of the log)
-        used = np.flatnonzero(np.bincount(won.codes[c], minlength=len(won.names[c])) > 0)
-        (used_rank, ev_rank), n_names = _ranks(won.names[c].take(used), ev_names)
-        won_rank = np.full(len(won.names[c]), -1, dtype="int64")
-        won_rank[used] = used_rank
-        ours, theirs = _recode(won_rank, won.codes[c]), _recode(ev_rank, ev_codes)
-        key = key * (n_names + 1) + np.concatenate([ours, theirs]) + 1
+        ev_at, n_names = _positions(won.names[c], ev_names)
+        key = key * (n_names + 1) + np.concatenate([won.codes[c], _recode(ev_at, ev_codes)]) + 1
     labels, n_keys = _labels(key)
     total = _visits.group_sum(labels[:n_won], won.claim_s, n_keys)[labels[n_won:]]
     mine = labels[n_won:]
@@ -388,6 +385,17 @@ def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
     return np.asarray(codes, dtype="int64"), encoded.dictionary
 
 
+def _positions(names: Any, others: Any) -> tuple[np.ndarray, int]:
+    """Each of ``others`` (distinct text) as a code into ``names`` (distinct text), a name not there
+    numbered after them; and the number of names then. Looked up in Arrow (hashing, no sorting)."""
+    base, extra = _as_arrow(names), _as_arrow(others)
+    found = pc.index_in(extra, value_set=base)
+    at = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+    new = np.flatnonzero(at < 0)
+    at[new] = len(base) + np.arange(len(new))
+    return at, len(base) + len(new)
+
+
 def _recode(new: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """``codes`` (``-1``: missing) mapped through ``new`` (the new code of each old one)."""
     if not len(new):
@@ -396,9 +404,10 @@ def _recode(new: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def _labels(key: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense labels ``0..n-1`` for an integer key, and ``n``."""
-    uniques, labels = np.unique(key, return_inverse=True)
-    return labels.reshape(-1), len(uniques)
+    """Dense labels ``0..n-1`` for an integer key (numbered as they first appear: hashed, not
+    sorted), and ``n``."""
+    labels, uniques = pd.factorize(key)
+    return np.asarray(labels, dtype="int64"), len(uniques)
 
 
 def _coded(codes: np.ndarray, names: Any) -> pd.Categorical[Any]:
@@ -427,8 +436,8 @@ def _table(gaps: pd.DataFrame, won: _Won) -> pd.DataFrame:
             "case_id": text(CASE),
             "prev_activity": text("prev_act"),
             "activity": text(ACTIVITY),
-            "gap_start": pd.to_datetime(gaps["prev_ts"].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
-            "gap_end": pd.to_datetime(gaps[TS].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
+            "gap_start": _utc_us(gaps["prev_ts"].to_numpy()[has_prev]),
+            "gap_end": _utc_us(gaps[TS].to_numpy()[has_prev]),
             "gap_s": gap_s[has_prev],
             "cause": text("gap_kind"),
         },
@@ -451,6 +460,12 @@ def _table(gaps: pd.DataFrame, won: _Won) -> pd.DataFrame:
     has = len(won.gap) > 0
     table["charged_s"] = np.where(none, 0.0, won.claim_s[pick]) if has else np.zeros(len(rows))
     return table
+
+
+def _utc_us(values: np.ndarray) -> pd.DatetimeIndex:
+    """Microseconds since the epoch as UTC times: ``pd.to_datetime(values, unit="us", utc=True)``
+    (``datetime64[us, UTC]``) by viewing the integers, not converting each."""
+    return pd.DatetimeIndex(np.ascontiguousarray(values.astype("int64", copy=False)).view("M8[us]")).tz_localize("UTC")
 
 
 def public(table: pd.DataFrame) -> pd.DataFrame:

@@ -145,31 +145,31 @@ class _Steps:
     def __init__(self, v: pd.DataFrame, rows: np.ndarray, back: np.ndarray, reopen: np.ndarray) -> None:
         stage, names = column_codes(v["stage"])
         names = np.asarray(names, dtype=object)
-        codes = {}
-        for c in ("backward_from", "reopen_from"):
+        moves = {"backward_from": np.flatnonzero(back), "reopen_from": np.flatnonzero(reopen)}
+        step = {}
+        for c, at_rows in moves.items():  # only the moves are read
             raw, mine = column_codes(v[c])
             at = pd.Index(names, dtype=object).get_indexer(pd.Index(np.asarray(mine, dtype=object), dtype=object))
             if (at < 0).any():  # a source no stage has (never in a visit table): added to the names
                 extra = np.flatnonzero(at < 0)
                 at[extra] = len(names) + np.arange(len(extra))
                 names = np.concatenate([names, np.asarray(mine, dtype=object)[extra]])
-            codes[c] = np.where(raw >= 0, at[np.maximum(raw, 0)] if len(at) else -1, -1)[rows]
+            step[c] = (at[raw[rows[at_rows]]], stage[rows[at_rows]])  # a move has its source
         width = len(names) + 1
-        target = stage[rows]
-        back_step = np.where(back, codes["backward_from"] * width + target, -1)
-        reopen_step = np.where(reopen, codes["reopen_from"] * width + target, -1)
-        steps = np.unique(np.concatenate([back_step[back], reopen_step[reopen]]))
+        keys = {c: src * width + dst for c, (src, dst) in step.items()}
+        steps = np.unique(np.concatenate(list(keys.values())))
         sources, targets = names[steps // width], names[steps % width]
         labels = np.asarray([f"{a}{ARROW}{b}" for a, b in zip(sources, targets, strict=True)], dtype=object)
         order = np.argsort(labels, kind="stable")
         rank = np.empty(len(order), dtype="int64")
         rank[order] = np.arange(len(order))
 
-        def number(step: np.ndarray, valid: np.ndarray) -> np.ndarray:
-            at = np.minimum(np.searchsorted(steps, step), max(len(steps) - 1, 0))
-            return np.where(valid, rank[at] if len(steps) else -1, -1)
+        def number(c: str) -> np.ndarray:
+            out = np.full(len(rows), -1, dtype="int64")
+            out[moves[c]] = rank[np.searchsorted(steps, keys[c])]
+            return out
 
-        self.back, self.reopen = number(back_step, back), number(reopen_step, reopen)
+        self.back, self.reopen = number("backward_from"), number("reopen_from")
         self.sources, self.targets, self.labels = sources[order], targets[order], labels[order]
 
 

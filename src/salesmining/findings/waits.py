@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesmining.analysis.visits import column_codes
 from salesmining.core import formatting
@@ -78,9 +80,17 @@ def _visit_targets(ctx: FindingContext, visits: pd.DataFrame) -> pd.Series:
     return targets(ctx, visits, "stage", "net_s", ctx.model.sla, reference=reference)
 
 
-def _texts(values: pd.Series) -> dict[float, str]:
-    """Each distinct duration's text (targets repeat: formatted once each)."""
-    return {t: _dur(t) for t in pd.unique(values.to_numpy(dtype="float64"))}
+def _target_details(before: str, seconds: pd.Series, middle: str, target: pd.Series) -> np.ndarray:
+    """``f"{before}{_dur(seconds)}{middle}{_dur(target)})"`` per row: each distinct target formatted
+    once (targets repeat), joined in Arrow (object array of ``str``)."""
+    at, uniq = pd.factorize(target.to_numpy(dtype="float64"), use_na_sentinel=False)
+    targets_text = pa.array([_dur(t) for t in uniq.tolist()], type=pa.large_string())
+    words = [pa.scalar(w, type=pa.large_string()) for w in (before, middle, ")", "")]
+    durations = pa.array(_durs(seconds).tolist(), type=pa.large_string())
+    joined = pc.binary_join_element_wise(
+        words[0], durations, words[1], targets_text.take(pa.array(np.asarray(at, dtype="int64"))), words[2], words[3]
+    )
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _charge(ctx: FindingContext, hit: pd.DataFrame, kind: str, rule: np.ndarray, where: object, keys: _Keys) -> None:
@@ -117,7 +127,6 @@ def _slow_response(
     resp["target"] = _visit_targets(ctx, resp)
     hit = resp[resp["net_s"] > resp["target"]]
     rule = np.where(text_in(hit["stage"], model.sla), "response_over_sla", "response_outlier")
-    target_text = _texts(hit["target"])
     place = between(first, second, target_text="next stage")
     _charge(ctx, hit, "slow_response", rule, place.where, keys)
     return evidence_by_rule(
@@ -126,10 +135,7 @@ def _slow_response(
         place,
         hit["case"],
         hit["net_s"] - hit["target"],
-        [
-            f"first response after {d} (target {target_text[t]})"
-            for d, t in zip(_durs(hit["net_s"]), hit["target"], strict=True)
-        ],
+        _target_details("first response after ", hit["net_s"], " (target ", hit["target"]),
     )
 
 
@@ -139,7 +145,6 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame, keys: _Keys) -> pd.Dat
     rest["target"] = _visit_targets(ctx, rest)
     hit = rest[rest["net_s"] > rest["target"]]
     rule = np.where(text_in(hit["stage"], model.sla), "stage_over_sla", "stage_outlier")
-    target_text = _texts(hit["target"])
     _charge(ctx, hit, "long_wait", rule, hit["stage"].array, keys)
     return evidence_by_rule(
         "long_wait",
@@ -147,7 +152,7 @@ def _stage_dwell(ctx: FindingContext, rest: pd.DataFrame, keys: _Keys) -> pd.Dat
         at(hit["stage"]),
         hit["case"],
         hit["net_s"] - hit["target"],
-        [f"{d} in stage (target {target_text[t]})" for d, t in zip(_durs(hit["net_s"]), hit["target"], strict=True)],
+        _target_details("", hit["net_s"], " in stage (target ", hit["target"]),
     )
 
 
@@ -160,7 +165,6 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
     ap["target"] = targets(ctx, ap, ACTIVITY, "gap_s", sla, reference=ctx.reference_flags(ctx.case_no[ap.index]))
     hit = ap[ap["gap_s"] > ap["target"]]
     rule = np.where(text_in(hit[ACTIVITY], sla), "approval_over_sla", "approval_outlier")
-    target_text = _texts(hit["target"])
     ctx.claims.append(
         claims("long_wait", rule, hit[ACTIVITY].array, hit[CASE].array, hit.index, hit["gap_s"] - hit["target"])
     )
@@ -170,10 +174,7 @@ def _approval_waits(ctx: FindingContext) -> pd.DataFrame | None:
         at(hit[ACTIVITY]),
         hit[CASE],
         hit["gap_s"] - hit["target"],
-        [
-            f"decision after {d} (target {target_text[t]})"
-            for d, t in zip(_durs(hit["gap_s"]), hit["target"], strict=True)
-        ],
+        _target_details("decision after ", hit["gap_s"], " (target ", hit["target"]),
     )
 
 
@@ -185,23 +186,33 @@ def _stalled_open(ctx: FindingContext) -> pd.DataFrame | None:
     if now.tzinfo is None:
         now = now.tz_localize("UTC")
     now_us = int(now.value // 1000)  # Timestamp.value is nanoseconds since the epoch
-    is_open = text_in(v["role"], ["stage"]) & v["exit_us"].isna().to_numpy() & ~text_in(v["outcome"], ["won", "lost"])
-    openv = v.loc[is_open, ["case", "stage", "entry_us"]]
+    last = np.flatnonzero(text_in(v["role"], ["stage"]) & v["exit_us"].isna().to_numpy())  # each case's last stay
+    is_open = last[~text_in(v["outcome"].iloc[last], ["won", "lost"])]  # the outcome read for those alone
+    openv = v[["case", "stage", "entry_us"]].iloc[is_open]
     if not len(openv):
         return None
     openv["age_s"] = (now_us - openv["entry_us"]) / 1e6
     # the limit: the stage's SLA, else what closed cases took there (stall_quantile); see stall_limits
     openv["target"] = openv["stage"].map(stall_limits(ctx, openv["stage"])).astype("float64")
     hit = openv[openv["age_s"] > openv["target"]]
-    limit_text = {(s, t): _limit_text(s, t, ctx) for s, t in set(zip(hit["stage"], hit["target"], strict=True))}
     return evidence(
         "long_wait",
         "stalled_open",
         at(hit["stage"], stalled=True),
         hit["case"],
         hit["age_s"] - hit["target"],
-        [
-            f"in stage for {d} so far ({limit_text[s, t]})"
-            for d, s, t in zip(_durs(hit["age_s"]), hit["stage"], hit["target"], strict=True)
-        ],
+        _stall_details(ctx, hit),
     )
+
+
+def _stall_details(ctx: FindingContext, hit: pd.DataFrame) -> np.ndarray:
+    """``"in stage for {age} so far ({limit})"`` per stalled visit: each (stage, limit) text made once,
+    joined with the ages in Arrow (object array of ``str``)."""
+    stage, target = hit["stage"], hit["target"].to_numpy(dtype="float64")
+    at, pair = pd.MultiIndex.from_arrays([stage.astype(object).to_numpy(), target]).factorize()
+    texts = [_limit_text(s, t, ctx) for s, t in pair] if len(at) else []
+    ages = pa.array(_durs(hit["age_s"]).tolist(), type=pa.large_string())
+    limits = pa.array(texts, type=pa.large_string()).take(pa.array(np.asarray(at, dtype="int64")))
+    words = [pa.scalar(w, type=pa.large_string()) for w in ("in stage for ", " so far (", ")", "")]
+    joined = pc.binary_join_element_wise(words[0], ages, words[1], limits, words[2], words[3])
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
