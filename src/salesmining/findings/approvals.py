@@ -25,8 +25,8 @@ def approval_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
         claims(
             "redundant_approval",
             "repeated_no_change",
-            rep[ACTIVITY].astype("object"),
-            rep[CASE],
+            rep[ACTIVITY].array,
+            rep[CASE].array,
             rep.index,
             rep["gap_s"],
         )
@@ -76,7 +76,7 @@ def _repeated_later(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -> l
     for rule, m in (("redone_after_loop", after_loop), ("repeated_after_approval", plain)):
         h = ap[m]
         ctx.claims.append(
-            claims("redundant_approval", rule, h[ACTIVITY].astype("object"), h[CASE], h.index, h["gap_s"].fillna(0))
+            claims("redundant_approval", rule, h[ACTIVITY].array, h[CASE].array, h.index, h["gap_s"].fillna(0))
         )
         out.append(
             evidence(
@@ -96,8 +96,7 @@ def _sequential_chains(ctx: FindingContext, g: pd.DataFrame, ap: pd.DataFrame) -
     chain = ap[text_in(ap["prev_act"], ctx.model.approvals) & ~same_text(ap["prev_act"], ap[ACTIVITY])]
     if not len(chain):
         return None
-    prev_gap = g["gap_s"].shift(1).loc[chain.index]
-    own, before = chain["gap_s"].fillna(0).to_numpy(), prev_gap.fillna(0).to_numpy()
+    own, before = chain["gap_s"].fillna(0).to_numpy(), _previous_row(g["gap_s"], chain.index)
     saving = np.minimum(own, before)
     place = between(chain["prev_act"], chain[ACTIVITY])
     # the saving is the shorter of the two waits: claim that gap (the previous row is the earlier approval)
@@ -148,3 +147,14 @@ def _rubber_stamps(ctx: FindingContext, ap: pd.DataFrame) -> list[pd.DataFrame]:
             )
         )
     return out
+
+
+def _previous_row(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """``values.shift(1).loc[index].fillna(0)`` as numpy: the value of the row before each row of
+    ``index`` (0 for the first row or a missing value), read by position on a default index."""
+    if not isinstance(values.index, pd.RangeIndex) or values.index.start != 0 or values.index.step != 1:
+        return values.shift(1).loc[index].fillna(0).to_numpy()
+    at = np.asarray(index, dtype="int64")
+    raw = values.to_numpy(dtype="float64")
+    out = np.where(at > 0, raw[np.maximum(at - 1, 0)] if len(raw) else 0.0, np.nan)
+    return np.where(np.isnan(out), 0.0, out)

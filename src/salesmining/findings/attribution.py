@@ -14,6 +14,7 @@ events; it is reported apart. ``skip`` and ``stage_repeat`` charge no time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,7 +27,16 @@ from salesmining.core.schema import ACTIVITY, CASE
 from salesmining.engine.aggregations import TS
 from salesmining.findings.codes import text_in
 
-__all__ = ["ATTRIBUTION_COLUMNS", "CLAIM_COLUMNS", "PRIORITY", "attribute", "claims", "public", "tail_claims"]
+__all__ = [
+    "ATTRIBUTION_COLUMNS",
+    "CLAIM_COLUMNS",
+    "PRIORITY",
+    "attribute",
+    "claims",
+    "public",
+    "tail_claims",
+    "visit_keys",
+]
 
 #: Which rule a gap goes to when several claim it (lower first).
 PRIORITY: dict[str, int] = {
@@ -74,7 +84,7 @@ def _col(value: Any, n: int) -> Any:
     return pd.Series(values).astype(str).to_numpy(dtype=object)
 
 
-def _case_ids(case: Any) -> np.ndarray:
+def _case_ids(case: Any, n: int = 0) -> np.ndarray:
     """Case ids as strings: as they are when they are strings already (the gap table's), else ``str`` of each."""
     values = np.asarray(case, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
@@ -83,66 +93,134 @@ def _case_ids(case: Any) -> np.ndarray:
 
 
 def claims(kind: str, rule: Any, where: Any, case: Any, gap: Any, claim_s: Any) -> pd.DataFrame:
-    """Claims of one rule family: ``gap`` is the row label in the gaps table, ``claim_s`` ≤ the gap."""
+    """Claims of one rule family: ``gap`` is the row label in the gaps table, ``claim_s`` ≤ the gap.
+
+    The text columns (``kind``, ``rule``, ``where``, ``case_id``) are categoricals: a categorical
+    given (the gap table's case ids) is kept with its categories, so no id is materialised as
+    text; anything else is made text (``str`` of each value) and numbered once."""
     n = len(np.asarray(gap))
     return pd.DataFrame(
         {
-            "kind": [kind] * n,
-            "rule": _col(rule, n),
-            "where": _col(where, n),
-            "case_id": _case_ids(case) if n else np.asarray([], dtype=object),
+            "kind": _claim_text(kind, n),
+            "rule": _claim_text(rule, n, keep=True),
+            "where": _claim_text(where, n, keep=True),
+            "case_id": _claim_text(case, n, _case_ids, keep=True),
             "gap": np.asarray(gap, dtype="int64"),
             "claim_s": np.asarray(claim_s, dtype="float64"),
-        }
+        },
+        copy=False,
     )
+
+
+def _claim_text(value: Any, n: int, as_text: Any = None, *, keep: bool = False) -> pd.Categorical[Any]:
+    """One text column of a claim frame as a categorical: a scalar; with ``keep``, a categorical of
+    text without missing values as it is (:func:`_winners` reads only the categories used); else
+    the values as text (``as_text``, default :func:`_col`) numbered in order of appearance."""
+    if isinstance(value, str):
+        return pd.Categorical.from_codes(
+            np.zeros(n, dtype="int8"), dtype=pd.CategoricalDtype(pd.Index([value], dtype=object)), validate=False
+        )
+    cat = value.array if isinstance(value, pd.Series) else value
+    if keep and isinstance(cat, pd.Categorical) and _complete_text(cat, n):
+        return cat
+    text = (as_text or _col)(value, n) if n else np.asarray([], dtype=object)
+    codes, uniques = pd.factorize(np.asarray(text, dtype=object))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques, dtype=object)), validate=False)
+
+
+def _complete_text(cat: pd.Categorical[Any], n: int) -> bool:
+    """Is ``cat`` ``n`` values of text categories, none missing?"""
+    return len(cat) == n and _text_categories(cat.categories) and (not n or int(np.min(cat.codes)) >= 0)
+
+
+def _text_categories(categories: pd.Index) -> bool:
+    """Are the categories text (so the values are the text ``str`` of each would give)?"""
+    if isinstance(categories.dtype, pd.StringDtype):
+        return True
+    return categories.dtype == object and pd.api.types.infer_dtype(categories, skipna=False) == "string"
 
 
 def tail_claims(
     gaps: pd.DataFrame,
-    hits: pd.DataFrame,
+    hits: pd.DataFrame | Mapping[str, Any],
     kind: str,
     *,
     case_no: np.ndarray | None = None,
     case_index: pd.Index | None = None,
+    by_number: bool = False,
+    keys: tuple[int, np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Claims for long stays: ``hits`` has ``case``, ``visit_no``, ``excess_s``, ``rule``, ``where``.
 
     The excess is the time after the target was passed: the last ``excess_s`` seconds of the
     visit's own (``stage``) gaps, claimed from the gap where the target was crossed onwards.
     ``case_no`` (per gap row) and ``case_index`` (case ids by number), when the caller has them,
-    save computing them again (:func:`~salesmining.analysis.visits.case_numbers`).
+    save computing them again (:func:`~salesmining.analysis.visits.case_numbers`); with
+    ``by_number``, ``hits["case"]`` holds case numbers instead of case ids. ``keys``: the gap
+    table's :func:`visit_keys`, when the caller reads them for more than one call.
     """
-    if not len(hits):
+    if not len(np.asarray(hits["excess_s"])):
         return claims(kind, [], [], [], [], [])
     if case_no is None or case_index is None:
         case_no = _visits.case_numbers(gaps)
         first = gaps["prev_ts"].isna().to_numpy()
         case_index = pd.Index(gaps[CASE].array[first].astype("object"), dtype=object)
-    gv = gaps["gap_visit"].to_numpy(dtype="float64")
-    mine = np.flatnonzero(text_in(gaps["gap_kind"], ["stage"]) & ~np.isnan(gv))
-    span = int(max(np.nanmax(gv) if len(mine) else 0.0, float(hits["visit_no"].max()))) + 1
+    hit_visit = np.asarray(hits["visit_no"], dtype="float64")
+    if keys is None or keys[0] <= np.max(hit_visit):
+        keys = visit_keys(gaps, case_no, float(np.max(hit_visit)))
+    span, has, gkey = keys
     # a visit's key: its case's number and visit number in one integer
-    gkey = case_no[mine].astype("int64") * span + gv[mine].astype("int64")
-    hit_case = case_index.get_indexer(pd.Index(np.asarray(hits["case"], dtype=object), dtype=object))
-    hkey = np.where(hit_case >= 0, hit_case.astype("int64") * span + hits["visit_no"].to_numpy().astype("int64"), -1)
-    order = np.argsort(hkey, kind="stable")
-    at = np.minimum(np.searchsorted(hkey[order], gkey), len(hkey) - 1)
-    found = hkey[order][at] == gkey
-    rows, which = mine[found], order[at[found]]  # the gaps of the visits hit, in the table's order
+    if by_number:
+        hit_case = np.asarray(hits["case"], dtype="int64")
+    else:
+        hit_case = case_index.get_indexer(pd.Index(np.asarray(hits["case"], dtype=object), dtype=object))
+    hkey = np.where(hit_case >= 0, hit_case.astype("int64") * span + hit_visit.astype("int64"), -1)
+    rows, which = _visit_gap_rows(gkey, hkey)
+    rows = has[rows]
+    stage = text_in(gaps["gap_kind"].iloc[rows], ["stage"])  # the visit's own gaps, in the table's order
+    rows, which = rows[stage], which[stage]
     gap_s = gaps["gap_s"].to_numpy(dtype="float64")[rows]
     group = np.cumsum(np.r_[True, which[1:] != which[:-1]]) - 1 if len(rows) else which
     total = _visits.group_sum(group, gap_s, int(group.max()) + 1 if len(group) else 0)[group]
     cum = _visits.group_cumsum(group, gap_s)
-    excess = np.maximum(hits["excess_s"].to_numpy(dtype="float64")[which], 0.0)
+    excess = np.maximum(np.asarray(hits["excess_s"], dtype="float64")[which], 0.0)
     amount = np.minimum(np.maximum(cum - (total - excess), 0.0), gap_s)
-    return claims(
-        kind,
-        np.asarray(hits["rule"], dtype=object)[which],
-        np.asarray(hits["where"], dtype=object)[which],
-        gaps[CASE].array.take(rows),
-        rows,
-        amount,
-    )
+    where = hits["where"]
+    where = where.take(which) if isinstance(where, pd.Categorical) else np.asarray(where, dtype=object)[which]
+    return claims(kind, np.asarray(hits["rule"], dtype=object)[which], where, gaps[CASE].array.take(rows), rows, amount)
+
+
+def visit_keys(gaps: pd.DataFrame, case_no: np.ndarray, most: float = 0.0) -> tuple[int, np.ndarray, np.ndarray]:
+    """The visit key of every gap row that belongs to a visit: ``(span, rows, key)`` with
+    ``key = case number * span + gap_visit``; ``span`` exceeds every visit number, and ``most``."""
+    gv = gaps["gap_visit"].to_numpy(dtype="float64")
+    has = np.flatnonzero(~np.isnan(gv))
+    span = int(max(float(np.nanmax(gv)) if len(has) else 0.0, most)) + 1
+    key = case_no[has].astype("int64", copy=False) * span
+    key += gv[has].astype("int64")
+    return span, has, key
+
+
+def _visit_gap_rows(gkey: np.ndarray, hkey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``gkey`` whose key is one of ``hkey`` (a key hit twice: its first hit), in row
+    order, with the index of the hit each row matches.
+
+    ``gkey`` sorted (a gap table's visit keys are): each hit's rows are one run, found by two
+    binary searches per hit; otherwise one search per row."""
+    n = len(hkey)
+    order = np.argsort(hkey, kind="stable")
+    sorted_h = hkey[order]
+    if len(gkey) < 2 or bool(np.all(gkey[1:] >= gkey[:-1])):
+        lead = np.r_[True, sorted_h[1:] != sorted_h[:-1]] if n else np.zeros(0, dtype=bool)
+        keys, hit = sorted_h[lead], order[lead]  # distinct keys ascending, each with its first hit
+        lo = np.searchsorted(gkey, keys, side="left")
+        length = np.searchsorted(gkey, keys, side="right") - lo
+        which = np.repeat(hit, length)
+        start = np.repeat(lo - (np.cumsum(length) - length), length)
+        return start + np.arange(len(which)), which
+    at = np.minimum(np.searchsorted(sorted_h, gkey), n - 1)
+    found = sorted_h[at] == gkey
+    return np.flatnonzero(found), order[at[found]]
 
 
 def attribute(
@@ -164,7 +242,7 @@ class _Won(NamedTuple):
     gap: np.ndarray
     claim_s: np.ndarray
     codes: dict[str, np.ndarray]
-    names: dict[str, np.ndarray]
+    names: dict[str, pd.Index]
 
 
 _KEY = ("kind", "rule", "where", "case_id")
@@ -173,10 +251,9 @@ _KEY = ("kind", "rule", "where", "case_id")
 def _winners(claimed: list[pd.DataFrame], gaps: pd.DataFrame) -> _Won:
     """Per claimed gap the claim that wins it: the lowest :data:`PRIORITY`, then by kind, rule and
     where; claims of no time (after capping at the gap) are dropped first."""
-    parts = [c for c in claimed if len(c)]
-    allc = pd.concat(parts, ignore_index=True) if parts else claims("loop", [], [], [], [], [])
-    gap = allc["gap"].to_numpy(dtype="int64")
-    claim_s = allc["claim_s"].to_numpy(dtype="float64")
+    parts = [c for c in claimed if len(c)] or [claims("loop", [], [], [], [], [])]
+    gap = np.concatenate([p["gap"].to_numpy(dtype="int64") for p in parts])
+    claim_s = np.concatenate([p["claim_s"].to_numpy(dtype="float64") for p in parts])
     valid = gap >= 0
     gap_s = np.nan_to_num(gaps["gap_s"].to_numpy(dtype="float64"))
     amount = np.where(np.isnan(claim_s), 0.0, np.maximum(claim_s, 0.0))
@@ -184,7 +261,8 @@ def _winners(claimed: list[pd.DataFrame], gaps: pd.DataFrame) -> _Won:
     keep = np.flatnonzero(valid & (amount > 0))
     codes, names = {}, {}
     for c in _KEY:  # sorted codes: ordering them orders the text
-        raw, names[c] = _visits.column_codes(allc[c], sort=True)
+        # the case ids: the gap table's categories as they are (only the claim keys read them)
+        raw, names[c] = _sorted_codes([p[c] for p in parts], used_only=c != "case_id")
         codes[c] = raw[keep]
     prio = np.asarray([PRIORITY.get(r, 99) for r in names["rule"]], dtype="int64")  # one per rule name
     order = np.lexsort((codes["where"], codes["rule"], codes["kind"], prio[codes["rule"]], gap[keep]))
@@ -195,23 +273,64 @@ def _winners(claimed: list[pd.DataFrame], gaps: pd.DataFrame) -> _Won:
     )
 
 
+def _sorted_codes(columns: list[pd.Series], *, used_only: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """The text columns ``columns`` one after the other as codes into their sorted distinct names
+    (what ``column_codes(concat, sort=True)`` gives), without concatenating or re-reading the text.
+
+    Categoricals sharing one category set (the gap table's case ids) are read as codes alone and
+    the other columns' few names looked up in it; the names are then that set (names no claim
+    uses included: they only number the keys). Otherwise the union of all names, sorted.
+    ``used_only``: a categorical's categories no row uses are left out first (the names are then
+    exactly the values the columns hold, as the concatenated column's would be)."""
+    parts = [_codes_and_names(c, used_only=used_only) for c in columns]
+    shared = max((names for _, names in parts), key=len)
+    if shared.is_unique and shared.is_monotonic_increasing:
+        codes = []
+        for raw, names in parts:
+            if names is not shared:
+                at = np.asarray(shared.get_indexer(names), dtype="int64")
+                if (at < 0).any():
+                    break
+                raw = _recode(at, raw)
+            codes.append(raw)
+        else:
+            return np.concatenate(codes), shared
+    ranks, vocab = _ranks(*(np.asarray(names, dtype=object) for _, names in parts), vocab=True)
+    return np.concatenate([_recode(r, c) for r, (c, _) in zip(ranks, parts, strict=True)]), vocab
+
+
+def _codes_and_names(values: pd.Series, *, used_only: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """A text column as codes (``-1``: missing) and the Index of names they stand for: a categorical's
+    own codes and categories (the same Index object each time; ``used_only``: the categories used,
+    renumbered), else factorised."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, cats = np.asarray(values.cat.codes, dtype="int64"), values.cat.categories
+        if not used_only:
+            return codes, cats
+        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)) > 0)
+        new = np.full(len(cats), -1, dtype="int64")
+        new[used] = np.arange(len(used))
+        return _recode(new, codes), cats.take(used)
+    raw, uniques = pd.factorize(values)
+    return np.asarray(raw, dtype="int64"), pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+
+
 def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
     """The evidence with each charged row's ``time_lost_s`` set from the claims won: per
     ``(kind, rule, where, case_id)`` the sum of its claims, split over the key's evidence rows in
     proportion to their own time lost (evenly when that is 0)."""
-    ev = evidence.copy()
+    ev = evidence.copy(deep=False)  # only ``time_lost_s`` is replaced (a new column)
     charged = np.flatnonzero(~ev["rule"].isin(list(UNCHARGED)).to_numpy(dtype=bool))
     if not len(charged):
         return ev
     n_won = len(won.gap)
     key = np.zeros(n_won + len(charged), dtype="int64")  # won claims, then the charged evidence rows
-    # codes in one sorted vocabulary per column, so the keys order as the text does (and pandas adds
-    # each key's amounts exactly as a groupby over the text columns would)
+    # codes in one vocabulary per column: the won claims' names, then the evidence's names not among
+    # them. Only equal keys matter: pandas adds each key's amounts in row order, whatever its number
     for c in _KEY:
-        ev_codes, ev_names = _visits.column_codes(ev[c].iloc[charged])
-        (won_rank, ev_rank), n_names = _ranks(won.names[c], ev_names)
-        ours, theirs = _recode(won_rank, won.codes[c]), _recode(ev_rank, ev_codes)
-        key = key * (n_names + 1) + np.concatenate([ours, theirs]) + 1
+        ev_codes, ev_names = _arrow_codes(ev[c].iloc[charged])
+        ev_at, n_names = _positions(won.names[c], ev_names)
+        key = key * (n_names + 1) + np.concatenate([won.codes[c], _recode(ev_at, ev_codes)]) + 1
     labels, n_keys = _labels(key)
     total = _visits.group_sum(labels[:n_won], won.claim_s, n_keys)[labels[n_won:]]
     mine = labels[n_won:]
@@ -226,14 +345,55 @@ def _charge(evidence: pd.DataFrame, won: _Won) -> pd.DataFrame:
     return ev
 
 
-def _ranks(*names: np.ndarray) -> tuple[list[np.ndarray], int]:
+def _ranks(*names: Any, vocab: bool = False) -> Any:
     """Per array of (text) names: each name's rank in the sorted union of all of them, and the
-    union's size; sorted in Arrow (UTF-8 byte order is Python's order of ``str``)."""
-    text = [pa.array(n, type=pa.large_string()) for n in names]
+    union's size (with ``vocab``: the union itself, sorted, as an Index of ``str`` objects);
+    sorted in Arrow (UTF-8 byte order is Python's order of ``str``)."""
+    text = [_as_arrow(n) for n in names]
     union = pc.unique(pa.chunked_array(text, type=pa.large_string()))
-    vocab = union.take(pc.sort_indices(union))
-    ranks = [np.asarray(pc.index_in(t, value_set=vocab).to_numpy(zero_copy_only=False), dtype="int64") for t in text]
-    return ranks, len(vocab)
+    words = union.take(pc.sort_indices(union))
+    ranks = [np.asarray(pc.index_in(t, value_set=words).to_numpy(zero_copy_only=False), dtype="int64") for t in text]
+    if vocab:
+        return ranks, pd.Index(np.asarray(words.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
+    return ranks, len(words)
+
+
+def _as_arrow(names: Any) -> pa.Array:
+    """Text as one Arrow ``large_string`` array: Arrow-backed text as it is, anything else converted."""
+    arr = names
+    if not isinstance(arr, (pa.Array, pa.ChunkedArray)):
+        values = names.array if isinstance(names, (pd.Index, pd.Series)) else names
+        dtype = getattr(values, "dtype", None)
+        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            arr = pa.array(values)
+        else:
+            arr = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
+    """A text column as codes (``-1``: missing) and its distinct names, numbered as they appear:
+    Arrow-backed text encoded in Arrow (the names stay Arrow text), anything else as
+    :func:`~salesmining.analysis.visits.column_codes` reads it."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return _visits.column_codes(values)
+    encoded = pc.dictionary_encode(_as_arrow(values))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.asarray(codes, dtype="int64"), encoded.dictionary
+
+
+def _positions(names: Any, others: Any) -> tuple[np.ndarray, int]:
+    """Each of ``others`` (distinct text) as a code into ``names`` (distinct text), a name not there
+    numbered after them; and the number of names then. Looked up in Arrow (hashing, no sorting)."""
+    base, extra = _as_arrow(names), _as_arrow(others)
+    found = pc.index_in(extra, value_set=base)
+    at = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+    new = np.flatnonzero(at < 0)
+    at[new] = len(base) + np.arange(len(new))
+    return at, len(base) + len(new)
 
 
 def _recode(new: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -244,14 +404,15 @@ def _recode(new: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def _labels(key: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense labels ``0..n-1`` for an integer key, and ``n``."""
-    uniques, labels = np.unique(key, return_inverse=True)
-    return labels.reshape(-1), len(uniques)
+    """Dense labels ``0..n-1`` for an integer key (numbered as they first appear: hashed, not
+    sorted), and ``n``."""
+    labels, uniques = pd.factorize(key)
+    return np.asarray(labels, dtype="int64"), len(uniques)
 
 
-def _coded(codes: np.ndarray, names: np.ndarray) -> pd.Categorical[Any]:
+def _coded(codes: np.ndarray, names: Any) -> pd.Categorical[Any]:
     """A categorical from codes (``-1``: missing) and the names they stand for."""
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)), validate=False)
 
 
 def _table(gaps: pd.DataFrame, won: _Won) -> pd.DataFrame:
@@ -264,7 +425,10 @@ def _table(gaps: pd.DataFrame, won: _Won) -> pd.DataFrame:
     def text(col: str) -> Any:
         if not len(rows):  # no gap at all: empty columns of Python objects, as ever
             return np.asarray([], dtype=object)
-        codes, names = _visits.column_codes(gaps[col])
+        values = gaps[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # its own codes, not widened before the rows are taken
+            return _coded(values.cat.codes.to_numpy()[has_prev], np.asarray(values.cat.categories, dtype=object))
+        codes, names = _visits.column_codes(values)
         return _coded(codes[has_prev], names)
 
     table = pd.DataFrame(
@@ -272,27 +436,36 @@ def _table(gaps: pd.DataFrame, won: _Won) -> pd.DataFrame:
             "case_id": text(CASE),
             "prev_activity": text("prev_act"),
             "activity": text(ACTIVITY),
-            "gap_start": pd.to_datetime(gaps["prev_ts"].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
-            "gap_end": pd.to_datetime(gaps[TS].to_numpy()[has_prev].astype("int64"), unit="us", utc=True),
+            "gap_start": _utc_us(gaps["prev_ts"].to_numpy()[has_prev]),
+            "gap_end": _utc_us(gaps[TS].to_numpy()[has_prev]),
             "gap_s": gap_s[has_prev],
             "cause": text("gap_kind"),
         },
         copy=False,  # new columns: not copied into one block
     )
     # each gap's winning claim, by position (the claims' gaps are rows of the table)
-    at = np.minimum(np.searchsorted(rows, won.gap), max(len(rows) - 1, 0))
-    hit = (rows[at] == won.gap) if len(rows) else np.zeros(len(won.gap), dtype=bool)
+    # (a gap row's place in the table: the rows with a previous event before it)
+    hit = has_prev[won.gap]
+    at = (np.cumsum(has_prev) - 1)[won.gap[hit]]
     claim = np.full(len(rows), -1, dtype="int64")
-    claim[at[hit]] = np.flatnonzero(hit)
+    claim[at] = np.flatnonzero(hit)
+    none, pick = claim < 0, np.maximum(claim, 0)
     for c in ("kind", "rule", "where"):
         if len(won.gap):
-            codes = won.codes[c]
-            table[c] = _coded(np.where(claim >= 0, codes[np.maximum(claim, 0)], -1), won.names[c])
+            codes = won.codes[c][pick]
+            codes[none] = -1
+            table[c] = _coded(codes, won.names[c])
         else:  # nothing charged: a column of None (object), as ever
             table[c] = np.full(len(table), None, dtype=object)
     has = len(won.gap) > 0
-    table["charged_s"] = np.where(claim >= 0, won.claim_s[np.maximum(claim, 0)], 0.0) if has else np.zeros(len(rows))
+    table["charged_s"] = np.where(none, 0.0, won.claim_s[pick]) if has else np.zeros(len(rows))
     return table
+
+
+def _utc_us(values: np.ndarray) -> pd.DatetimeIndex:
+    """Microseconds since the epoch as UTC times: ``pd.to_datetime(values, unit="us", utc=True)``
+    (``datetime64[us, UTC]``) by viewing the integers, not converting each."""
+    return pd.DatetimeIndex(np.ascontiguousarray(values.astype("int64", copy=False)).view("M8[us]")).tz_localize("UTC")
 
 
 def public(table: pd.DataFrame) -> pd.DataFrame:

@@ -117,5 +117,5 @@ def _from_stage(ctx: FindingContext, rows: np.ndarray) -> np.ndarray:
         return np.full(len(rows), np.nan, dtype=object)
     at = np.minimum(np.searchsorted(vkey, gkey), len(vkey) - 1)
     found = known & (vkey[at] == gkey)
-    stages = ctx.visits["stage"].to_numpy(dtype=object)
-    return np.where(found, stages[at], np.nan).astype(object)
+    stages = np.asarray(ctx.visits["stage"].array.take(at), dtype=object)  # only the rows asked for as text
+    return np.where(found, stages, np.nan).astype(object)

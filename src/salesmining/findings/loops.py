@@ -10,12 +10,15 @@ started it: the gaps of its visits (:mod:`salesmining.findings.attribution`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from salesmining.analysis import visits as _visits
 from salesmining.analysis.visits import as_text, column_codes
 from salesmining.core.schema import ACTIVITY, CASE
-from salesmining.findings.attribution import claims
+from salesmining.findings.attribution import _visit_gap_rows, claims, visit_keys
 from salesmining.findings.codes import same_text, text_in
 from salesmining.findings.context import FindingContext, previous_same
 from salesmining.findings.evidence import ARROW, at, between, evidence
@@ -67,7 +70,8 @@ def loop_evidence(ctx: FindingContext) -> list[pd.DataFrame]:
 def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
     """Each excursion behind the furthest stage is charged to the backward move (or reopen) that started it.
 
-    ``rows``: the stage visits' rows of ``ctx.visits``; strings are read only for the moves and the visits behind."""
+    ``rows``: the stage visits' rows of ``ctx.visits``. Moves are read as codes (case number, step
+    code); text is made only for the listed (case, step) rows, each step's label once."""
     v = ctx.visits
     back = v["backward_from"].notna().to_numpy()[rows]
     reopen_any = v["reopen_from"].notna().to_numpy()[rows]
@@ -81,95 +85,149 @@ def _excursions(ctx: FindingContext, rows: np.ndarray) -> list[pd.DataFrame]:
     case_first = np.maximum.accumulate(np.where(new_case, np.arange(n), 0)) if n else began
     began = np.where(began >= case_first, began, -1)
     sel = np.flatnonzero(v["behind"].to_numpy(dtype=bool)[rows] & (began >= 0) & v["exit_us"].notna().to_numpy()[rows])
-    # the label and rule of each excursion's first move, for the excursions behind the frontier only
-    first_move = np.unique(began[sel])
-    moved = _moves(v, rows[first_move], np.where(back[first_move], "backward_from", "reopen_from"))
-    which = np.searchsorted(first_move, began[sel])
-    behind = (
-        v[["visit_no", "dwell_s"]]
-        .iloc[rows[sel]]
-        .assign(
-            case=as_text(v["case"].iloc[rows[sel]]),  # the few visits behind as text (joined with the moves below)
-            rule=np.where(back[first_move], "backward_move", "reopened")[which],
-            label=moved["label"].to_numpy()[which],
-        )
+    # each move's step (source → target) numbered in its label's text order (a visit both moved back
+    # and reopening is a backward move first: its excursion's step is the backward one)
+    steps = _Steps(v, rows, back, reopen_any)
+    first = began[sel]
+    excursion_rule = np.where(back[first], "backward_move", "reopened")
+    excursion_label = np.where(back, steps.back, steps.reopen)
+    charged = _excursion_gaps(ctx, rows[sel], v["visit_no"].to_numpy()[rows[sel]])
+    charged_rule = excursion_rule[charged["which"]]
+    label_dtype = pd.CategoricalDtype(pd.Index(steps.labels, dtype=object))
+    charged_label = pd.Categorical.from_codes(
+        excursion_label[first][charged["which"]], dtype=label_dtype, validate=False
     )
-    charged = _excursion_gaps(ctx, rows[sel], behind)
+    dwell = v["dwell_s"].to_numpy(dtype="float64")
     out = []
     for rule in ("backward_move", "reopened"):
-        mine = charged[charged["rule"] == rule]
-        ctx.claims.append(claims("loop", rule, mine["label"], mine[CASE], mine["gap"], mine["gap_s"]))
-        per = behind[behind["rule"] == rule].groupby(["case", "label"], sort=True).agg(lost=("dwell_s", "sum"))
-        # every move (or reopen) is listed, also one that only continues an excursion already charged
-        of_rule = rows[back if rule == "backward_move" else reopen_any]
-        moves = (
-            _moves(v, of_rule, "backward_from" if rule == "backward_move" else "reopen_from")
-            .groupby(["case", "label"])
-            .agg(moves=("stage", "size"), source=("source", "first"), target=("target", "first"))
+        mine = np.flatnonzero(charged_rule == rule)
+        ctx.claims.append(
+            claims(
+                "loop",
+                rule,
+                charged_label.take(mine),
+                charged[CASE].take(mine),
+                charged["gap"][mine],
+                charged["gap_s"][mine],
+            )
         )
-        per = per.join(moves, how="outer").fillna({"lost": 0.0, "moves": 0}).reset_index()
+        # per (case, step) in text order: the time behind the frontier and the moves; every move is
+        # listed, also one that only continues an excursion already charged
+        moved = np.flatnonzero(back if rule == "backward_move" else reopen_any)
+        lost = sel[excursion_rule == rule]
+        per = _per_case_step(
+            ctx.case_index,
+            (case_no[moved], (steps.back if rule == "backward_move" else steps.reopen)[moved]),
+            (case_no[lost], excursion_label[began[lost]], dwell[rows[lost]]),
+            len(steps.labels),
+        )
         verb = "moved back" if rule == "backward_move" else "reopened"
+        label = per["label"]
+        place = between(pd.Series(steps.sources[label], dtype=object), pd.Series(steps.targets[label], dtype=object))
         out.append(
             evidence(
                 "loop",
                 rule,
-                between(per["source"], per["target"])._replace(where=per["label"]),
+                place._replace(where=pd.Series(steps.labels[label], dtype=object)),
                 per["case"],
                 per["lost"],
-                [f"{verb} x{int(m)}" for m in per["moves"]],
+                _counted(verb, per["moves"]),
             )
         )
     return out
 
 
-def _moves(v: pd.DataFrame, rows: np.ndarray, source: str | np.ndarray) -> pd.DataFrame:
-    """The visits ``rows`` of ``v`` as moves: ``case``, ``stage``, ``source`` (the column ``source`` names,
-    per row when an array), ``target`` (the stage) and ``label`` (``source → target``)."""
-    sub = v[["case", "stage", "backward_from", "reopen_from"]].iloc[rows]
-    if isinstance(source, str):
-        src = sub[source].astype("object").to_numpy()
+class _Steps:
+    """The steps of the stage visits ``rows`` of ``v``: per visit, the label number of its backward move
+    (``back``) and of its reopen (``reopen``), ``-1`` where it is none; each label's ``sources``,
+    ``targets`` and text (``labels``: ``source → target``), numbered in the labels' text order."""
+
+    def __init__(self, v: pd.DataFrame, rows: np.ndarray, back: np.ndarray, reopen: np.ndarray) -> None:
+        stage, names = column_codes(v["stage"])
+        names = np.asarray(names, dtype=object)
+        moves = {"backward_from": np.flatnonzero(back), "reopen_from": np.flatnonzero(reopen)}
+        step = {}
+        for c, at_rows in moves.items():  # only the moves are read
+            raw, mine = column_codes(v[c])
+            at = pd.Index(names, dtype=object).get_indexer(pd.Index(np.asarray(mine, dtype=object), dtype=object))
+            if (at < 0).any():  # a source no stage has (never in a visit table): added to the names
+                extra = np.flatnonzero(at < 0)
+                at[extra] = len(names) + np.arange(len(extra))
+                names = np.concatenate([names, np.asarray(mine, dtype=object)[extra]])
+            step[c] = (at[raw[rows[at_rows]]], stage[rows[at_rows]])  # a move has its source
+        width = len(names) + 1
+        keys = {c: src * width + dst for c, (src, dst) in step.items()}
+        steps = np.unique(np.concatenate(list(keys.values())))
+        sources, targets = names[steps // width], names[steps % width]
+        labels = np.asarray([f"{a}{ARROW}{b}" for a, b in zip(sources, targets, strict=True)], dtype=object)
+        order = np.argsort(labels, kind="stable")
+        rank = np.empty(len(order), dtype="int64")
+        rank[order] = np.arange(len(order))
+
+        def number(c: str) -> np.ndarray:
+            out = np.full(len(rows), -1, dtype="int64")
+            out[moves[c]] = rank[np.searchsorted(steps, keys[c])]
+            return out
+
+        self.back, self.reopen = number("backward_from"), number("reopen_from")
+        self.sources, self.targets, self.labels = sources[order], targets[order], labels[order]
+
+
+def _per_case_step(
+    case_index: pd.Index,
+    moves: tuple[np.ndarray, np.ndarray],
+    lost: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_labels: int,
+) -> dict[str, Any]:
+    """Per (case, step) with a move or time lost, in the text order of (case id, label): ``case`` (ids),
+    ``label`` (number), ``moves`` (count) and ``lost`` (seconds summed as pandas sums a group: in row order).
+
+    ``moves``: (case number, label) per move; ``lost``: (case number, label, seconds) per visit."""
+    cases = np.unique(np.concatenate([moves[0], lost[0]]))
+    ids = np.asarray(case_index[cases], dtype=object)
+    if case_index.is_monotonic_increasing:  # case numbers are in the ids' order
+        case_rank = np.arange(len(cases))
     else:
-        src = np.where(
-            source == "backward_from", sub["backward_from"].astype("object"), sub["reopen_from"].astype("object")
-        )
-    target = sub["stage"].astype("object").to_numpy()
-    return pd.DataFrame(
-        {
-            "case": as_text(sub["case"]).to_numpy(),
-            "stage": target,
-            "source": src,
-            "target": target,
-            "label": src + ARROW + target,
-        },
-        index=sub.index,
-    )
+        order = np.argsort(ids, kind="stable")
+        case_rank = np.empty(len(order), dtype="int64")
+        case_rank[order] = np.arange(len(order))
+    width = max(n_labels, 1)
+
+    def key(case: np.ndarray, label: np.ndarray) -> np.ndarray:
+        return case_rank[np.searchsorted(cases, case)].astype("int64") * width + label
+
+    move_key, lost_key = key(*moves), key(lost[0], lost[1])
+    keys = np.unique(np.concatenate([move_key, lost_key]))
+    n_moves = np.bincount(np.searchsorted(keys, move_key), minlength=len(keys))
+    seconds = _visits.group_sum(np.searchsorted(keys, lost_key), lost[2], len(keys))
+    by_rank = np.empty(len(cases), dtype=object)
+    by_rank[case_rank] = ids
+    return {"case": by_rank[keys // width], "label": keys % width, "moves": n_moves, "lost": seconds}
 
 
-def _excursion_gaps(ctx: FindingContext, visit_rows: np.ndarray, behind: pd.DataFrame) -> pd.DataFrame:
-    """The gaps of the ``behind`` visits (rows ``visit_rows`` of ``ctx.visits``): every gap of each,
-    in the gap table's order, with the visit's ``rule`` and ``label``, as ``gap`` (row), CASE, ``gap_s``."""
+def _counted(verb: str, counts: np.ndarray) -> np.ndarray:
+    """``"{verb} x{count}"`` per count, each distinct count written once."""
+    uniq, at = np.unique(np.asarray(counts, dtype="int64"), return_inverse=True)
+    return np.asarray([f"{verb} x{int(c)}" for c in uniq.tolist()], dtype=object)[at.reshape(-1)]
+
+
+def _excursion_gaps(ctx: FindingContext, visit_rows: np.ndarray, visit_no: np.ndarray) -> dict[str, Any]:
+    """The gaps of the visits ``visit_rows`` of ``ctx.visits`` (their ``visit_no``): every gap of each,
+    in the gap table's order, as ``gap`` (row), CASE (a categorical), ``gap_s`` and ``which`` (the
+    index into ``visit_rows`` of the visit the gap belongs to), as arrays."""
     g = ctx.gaps
-    gv = g["gap_visit"].to_numpy(dtype="float64")
-    has = np.flatnonzero(~np.isnan(gv))
-    span = int(np.nanmax(gv)) + 1 if len(has) else 1
+    visit_no = np.asarray(visit_no, dtype="float64")
     # a visit's key: its case's number and visit number in one integer (both sorted by the tables' order)
-    gkey = ctx.case_no[has].astype("int64") * span + gv[has].astype("int64")
-    vkey = ctx.case_no[ctx.visit_rows[visit_rows]].astype("int64") * span + behind["visit_no"].to_numpy().astype(
-        "int64"
-    )
-    order = np.argsort(vkey, kind="stable")
-    at = np.minimum(np.searchsorted(vkey[order], gkey), max(len(vkey) - 1, 0))
-    hit = (vkey[order][at] == gkey) if len(vkey) else np.zeros(len(gkey), dtype=bool)
-    rows, which = has[hit], order[at[hit]]
-    return pd.DataFrame(
-        {
-            "gap": rows,
-            CASE: g[CASE].array.take(rows),
-            "gap_s": g["gap_s"].to_numpy(dtype="float64")[rows],
-            "rule": behind["rule"].to_numpy()[which],
-            "label": behind["label"].to_numpy()[which],
-        }
-    )
+    span, has, gkey = visit_keys(g, ctx.case_no, float(np.max(visit_no)) if len(visit_no) else 0.0)
+    vkey = ctx.case_no[ctx.visit_rows[visit_rows]].astype("int64") * span + np.asarray(visit_no).astype("int64")
+    at, which = _visit_gap_rows(gkey, vkey)
+    rows = has[at]
+    return {
+        "gap": rows,
+        CASE: g[CASE].array.take(rows),
+        "gap_s": g["gap_s"].to_numpy(dtype="float64")[rows],
+        "which": which,
+    }
 
 
 def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
@@ -208,15 +266,34 @@ def _activity_repeats(ctx: FindingContext) -> pd.DataFrame | None:
     )
     again = again_df
     ctx.claims.append(
-        claims("loop", "activity_repeat", again[ACTIVITY].astype("object"), again[CASE], again.index, again["gap_s"])
+        claims(
+            "loop",
+            "activity_repeat",
+            g[ACTIVITY].array.take(at_rows),
+            g[CASE].array.take(at_rows),
+            at_rows,
+            again["gap_s"],
+        )
     )
     agg = (
         again.groupby([CASE, ACTIVITY], sort=True)
         .agg(n=("gap_s", "size"), lost=("gap_s", "sum"), redo=("redo", "sum"))
         .reset_index()
     )
-    detail = [
-        f"x{int(n) + 1}" + (f", {int(r)} by another owner" if r else "")
-        for n, r in zip(agg["n"], agg["redo"], strict=True)
-    ]
+    detail = _repeat_details(agg["n"].to_numpy(), agg["redo"].to_numpy())
     return evidence("loop", "activity_repeat", at(agg[ACTIVITY]), agg[CASE], agg["lost"].fillna(0), detail)
+
+
+def _repeat_details(n: np.ndarray, redo: np.ndarray) -> np.ndarray:
+    """Per group of repeats: ``"x{n + 1}"`` and, when some were by another owner, ``", {redo} by another
+    owner"``; each distinct pair of counts written once (object array of ``str``)."""
+    n, redo = np.asarray(n, dtype="int64"), np.asarray(redo, dtype="int64")
+    if not len(n):
+        return np.asarray([], dtype=object)
+    width = int(redo.max()) - int(redo.min()) + 1
+    pairs, at = np.unique((n - n.min()) * width + (redo - redo.min()), return_inverse=True)
+    texts = [
+        f"x{a + 1}" + (f", {b} by another owner" if b else "")
+        for a, b in zip((pairs // width + n.min()).tolist(), (pairs % width + redo.min()).tolist(), strict=True)
+    ]
+    return np.asarray(texts, dtype=object)[at.reshape(-1)]
