@@ -473,7 +473,7 @@ def _is_identity(rows: np.ndarray, n: int) -> bool:
     """Whether ``rows`` are ``0, 1, ..., n - 1``."""
     if len(rows) != n:
         return False
-    return n == 0 or (rows[0] == 0 and rows[-1] == n - 1 and bool((np.diff(rows) == 1).all()))
+    return n == 0 or bool(rows[0] == 0 and rows[-1] == n - 1 and (np.diff(rows) == 1).all())
 
 
 def _mostly_local(rows: np.ndarray) -> bool:
