@@ -101,3 +101,12 @@ def test_read_parquet_through_dictionaries_builds_the_log_of_the_decoded_frame(t
     assert [(w.code, w.count, w.rows) for w in got.quality.warnings] == [
         (w.code, w.count, w.rows) for w in want.quality.warnings
     ]
+
+
+def test_codes_of_sliced_indices_with_nulls() -> None:
+    from salesmining.ingest.coded import _codes
+
+    idx = pa.array([3, None, 1, 0, None, 2, 7, None, 5, 4, None], type=pa.int32())
+    for part in (idx, idx.slice(1), idx.slice(3, 6), pa.array([1, 2], type=pa.int32())):
+        expected = pd.Series(part.to_pylist(), dtype="Int64").fillna(-1).to_numpy(dtype=np.int32)
+        np.testing.assert_array_equal(_codes(part), expected)

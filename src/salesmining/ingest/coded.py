@@ -102,5 +102,16 @@ def coded_from_dictionary(column: pa.ChunkedArray) -> CodedText | None:
     values = unified.chunks[0].dictionary.cast(pa.large_string())
     if len(pc.unique(values)) != len(values):  # a value written twice in a dictionary: not one code per value
         return None
-    codes = pc.fill_null(indices, pa.scalar(-1, pa.int32())).to_numpy(zero_copy_only=False)
+    codes = _codes(indices)
     return CodedText(codes, values)
+
+
+def _codes(indices: pa.Array) -> np.ndarray:
+    """Arrow ``int32`` indices as a numpy array, ``-1`` where missing (read from the buffers)."""
+    n, off = len(indices), indices.offset
+    codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)[off : off + n].copy()
+    if indices.null_count:
+        bits = np.frombuffer(indices.buffers()[0], dtype=np.uint8)
+        valid = np.unpackbits(bits, bitorder="little")[off : off + n].view(bool)
+        codes[~valid] = -1
+    return codes

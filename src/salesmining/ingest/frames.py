@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -153,10 +153,20 @@ def build_log(
     stamp_kept = parsed.stamp[kept_rows]
     order = (sort_positions(codes, stamp_kept, kept_rows), codes)
     case_cols, used = _case_columns(raw, keep, case_kept, columns)
+    del case_kept
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
-    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used, coded)
-    del parsed, case_kept  # the parsed columns are in the events now: their memory goes back before the case table
+    # the events' case ids: written out from their codes (the cleaned ids are not needed any more)
+    case_codes = np.full(len(raw), -1, dtype=np.int64)
+    case_codes[kept_rows] = codes
+    case_text = CodedText(case_codes, _large_text(case_ids))
+    parsed = replace(parsed, case=parsed.case.clear())
+    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used, coded, case_text)
+    del (
+        parsed,
+        case_text,
+        case_codes,
+    )  # the parsed columns are in the events now: their memory goes back before the case table
     cases_df, case_warnings = _case_table(
         raw,
         keep,
@@ -232,6 +242,16 @@ def _parse(
     implausible = tp.out_of_range | (ts.notna() & ((ts < lo) | (ts >= hi))).to_numpy()
     sp = times(columns.start_timestamp) if columns.start_timestamp is not None else None
     return _Parsed(case_s, act_s, tp, _microseconds(ts), sp, implausible, case_same, act_same)
+
+
+def _large_text(ids: pd.Index) -> pa.Array:
+    """Text without missing values (an index of ``str``) as one Arrow ``large_string`` array."""
+    import pyarrow as pa
+
+    arr = pa.array(ids.array) if is_arrow_text(pd.Series(ids.array)) else pa.array(ids.astype("str").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
 
 
 def _clean_coded(c: CodedText, *, activity: bool = False) -> CodedText:
@@ -390,9 +410,11 @@ def _event_frame(
     columns: ColumnMap,
     used: set[Any],
     coded: Mapping[str, CodedText],
+    case: CodedText,
 ) -> pd.DataFrame:
     """The events: the input ``rows`` (kept, in event order), canonical columns first, then every
-    unused input column as it is. Coded text is written out once, from its codes in that order."""
+    unused input column as it is. Coded text is written out once, from its codes in that order;
+    ``case`` holds the case ids so (``parsed.case`` is not read)."""
     import pyarrow as pa
 
     # every input row, in input order (an input sorted by case and time, none rejected): no take
@@ -411,7 +433,7 @@ def _event_frame(
         return pd.Series(_microseconds(tp.values)[rows].view("datetime64[us]")).dt.tz_localize("UTC")
 
     events: dict[str, Any] = {
-        CASE: text(parsed.case, columns.case, parsed.case_same),
+        CASE: raw[columns.case] if identity and parsed.case_same and _is_default_text(raw[columns.case]) else case,
         ACTIVITY: text(parsed.activity, columns.activity, parsed.activity_same),
         TIMESTAMP: stamps(parsed.time),
     }

@@ -98,7 +98,17 @@ def read_parquet(
     # the timestamp columns are parsed from text, not cleaned: they are read as text
     times = {c for c in (timestamp, start_timestamp) if c is not None}
     df, origin, coded = _read(path_or_buffer, code=lambda name: name not in times)
-    return build_log(df, columns, replace(options, name=name or origin.source), origin, coded=coded)
+    log = build_log(df, columns, replace(options, name=name or origin.source), origin, coded=coded)
+    del df, coded
+    _release_arrow_memory()
+    return log
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory Arrow's allocator keeps from the intermediates of a read back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tuple[pd.DataFrame, Origin]:
