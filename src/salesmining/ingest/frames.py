@@ -290,7 +290,7 @@ def _duplicate_rows(
     raw = df.reset_index(drop=not named)
     codes = coded if coded and not named else {}
 
-    def at(idx: np.ndarray) -> pd.DataFrame:  # the rows idx, coded columns as their codes
+    def rows_at(idx: np.ndarray) -> pd.DataFrame:  # the rows idx, coded columns as their codes
         rows = raw.iloc[idx]
         return rows.assign(**{col: c.codes[idx] for col, c in codes.items()}) if codes else rows
 
@@ -320,10 +320,10 @@ def _duplicate_rows(
         assert isinstance(frame, pl.DataFrame)
         candidates = candidates[frame.hash_rows().is_duplicated().to_numpy()]
         if len(candidates):
-            out[candidates] = at(candidates).duplicated(keep="first").to_numpy()
+            out[candidates] = rows_at(candidates).duplicated(keep="first").to_numpy()
         return out
     try:
-        out[candidates] = at(candidates).duplicated(keep="first").to_numpy()
+        out[candidates] = rows_at(candidates).duplicated(keep="first").to_numpy()
     except TypeError:
         return raw.astype("str").duplicated(keep="first").to_numpy()
     return out
