@@ -8,8 +8,8 @@ start after end, duplicate row). Case attributes go to the case table; warnings 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -29,12 +29,14 @@ from salesmining.core.schema import (
     START,
     TIMESTAMP,
 )
+from salesmining.ingest.coded import CodedText
 from salesmining.ingest.options import ColumnMap, ReadOptions
 from salesmining.ingest.timestamps import MISSING_TOKENS, TimeParse, parse_timestamps
 from salesmining.ingest.values import (
     OUTCOME_WORDS,
     RESULT_WORDS,
     amounts,
+    checked_text_values,
     is_arrow_text,
     polars_text,
     text_values,
@@ -115,15 +117,32 @@ def _examples(mask: np.ndarray, rows: np.ndarray | None = None) -> tuple[int, ..
     return tuple(int(i) for i in (idx if rows is None else rows[idx]))
 
 
-def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin: Origin) -> EventLog:
+def build_log(
+    df: pd.DataFrame,
+    columns: ColumnMap,
+    options: ReadOptions,
+    origin: Origin,
+    coded: Mapping[str, CodedText] | None = None,
+) -> EventLog:
     """The shared ingest core of every tabular reader: map, clean, check and account for each row
-    of ``df`` (never modified) and build the :class:`EventLog` with its :class:`IngestReport`."""
+    of ``df`` (never modified) and build the :class:`EventLog` with its :class:`IngestReport`.
+
+    ``coded``: text columns given by their codes (:class:`~salesmining.ingest.coded.CodedText`,
+    positional, never a timestamp column); ``df`` holds a placeholder of each. They are read as
+    the text they hold, as if ``df`` held it."""
     source = origin.source
     mapping = columns.roles()
     check_columns(df, mapping, source)
+    coded = dict(coded or {})
+    if coded and (columns.auto_case_attributes or any(name is not None for name in df.index.names)):
+        # what these read, they read from whole columns of text: give them the text
+        df = df.copy(deep=False)
+        for col, c in coded.items():
+            df[col] = c.series().set_axis(df.index)
+        coded = {}
     raw = df.reset_index(drop=True)
-    parsed = _parse(raw, columns, options, source)
-    rejected, rejections = _reject(df, columns, parsed, source)
+    parsed = _parse(raw, columns, options, source, coded)
+    rejected, rejections = _reject(df, columns, parsed, source, coded)
     if options.strict and rejected.any():
         _refuse(rejections, int(rejected.sum()), origin)
     keep = ~rejected
@@ -134,10 +153,20 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
     stamp_kept = parsed.stamp[kept_rows]
     order = (sort_positions(codes, stamp_kept, kept_rows), codes)
     case_cols, used = _case_columns(raw, keep, case_kept, columns)
+    del case_kept
     warnings = list(origin.warnings) + _parse_warnings(parsed, keep, columns.timestamp, source)
     warnings += _excel_id_warnings(parsed.case, keep, columns.case, source)
-    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used)
-    del parsed, case_kept  # the parsed columns are in the events now: their memory goes back before the case table
+    # the events' case ids: written out from their codes (the cleaned ids are not needed any more)
+    case_codes = np.full(len(raw), -1, dtype=np.int64)
+    case_codes[kept_rows] = codes
+    case_text = CodedText(case_codes, _large_text(case_ids))
+    parsed = replace(parsed, case=parsed.case.clear())
+    ev = _event_frame(raw, kept_rows[order[0]], parsed, columns, used, coded, case_text)
+    del (
+        parsed,
+        case_text,
+        case_codes,
+    )  # the parsed columns are in the events now: their memory goes back before the case table
     cases_df, case_warnings = _case_table(
         raw,
         keep,
@@ -148,6 +177,7 @@ def build_log(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, origin
         columns.owner,
         source,
         order,
+        coded,
     )
     warnings += case_warnings
     warnings += _shape_warnings(stamp_kept, kept_rows, order, source)
@@ -173,14 +203,18 @@ class _Parsed:
     microseconds (``stamp``; NaT's integer where not parsed)."""
 
     case: pl.Series
-    activity: pl.Series
+    activity: pl.Series | CodedText
     time: TimeParse
     stamp: np.ndarray
     start: TimeParse | None
     implausible: np.ndarray
+    case_same: bool = False  # cleaning left the case ids as they are in the input
+    activity_same: bool = False
 
 
-def _parse(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, source: str) -> _Parsed:
+def _parse(
+    df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, source: str, coded: Mapping[str, CodedText]
+) -> _Parsed:
     def times(col: str) -> TimeParse:
         return parse_timestamps(
             df[col],
@@ -191,14 +225,50 @@ def _parse(df: pd.DataFrame, columns: ColumnMap, options: ReadOptions, source: s
             date_format=options.date_format,
         )
 
-    case_s = text_values(df[columns.case])
-    act_s = text_values(df[columns.activity], activity=True)
+    case_s: pl.Series
+    act_s: pl.Series | CodedText
+    case_same = act_same = False
+    if columns.case in coded:
+        case_s = _clean_coded(coded[columns.case]).polars()
+    else:
+        case_s, case_same = checked_text_values(df[columns.case])
+    if columns.activity in coded:
+        act_s = _clean_coded(coded[columns.activity], activity=True)
+    else:
+        act_s, act_same = checked_text_values(df[columns.activity], activity=True)
     tp = times(columns.timestamp)
     lo, hi = options.bounds()
     ts = tp.values
     implausible = tp.out_of_range | (ts.notna() & ((ts < lo) | (ts >= hi))).to_numpy()
     sp = times(columns.start_timestamp) if columns.start_timestamp is not None else None
-    return _Parsed(case_s, act_s, tp, _microseconds(ts), sp, implausible)
+    return _Parsed(case_s, act_s, tp, _microseconds(ts), sp, implausible, case_same, act_same)
+
+
+def _large_text(ids: pd.Index) -> pa.Array:
+    """Text without missing values (an index of ``str``) as one Arrow ``large_string`` array."""
+    import pyarrow as pa
+
+    arr = pa.array(ids.array) if is_arrow_text(pd.Series(ids.array)) else pa.array(ids.astype("str").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _clean_coded(c: CodedText, *, activity: bool = False) -> CodedText:
+    """:func:`~salesmining.ingest.values.text_values` of coded text, done once per value."""
+    return c.map_values(lambda v: text_values(to_pandas_text(v), activity=activity))
+
+
+def _missing(t: pl.Series | CodedText) -> np.ndarray:
+    """Which rows of cleaned text are missing."""
+    return t.missing() if isinstance(t, CodedText) else t.is_null().to_numpy()
+
+
+def _raw_at(df: pd.DataFrame, coded: Mapping[str, CodedText], col: str, mask: np.ndarray) -> pd.Series:
+    """The input values of column ``col`` in the rows ``mask`` marks."""
+    if col in coded:
+        return coded[col].series(np.flatnonzero(mask))
+    return df[col].reset_index(drop=True)[mask]
 
 
 def _microseconds(ts: pd.Series) -> np.ndarray:
@@ -206,15 +276,24 @@ def _microseconds(ts: pd.Series) -> np.ndarray:
     return ts.to_numpy(dtype="datetime64[us]").view("int64")
 
 
-def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None) -> np.ndarray:
+def _duplicate_rows(
+    df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None, coded: Mapping[str, CodedText] | None = None
+) -> np.ndarray:
     """Rows equal to an earlier row in *every* column of the source — a named index (an event id
     set as the index) included, since it is data; a plain positional index is not.
 
     Equal rows have equal timestamps and case ids: given ``case`` (the cleaned ids, when equal
     case and timestamp values clean and parse alike), only rows whose parsed ``stamp`` and
-    ``case`` repeat are compared."""
+    ``case`` repeat are compared. ``coded`` columns (a plain index only) are compared by their
+    codes: each distinct value has one."""
     named = any(name is not None for name in df.index.names)
     raw = df.reset_index(drop=not named)
+    codes = coded if coded and not named else {}
+
+    def rows_at(idx: np.ndarray) -> pd.DataFrame:  # the rows idx, coded columns as their codes
+        rows = raw.iloc[idx]
+        return rows.assign(**{col: c.codes[idx] for col, c in codes.items()}) if codes else rows
+
     if named:
         raw.columns = range(raw.shape[1])  # an index level named like a column stays a column of its own
     out = np.zeros(len(raw), dtype=bool)
@@ -241,38 +320,40 @@ def _duplicate_rows(df: pd.DataFrame, stamp: np.ndarray, case: pl.Series | None)
         assert isinstance(frame, pl.DataFrame)
         candidates = candidates[frame.hash_rows().is_duplicated().to_numpy()]
         if len(candidates):
-            out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
+            out[candidates] = rows_at(candidates).duplicated(keep="first").to_numpy()
         return out
     try:
-        out[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
+        out[candidates] = rows_at(candidates).duplicated(keep="first").to_numpy()
     except TypeError:
         return raw.astype("str").duplicated(keep="first").to_numpy()
     return out
 
 
-def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) -> tuple[np.ndarray, pd.DataFrame]:
+def _reject(
+    df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str, coded: Mapping[str, CodedText]
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's first failed check, in the documented order: (rejected mask, rejections by row)."""
     n = len(df)
     rows = np.arange(n, dtype="int64")
     case, activity, timestamp = columns.case, columns.activity, columns.timestamp
     # equal values clean and parse alike, except in object columns (where 1 == 1.0 == True)
     exact_keys = df[timestamp].dtype != object and df[case].dtype != object
-    dup = _duplicate_rows(df, parsed.stamp, parsed.case if exact_keys else None)
+    dup = _duplicate_rows(df, parsed.stamp, parsed.case if exact_keys else None, coded)
     tp, sp = parsed.time, parsed.start
-    checks: list[tuple[str, str, np.ndarray, pd.Series | None]] = [
-        ("missing_case_id", case, parsed.case.is_null().to_numpy(), df[case]),
-        ("missing_activity", activity, parsed.activity.is_null().to_numpy(), df[activity]),
-        ("missing_timestamp", timestamp, tp.missing, df[timestamp]),
-        ("unparsable_timestamp", timestamp, tp.unparsable, df[timestamp]),
-        ("implausible_timestamp", timestamp, parsed.implausible, df[timestamp]),
+    checks: list[tuple[str, str, np.ndarray, str | None]] = [
+        ("missing_case_id", case, parsed.case.is_null().to_numpy(), case),
+        ("missing_activity", activity, _missing(parsed.activity), activity),
+        ("missing_timestamp", timestamp, tp.missing, timestamp),
+        ("unparsable_timestamp", timestamp, tp.unparsable, timestamp),
+        ("implausible_timestamp", timestamp, parsed.implausible, timestamp),
     ]
     start = columns.start_timestamp
     if sp is not None and start is not None:
         st_bad = sp.unparsable | sp.out_of_range
         after = (sp.values.notna() & tp.values.notna() & (sp.values > tp.values)).to_numpy()
         checks += [
-            ("unparsable_start_timestamp", start, st_bad, df[start]),
-            ("start_after_timestamp", start, after, df[start]),
+            ("unparsable_start_timestamp", start, st_bad, start),
+            ("start_after_timestamp", start, after, start),
         ]
     checks.append(("duplicate_row", "*", dup, None))
 
@@ -281,7 +362,7 @@ def _reject(df: pd.DataFrame, columns: ColumnMap, parsed: _Parsed, source: str) 
     for reason, column, mask, values in checks:
         m = mask & ~rejected
         if m.any():
-            vals = ["(whole row)"] * int(m.sum()) if values is None else values.reset_index(drop=True)[m]
+            vals = ["(whole row)"] * int(m.sum()) if values is None else _raw_at(df, coded, values, m)
             parts.append(make_rejections(rows[m], reason, column, vals, source))
             rejected |= m
     return rejected, pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
@@ -323,30 +404,59 @@ def _case_columns(
 
 
 def _event_frame(
-    raw: pd.DataFrame, rows: np.ndarray, parsed: _Parsed, columns: ColumnMap, used: set[Any]
+    raw: pd.DataFrame,
+    rows: np.ndarray,
+    parsed: _Parsed,
+    columns: ColumnMap,
+    used: set[Any],
+    coded: Mapping[str, CodedText],
+    case: CodedText,
 ) -> pd.DataFrame:
     """The events: the input ``rows`` (kept, in event order), canonical columns first, then every
-    unused input column as it is."""
+    unused input column as it is. Coded text is written out once, from its codes in that order;
+    ``case`` holds the case ids so (``parsed.case`` is not read)."""
     import pyarrow as pa
 
+    # every input row, in input order (an input sorted by case and time, none rejected): no take
+    identity = _is_identity(rows, len(raw))
     take = pa.array(rows)
-    local = _mostly_local(rows)
+    local: bool | None = True if identity else None
 
-    def text(t: pl.Series) -> pd.Series:
-        return to_pandas_text(t.gather(rows))
+    def text(t: pl.Series | CodedText, col: Any = None, same: bool = False) -> Any:
+        if isinstance(t, CodedText):
+            return t
+        if identity and same and _is_default_text(raw[col]):
+            return raw[col]  # the input column holds the clean text already (Arrow arrays are immutable)
+        return to_pandas_text(t if identity else t.gather(rows))
 
     def stamps(tp: TimeParse) -> pd.Series:
         return pd.Series(_microseconds(tp.values)[rows].view("datetime64[us]")).dt.tz_localize("UTC")
 
-    events: dict[str, Any] = {CASE: text(parsed.case), ACTIVITY: text(parsed.activity), TIMESTAMP: stamps(parsed.time)}
+    events: dict[str, Any] = {
+        CASE: raw[columns.case] if identity and parsed.case_same and _is_default_text(raw[columns.case]) else case,
+        ACTIVITY: text(parsed.activity, columns.activity, parsed.activity_same),
+        TIMESTAMP: stamps(parsed.time),
+    }
     if parsed.start is not None:
         events[START] = stamps(parsed.start)
+
+    def lower(t: pl.Series) -> pl.Series:
+        return _per_distinct(t, lambda s: s.str.lower())
+
     if columns.resource is not None:
-        events[RESOURCE] = text(text_values(raw[columns.resource]))
-    if columns.lifecycle is not None:
-        events[LIFECYCLE] = text(_per_distinct(text_values(raw[columns.lifecycle]), lambda s: s.str.lower()))
-    if columns.approval_result is not None:
-        events[APPROVAL_RESULT] = text(_approval_results(text_values(raw[columns.approval_result])))
+        if columns.resource in coded:
+            events[RESOURCE] = text(_clean_coded(coded[columns.resource]))
+        else:
+            resource, same = checked_text_values(raw[columns.resource])
+            events[RESOURCE] = text(resource, columns.resource, same)
+    for target, col, fn in (
+        (LIFECYCLE, columns.lifecycle, lower),
+        (APPROVAL_RESULT, columns.approval_result, _approval_results),
+    ):
+        if col is not None:
+            events[target] = text(
+                _clean_coded(coded[col]).map_values(fn) if col in coded else fn(text_values(raw[col]))
+            )
     events[SOURCE_ROW] = rows.astype("int64")
     for col in raw.columns:
         if col in used:
@@ -354,11 +464,24 @@ def _event_frame(
         out_name = f"{col}_raw" if col in events else str(col)
         s = raw[col]
         # text columns stay as they are (Arrow-backed); others go through numpy as they always have
-        events[out_name] = (
-            pd.Series(_take_text(s.array._pa_array, take, local), dtype="str")
-            if _is_default_text(s)
-            else s.to_numpy()[rows]
-        )
+        if col in coded:
+            events[out_name] = coded[col]
+        elif not _is_default_text(s):
+            events[out_name] = s.to_numpy()[rows]
+        elif identity:
+            events[out_name] = s
+        else:
+            local = _mostly_local(rows) if local is None else local
+            events[out_name] = pd.Series(_take_text(s.array._pa_array, take, local), dtype="str")
+    # coded text is written out last, the columns side by side (Arrow does it without the GIL)
+    pending = {k: v for k, v in events.items() if isinstance(v, CodedText)}
+    if pending:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(pending), 4)) as pool:
+            written = list(pool.map(lambda c: c.arrow(rows), pending.values()))
+        for name_, arr in zip(pending, written, strict=True):
+            events[name_] = pd.Series(arr, dtype="str")
     return pd.DataFrame(events, copy=False)  # every column is new here: no copy into consolidated blocks
 
 
@@ -366,6 +489,13 @@ def _event_frame(
 _SAMPLE, _FEW_DISTINCT = 4096, 256
 # Positions are "local" when this share of steps between consecutive ones is at most _NEAR rows.
 _LOCAL_SHARE, _NEAR = 0.9, 1024
+
+
+def _is_identity(rows: np.ndarray, n: int) -> bool:
+    """Whether ``rows`` are ``0, 1, ..., n - 1``."""
+    if len(rows) != n:
+        return False
+    return n == 0 or bool(rows[0] == 0 and rows[-1] == n - 1 and (np.diff(rows) == 1).all())
 
 
 def _mostly_local(rows: np.ndarray) -> bool:
@@ -499,6 +629,7 @@ def _case_table(
     owner: str | None,
     source: str,
     order: tuple[np.ndarray, np.ndarray],
+    coded: Mapping[str, CodedText] | None = None,
 ) -> tuple[pd.DataFrame, list[IngestWarning]]:
     """Case table: last non-empty value per case in event order; warn when a value changes.
 
@@ -522,10 +653,15 @@ def _case_table(
     values: dict[str, pl.Series] = {}  # text: per case in polars
     numbers: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0, dtype=bool))  # amounts: per case in numpy
     others: dict[str, pd.Series] = {}  # numbers, datetimes, booleans keep their type: per case in pandas
+    coded = coded or {}
+
+    def texts(col: str) -> pl.Series:
+        return _clean_coded(coded[col]).polars() if col in coded else text_values(raw_rows[col])
+
     for target, col in cols.items():
         raw = raw_rows[col]
         if target == AMOUNT:
-            vals, bad = _case_amounts(raw, keep)
+            vals, bad = _case_amounts(raw, keep, texts(col) if col in coded else None)
             if bad.any():
                 warnings.append(
                     IngestWarning(
@@ -538,9 +674,9 @@ def _case_table(
                 )
             numbers = _last_number_per_case(vals, codes[positions], positions)
         elif target == OUTCOME:
-            values[target] = _outcomes(_kept(text_values(raw), keep), col, source)
-        elif raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-            values[target] = _kept(text_values(raw), keep)
+            values[target] = _outcomes(_kept(texts(col), keep), col, source)
+        elif col in coded or raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+            values[target] = _kept(texts(col), keep)
         else:
             others[target] = raw.take(rows).reset_index(drop=True)
     by_case = _last_per_case(values, codes[positions], positions)
@@ -582,12 +718,13 @@ def _case_text(last: pl.Series) -> pd.Series:
     return to_pandas_text(last)
 
 
-def _case_amounts(raw: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``amount`` of the kept rows (input order): (float64 values, unparsable mask)."""
+def _case_amounts(raw: pd.Series, keep: np.ndarray, text: pl.Series | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``amount`` of the kept rows (input order): (float64 values, unparsable mask); ``text``:
+    the cleaned text of ``raw`` when it is coded text."""
 
-    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+    if text is None and pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.to_numpy(dtype="float64", na_value=np.nan)[keep], np.zeros(int(keep.sum()), dtype=bool)
-    return amounts(_kept(text_values(raw), keep))
+    return amounts(_kept(text_values(raw) if text is None else text, keep))
 
 
 def _outcomes(t: pl.Series, column: str, source: str) -> pl.Series:

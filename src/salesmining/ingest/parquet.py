@@ -11,14 +11,15 @@ written as text, so they carry the same ``date_only`` warning.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from salesmining.core.errors import LogSchemaError
+from salesmining.ingest.coded import CodedText, coded_from_dictionary
 from salesmining.ingest.files import PathOrBuffer, source_name
 from salesmining.ingest.frames import Origin, build_log
 from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE, ColumnMap, ReadOptions
@@ -94,13 +95,35 @@ def read_parquet(
         plausible_range=plausible_range,
         name=name,
     )
-    df, origin = read_parquet_frame(path_or_buffer, options)
-    return build_log(df, columns, replace(options, name=name or origin.source), origin)
+    # the timestamp columns are parsed from text, not cleaned: they are read as text
+    times = {c for c in (timestamp, start_timestamp) if c is not None}
+    df, origin, coded = _read(path_or_buffer, code=lambda name: name not in times)
+    log = build_log(df, columns, replace(options, name=name or origin.source), origin, coded=coded)
+    del df, coded
+    _release_arrow_memory()
+    return log
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory Arrow's allocator keeps from the intermediates of a read back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tuple[pd.DataFrame, Origin]:
     """A Parquet file as a pandas frame (text as ``str``, timestamps and numbers as they are)
     with its :class:`Origin`. ``options`` is accepted for symmetry with the CSV reader."""
+    df, origin, _ = _read(path_or_buffer, code=lambda name: False)
+    return df, origin
+
+
+def _read(
+    path_or_buffer: PathOrBuffer, code: Callable[[str], bool]
+) -> tuple[pd.DataFrame, Origin, dict[str, CodedText]]:
+    """:func:`read_parquet_frame`, with the text columns whose (stripped) name ``code`` accepts
+    read through their dictionaries where that pays (:func:`coded_from_dictionary`): those are
+    in the frame as placeholders (``Categorical`` of the same values) and returned by name."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -120,7 +143,15 @@ def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tu
             raise LogSchemaError(f"{source}: a Parquet file must be opened in binary mode ('rb')", source=source)
         handle = pa.BufferReader(content)
     try:
-        table = pq.read_table(handle)
+        schema = pq.read_schema(handle)
+        if isinstance(handle, pa.BufferReader):
+            handle.seek(0)
+        text = [
+            f.name
+            for f in schema
+            if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)) and code(str(f.name).strip())
+        ]
+        table = pq.read_table(handle, read_dictionary=text or None)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise LogSchemaError(
             f"{source} cannot be read as a Parquet file ({str(exc).strip()}); for a delimited text file use read_csv",
@@ -138,9 +169,17 @@ def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tu
         raise LogSchemaError(
             f"{source} has column names ({', '.join(map(repr, names[:8]))}) but no data rows", source=source
         )
+    stripped = [n.strip() for n in names]
+    codable = len(set(stripped)) == len(stripped)
+    coded: dict[str, CodedText] = {}
     arrays = []
-    for col in table.columns:
+    for name_, col in zip(stripped, table.columns, strict=True):
         typ = col.type
+        found = coded_from_dictionary(col) if codable and code(name_) else None
+        if found is not None:
+            coded[name_] = found
+            arrays.append(pa.nulls(0).cast(pa.int8()))  # a placeholder, replaced below
+            continue
         if pa.types.is_dictionary(typ):
             col = col.cast(typ.value_type)
             typ = col.type
@@ -149,11 +188,25 @@ def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tu
         elif pa.types.is_string(typ) or pa.types.is_string_view(typ):
             col = col.cast(pa.large_string())
         arrays.append(col)
-    table = pa.table(arrays, names=names)
+    n_rows = table.num_rows
+    del table
     string = pd.StringDtype(na_value=float("nan"))
-    df = table.to_pandas(types_mapper={pa.large_string(): string}.get, ignore_metadata=True)
-    df.columns = [n.strip() for n in names]
-    return df, Origin(source, None, (), (f"read {source} as Parquet ({table.num_rows:,} rows)",), file_lines=False)
+    rest = [i for i, n in enumerate(stripped) if n not in coded]
+    plain = pa.table([arrays[i] for i in rest], names=[names[i] for i in rest])
+    df = plain.to_pandas(types_mapper={pa.large_string(): string}.get, ignore_metadata=True)
+    df.columns = [stripped[i] for i in rest]
+    if coded:
+        parts: dict[str, Any] = {}
+        for n in stripped:
+            if n in coded:
+                c = coded[n]
+                parts[n] = pd.Categorical.from_codes(
+                    c.codes, dtype=pd.CategoricalDtype(pd.Index(c.values, dtype="str"))
+                )
+            else:
+                parts[n] = df[n]
+        df = pd.DataFrame(parts, copy=False)
+    return df, Origin(source, None, (), (f"read {source} as Parquet ({n_rows:,} rows)",), file_lines=False), coded
 
 
 def is_parquet_path(path: str | os.PathLike[str]) -> bool:

@@ -66,12 +66,19 @@ def text_values(s: pd.Series, *, activity: bool = False) -> pl.Series:
     polars: values that are plain printable ASCII with no white space at either end (and, for
     activities, no double space) are clean as they are; only the distinct other values go
     through Python."""
+    return checked_text_values(s, activity=activity)[0]
+
+
+def checked_text_values(s: pd.Series, *, activity: bool = False) -> tuple[pl.Series, bool]:
+    """:func:`text_values` and whether cleaning left every value of Arrow-backed text ``s`` as it
+    is (then ``s`` itself holds the clean text; ``False`` when not known)."""
     import polars as pl
 
     if is_arrow_text(s):
         t = polars_text(s)
         plain = _plain_ascii(s.array._pa_array, activity=activity)  # type: ignore[attr-defined]
-        return _clean_polars(t, activity=activity, all_plain=plain)
+        out = _clean_polars(t, activity=activity, all_plain=plain)
+        return out, plain and out is t
     if pd.api.types.is_float_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(arr) & (arr == np.round(arr))
@@ -81,7 +88,7 @@ def text_values(s: pd.Series, *, activity: bool = False) -> pl.Series:
         s = pd.Series(txt_obj, index=s.index, dtype="object")
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     lookup = pl.Series([*_clean_each([str(u) for u in uniques], activity), None], dtype=pl.String)
-    return lookup.gather(np.where(codes < 0, len(uniques), codes))
+    return lookup.gather(np.where(codes < 0, len(uniques), codes)), False
 
 
 def is_arrow_text(s: pd.Series) -> bool:
@@ -152,7 +159,7 @@ def _clean_polars(t: pl.Series, *, activity: bool, all_plain: bool = False) -> p
     missing = plain & t.is_in(list(MISSING_TOKENS))
     if missing.any():
         out = pl.select(pl.when(missing).then(None).otherwise(out)).to_series()
-    return out.alias(t.name)
+    return out if out is t and all_plain else out.alias(t.name)
 
 
 def _clean_each(values: list[str], activity: bool) -> list[str | None]:
