@@ -60,6 +60,7 @@ __all__ = [
     "activity_roles",
     "case_numbers",
     "case_positions",
+    "per_visit",
     "coded_tie_order",
     "column_codes",
     "event_gaps",
@@ -481,6 +482,12 @@ def _shift(values: np.ndarray, first: np.ndarray, fill: Any) -> np.ndarray:
     return out
 
 
+def _narrow(codes: np.ndarray, n_names: int) -> np.ndarray:
+    """Codes (``-1``: missing) into ``n_names`` names in the smallest integer type that holds them."""
+    dtype = "int8" if n_names < 2**7 else "int16" if n_names < 2**15 else "int32"
+    return codes.astype(dtype)
+
+
 def _ffill_index(valid: np.ndarray, case_start: np.ndarray) -> np.ndarray:
     """Per event: the index of the latest event at or before it in its case with ``valid``; -1 if none."""
     idx = np.where(valid, np.arange(len(valid), dtype=case_start.dtype), -1)
@@ -684,12 +691,12 @@ def _event_gaps_coded(
         owner = np.full(n, -1, dtype="int32")
     if LIFECYCLE in ev.columns:
         life, life_names = _codes_of(ev[LIFECYCLE], lower=True)
-        life = sorted_(life)
+        life = sorted_(_narrow(life, len(life_names)))
     else:
         life, life_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
     if APPROVAL_RESULT in ev.columns:
         result, result_names = _codes_of(ev[APPROVAL_RESULT])
-        result = sorted_(result)
+        result = sorted_(_narrow(result, len(result_names)))
     else:
         result, result_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
 
@@ -728,15 +735,16 @@ def _event_gaps_coded(
     del queued
     n_act = len(coded.activity_names)
     # one integer per step (previous activity → activity), above every activity code
-    step = n_act + (prev_act.astype("int64") + 1) * (n_act + 1) + act
+    wide = "int32" if n_act + (n_act + 1) ** 2 < 2**31 else "int64"
+    step = n_act + (prev_act.astype(wide) + 1) * (n_act + 1) + act.astype(wide, copy=False)
     reference, share = _judged_coded(step, act, both, change, gap_s, handoff)
     del step, both
     designed = change & ((share >= handoff.design_share) | (reference == _NOT_SLOWER))
     reference = np.where(change & (reference != _NOT_SLOWER), reference, 0)
     gap_kind = np.select(
         [first, is_approval & same_as_prev & not_rejected, is_approval, change & ~designed],
-        [0, 1, 2, 3],
-        default=4,
+        [np.int8(0), np.int8(1), np.int8(2), np.int8(3)],
+        default=np.int8(4),
     )
     del designed, same_as_prev, not_rejected
     acts = coded.activity_names
@@ -977,9 +985,15 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     visits["repeat_of_prev"] = is_stage_visit & same_case & same_stage & lasted
     cases = log.cases
     at = case_positions(gaps, cases[CASE])  # each case's outcome looked up once, by position
-    outcome = cases[OUTCOME].array.take(at, allow_fill=True).to_numpy()
-    visits["outcome"] = outcome[vcase] if n else outcome[:0]
+    visits["outcome"] = per_visit(cases[OUTCOME], at, vcase)
     return visits
+
+
+def per_visit(values: pd.Series, case_rows: np.ndarray, vcase: np.ndarray) -> Any:
+    """A case table's column per visit, as a numpy array: ``values`` at the row of each visit's
+    case (``case_rows`` by case number, -1: missing), each case's value taken once."""
+    by_case = values.array.take(case_rows, allow_fill=True).to_numpy()
+    return by_case[vcase] if len(vcase) else by_case[:0]
 
 
 def _frontier_before(order: np.ndarray, same_case: np.ndarray) -> np.ndarray:
@@ -1023,5 +1037,21 @@ def _kind_sums(
     first_visit = np.searchsorted(vcase, np.arange(n_cases))
     visit = first_visit[case_no[own]] + gv[own].astype("int64") - 1
     gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
-    sums = group_sum(visit * len(kinds) + kind, gap, n * len(kinds)).reshape(n, len(kinds))
-    return {k: sums[:, kinds.index(k)] for k in GAP_KINDS}
+    label = visit * len(kinds) + kind
+    kernel = _kahan_group_sum()
+    if kernel is None or (bool((label[1:] >= label[:-1]).all()) and not np.isnan(gap).any()):
+        sums = group_sum(label, gap, n * len(kinds)).reshape(n, len(kinds))
+        return {k: sums[:, kinds.index(k)] for k in GAP_KINDS}
+    # pandas adds these labels with its compensated kernel, each group in row order: one kind at a
+    # time gives the same sums (a group's rows and their order are unchanged) with sorted labels
+    # (the kernel then writes its output in order, not at random)
+    del label
+    out = {}
+    for k in GAP_KINDS:
+        mine = kind == kinds.index(k)
+        res = np.zeros((n, 1), dtype="float64")
+        counts = np.zeros(n, dtype="int64")
+        at = visit[mine].astype(np.intp, copy=False)
+        kernel(res, counts, gap[mine][:, None], at, None, min_count=0, initial=0, skipna=True)
+        out[k] = res[:, 0]
+    return out

@@ -127,9 +127,11 @@ def _same_ids(left: pd.Series, right: pd.Series) -> bool:
     Python strings.)"""
     if len(left) != len(right) or left.dtype != "str" or right.dtype != "str":
         return False
-    if left.isna().any() or not right.is_unique:
+    if left.isna().any() or not bool(np.asarray(left.array == right.array, dtype=bool).all()):
         return False
-    return bool(np.asarray(left.array == right.array, dtype=bool).all())
+    # distinct: strictly increasing (the case table is sorted) shows it without hashing
+    rising = right.array[1:] > right.array[:-1]
+    return bool(np.asarray(rising, dtype=bool).all()) or right.is_unique
 
 
 def build_context(
@@ -163,8 +165,7 @@ def build_context(
     case_index = pd.Index(gaps[CASE].array[gaps["prev_ts"].isna().to_numpy()].astype("object"), dtype=object)
     # each case's outcome looked up once (by case number), not once per visit
     case_rows = _visits.case_positions(gaps, cases["case_id"])
-    outcome = cases["outcome"].array.take(case_rows, allow_fill=True).to_numpy()
-    visits["outcome"] = outcome[case_no[visit_rows]] if len(visits) else outcome[:0]
+    visits["outcome"] = _visits.per_visit(cases["outcome"], case_rows, case_no[visit_rows])
     backfilled = backfilled_cases(gaps, rules)
     ctx = FindingContext(
         log,
