@@ -39,6 +39,7 @@ an outcome event.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,8 @@ __all__ = [
     "HandoffReference",
     "activity_roles",
     "case_numbers",
+    "case_positions",
+    "per_visit",
     "coded_tie_order",
     "column_codes",
     "event_gaps",
@@ -250,9 +253,17 @@ def slower_with_change(
     keys = pd.unique(place[judged & change])
     if not len(keys):
         return np.zeros(len(place), dtype=bool)
-    code = pd.Index(keys).get_indexer(place)  # the place's test (-1: none)
+    small = place.dtype.kind in "iu" and int(place.min()) >= 0 and int(place.max()) < 4 * len(place) + 1_000_000
+    if small:  # integer places: a lookup table instead of hashing every row
+        lut = np.full(int(place.max()) + 1, -1, dtype="int64")
+        lut[keys] = np.arange(len(keys))
+        code = lut[place]
+    else:
+        code = pd.Index(keys).get_indexer(place)  # the place's test (-1: none)
     rows = np.flatnonzero(both & np.isfinite(gap) & (code >= 0))
-    rows = rows[np.argsort(code[rows], kind="stable")]  # each test's rows together, in row order
+    at = code[rows]
+    # each test's rows together, in row order (a stable sort; radix on 16-bit codes)
+    rows = rows[np.argsort(at.astype("int16") if len(keys) < 2**15 else at, kind="stable")]
     bounds = np.searchsorted(code[rows], np.arange(len(keys) + 1))
     slower = np.zeros(len(keys), dtype=bool)
     for i in range(len(keys)):
@@ -428,7 +439,21 @@ def _event_gaps(
     )
     for col in ("visit_no", "gap_visit"):
         out[col] = out[col].astype("float64")
-    return _as_categoricals(out.drop(columns=["owner_ff", "stage_order_ff", "prev_life"]), log)
+    out["is_stage"] = out["is_stage"].astype("int8")
+    return _as_categoricals(out.drop(columns=_WORK_COLUMNS), log)
+
+
+#: Columns the narwhals engine computes on the way that the gap table does not keep (no reader).
+_WORK_COLUMNS = [
+    "owner_ff",
+    "stage_order_ff",
+    "prev_life",
+    SOURCE_ROW,
+    SEQ,
+    "frontier",
+    "frontier_before",
+    "prev_result",
+]
 
 
 # --- the gap table on the log's integer codes (the default engine) ------------------------
@@ -457,9 +482,15 @@ def _shift(values: np.ndarray, first: np.ndarray, fill: Any) -> np.ndarray:
     return out
 
 
+def _narrow(codes: np.ndarray, n_names: int) -> np.ndarray:
+    """Codes (``-1``: missing) into ``n_names`` names in the smallest integer type that holds them."""
+    dtype = "int8" if n_names < 2**7 else "int16" if n_names < 2**15 else "int32"
+    return codes.astype(dtype)
+
+
 def _ffill_index(valid: np.ndarray, case_start: np.ndarray) -> np.ndarray:
     """Per event: the index of the latest event at or before it in its case with ``valid``; -1 if none."""
-    idx = np.where(valid, np.arange(len(valid)), -1)
+    idx = np.where(valid, np.arange(len(valid), dtype=case_start.dtype), -1)
     np.maximum.accumulate(idx, out=idx)
     return np.where(idx >= case_start, idx, -1)
 
@@ -480,10 +511,9 @@ def _sorted_categorical(codes: np.ndarray, names: Any) -> pd.Categorical[Any]:
     """:func:`_categorical` for codes into distinct names in any order: renumbered to the sorted names."""
     names = np.asarray(names, dtype=object)
     order = np.argsort(names, kind="stable")
-    rank = np.empty(len(order), dtype="int64")
+    rank = np.full(len(order) + 1, -1, dtype="int8" if len(order) < 127 else "int64")  # the last: missing
     rank[order] = np.arange(len(order))
-    codes = np.asarray(codes, dtype="int64")
-    return _categorical(np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1), names[order])
+    return _categorical(rank[np.asarray(codes)], names[order])  # a code -1 takes the last entry
 
 
 def as_text(values: Any) -> pd.Series:
@@ -515,7 +545,6 @@ TEXT_COLUMNS = (
     "lifecycle",
     "result",
     "prev_act",
-    "prev_result",
     "prev_owner",
     "handoff_reference",
     "gap_kind",
@@ -540,7 +569,6 @@ def _as_categoricals(out: pd.DataFrame, log: EventLog) -> pd.DataFrame:
         "prev_owner": coded.resource_names,
         "lifecycle": life,
         "result": result,
-        "prev_result": result,
         "handoff_reference": sorted(_REFERENCES),
         "gap_kind": sorted(KIND_NAMES),
     }
@@ -629,92 +657,96 @@ def _event_gaps_coded(
     n = coded.n_events
     # per activity code: role, stage order; per resource code: system user
     roles = activity_roles(model, coded.activity_names)
-    role_of = np.asarray([ROLES.index(r) for r in roles["role"]], dtype="int64")
+    role_of = np.asarray([ROLES.index(r) for r in roles["role"]], dtype="int8")
     order_of = roles["order"].to_numpy(dtype="float64")
     if len(roles):  # activity_roles keeps first-seen order; the codes are sorted names
         pos_of = pd.Index(roles["activity"].astype("object")).get_indexer(list(coded.activity_names))
         role_of, order_of = role_of[pos_of], order_of[pos_of]
     act0, case0, ts0 = coded.activity, coded.case, coded.ts_us
     seq0 = coded_tie_order(log, model)
-    perm = None if np.array_equal(seq0, coded.source_row) else np.lexsort((seq0, ts0, case0))
+    perm_free = np.array_equal(seq0, coded.source_row)  # no stage tie reordered: the log's order
+    perm = None if perm_free else np.lexsort((seq0, ts0, case0))
 
     def sorted_(a: np.ndarray) -> np.ndarray:
         return a if perm is None else a[perm]
 
-    case, act, ts, seq = sorted_(case0), sorted_(act0), sorted_(ts0), sorted_(seq0)
-    source_row = sorted_(coded.source_row)
+    case, act, ts = sorted_(case0), sorted_(act0), sorted_(ts0)
+    del seq0, perm_free
     first = np.zeros(n, dtype=bool)
     first[coded.bounds[:-1][coded.bounds[:-1] < n]] = True
-    case_start = np.repeat(coded.bounds[:-1], np.diff(coded.bounds))
+    case_start = np.repeat(coded.bounds[:-1].astype("int32" if n < 2**31 else "int64"), np.diff(coded.bounds))
     role = role_of[act]
     order = order_of[act]
-    is_stage = (role <= 1).astype("int64")
+    is_stage = (role <= 1).astype("int8")
     is_approval = role == 2
     has_res = RESOURCE in ev.columns
     res = sorted_(coded.resource)
     if has_res:
         system_of = np.isin(coded.resource_names, np.asarray(list(resources.system), dtype=object))
-        system = np.where(res >= 0, system_of[np.maximum(res, 0)] if len(system_of) else False, False)
-        owner = np.where(~is_approval & ~system & (res >= 0), res, -1)
+        owner = res.copy()
+        if len(system_of) and system_of.any():
+            owner[(res >= 0) & system_of[np.maximum(res, 0)]] = -1
+        owner[is_approval] = -1
     else:
-        owner = np.full(n, -1, dtype="int64")
+        owner = np.full(n, -1, dtype="int32")
     if LIFECYCLE in ev.columns:
         life, life_names = _codes_of(ev[LIFECYCLE], lower=True)
-        life = sorted_(life)
+        life = sorted_(_narrow(life, len(life_names)))
     else:
         life, life_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
     if APPROVAL_RESULT in ev.columns:
         result, result_names = _codes_of(ev[APPROVAL_RESULT])
-        result = sorted_(result)
+        result = sorted_(_narrow(result, len(result_names)))
     else:
         result, result_names = np.full(n, -1, dtype="int64"), np.array([], dtype=object)
 
-    prev_ts = np.where(first, np.nan, _shift(ts, first, 0).astype("float64"))
-    prev_act = _shift(act.astype("int64"), first, -1)
-    prev_result = _shift(result, first, -1)
-    prev_life = _shift(life, first, -1)
-    cum = np.cumsum(is_stage)
-    before = np.where(case_start > 0, cum[np.maximum(case_start - 1, 0)], 0)
-    visit_no = (cum - before).astype("float64")
-    pos = (np.arange(n) - case_start + 1).astype("uint32")
-    k = _ffill_index(owner >= 0, case_start)
-    owner_ff = np.where(k >= 0, owner[np.maximum(k, 0)], -1)
-    filled = np.where(np.isnan(order), -1.0, order)
-    span = float(np.nanmax(filled) + 2.0) if n else 1.0
-    frontier = np.maximum.accumulate(filled + case.astype("float64") * span) - case.astype("float64") * span
-    k = _ffill_index(~np.isnan(order), case_start)
-    stage_order_ff = np.where(k >= 0, order[np.maximum(k, 0)], np.nan)
-    prev_owner = _shift(owner_ff, first, -1)
-    gap_visit = np.where(first, np.nan, _shift(visit_no, first, 0.0))
-    frontier_before = np.where(first, np.nan, _shift(frontier, first, 0.0))
-    prev_stage_order = np.where(first, np.nan, _shift(stage_order_ff, first, 0.0))
-    gap_s = (ts - np.where(first, 0, _shift(ts, first, 0))).astype("float64") / 1e6
+    prev_ts = _shift(ts, first, 0).astype("float64")
+    prev_ts[first] = np.nan
+    gap_s = (ts - _shift(ts, first, 0)).astype("float64")
+    gap_s /= 1e6
     gap_s[first] = np.nan
+    prev_act = _shift(act, first, -1)
+    cum = np.cumsum(is_stage, dtype="int64")
+    visit_no = (cum - np.where(case_start > 0, cum[np.maximum(case_start - 1, 0)], 0)).astype("float64")
+    del cum
+    pos = (np.arange(n, dtype="int64") - case_start + 1).astype("uint32")
+    k = _ffill_index(owner >= 0, case_start)
+    prev_owner = _shift(np.where(k >= 0, owner[np.maximum(k, 0)], -1).astype(owner.dtype, copy=False), first, -1)
+    k = _ffill_index(~np.isnan(order), case_start)
+    prev_stage_order = _shift(np.where(k >= 0, order[np.maximum(k, 0)], np.nan), first, np.nan)
+    del k, case_start
+    gap_visit = _shift(visit_no, first, np.nan)
 
     same_as_prev = act == prev_act
     rejected = np.flatnonzero(result_names == "rejected")
-    not_rejected = ~np.isin(prev_result, rejected)
+    not_rejected = ~np.isin(_shift(result, first, -1), rejected) if len(rejected) else np.ones(n, dtype=bool)
     queue_of = np.isin(life_names, list(QUEUE_LIFECYCLES))
     start_of = life_names == "start"
     queued = np.zeros(n, dtype=bool)
     if queue_of.any():
+        prev_life = _shift(life, first, -1)
         queued |= same_as_prev & (prev_life >= 0) & queue_of[np.maximum(prev_life, 0)]
+        del prev_life
     if start_of.any():
         is_start = (life >= 0) & start_of[np.maximum(life, 0)]
         queued |= is_start & _seen_before(case, act, len(coded.activity_names))
-    change = ~is_approval & (owner >= 0) & (prev_owner >= 0) & (owner != prev_owner) & ~queued
     both = ~is_approval & (owner >= 0) & (prev_owner >= 0)
+    change = both & (owner != prev_owner) & ~queued
+    del queued
     n_act = len(coded.activity_names)
     # one integer per step (previous activity → activity), above every activity code
-    step = n_act + (prev_act + 1) * (n_act + 1) + act
-    reference, share = _judged_coded(step, act.astype("int64"), both, change, gap_s, handoff)
+    wide = "int32" if n_act + (n_act + 1) ** 2 < 2**31 else "int64"
+    step = n_act + (prev_act.astype(wide) + 1) * (n_act + 1) + act.astype(wide, copy=False)
+    reference, share = _judged_coded(step, act, both, change, gap_s, handoff)
+    del step, both
     designed = change & ((share >= handoff.design_share) | (reference == _NOT_SLOWER))
     reference = np.where(change & (reference != _NOT_SLOWER), reference, 0)
     gap_kind = np.select(
         [first, is_approval & same_as_prev & not_rejected, is_approval, change & ~designed],
-        [0, 1, 2, 3],
-        default=4,
+        [np.int8(0), np.int8(1), np.int8(2), np.int8(3)],
+        default=np.int8(4),
     )
+    del designed, same_as_prev, not_rejected
     acts = coded.activity_names
     rnames = coded.resource_names
     no_names = np.array([], dtype=object)
@@ -723,8 +755,6 @@ def _event_gaps_coded(
             CASE: _categorical(case, coded.case_names),
             ACTIVITY: _categorical(act, acts),
             TS: _own(ts),
-            SOURCE_ROW: _own(source_row),
-            SEQ: seq,
             "role": _sorted_categorical(role, ROLES),
             "order": order,
             "is_stage": is_stage,
@@ -735,13 +765,10 @@ def _event_gaps_coded(
             "result": _categorical(result, result_names),
             "prev_ts": prev_ts,
             "prev_act": _categorical(prev_act, acts),
-            "prev_result": _categorical(prev_result, result_names),
             "visit_no": visit_no,
-            "frontier": frontier,
             "pos": pos,
             "prev_owner": _categorical(prev_owner, rnames),
             "gap_visit": gap_visit,
-            "frontier_before": frontier_before,
             "prev_stage_order": prev_stage_order,
             "gap_s": gap_s,
             "owner_change": change,
@@ -761,44 +788,84 @@ def _judged_coded(
     judgement as a code into :data:`_REFERENCES` (``"step"``, ``"activity"``, ``""``) or
     :data:`_NOT_SLOWER`."""
     design_share, min_reference, min_cases = handoff.design_share, handoff.min_reference, handoff.min_cases
-    ch_both = change[both].astype("int64")
+    changed = both & change
 
-    def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def level(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per key: fair reference, owner-change share; and each row's key code."""
         # small non-negative keys count directly; others are factorised first
         small = len(keys) > 0 and keys.min() >= 0 and keys.max() < 4 * len(keys) + 1_000_000
         codes = keys if small else pd.factorize(keys)[0]
         m = int(codes.max()) + 1 if len(codes) else 0
-        judged = codes[both]
-        n_ch = np.bincount(judged, weights=ch_both, minlength=m)
-        n_all = np.bincount(judged, minlength=m).astype("float64")
+        n_ch = np.bincount(codes[changed], minlength=m).astype("float64")
+        n_all = np.bincount(codes[both], minlength=m).astype("float64")
         with np.errstate(invalid="ignore", divide="ignore"):
             share_k = np.where(n_all > 0, n_ch / n_all, np.nan)
-        share = share_k[codes]
-        n_c = np.where(n_all > 0, n_ch, np.nan)[codes]
-        n_s = np.where(n_all > 0, n_all - n_ch, np.nan)[codes]
-        fair = (n_c >= min_cases) & (n_s >= min_reference) & (share < design_share)
-        return fair, share
+        n_c = np.where(n_all > 0, n_ch, np.nan)
+        n_s = np.where(n_all > 0, n_all - n_ch, np.nan)
+        fair_k = (n_c >= min_cases) & (n_s >= min_reference) & (share_k < design_share)
+        return fair_k, share_k, codes
 
-    fair_step, share_step = level(step)
-    fair_act, _ = level(act)
+    fair_step, share_step, step_code = level(step)
+    fair_act, _, act_code = level(act)
     designed = share_step >= design_share
-    where = np.where(fair_step, 1, np.where(fair_act & ~designed, 2, 0))
+    # per row, decided on the keys: 1 the step's reference, 2 the activity's, 0 none
+    where = np.where(
+        fair_step[step_code], np.int8(1), np.where(fair_act[act_code] & ~designed[step_code], np.int8(2), np.int8(0))
+    )
     slower = slower_with_change(np.where(where == 1, step, act), where != 0, both, change, gap, handoff.alpha)
-    return np.where(slower, where, _NOT_SLOWER), share_step
+    return np.where(slower, where, np.int8(_NOT_SLOWER)), share_step[step_code]
 
 
 def group_sum(labels: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """Per group ``0..n_groups-1``: the sum of ``values`` over the rows with that label (0 for none).
 
-    Added by pandas itself on the integer labels, so bit for bit what a pandas ``groupby(...).sum()``
-    over the same rows with keys in the same order gives (whose adding depends on the rows: numpy's
-    ``add.reduceat`` for sorted keys without NaN, Kahan-compensated in row order otherwise); integer
-    keys spare it factorising strings."""
+    Bit for bit what a pandas ``groupby(...).sum()`` over the same rows with keys in the same order
+    gives, added the way pandas adds them but on the ready integer labels (no factorising): numpy's
+    ``add.reduceat`` over the runs when the labels are sorted and no value is NaN (pandas' own
+    shortcut for monotonic groups), else pandas' Kahan-compensated kernel
+    (``pandas._libs.groupby.group_sum``) in row order. A group's sum depends only on its rows and
+    their order, not on how groups are numbered. Without that kernel (another pandas), pandas'
+    groupby itself. ``tests/test_gaps7_group_sum.py`` checks it against pandas."""
     out = np.zeros(n_groups, dtype="float64")
-    if len(labels):
-        sums = pd.Series(np.asarray(values, dtype="float64")).groupby(labels, sort=True).sum()
-        out[sums.index.to_numpy()] = sums.to_numpy()
+    if not len(labels):
+        return out
+    labels = np.asarray(labels)
+    values = np.asarray(values, dtype="float64")
+    if labels.dtype.kind not in "iu" or int(labels.min()) < 0 or int(labels.max()) >= n_groups:
+        return _pandas_group_sum(labels, values, out)
+    if bool((labels[1:] >= labels[:-1]).all()) and not np.isnan(values).any():
+        starts = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+        starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+        out[labels[starts]] = np.add.reduceat(values, starts)
+        return out
+    kernel = _kahan_group_sum()
+    if kernel is None:
+        return _pandas_group_sum(labels, values, out)
+    res = np.zeros((n_groups, 1), dtype="float64")
+    counts = np.zeros(n_groups, dtype="int64")
+    kernel(res, counts, values[:, None], labels.astype(np.intp, copy=False), None, min_count=0, initial=0, skipna=True)
+    return res[:, 0]
+
+
+def _pandas_group_sum(labels: np.ndarray, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    sums = pd.Series(values).groupby(labels, sort=True).sum()
+    out[sums.index.to_numpy()] = sums.to_numpy()
     return out
+
+
+@functools.cache
+def _kahan_group_sum() -> Any:
+    """pandas' compensated group-sum kernel, if this pandas has it with the expected signature."""
+    try:
+        from pandas._libs import groupby as libgroupby  # type: ignore[attr-defined]
+
+        kernel = libgroupby.group_sum
+        res = np.zeros((1, 1), dtype="float64")
+        counts = np.zeros(1, dtype="int64")
+        kernel(res, counts, np.ones((2, 1)), np.zeros(2, dtype=np.intp), None, min_count=0, initial=0, skipna=True)
+    except Exception:  # noqa: BLE001 - any failure means: use pandas' groupby instead
+        return None
+    return kernel if res[0, 0] == 2.0 else None
 
 
 def group_cumsum(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -813,6 +880,30 @@ def case_numbers(gaps: pd.DataFrame) -> np.ndarray:
     """Per row of a gap table (sorted by case): the case's number, 0, 1, ... in table order."""
     first = gaps["prev_ts"].isna().to_numpy()
     return np.cumsum(first) - 1
+
+
+def case_positions(gaps: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Per case number of a gap table (:func:`case_numbers`): the position of its case in ``ids``
+    (distinct case ids), -1 where it is not there.
+
+    When ``ids`` are the table's case categories in order (the log's case table: the sorted case
+    ids), a case's position is its category code and no text is looked up; otherwise the ids are
+    matched as text."""
+    first = np.flatnonzero(gaps["prev_ts"].isna().to_numpy())
+    col = gaps[CASE]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = np.asarray(col.cat.codes)[first].astype("int64")
+        cats = col.cat.categories
+        if (
+            len(cats) == len(ids)
+            and cats.dtype == "str"
+            and ids.dtype == "str"
+            and (not len(codes) or int(codes.min()) >= 0)
+            and bool(np.asarray(ids.array == cats.array, dtype=bool).all())
+        ):
+            return codes
+    names = pd.Index(np.asarray(col.array[first], dtype=object), dtype=object)
+    return np.asarray(pd.Index(np.asarray(ids, dtype=object), dtype=object).get_indexer(names), dtype="int64")
 
 
 def _prev_in_case(valid: np.ndarray, same_case: np.ndarray) -> np.ndarray:
@@ -858,7 +949,7 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
             "order": order,
             "entry_us": entry,
             "owner": gaps["owner"].array.take(st),
-            "frontier_before": np.nan_to_num(gaps["frontier_before"].to_numpy(dtype="float64")[st], nan=-1.0),
+            "frontier_before": _frontier_before(order, same_case),
             "prev_stage_order": gaps["prev_stage_order"].to_numpy(dtype="float64")[st],
             "exit_us": exit_us,
             "dwell_s": (exit_us - entry) / 1e6,
@@ -892,41 +983,75 @@ def stage_visits(gaps: pd.DataFrame, log: EventLog, model: StageModel | None = N
     same_stage = np.zeros(n, dtype=bool)
     same_stage[1:] = stage_codes[1:] == stage_codes[:-1]
     visits["repeat_of_prev"] = is_stage_visit & same_case & same_stage & lasted
-    first = gaps["prev_ts"].isna().to_numpy()
-    outcome = log.cases.set_index(CASE)[OUTCOME].reindex(np.asarray(gaps[CASE].array[first], dtype=object))
-    visits["outcome"] = outcome.to_numpy()[vcase] if n else outcome.to_numpy()[:0]
+    cases = log.cases
+    at = case_positions(gaps, cases[CASE])  # each case's outcome looked up once, by position
+    visits["outcome"] = per_visit(cases[OUTCOME], at, vcase)
     return visits
+
+
+def per_visit(values: pd.Series, case_rows: np.ndarray, vcase: np.ndarray) -> Any:
+    """A case table's column per visit, as a numpy array: ``values`` at the row of each visit's
+    case (``case_rows`` by case number, -1: missing), each case's value taken once."""
+    by_case = values.array.take(case_rows, allow_fill=True).to_numpy()
+    return by_case[vcase] if len(vcase) else by_case[:0]
+
+
+def _frontier_before(order: np.ndarray, same_case: np.ndarray) -> np.ndarray:
+    """Per stage visit (in table order): the furthest stage order its case reached before it, -1
+    for none (the running maximum of the case's earlier visits' orders; only stage and outcome
+    events have an order, so the events between visits add nothing)."""
+    n = len(order)
+    if not n:
+        return np.zeros(0, dtype="float64")
+    start = np.flatnonzero(~same_case)
+    case = np.cumsum(~same_case) - 1
+    span = float(np.max(order)) + 2.0
+    lift = case.astype("float64") * span
+    reached = np.maximum.accumulate(order + lift) - lift  # exact: small integers
+    out = np.empty(n, dtype="float64")
+    out[1:] = reached[:-1]
+    out[start] = -1.0
+    return out
 
 
 def _kind_sums(
     gaps: pd.DataFrame, case_no: np.ndarray, vcase: np.ndarray, visit_no: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Per stage visit and gap kind: the seconds of the visit's gaps of that kind (0 where none)."""
-    gv = gaps["gap_visit"].to_numpy(dtype="float64")
-    own = np.flatnonzero(~np.isnan(gv) & (gv >= 1))
-    span = int(np.nanmax(gv)) + 1 if len(own) else 1
-    # a visit's key: case number and visit number in one integer; the gaps' keys are sorted
-    gkey = case_no[own].astype("int64") * span + gv[own].astype("int64")
-    vkey = vcase.astype("int64") * span + visit_no.astype("int64")
-    if bool(np.all(gkey[1:] >= gkey[:-1])):  # the table's order (case, time): runs of equal keys
-        new = np.r_[True, gkey[1:] != gkey[:-1]] if len(gkey) else np.zeros(0, dtype=bool)
-        keys, group = gkey[new], np.cumsum(new) - 1
-    else:
-        keys, group = np.unique(gkey, return_inverse=True)
-    at = np.searchsorted(keys, vkey)
-    found = at < len(keys)
-    found[found] = keys[at[found]] == vkey[found]
-    # the pivot's keys (case, visit, kind), in its order: kinds by name within a visit
+    """Per stage visit and gap kind: the seconds of the visit's gaps of that kind (0 where none).
+
+    A gap with ``gap_visit`` v >= 1 belongs to its case's v-th visit: the visits are the stage
+    rows in table order, so that visit's row is the case's first visit row plus ``v - 1``; the
+    sums are :func:`group_sum` per (visit, kind) in row order, as a pivot over (case, visit, kind)
+    adds them (its groups in the same order)."""
+    del visit_no  # a visit's number is its place among its case's visits
     kinds = sorted(GAP_KINDS)
-    raw, names = column_codes(gaps["gap_kind"].iloc[own])
+    n = len(vcase)
+    gv = gaps["gap_visit"].to_numpy(dtype="float64")
+    own = np.flatnonzero(gv >= 1)  # NaN: a case's first event
+    raw, names = column_codes(gaps["gap_kind"])
     rank = np.asarray([kinds.index(k) if k in kinds else -1 for k in names], dtype="int64")
-    kind = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(rank) else -1, -1)
-    gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
+    kind = np.where(raw[own] >= 0, rank[np.maximum(raw[own], 0)] if len(rank) else -1, -1)
     keep = kind >= 0  # a first event's "none" has no visit
-    label = (group * len(kinds) + kind)[keep]
-    sums = group_sum(label, gap[keep], len(keys) * len(kinds)).reshape(len(keys), len(kinds))
+    own, kind = own[keep], kind[keep]
+    n_cases = int(case_no[-1]) + 1 if len(case_no) else 0
+    first_visit = np.searchsorted(vcase, np.arange(n_cases))
+    visit = first_visit[case_no[own]] + gv[own].astype("int64") - 1
+    gap = gaps["gap_s"].to_numpy(dtype="float64")[own]
+    label = visit * len(kinds) + kind
+    kernel = _kahan_group_sum()
+    if kernel is None or (bool((label[1:] >= label[:-1]).all()) and not np.isnan(gap).any()):
+        sums = group_sum(label, gap, n * len(kinds)).reshape(n, len(kinds))
+        return {k: sums[:, kinds.index(k)] for k in GAP_KINDS}
+    # pandas adds these labels with its compensated kernel, each group in row order: one kind at a
+    # time gives the same sums (a group's rows and their order are unchanged) with sorted labels
+    # (the kernel then writes its output in order, not at random)
+    del label
     out = {}
     for k in GAP_KINDS:
-        col = sums[:, kinds.index(k)]
-        out[k] = np.where(found, col[np.minimum(at, max(len(keys) - 1, 0))] if len(keys) else 0.0, 0.0)
+        mine = kind == kinds.index(k)
+        res = np.zeros((n, 1), dtype="float64")
+        counts = np.zeros(n, dtype="int64")
+        at = visit[mine].astype(np.intp, copy=False)
+        kernel(res, counts, gap[mine][:, None], at, None, min_count=0, initial=0, skipna=True)
+        out[k] = res[:, 0]
     return out

@@ -66,11 +66,24 @@ class FindingContext:
         return self.case_flags(ids)[self.case_no]
 
     @functools.cached_property
+    def case_rows(self) -> np.ndarray:
+        """Per case number: the row of its case in :attr:`cases` (-1: none); by position when the
+        case table lists the gap table's cases in order (no case id looked up as text)."""
+        return _visits.case_positions(self.gaps, self.cases["case_id"])
+
+    @functools.cached_property
     def _reference_cases(self) -> tuple[np.ndarray, np.ndarray]:
         """Per case number: (closed and not back-filled, not back-filled); looked up once per run."""
-        usable = ~self.case_flags(self.backfilled.index)
-        closed_ids = self.cases.loc[self.cases["closed"].to_numpy(), "case_id"]
-        return usable & self.case_flags(closed_ids), usable
+        usable = (
+            ~self.case_flags(self.backfilled.index)
+            if len(self.backfilled)
+            else np.ones(len(self.case_index) + 1, dtype=bool)
+        )
+        rows = self.case_rows
+        closed_row = self.cases["closed"].to_numpy(dtype=bool)
+        closed = np.zeros(len(self.case_index) + 1, dtype=bool)
+        closed[: len(rows)] = (rows >= 0) & closed_row[np.maximum(rows, 0)] if len(closed_row) else False
+        return usable & closed, usable
 
     def reference_flags(self, case_no: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`reference_rows` for rows given by their case numbers: (closed and not back-filled,
@@ -96,10 +109,29 @@ def previous_same(keys: np.ndarray) -> np.ndarray:
 def _case_facts(log: EventLog, conf: Conformance) -> pd.DataFrame:
     cf = conf.to_frame()[["case_id", "outcome", "throughput_s", "skipped", "backtracks", "repeats", "conforms"]]
     attrs = log.cases.drop(columns=[OUTCOME]).rename(columns={CASE: "case_id"})
-    out = cf.merge(attrs, on="case_id", how="left")
+    extra = [c for c in attrs.columns if c != "case_id"]
+    if not set(extra) & set(cf.columns) and _same_ids(cf["case_id"], attrs["case_id"]):
+        # the same cases in the same order (conformance lists the log's cases): the join is by position
+        out = cf.reset_index(drop=True)
+        for col in extra:
+            out[col] = attrs[col].array
+    else:
+        out = cf.merge(attrs, on="case_id", how="left")
     out["closed"] = out["outcome"].isin(["won", "lost"])
     out["won"] = out["outcome"] == "won"
     return out
+
+
+def _same_ids(left: pd.Series, right: pd.Series) -> bool:
+    """Are both columns the same distinct text case ids in the same order? (Compared in Arrow, no
+    Python strings.)"""
+    if len(left) != len(right) or left.dtype != "str" or right.dtype != "str":
+        return False
+    if left.isna().any() or not bool(np.asarray(left.array == right.array, dtype=bool).all()):
+        return False
+    # distinct: strictly increasing (the case table is sorted) shows it without hashing
+    rising = right.array[1:] > right.array[:-1]
+    return bool(np.asarray(rising, dtype=bool).all()) or right.is_unique
 
 
 def build_context(
@@ -132,10 +164,10 @@ def build_context(
     visit_rows = np.flatnonzero(gaps["is_stage"].to_numpy() == 1)  # the visits are these rows' stage entries
     case_index = pd.Index(gaps[CASE].array[gaps["prev_ts"].isna().to_numpy()].astype("object"), dtype=object)
     # each case's outcome looked up once (by case number), not once per visit
-    outcome = cases.set_index("case_id")["outcome"].reindex(case_index).to_numpy()
-    visits["outcome"] = outcome[case_no[visit_rows]] if len(visits) else outcome[:0]
+    case_rows = _visits.case_positions(gaps, cases["case_id"])
+    visits["outcome"] = _visits.per_visit(cases["outcome"], case_rows, case_no[visit_rows])
     backfilled = backfilled_cases(gaps, rules)
-    return FindingContext(
+    ctx = FindingContext(
         log,
         model,
         rules,
@@ -149,6 +181,8 @@ def build_context(
         visit_rows=visit_rows,
         case_index=case_index,
     )
+    ctx.__dict__["case_rows"] = case_rows  # computed above: the cached property's value
+    return ctx
 
 
 def fence(values: pd.Series, k: float, min_n: int) -> float:
