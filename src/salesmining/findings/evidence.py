@@ -90,6 +90,7 @@ def between(source: Any, target: Any, *, source_text: str = "?", target_text: st
         a, b = (
             _large(e) if isinstance(e, str) else e.fill_null(_large(t))
             for e, t in zip(ends, (source_text, target_text), strict=True)
+            if e is not None
         )
         joined = pc.binary_join_element_wise(a, _large(ARROW), b, _large(""))
         return Place(_text_series(joined), from_activity=source, to_activity=target)
@@ -257,10 +258,10 @@ def sorted_codes(text: pa.Array) -> tuple[np.ndarray, pa.Array]:
 def sort_order(columns: list[pd.Series]) -> np.ndarray | None:
     """The stable order of rows sorting by ``columns`` (Arrow text each) as ``sort_values`` does
     (missing values last), on integer codes; ``None`` when a column is not Arrow text."""
-    texts = [arrow_text(c) for c in columns]
-    if not texts or any(t is None for t in texts):
+    texts = [t for t in (arrow_text(c) for c in columns) if t is not None]
+    if not texts or len(texts) < len(columns):
         return None
-    coded = [sorted_codes(t) for t in texts if t is not None]
+    coded = [sorted_codes(t) for t in texts]
     if math.prod(len(names) + 1 for _, names in coded) >= 2**62:  # too many combinations for one key
         return np.lexsort([codes for codes, _ in coded][::-1])
     key = np.zeros(len(texts[0]), dtype="int64")

@@ -334,8 +334,8 @@ def _per_finding(evidence: pd.DataFrame, ids: pd.Series, n_examples: int | None 
     n = len(evidence)
     lost = evidence["time_lost_s"].to_numpy(dtype="float64")
     n_f = len(f_start)
-    f_bounds = np.r_[f_start, n]
-    bounds = np.searchsorted(pair_start, f_bounds)  # each finding's pairs (a pair: one case of a finding)
+    f_bounds: np.ndarray = np.r_[f_start, n]
+    bounds: np.ndarray = np.searchsorted(pair_start, f_bounds)  # each finding's pairs (a pair: one case of a finding)
     if not np.isnan(lost).any():  # sorted labels, no NaN: pandas adds each group with add.reduceat
         sums = np.add.reduceat(lost, pair_start) if n else np.zeros(0)
     else:  # as a groupby over each finding's rows adds them
