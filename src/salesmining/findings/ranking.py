@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from salesmining.analysis import visits as _visits
 from salesmining.core.schema import ACTIVITY
 from salesmining.findings.context import FindingContext
-from salesmining.findings.evidence import LOCATION_COLUMNS
+from salesmining.findings.evidence import LOCATION_COLUMNS, arrow_text, sorted_codes
 from salesmining.findings.rules import FindingRules
 
 __all__ = ["FINDING_COLUMNS", "SEVERITY_ORDER", "assemble"]
@@ -91,7 +91,9 @@ class _Outcomes(NamedTuple):
         rows = self.order[keep[self.order]]
         place = np.full(len(keep), -1, dtype="int64")
         place[rows] = np.arange(len(rows))
-        return _Pool(keep, int(keep.sum()), int(self.won[keep].sum()), self.seconds[rows], place)
+        return _Pool(
+            keep, int(np.count_nonzero(keep)), int(np.count_nonzero(self.won & keep)), self.seconds[rows], place
+        )
 
 
 def _median(values: np.ndarray) -> float:
@@ -157,7 +159,7 @@ def comparison_base(ctx: FindingContext) -> tuple[Key, Base]:
     v, cases = ctx.visits, ctx.cases
     ids = cases["case_id"]
     # furthest stage recorded; a won case has passed every stage, a lost one only those it recorded
-    at_case = ctx.case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object), dtype=object))
+    at_case = _case_numbers(ids, ctx.case_index)
     rows = np.flatnonzero((v["role"] == "stage").to_numpy(dtype=bool))
     lowest, highest = _stage_order_range(ctx, rows, v["order"].to_numpy(dtype="float64")[rows])
     max_order = pd.Series(highest[at_case], index=ids.index).fillna(-1)
@@ -190,6 +192,25 @@ def comparison_base(ctx: FindingContext) -> tuple[Key, Base]:
         return with_activity[at]
 
     return key, base
+
+
+def _case_numbers(ids: pd.Series, case_index: pd.Index) -> np.ndarray:
+    """Per id of ``ids``: its case number (its position in ``case_index``), ``-1`` for none: the
+    positions themselves when the ids are ``case_index`` in order, else text ids hashed in Arrow,
+    other ids looked up in pandas."""
+    text = arrow_text(ids)
+    if text is not None:
+        try:
+            index = pa.array(np.asarray(case_index, dtype=object), type=pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # ids that are not text: looked up in pandas
+            index = None
+        same = index is not None and len(index) == len(text) and not text.null_count and not index.null_count
+        if same and pc.all(pc.equal(text, index)).as_py():  # the cases in case-number order
+            return np.arange(len(text), dtype="int64")
+        if index is not None:
+            found = pc.index_in(text, value_set=index)
+            return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+    return np.asarray(case_index.get_indexer(pd.Index(np.asarray(ids, dtype=object), dtype=object)), dtype="int64")
 
 
 def _stage_order_range(ctx: FindingContext, rows: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,12 +287,12 @@ def severity(row: Mapping[str, Any], total_hours: float, rules: FindingRules, ty
 
 
 class _Finding(NamedTuple):
-    """One ``(kind, rule, where)`` of the evidence: its first row, its cases (codes into the evidence's
-    sorted case ids) with their time lost, its example cases (most time lost first) and the row of
-    its typical detail."""
+    """One ``(kind, rule, where)`` of the evidence: its first row, its cases (their rows in the case
+    table, ``-1`` for none; in case-id order) with their time lost, its example cases (most time
+    lost first) and the row of its typical detail."""
 
     first_row: int
-    case_codes: np.ndarray
+    case_rows: np.ndarray
     lost: np.ndarray
     examples: np.ndarray
     typical_row: int
@@ -292,16 +313,125 @@ def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[head], np.cumsum(head) - 1
 
 
-def _per_finding(evidence: pd.DataFrame, n_examples: int | None = None) -> tuple[np.ndarray, list[_Finding]]:
+def _per_finding(evidence: pd.DataFrame, ids: pd.Series, n_examples: int | None = None) -> list[_Finding]:
     """The evidence by finding, in ``(kind, rule, where)`` order, grouped once (no per-finding string groupby):
-    the sorted case ids of the evidence, and per finding its :class:`_Finding` (with its first
-    ``n_examples`` example cases only, when given).
+    per finding its :class:`_Finding` (with its first ``n_examples`` example cases only, when given),
+    its cases' rows looked up in ``ids`` (the case table's ids).
 
     Per case: the sum of its rows' time lost (as pandas adds, :func:`~salesmining.analysis.visits.group_sum`),
     floored at 0, cases sorted by id. The typical detail is the description of the median case: the
     evidence row at the (lower) median time lost. Per-case descriptions carry that case's numbers;
     the most common text among them is an accident of rounding (``23 min in stage`` where half the
-    cases lost hours), the median one is not."""
+    cases lost hours), the median one is not.
+
+    Evidence sorted by finding and then case id (as :func:`~salesmining.findings.evidence.tidy`
+    leaves it) is read in runs, without sorting or hashing the case ids; other evidence is
+    grouped in full (:func:`_per_finding_any`)."""
+    runs = _sorted_runs(evidence)
+    if runs is None:
+        return _per_finding_any(evidence, ids, n_examples)
+    f_start, pair_start, case = runs
+    n = len(evidence)
+    lost = evidence["time_lost_s"].to_numpy(dtype="float64")
+    n_f = len(f_start)
+    f_bounds: np.ndarray = np.r_[f_start, n]
+    bounds: np.ndarray = np.searchsorted(pair_start, f_bounds)  # each finding's pairs (a pair: one case of a finding)
+    if not np.isnan(lost).any():  # sorted labels, no NaN: pandas adds each group with add.reduceat
+        sums = np.add.reduceat(lost, pair_start) if n else np.zeros(0)
+    else:  # as a groupby over each finding's rows adds them
+        pair_of_row = np.cumsum(np.isin(np.arange(n), pair_start)) - 1
+        sums = np.zeros(len(pair_start), dtype="float64")
+        for f in range(n_f):
+            lo, hi = f_bounds[f], f_bounds[f + 1]
+            first, last = bounds[f], bounds[f + 1]
+            sums[first:last] = _visits.group_sum(pair_of_row[lo:hi] - first, lost[lo:hi], last - first)
+    sums = np.where(sums >= 0, sums, 0.0)  # clip(lower=0), as pandas does it
+    rows = _lookup(case.take(pa.array(pair_start)), ids)
+    out = []
+    for f in range(n_f):
+        lo, hi = bounds[f], bounds[f + 1]
+        top = _top(sums[lo:hi], n_examples)
+        out.append(
+            _Finding(
+                int(f_start[f]),
+                rows[lo:hi],
+                sums[lo:hi],
+                np.asarray(case.take(pa.array(pair_start[lo:hi][top])).to_pylist(), dtype=object),
+                int(f_bounds[f] + _lower_median_row(lost[f_bounds[f] : f_bounds[f + 1]])),
+            )
+        )
+    return out
+
+
+def _sorted_runs(evidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pa.Array] | None:
+    """``(first row of each finding, first row of each (finding, case) pair, the case ids in
+    Arrow)`` when the evidence is sorted by ``(kind, rule, where)`` and then case id with no key
+    missing, else ``None``."""
+    texts = [arrow_text(evidence[c]) for c in ("kind", "rule", "where", "case_id")]
+    if any(t is None or t.null_count for t in texts):
+        return None
+    n = len(evidence)
+    key = np.zeros(n, dtype="int64")
+    for t in texts[:3]:
+        assert t is not None
+        codes, names = sorted_codes(t)
+        key = key * (len(names) + 1) + codes
+    case = texts[3]
+    assert case is not None
+    if not n or bool(np.any(key[1:] < key[:-1])):
+        return None
+    same_f = key[1:] == key[:-1]
+    before = pc.less(case[1:], case[:-1]).to_numpy(zero_copy_only=False)
+    if bool(np.any(before & same_f)):
+        return None
+    same_case = pc.equal(case[1:], case[:-1]).to_numpy(zero_copy_only=False)
+    f_start = np.flatnonzero(np.r_[True, ~same_f])
+    pair_start = np.flatnonzero(np.r_[True, ~(same_f & same_case)])
+    return f_start, pair_start, case
+
+
+def _top(sums: np.ndarray, k: int | None) -> np.ndarray:
+    """The positions of the ``k`` largest ``sums`` (all when ``k`` is ``None`` or negative), largest
+    first, ties in position order (as a lexsort by ``-sums`` then position)."""
+    if k is None or k < 0 or k >= len(sums):
+        cand = np.arange(len(sums))
+    elif k == 0:
+        return np.zeros(0, dtype="int64")
+    else:
+        kth = -np.partition(-sums, k - 1)[k - 1]  # the k-th largest
+        cand = np.flatnonzero(sums >= kth)
+    return cand[np.lexsort((cand, -sums[cand]))][: len(sums) if k is None or k < 0 else k]
+
+
+def _lower_median_row(lost: np.ndarray) -> int:
+    """The position of the row at the lower median of ``lost`` (sorted by value, NaN last, ties in
+    position order): as ``np.lexsort``'s order at position ``(len - 1) // 2``."""
+    k = (len(lost) - 1) // 2
+    v = np.partition(lost, k)[k]
+    if np.isnan(v):
+        same = np.flatnonzero(np.isnan(lost))
+        below = len(lost) - len(same)
+    else:
+        same = np.flatnonzero(lost == v)
+        below = int(np.count_nonzero(lost < v))
+    return int(same[k - below])
+
+
+def _lookup(values: pa.Array, ids: pd.Series) -> np.ndarray:
+    """Per value: its row in ``ids`` (unique case ids), ``-1`` for none; hashed in Arrow."""
+    if not pd.api.types.is_string_dtype(ids.dtype) or isinstance(ids.dtype, pd.CategoricalDtype):
+        names = np.asarray(values.to_pylist(), dtype=object)
+        return np.asarray(pd.Index(ids.astype("object")).get_indexer(pd.Index(names, dtype="object")), dtype="int64")
+    value_set = pa.array(ids.array, from_pandas=True)
+    if isinstance(value_set, pa.ChunkedArray):
+        value_set = value_set.combine_chunks()
+    found = pc.index_in(values, value_set=value_set.cast(values.type))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+
+
+def _per_finding_any(evidence: pd.DataFrame, ids: pd.Series, n_examples: int | None) -> list[_Finding]:
+    """:func:`_per_finding` of evidence in any order: the findings numbered by a groupby, the case
+    ids factorised in sorted order."""
     fid = evidence.groupby(["kind", "rule", "where"], sort=True).ngroup().to_numpy(dtype="int64")
     case_code, case_names = pd.factorize(evidence["case_id"], sort=True)
     names = np.asarray(case_names, dtype=object)
@@ -325,24 +455,22 @@ def _per_finding(evidence: pd.DataFrame, n_examples: int | None = None) -> tuple
     # the typical detail: the row at the lower median of (time lost, case id), ties in row order
     typical = np.lexsort((case_code, lost, fid))
     row_bounds = np.searchsorted(fid[typical], np.arange(n_f + 1))
+    position = _rows_of(names, ids)  # each evidence case's row in the case table
     out = []
     for f in range(n_f):
         lo, hi = bounds[f], bounds[f + 1]
         r_lo, r_hi = row_bounds[f], row_bounds[f + 1]
+        shown = examples[lo:hi][:n_examples] if n_examples is not None and n_examples >= 0 else examples[lo:hi]
         out.append(
             _Finding(
                 int(first_row[f]),
-                pair_c[lo:hi],
+                position[pair_c[lo:hi]],
                 sums[lo:hi],
-                names[
-                    pair_c[
-                        examples[lo:hi][:n_examples] if n_examples is not None and n_examples >= 0 else examples[lo:hi]
-                    ]
-                ],
+                names[pair_c[shown]],
                 int(typical[r_lo + (r_hi - r_lo - 1) // 2]),
             )
         )
-    return names, out
+    return out
 
 
 def _rows_of(names: np.ndarray, ids: pd.Series) -> np.ndarray:
@@ -364,15 +492,14 @@ def assemble(evidence: pd.DataFrame, ctx: FindingContext) -> pd.DataFrame:
     pools: dict[tuple[str, Any] | None, _Pool] = {}  # many findings share a comparison base
     outcomes = _Outcomes.of(cases)
     rows = []
-    names, findings = _per_finding(evidence, ctx.rules.examples)
+    findings = _per_finding(evidence, cases["case_id"], ctx.rules.examples)
     heads = evidence[["kind", "rule", "where", *LOCATION_COLUMNS]].iloc[[f.first_row for f in findings]]
     details = evidence["detail"].iloc[[f.typical_row for f in findings]].tolist()
-    position = _rows_of(names, cases["case_id"])  # each evidence case's row in cases
     for f, ev_first, detail in zip(findings, heads.to_dict("records"), details, strict=True):
         kind = str(ev_first["kind"])
         place = {c: ev_first[c] for c in LOCATION_COLUMNS}
         per_case = pd.Series(f.lost)
-        at = position[f.case_codes]
+        at = f.case_rows
         key = key_of(kind, place)
         if key not in pools:
             base = base_of(key)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ import pandas as pd
 from salesmining.analysis.visits import column_codes
 from salesmining.core.errors import ArgumentTypeError
 from salesmining.findings.changes import Cap, Change, Parallel, Remove, changes
+from salesmining.findings.codes import text_in
 from salesmining.findings.evidence import LOCATION_COLUMNS
 
 if TYPE_CHECKING:
@@ -138,6 +140,38 @@ class Timeline:
             return np.zeros(len(self.case), dtype=bool)
         return (self.visit_stage if step in self.model.stages else self.activity) == c
 
+    def rows_at(self, step: str) -> np.ndarray:
+        """:meth:`rows_of` as the gaps' positions, ascending (``np.flatnonzero`` of it), read off
+        the gaps sorted once by code instead of a pass over all gaps per step."""
+        c = self.code(step)
+        if c < 0:
+            return np.zeros(0, dtype="int64")
+        order, bounds = self._by_stage if step in self.model.stages else self._by_activity
+        return order[bounds[c + 1] : bounds[c + 2]]
+
+    @functools.cached_property
+    def _by_activity(self) -> tuple[np.ndarray, np.ndarray]:
+        return _by_code(self.activity, len(self.names))
+
+    @functools.cached_property
+    def _by_stage(self) -> tuple[np.ndarray, np.ndarray]:
+        return _by_code(self.visit_stage, len(self.names))
+
+    @functools.cached_property
+    def whole_gaps(self) -> bool:
+        """Are the gaps whole numbers whose every partial sum is exact (:func:`_integral`)?"""
+        return _integral(self.gap)
+
+
+def _by_code(codes: np.ndarray, n_names: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions sorted by code (-1 first; stable: ascending within a code) and where each
+    code's run starts: code ``c``'s positions are ``order[bounds[c + 1]:bounds[c + 2]]``."""
+    shifted = codes.astype(np.int16 if n_names < 2**15 - 1 else np.int64) + 1  # radix sort on small codes
+    order = np.argsort(shifted, kind="stable")
+    bounds = np.zeros(n_names + 2, dtype="int64")
+    bounds[1:] = np.cumsum(np.bincount(shifted, minlength=n_names + 1))
+    return order, bounds
+
 
 def _case_codes(attribution: pd.DataFrame, ids: pd.Series) -> np.ndarray:
     """Per gap: the position of its case in ``ids`` (-1 for none); each case id of the table is
@@ -164,10 +198,32 @@ def _case_codes(attribution: pd.DataFrame, ids: pd.Series) -> np.ndarray:
     return at[codes]
 
 
+def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values)`` (codes, distinct values in order of first appearance); for a
+    categorical read off its codes: the first appearances are found in a prefix of the rows."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(values)
+        return np.asarray(codes), np.asarray(uniques, dtype=object)
+    raw = np.asarray(values.cat.codes, dtype="int64")
+    n_cats = len(values.cat.categories)
+    present = np.flatnonzero(np.bincount(raw + 1, minlength=n_cats + 1)[1:])
+    m = 4096
+    while True:  # the shortest prefix (growing 16-fold) holding every category present
+        seen, first = np.unique(raw[:m], return_index=True)
+        first, seen = first[seen >= 0], seen[seen >= 0]
+        if len(seen) == len(present) or m >= len(raw):
+            break
+        m *= 16
+    order = seen[np.argsort(first, kind="stable")]  # the categories in order of first appearance
+    remap = np.full(n_cats + 1, -1, dtype="int64")
+    remap[order] = np.arange(len(order))
+    return remap[raw], np.asarray(values.cat.categories, dtype=object)[order]
+
+
 def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """``(names, activity codes, previous-activity codes)``: both columns coded in one vocabulary."""
-    act, act_names = pd.factorize(attribution["activity"])
-    prev, prev_names = pd.factorize(attribution["prev_activity"])
+    act, act_names = _factorized(attribution["activity"])
+    prev, prev_names = _factorized(attribution["prev_activity"])
     names = [str(x) for x in act_names]
     names += sorted({str(x) for x in prev_names} - set(names))
     remap = np.append(pd.Index(names).get_indexer([str(x) for x in prev_names]), -1)  # -1 (a missing one) stays
@@ -176,10 +232,17 @@ def _activity_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndar
 
 def _kind_codes(attribution: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
     """``(kinds, codes)``: the finding kinds charged, sorted, and per gap its kind's code (-1: none)."""
-    raw, found = pd.factorize(attribution["kind"])
+    raw, found = _factorized(attribution["kind"])
     kinds = sorted({str(k) for k in found if isinstance(k, str)})
     remap = np.append(pd.Index(kinds).get_indexer([str(k) for k in found]), -1)
     return tuple(kinds), remap[raw].astype("int32")
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values)`` (a copy), its passes over the values skipped when all are finite."""
+    if bool(np.isfinite(values).all()):
+        return values.copy()
+    return np.nan_to_num(values)
 
 
 def _ranks(keys: np.ndarray) -> np.ndarray:
@@ -244,8 +307,8 @@ def timeline(
     if len(code) and (np.diff(code) < 0).any():  # each case's gaps together, in event order
         order = np.argsort(code, kind="stable")
         a, code = a.iloc[order].reset_index(drop=True), code[order]
-    gap = np.nan_to_num(a["gap_s"].to_numpy(dtype="float64"))
-    charged = np.nan_to_num(a["charged_s"].to_numpy(dtype="float64"))
+    gap = _finite(a["gap_s"].to_numpy(dtype="float64"))
+    charged = _finite(a["charged_s"].to_numpy(dtype="float64"))
     if calendar is not None and len(a):
         work = np.asarray(calendar.seconds_between(a["gap_start"], a["gap_end"]), dtype="float64")
         charged = np.where(gap > 0, charged * work / np.where(gap > 0, gap, 1.0), 0.0)
@@ -265,7 +328,7 @@ def timeline(
         names=names,
         activity=act,
         own=a["cause"].eq("stage").to_numpy(dtype=bool, na_value=False),
-        repeat=a["rule"].isin(list(REPEAT_RULES)).to_numpy(dtype=bool),
+        repeat=text_in(a["rule"], REPEAT_RULES),
         kinds=kinds,
         kind=kind,
         charged=np.minimum(charged, gap),
@@ -323,34 +386,36 @@ def apply(tl: Timeline, change: Change, new: np.ndarray) -> np.ndarray:
 def _delta(tl: Timeline, change: Change, gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One change on the gaps ``gap`` (default: today's), as the rows it may touch and their new
     values, every other gap staying as it is: ``apply`` writes them into a copy, and a lone
-    change's gain is read off them without a pass over the whole table."""
+    change's gain is read off them without a pass over the whole table. The rows of a step are
+    read off :meth:`Timeline.rows_at` (ascending, as ``np.flatnonzero`` of its mask)."""
     gap = tl.gap if gap is None else gap
     if isinstance(change, Remove):
-        m = tl.rows_of(change.step)
+        rows = tl.rows_at(change.step)
         if change.repeats_only:
-            m &= (tl.visit_rank > 0) if change.step in tl.model.stages else tl.repeat
+            rows = rows[(tl.visit_rank[rows] > 0) if change.step in tl.model.stages else tl.repeat[rows]]
         if change.where:
-            m &= case_mask(tl, change.where)[tl.case]
-        rows = np.flatnonzero(m)
+            rows = rows[case_mask(tl, change.where)[tl.case[rows]]]
         return rows, np.zeros(len(rows))
     if isinstance(change, Cap):
         lim = change.limit.total_seconds()
         if change.step not in tl.model.stages:
-            rows = np.flatnonzero(tl.rows_of(change.step))
+            rows = tl.rows_at(change.step)
             return rows, np.minimum(gap[rows], lim)
-        rows = np.flatnonzero(tl.rows_of(change.step) & tl.own)
+        rows = tl.rows_at(change.step)
+        rows = rows[tl.own[rows]]
         vals = gap[rows]
         if not len(rows):
             return rows, vals
         cut = np.clip(group_cumsum(tl.visit[rows], vals) - lim, 0.0, vals)
         return rows, vals - cut
     if isinstance(change, Parallel):
-        ma, mb = tl.rows_of(change.a), tl.rows_of(change.b)
-        da, db = tl.case_sum(gap, ma), tl.case_sum(gap, mb)
+        ra, rb = tl.rows_at(change.a), tl.rows_at(change.b)
+        da = np.bincount(tl.case[ra], weights=gap[ra], minlength=tl.n)
+        db = np.bincount(tl.case[rb], weights=gap[rb], minlength=tl.n)
         both = (da > 0) & (db > 0)
         drop_a = both & (da <= db)
         drop_b = both & ~drop_a
-        rows = np.flatnonzero((ma & drop_a[tl.case]) | (mb & drop_b[tl.case]))
+        rows = np.union1d(ra[drop_a[tl.case[ra]]], rb[drop_b[tl.case[rb]]])
         return rows, np.zeros(len(rows))
     raise ArgumentTypeError(f"not a change: {change!r}")  # pragma: no cover - check() refuses it first
 
@@ -688,7 +753,7 @@ def gains(
     first: dict[tuple[Change, ...], int] = {}
     of = [first.setdefault(tuple(c), j) for j, c in enumerate(items)]
     unique = sorted(set(of))
-    exact = _integral(tl.gap)  # whole seconds: every sum of gaps is exact, in any order
+    exact = tl.whole_gaps  # whole seconds: every sum of gaps is exact, in any order
     saved, projected = {}, {}
     for j in unique:  # one candidate's gaps at a time: memory holds one copy of the gaps
         c = items[j]
