@@ -14,6 +14,7 @@ import pytest
 
 import salesmining as sm
 from salesmining.cli import main
+from salesmining.ingest.options import ReadOptions
 from salesmining.ingest.timestamps import parse_timestamps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,3 +235,42 @@ def test_duplicates_in_a_large_text_frame_match_pandas() -> None:
     assert log.quality.to_dict()["rejections_by_reason"].get("duplicate_row", 0) == int(dup.sum()) > 0
     assert sorted(log.quality.rejections["row"]) == list(np.flatnonzero(dup.to_numpy()))
     assert log.n_events == n - int(dup.sum())
+
+
+def test_cli_parquet_read_is_read_parquet_with_the_guessed_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the command line reads the schema first, guesses the roles, then reads with the text coded:
+    # the same log as sm.read_parquet with those columns, and as the plain frame through build_log
+    from dataclasses import replace
+
+    from salesmining.cli import build_parser, load_log
+    from salesmining.ingest.frames import build_log
+    from salesmining.ingest.options import ColumnMap
+    from salesmining.ingest.parquet import read_parquet_frame
+
+    raw = _text_frame(SAMPLE)
+    raw.loc[3, "Activity"] = "  Proposal "  # cleaned text, once per distinct value
+    raw.loc[5, "Timestamp"] = "not a date"  # a rejection
+    pq = _parquet(raw, tmp_path, "opportunities.parquet")
+    args = build_parser().parse_args(["quality", str(pq), "-q"])
+    got = load_log(args)
+    guessed = {"amount": "Amount", "approval_result": "Approval Result"}
+    ref = sm.read_parquet(pq, **KEYS, **guessed, case_attributes="auto")
+    pd.testing.assert_frame_equal(got.to_frame(), ref.to_frame())
+    pd.testing.assert_frame_equal(got.cases, ref.cases)
+    assert _report(got) == _report(ref)
+    frame, origin = read_parquet_frame(pq, ReadOptions())
+    columns = ColumnMap(**KEYS, **guessed, case_attributes="auto")
+    plain = build_log(frame, columns, replace(ReadOptions(), name=origin.source), origin)
+    pd.testing.assert_frame_equal(got.to_frame(), plain.to_frame())
+    pd.testing.assert_frame_equal(got.cases, plain.cases)
+    assert _report(got) == _report(plain)
+    assert _report(got)["rows"] == (len(raw), len(raw) - 1, 1)
+    # a file that is not Parquet, named as one: one clear line from the schema read, no traceback
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("deal,stage\nA,Lead\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["quality", str(fake), "-q"]) != 0
+    err = capsys.readouterr().err
+    assert "fake.parquet cannot be read as a Parquet file" in err and "Traceback" not in err

@@ -24,9 +24,10 @@ from typing import Any, cast
 from salesmining.core.errors import ArgumentTypeError, LogSchemaError, OptionError, OutputError, SalesminingError
 from salesmining.core.files import write_atomic
 from salesmining.core.formatting import one_line
+from salesmining.ingest.files import source_name
 from salesmining.ingest.frames import build_log
 from salesmining.ingest.options import ColumnMap, ReadOptions
-from salesmining.ingest.parquet import is_parquet_path, read_parquet_frame
+from salesmining.ingest.parquet import is_parquet_path, parquet_columns, read_parquet_coded
 from salesmining.ingest.tabular import read_frame
 from salesmining.log.eventlog import EventLog
 
@@ -297,8 +298,12 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
 
         return read_xes(path, strict=args.strict)
     options = read_options(args)
-    frame, origin = read_parquet_frame(path, options) if fmt == "parquet" else read_frame(path, options)
-    source, cols = origin.source, [str(c) for c in frame.columns]
+    frame: Any = None
+    if fmt == "parquet":  # the roles from the schema, then the data read with the text columns coded
+        source, cols = source_name(path), parquet_columns(path)
+    else:
+        frame, origin = read_frame(path, options)
+        source, cols = origin.source, [str(c) for c in frame.columns]
     mapping: dict[str, str | None] = {}
     for role in ("case", "activity", "timestamp"):
         given = getattr(args, role)
@@ -326,6 +331,10 @@ def read_log_arg(args: argparse.Namespace, log_path: str) -> EventLog:
         amount=amount,
         case_attributes=tuple(args.case_attribute) if args.case_attribute is not None else "auto",
     )
+    if frame is None:
+        times = [c for c in (columns.timestamp, columns.start_timestamp) if c is not None]
+        frame, origin, coded = read_parquet_coded(path, times)
+        return build_log(frame, columns, replace(options, name=origin.source), origin, coded=coded)
     return build_log(frame, columns, replace(options, name=source), origin)
 
 

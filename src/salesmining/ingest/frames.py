@@ -397,7 +397,7 @@ def _case_columns(
             case_cols[name_[5:]] = name_
             used.add(col)
     if columns.auto_case_attributes:
-        for col in _constant_within_cases(raw[keep], case_s, [c for c in raw.columns if c not in used]):
+        for col in _constant_within_cases(raw, keep, case_s, [c for c in raw.columns if c not in used]):
             case_cols[str(col)] = str(col)
             used.add(col)
     return case_cols, used
@@ -608,15 +608,36 @@ def _excel_id_warnings(case_s: pl.Series, keep: np.ndarray, column: str, source:
     ]
 
 
-def _constant_within_cases(rows: pd.DataFrame, case_ids: pd.Series, columns: list[Any]) -> list[Any]:
-    """Columns with at most one distinct non-empty value in every case (and some value somewhere)."""
-    if not len(rows) or not columns:
+def _constant_within_cases(raw: pd.DataFrame, keep: np.ndarray, case_ids: pd.Series, columns: list[Any]) -> list[Any]:
+    """Columns with at most one distinct non-empty value in every case (and some value somewhere),
+    among the ``keep`` rows of ``raw`` (``case_ids``: their cleaned case ids, in row order).
+
+    Each column is factorised once (missing values and :data:`MISSING_TOKENS` are empty); a case
+    holds one value when the smallest and largest value code among its rows agree. The same
+    answer as a ``groupby(case).nunique()`` of the columns as objects, without making them objects."""
+    if not len(case_ids) or not columns:
         return []
-    frame = rows[columns].reset_index(drop=True).astype("object")
-    frame = frame.where(~frame.isin(list(MISSING_TOKENS)) & frame.notna(), None)
-    nun = frame.groupby(case_ids.reset_index(drop=True).to_numpy(), sort=False).nunique(dropna=True)
-    has_value = frame.notna().any()
-    return [c for c in columns if bool(has_value[c]) and int(nun[c].max()) <= 1]
+    case_no = pd.factorize(case_ids.to_numpy(), use_na_sentinel=False)[0]
+    n_cases = int(case_no.max()) + 1
+    out = []
+    for col in columns:
+        codes, uniques = pd.factorize(raw[col], use_na_sentinel=True)
+        codes = codes[keep]
+        empty = np.asarray(pd.Index(np.asarray(uniques, dtype=object), dtype=object).isin(list(MISSING_TOKENS)))
+        if empty.any():
+            codes = np.where(codes >= 0, np.where(empty[np.maximum(codes, 0)], -1, codes), -1)
+        valid = codes >= 0
+        if not valid.any():
+            continue
+        where, value = case_no[valid], codes[valid]
+        low = np.full(n_cases, np.iinfo(np.int64).max, dtype=np.int64)
+        high = np.full(n_cases, -1, dtype=np.int64)
+        np.minimum.at(low, where, value)
+        np.maximum.at(high, where, value)
+        seen = high >= 0
+        if bool((low[seen] == high[seen]).all()):
+            out.append(col)
+    return out
 
 
 def _case_table(

@@ -11,7 +11,7 @@ written as text, so they carry the same ``date_only`` warning.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +26,14 @@ from salesmining.ingest.options import DEFAULT_PLAUSIBLE_RANGE, ColumnMap, ReadO
 from salesmining.ingest.tabular import attribute_list
 from salesmining.log.eventlog import EventLog
 
-__all__ = ["PARQUET_SUFFIXES", "is_parquet_path", "read_parquet", "read_parquet_frame"]
+__all__ = [
+    "PARQUET_SUFFIXES",
+    "is_parquet_path",
+    "parquet_columns",
+    "read_parquet",
+    "read_parquet_coded",
+    "read_parquet_frame",
+]
 
 #: File name endings read as Parquet by the command line.
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -96,8 +103,7 @@ def read_parquet(
         name=name,
     )
     # the timestamp columns are parsed from text, not cleaned: they are read as text
-    times = {c for c in (timestamp, start_timestamp) if c is not None}
-    df, origin, coded = _read(path_or_buffer, code=lambda name: name not in times)
+    df, origin, coded = read_parquet_coded(path_or_buffer, [c for c in (timestamp, start_timestamp) if c is not None])
     log = build_log(df, columns, replace(options, name=name or origin.source), origin, coded=coded)
     del df, coded
     _release_arrow_memory()
@@ -109,6 +115,35 @@ def _release_arrow_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+
+
+def parquet_columns(path: str | os.PathLike[str]) -> list[str]:
+    """The (stripped) column names of a Parquet file, read from its schema alone: to choose the
+    columns' roles before the data are read (the command line's guesses)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    if not p.exists():
+        raise LogSchemaError(f"no such file: {p}", source=str(p))
+    try:
+        schema = pq.read_schema(str(p))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise LogSchemaError(
+            f"{p.name} cannot be read as a Parquet file ({str(exc).strip()}); for a delimited text file use read_csv",
+            source=p.name,
+        ) from exc
+    return [str(n).strip() for n in schema.names]
+
+
+def read_parquet_coded(
+    path_or_buffer: PathOrBuffer, timestamps: Collection[str]
+) -> tuple[pd.DataFrame, Origin, dict[str, CodedText]]:
+    """What :func:`read_parquet` hands to :func:`~salesmining.ingest.frames.build_log` (its
+    ``coded=``): the frame, its origin and the text columns read through their dictionaries —
+    every text column but the ``timestamps`` columns, which are parsed from text."""
+    times = set(timestamps)
+    return _read(path_or_buffer, code=lambda name: name not in times)
 
 
 def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tuple[pd.DataFrame, Origin]:
