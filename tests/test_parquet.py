@@ -247,7 +247,7 @@ def test_cli_parquet_read_is_read_parquet_with_the_guessed_columns(
     from salesmining.cli import build_parser, load_log
     from salesmining.ingest.frames import build_log
     from salesmining.ingest.options import ColumnMap
-    from salesmining.ingest.parquet import read_parquet_frame
+    from salesmining.ingest.parquet import _read, read_parquet_coded
 
     raw = _text_frame(SAMPLE)
     raw.loc[3, "Activity"] = "  Proposal "  # cleaned text, once per distinct value
@@ -260,7 +260,10 @@ def test_cli_parquet_read_is_read_parquet_with_the_guessed_columns(
     pd.testing.assert_frame_equal(got.to_frame(), ref.to_frame())
     pd.testing.assert_frame_equal(got.cases, ref.cases)
     assert _report(got) == _report(ref)
-    frame, origin = read_parquet_frame(pq, ReadOptions())
+    frame, origin, none = _read(pq, code=lambda name: False)  # every column as plain text
+    assert none == {}
+    coded = read_parquet_coded(pq, ["Timestamp"])[2]  # what the CLI's read codes: the text, not the time
+    assert {"Activity", "Owner"} <= set(coded) and "Timestamp" not in coded
     columns = ColumnMap(**KEYS, **guessed, case_attributes="auto")
     plain = build_log(frame, columns, replace(ReadOptions(), name=origin.source), origin)
     pd.testing.assert_frame_equal(got.to_frame(), plain.to_frame())

@@ -336,15 +336,9 @@ def _per_finding(evidence: pd.DataFrame, ids: pd.Series, n_examples: int | None 
     n_f = len(f_start)
     f_bounds: np.ndarray = np.r_[f_start, n]
     bounds: np.ndarray = np.searchsorted(pair_start, f_bounds)  # each finding's pairs (a pair: one case of a finding)
-    if not np.isnan(lost).any():  # sorted labels, no NaN: pandas adds each group with add.reduceat
-        sums = np.add.reduceat(lost, pair_start) if n else np.zeros(0)
-    else:  # as a groupby over each finding's rows adds them
-        pair_of_row = np.cumsum(np.isin(np.arange(n), pair_start)) - 1
-        sums = np.zeros(len(pair_start), dtype="float64")
-        for f in range(n_f):
-            lo, hi = f_bounds[f], f_bounds[f + 1]
-            first, last = bounds[f], bounds[f + 1]
-            sums[first:last] = _visits.group_sum(pair_of_row[lo:hi] - first, lost[lo:hi], last - first)
+    # per pair, as pandas adds a group (a group's sum depends only on its own rows, in order)
+    pair_of_row = np.repeat(np.arange(len(pair_start)), np.diff(np.r_[pair_start, n]))
+    sums = _visits.group_sum(pair_of_row, lost, len(pair_start))
     sums = np.where(sums >= 0, sums, 0.0)  # clip(lower=0), as pandas does it
     rows = _lookup(case.take(pa.array(pair_start)), ids)
     out = []

@@ -32,7 +32,6 @@ __all__ = [
     "parquet_columns",
     "read_parquet",
     "read_parquet_coded",
-    "read_parquet_frame",
 ]
 
 #: File name endings read as Parquet by the command line.
@@ -146,17 +145,11 @@ def read_parquet_coded(
     return _read(path_or_buffer, code=lambda name: name not in times)
 
 
-def read_parquet_frame(path_or_buffer: PathOrBuffer, options: ReadOptions) -> tuple[pd.DataFrame, Origin]:
-    """A Parquet file as a pandas frame (text as ``str``, timestamps and numbers as they are)
-    with its :class:`Origin`. ``options`` is accepted for symmetry with the CSV reader."""
-    df, origin, _ = _read(path_or_buffer, code=lambda name: False)
-    return df, origin
-
-
 def _read(
     path_or_buffer: PathOrBuffer, code: Callable[[str], bool]
 ) -> tuple[pd.DataFrame, Origin, dict[str, CodedText]]:
-    """:func:`read_parquet_frame`, with the text columns whose (stripped) name ``code`` accepts
+    """A Parquet file as a pandas frame (text as ``str``, timestamps and numbers as they are) with
+    its :class:`Origin`, with the text columns whose (stripped) name ``code`` accepts
     read through their dictionaries where that pays (:func:`coded_from_dictionary`): those are
     in the frame as placeholders (``Categorical`` of the same values) and returned by name."""
     import pyarrow as pa
