@@ -2,16 +2,16 @@
 
     python scripts/golden.py save  DIR              # snapshot every result of every dataset
     python scripts/golden.py check DIR              # recompute and compare, exactly (dtypes too)
-    python scripts/golden.py check DIR --big        # also the generated 100k and 1M logs
+    python scripts/golden.py check DIR --big        # also the generated 100k and 1M logs, 100k as Parquet
     python scripts/golden.py check DIR --only gen1M # one dataset
 
 A developer's tool, not a test: the snapshot is taken on the commit before a change and checked
 after it. Datasets: the bundled samples, the shared real logs ($SALESMINING_REAL_LOGS, default
 ../shared/real_logs; absent ones are skipped) and, with --big, the benchmark's generated logs
-($SALESMINING_BENCH_DIR). For each it keeps the event log, its cases, quality report, variants,
-the process graph, the conformance table, every finding table (frame, evidence, attribution,
-root causes), the KPIs and the diagnosis' dict, and compares frames with
-``pandas.testing.assert_frame_equal(check_exact=True)``.
+($SALESMINING_BENCH_DIR), the 100k one also as Parquet through ``read_parquet``. For each it
+keeps the event log, its cases, quality report, variants, the process graph, the conformance
+table, every finding table (frame, evidence, attribution, root causes), the KPIs and the
+diagnosis' dict, and compares frames with ``pandas.testing.assert_frame_equal(check_exact=True)``.
 """
 
 from __future__ import annotations
@@ -60,6 +60,26 @@ def _bench(size: str) -> Callable[[], tuple[sm.EventLog, Any]]:
     return load
 
 
+def _bench_parquet(size: str, auto: bool) -> Callable[[], tuple[sm.EventLog, Any]]:
+    """The generated log of ``size`` as Parquet (native timestamps), through ``read_parquet``;
+    ``auto`` also lets the reader find the per-case columns, as the command line does."""
+
+    def load() -> tuple[sm.EventLog, Any]:
+        import bench_diagnose as bd
+
+        csv = bd.input_file(size)
+        path = csv.with_suffix(".parquet")
+        if not path.exists():
+            base = pd.read_csv(csv, dtype={"Opportunity ID": "str"}, low_memory=False)
+            base["Timestamp"] = pd.to_datetime(base["Timestamp"], utc=True, format="ISO8601")
+            base.to_parquet(path.with_suffix(".tmp"), index=False, row_group_size=20_000)
+            path.with_suffix(".tmp").rename(path)
+        extra: dict[str, Any] = {"case_attributes": "auto"} if auto else {}
+        return sm.read_parquet(path, **bd.READ, **extra), bd.stage_model()
+
+    return load
+
+
 def datasets(big: bool) -> dict[str, Callable[[], tuple[sm.EventLog, Any]]]:
     out: dict[str, Callable[[], tuple[sm.EventLog, Any]]] = {
         "opportunities": _sample("opportunities", "stages.yaml"),
@@ -76,6 +96,8 @@ def datasets(big: bool) -> dict[str, Callable[[], tuple[sm.EventLog, Any]]]:
     if big:
         out["gen100k"] = _bench("100k")
         out["gen1M"] = _bench("1M")
+        out["gen100k.parquet"] = _bench_parquet("100k", auto=False)
+        out["gen100k.parquet auto"] = _bench_parquet("100k", auto=True)
     return out
 
 
@@ -131,7 +153,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["save", "check"])
     parser.add_argument("dir", type=Path)
-    parser.add_argument("--big", action="store_true", help="also the generated 100k and 1M logs")
+    parser.add_argument("--big", action="store_true", help="also the generated logs (100k, 1M; 100k as Parquet)")
     parser.add_argument("--only", action="append", default=[], help="only these datasets (repeatable)")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
